@@ -1,0 +1,146 @@
+//! The COSE_Sign1 envelope (RFC 9052) shared by credential tokens, status list tokens and
+//! trust lists: Ed25519 only, protected `alg` and `kid`, no critical parameters.
+//!
+//! Opening checks the envelope's shape; [`Opened::verify`] finds the signing key. Nothing
+//! reads the payload before a signature has verified.
+
+use ciborium::Value;
+use coset::{
+    CoseError, CoseSign1, CoseSign1Builder, HeaderBuilder, Label, RegisteredLabelWithPrivate,
+    TaggedCborSerializable, iana,
+};
+
+use crate::cbor::FormatError;
+use crate::key::{KeyId, PublicKey, SIGNATURE_LEN, SigningKey};
+
+/// The COSE header label of `typ` (RFC 9596).
+const TYP: i64 = 16;
+
+/// Why a COSE_Sign1 envelope was refused before any key was tried.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum EnvelopeError {
+    /// The bytes are not a tagged COSE_Sign1.
+    #[error("not a COSE_Sign1: {0}")]
+    Format(#[from] FormatError),
+    /// `alg` is absent or not EdDSA (-8) / Ed25519 (-19).
+    #[error("algorithm {0} is not accepted (only EdDSA -8 and Ed25519 -19)")]
+    UnsupportedAlgorithm(String),
+    /// The protected header lists critical parameters; edl defines none.
+    #[error("unknown critical header parameter")]
+    UnknownCriticalHeader,
+    /// No 8-byte `kid` in the protected header.
+    #[error("no 8-byte kid in the protected header")]
+    MissingKeyId,
+    /// The `typ` header is not what this kind of document carries.
+    #[error("content type {found:?} where {expected:?} was expected")]
+    WrongType {
+        /// The `typ` this document must carry (empty: none).
+        expected: &'static str,
+        /// The `typ` found (empty: none).
+        found: String,
+    },
+}
+
+/// A structurally sound COSE_Sign1 whose signature has not been checked yet.
+pub(crate) struct Opened {
+    message: CoseSign1,
+    key_id: KeyId,
+}
+
+impl Opened {
+    /// Parses `bytes` as a tagged COSE_Sign1 and checks its protected header. `typ` is the
+    /// content type the document must declare, or `None` if it must declare none.
+    pub(crate) fn parse(bytes: &[u8], typ: Option<&'static str>) -> Result<Opened, EnvelopeError> {
+        let message = CoseSign1::from_tagged_slice(bytes).map_err(format_error)?;
+        let header = &message.protected.header;
+        match &header.alg {
+            Some(RegisteredLabelWithPrivate::Assigned(
+                iana::Algorithm::EdDSA | iana::Algorithm::Ed25519,
+            )) => {}
+            Some(other) => return Err(EnvelopeError::UnsupportedAlgorithm(format!("{other:?}"))),
+            None => return Err(EnvelopeError::UnsupportedAlgorithm("(none)".into())),
+        }
+        if !header.crit.is_empty() {
+            return Err(EnvelopeError::UnknownCriticalHeader);
+        }
+        let key_id = KeyId::from_slice(&header.key_id).ok_or(EnvelopeError::MissingKeyId)?;
+        let found = header.rest.iter().find(|(label, _)| *label == Label::Int(TYP));
+        match (typ, found) {
+            (None, None) => {}
+            (Some(expected), Some((_, Value::Text(found)))) if found == expected => {}
+            (expected, found) => {
+                return Err(EnvelopeError::WrongType {
+                    expected: expected.unwrap_or(""),
+                    found: match found {
+                        Some((_, Value::Text(t))) => t.clone(),
+                        Some((_, other)) => format!("{other:?}"),
+                        None => String::new(),
+                    },
+                });
+            }
+        }
+        if message.payload.is_none() {
+            return Err(FormatError::Missing("payload").into());
+        }
+        if message.signature.len() != SIGNATURE_LEN {
+            return Err(FormatError::Invalid {
+                field: "signature",
+                expected: "64 bytes",
+            }
+            .into());
+        }
+        Ok(Opened { message, key_id })
+    }
+
+    /// The `kid` from the protected header. Not authenticated until [`Opened::verify`].
+    pub(crate) fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// Tries each candidate key in turn and returns the first whose signature verifies
+    /// (RFC 8032 strict), with the now authenticated payload.
+    pub(crate) fn verify<'k, I>(self, candidates: I) -> Option<(&'k PublicKey, Vec<u8>)>
+    where
+        I: IntoIterator<Item = &'k PublicKey>,
+    {
+        let to_be_signed = self.message.tbs_data(b"");
+        let key = candidates
+            .into_iter()
+            .find(|key| key.verify_strict(&to_be_signed, &self.message.signature))?;
+        Some((key, self.message.payload.unwrap_or_default()))
+    }
+
+    /// The payload without any check: for the `danger` module only.
+    pub(crate) fn unverified_payload(self) -> Vec<u8> {
+        self.message.payload.unwrap_or_default()
+    }
+}
+
+/// Signs `payload` into a tagged COSE_Sign1 with protected `alg` EdDSA, `kid` and, when
+/// given, `typ`.
+pub(crate) fn sign(key: &SigningKey, typ: Option<&str>, payload: Vec<u8>) -> Vec<u8> {
+    let mut header = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(key.key_id().as_bytes().to_vec());
+    if let Some(typ) = typ {
+        header = header.value(TYP, Value::Text(typ.to_owned()));
+    }
+    let message = CoseSign1Builder::new()
+        .protected(header.build())
+        .payload(payload)
+        .create_signature(b"", |to_be_signed| key.sign(to_be_signed).to_vec())
+        .build();
+    // Serializing a COSE_Sign1 we just built from bytes and integers cannot fail.
+    #[allow(clippy::expect_used)]
+    message.to_tagged_vec().expect("COSE_Sign1 serialization is infallible")
+}
+
+fn format_error(error: CoseError) -> EnvelopeError {
+    let format = match error {
+        CoseError::ExtraneousData => FormatError::TrailingBytes,
+        CoseError::DuplicateMapKey => FormatError::DuplicateKey("header"),
+        other => FormatError::Syntax(other.to_string()),
+    };
+    EnvelopeError::Format(format)
+}
+

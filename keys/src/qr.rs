@@ -1,0 +1,92 @@
+//! The QR text: `DL1:` followed by the base45 (RFC 9285) encoding of the token bytes,
+//! uncompressed. Every character is in the QR alphanumeric set, so a QR code holds it in
+//! alphanumeric mode.
+
+/// The prefix that marks edl's first QR text version.
+pub const PREFIX: &str = "DL1:";
+
+/// The base45 alphabet (RFC 9285 section 4.2); also QR's alphanumeric set.
+const ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+
+/// Why a QR text was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum QrError {
+    /// It does not start with `DL1:`.
+    #[error("not an edl QR text: it does not start with {PREFIX}")]
+    WrongPrefix,
+    /// Nothing after the prefix.
+    #[error("no data after {PREFIX}")]
+    Empty,
+    /// A character outside the base45 alphabet (lowercase letters included).
+    #[error("character {character:?} at position {position} is not base45")]
+    InvalidCharacter {
+        /// Position in the text after the prefix.
+        position: usize,
+        /// The character.
+        character: char,
+    },
+    /// A lone character at the end: base45 comes in groups of two or three.
+    #[error("a dangling character at the end: base45 length cannot be 3n+1")]
+    DanglingCharacter,
+    /// A group whose value does not fit (over 65535 for three, 255 for two characters).
+    #[error("the group at position {position} encodes a value out of range")]
+    OutOfRange {
+        /// Position of the group's first character.
+        position: usize,
+    },
+}
+
+/// Encodes token bytes as QR text.
+pub fn encode(token: &[u8]) -> String {
+    let mut text = String::with_capacity(PREFIX.len() + token.len() * 3 / 2 + 2);
+    text.push_str(PREFIX);
+    text.push_str(&base45::encode(token));
+    text
+}
+
+/// Decodes QR text into token bytes, strictly: the exact prefix, only base45 characters,
+/// no dangling character, no group out of range.
+pub fn decode(text: &str) -> Result<Vec<u8>, QrError> {
+    let data = text.strip_prefix(PREFIX).ok_or(QrError::WrongPrefix)?;
+    if data.is_empty() {
+        return Err(QrError::Empty);
+    }
+    decode_base45(data)
+}
+
+/// Strict base45 decoding (RFC 9285).
+pub fn decode_base45(data: &str) -> Result<Vec<u8>, QrError> {
+    if let Some((position, character)) = data
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii() || !ALPHABET.contains(&(*c as u8)))
+    {
+        return Err(QrError::InvalidCharacter {
+            position,
+            character,
+        });
+    }
+    let bytes = data.as_bytes();
+    if bytes.len() % 3 == 1 {
+        return Err(QrError::DanglingCharacter);
+    }
+    // The base45 crate decodes; it does not reject a final pair above 255 (it truncates),
+    // so check every group's range here first.
+    for (n, group) in bytes.chunks(3).enumerate() {
+        let value = group
+            .iter()
+            .rev()
+            .fold(0u32, |acc, &c| acc * 45 + digit(c));
+        let limit = if group.len() == 3 { 0xFFFF } else { 0xFF };
+        if value > limit {
+            return Err(QrError::OutOfRange { position: n * 3 });
+        }
+    }
+    base45::decode(data).map_err(|_| QrError::OutOfRange { position: 0 })
+}
+
+fn digit(c: u8) -> u32 {
+    ALPHABET.iter().position(|&a| a == c).unwrap_or(0) as u32
+}
+
+#[cfg(test)]
+mod tests;

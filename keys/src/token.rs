@@ -1,0 +1,384 @@
+//! The credential token: CWT claims (RFC 8392) in a tagged COSE_Sign1 (RFC 9052) signed
+//! with Ed25519, carrying the licence in private claim -65537 and a status list reference
+//! in claim 65535 (IETF Token Status List). `docs/FORMATS.md` has every key.
+
+use ciborium::Value;
+
+use crate::UnixTime;
+use crate::cbor::{self, FormatError, Map};
+use crate::cose::{self, EnvelopeError, Opened};
+use crate::key::{KeyId, KeyUse, SigningKey};
+use crate::keyring::Keyring;
+use crate::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
+
+/// CWT claim keys (RFC 8392 section 4 and the edl private claims).
+mod claim {
+    pub(super) const ISS: i64 = 1;
+    pub(super) const SUB: i64 = 2;
+    pub(super) const EXP: i64 = 4;
+    pub(super) const NBF: i64 = 5;
+    pub(super) const IAT: i64 = 6;
+    pub(super) const CTI: i64 = 7;
+    /// Status reference (draft-ietf-oauth-status-list, CWT claim `status`).
+    pub(super) const STATUS: i64 = 65535;
+    /// The licence (edl private claim).
+    pub(super) const LICENCE: i64 = -65537;
+}
+
+/// Keys of the licence map in claim -65537.
+mod licence_key {
+    pub(super) const NAME: i64 = 1;
+    pub(super) const CLASSES: i64 = 2;
+    pub(super) const VALID_FROM: i64 = 3;
+    pub(super) const VALID_UNTIL: i64 = 4;
+    pub(super) const AUTHORITY: i64 = 5;
+    pub(super) const PHOTO: i64 = 6;
+}
+
+/// Clock skew tolerated by default between signer and verifier, in seconds.
+pub const DEFAULT_CLOCK_SKEW: u64 = 300;
+
+/// A credential's id: 16 random bytes (`cti`), written as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CredentialId(pub [u8; 16]);
+
+impl std::fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for CredentialId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CredentialId({self})")
+    }
+}
+
+impl std::str::FromStr for CredentialId {
+    type Err = FormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 16];
+        if s.len() != 32 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(FormatError::Invalid {
+                field: "credential id",
+                expected: "32 lowercase hex digits",
+            });
+        }
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| FormatError::Invalid {
+            field: "credential id",
+            expected: "32 lowercase hex digits",
+        })?;
+        Ok(CredentialId(bytes))
+    }
+}
+
+/// The licence as the credential shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LicenceDetails {
+    /// The holder's name (UTF-8).
+    pub name: String,
+    /// The permitted classes.
+    pub classes: LicenceClasses,
+    /// Valid from / until (long-term when no end).
+    pub validity: Validity,
+    /// The issuing authority, as printed on the licence.
+    pub authority: String,
+    /// SHA-256 of the photo on file.
+    pub photo: PhotoDigest,
+}
+
+/// Where the credential's status lives: an index in a status list token at a URI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusReference {
+    /// The index in the list.
+    pub index: u64,
+    /// The `sub` of the status list token.
+    pub uri: String,
+}
+
+/// Everything a credential token asserts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialClaims {
+    /// `iss`: the issuing authority's URI or code.
+    pub issuer: String,
+    /// `sub`: the licence number.
+    pub licence_number: LicenceNumber,
+    /// `cti`: the credential id.
+    pub credential_id: CredentialId,
+    /// `iat`.
+    pub issued_at: UnixTime,
+    /// `nbf`.
+    pub not_before: UnixTime,
+    /// `exp`.
+    pub expires_at: UnixTime,
+    /// Claim -65537.
+    pub licence: LicenceDetails,
+    /// Claim 65535.
+    pub status: StatusReference,
+}
+
+/// When and how strictly to verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifyPolicy {
+    /// The verifier's current time.
+    pub now: UnixTime,
+    /// Seconds of clock difference tolerated on every time comparison.
+    pub clock_skew: u64,
+}
+
+impl VerifyPolicy {
+    /// Verify at `now` with the default skew.
+    pub fn at(now: UnixTime) -> VerifyPolicy {
+        VerifyPolicy {
+            now,
+            clock_skew: DEFAULT_CLOCK_SKEW,
+        }
+    }
+}
+
+/// A credential whose signature, key and validity checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCredential {
+    /// The claims.
+    pub claims: CredentialClaims,
+    /// The key that signed them.
+    pub key_id: KeyId,
+}
+
+/// Why a credential token did not verify. The order of checks is: envelope, key lookup,
+/// signature, key revocation and window, claims, token validity window.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum VerifyError {
+    /// Not a well-formed token envelope (or a refused algorithm or critical header).
+    #[error("malformed token: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// No trusted credential key has this id.
+    #[error("unknown key id {0}")]
+    UnknownKey(KeyId),
+    /// No trusted key with the id verifies the signature.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// The signing key is revoked in the trust list.
+    #[error("signing key {0} is revoked")]
+    KeyRevoked(KeyId),
+    /// The token was signed outside the key's validity window.
+    #[error("signing key {key_id} was not valid at the signing time {signed_at}")]
+    KeyNotValid {
+        /// The key.
+        key_id: KeyId,
+        /// The token's `iat`.
+        signed_at: UnixTime,
+    },
+    /// The signed claims are not a valid credential.
+    #[error("malformed claims: {0}")]
+    Claims(#[from] FormatError),
+    /// `nbf` is in the future.
+    #[error("token not valid before {0}")]
+    NotYetValid(UnixTime),
+    /// `exp` has passed.
+    #[error("token expired at {0}")]
+    Expired(UnixTime),
+}
+
+/// Signs `claims` with `key` into the token bytes (tagged COSE_Sign1).
+pub fn sign(claims: &CredentialClaims, key: &SigningKey) -> Vec<u8> {
+    cose::sign(key, None, cbor::encode(&claims.to_value()))
+}
+
+/// Verifies `token` against the credential keys in `keyring` at `policy.now`.
+pub fn verify(
+    token: &[u8],
+    keyring: &Keyring,
+    policy: &VerifyPolicy,
+) -> Result<VerifiedCredential, VerifyError> {
+    let opened = Opened::parse(token, None)?;
+    let key_id = opened.key_id();
+    let candidates = keyring.candidates(key_id, KeyUse::Credential);
+    if candidates.is_empty() {
+        return Err(VerifyError::UnknownKey(key_id));
+    }
+    let (public, payload) = opened
+        .verify(candidates.iter().map(|k| &k.public))
+        .ok_or(VerifyError::BadSignature)?;
+    // `candidates` holds the key that verified: find its trust entry again by identity.
+    let trusted = candidates
+        .iter()
+        .find(|k| &k.public == public)
+        .ok_or(VerifyError::BadSignature)?;
+    if trusted.revoked {
+        return Err(VerifyError::KeyRevoked(key_id));
+    }
+    // Only now, with the signature checked, are the claims read.
+    let claims = CredentialClaims::from_payload(&payload)?;
+    let skew = policy.clock_skew;
+    if !trusted.covers(claims.issued_at, skew) || policy.now.plus(skew) < trusted.not_before {
+        return Err(VerifyError::KeyNotValid {
+            key_id,
+            signed_at: claims.issued_at,
+        });
+    }
+    if policy.now.plus(skew) < claims.not_before {
+        return Err(VerifyError::NotYetValid(claims.not_before));
+    }
+    if policy.now >= claims.expires_at.plus(skew) {
+        return Err(VerifyError::Expired(claims.expires_at));
+    }
+    Ok(VerifiedCredential { claims, key_id })
+}
+
+impl CredentialClaims {
+    fn to_value(&self) -> Value {
+        let licence = &self.licence;
+        let mut licence_map = vec![
+            (cbor::int(licence_key::NAME), cbor::text(&licence.name)),
+            (
+                cbor::int(licence_key::CLASSES),
+                Value::Array(
+                    licence
+                        .classes
+                        .iter()
+                        .map(|c| cbor::text(c.as_str()))
+                        .collect(),
+                ),
+            ),
+            (
+                cbor::int(licence_key::VALID_FROM),
+                cbor::text(&crate::licence::format_date(licence.validity.valid_from())),
+            ),
+        ];
+        if let Some(until) = licence.validity.valid_until() {
+            licence_map.push((
+                cbor::int(licence_key::VALID_UNTIL),
+                cbor::text(&crate::licence::format_date(until)),
+            ));
+        }
+        licence_map.push((cbor::int(licence_key::AUTHORITY), cbor::text(&licence.authority)));
+        licence_map.push((
+            cbor::int(licence_key::PHOTO),
+            Value::Bytes(licence.photo.as_bytes().to_vec()),
+        ));
+        let status = Value::Map(vec![(
+            cbor::text("status_list"),
+            Value::Map(vec![
+                (cbor::text("idx"), cbor::uint(self.status.index)),
+                (cbor::text("uri"), cbor::text(&self.status.uri)),
+            ]),
+        )]);
+        Value::Map(vec![
+            (cbor::int(claim::ISS), cbor::text(&self.issuer)),
+            (cbor::int(claim::SUB), cbor::text(self.licence_number.as_str())),
+            (cbor::int(claim::EXP), cbor::uint(self.expires_at.0)),
+            (cbor::int(claim::NBF), cbor::uint(self.not_before.0)),
+            (cbor::int(claim::IAT), cbor::uint(self.issued_at.0)),
+            (cbor::int(claim::CTI), Value::Bytes(self.credential_id.0.to_vec())),
+            (cbor::int(claim::LICENCE), Value::Map(licence_map)),
+            (cbor::int(claim::STATUS), status),
+        ])
+    }
+
+    /// Reads claims from a payload. Callers outside `danger` only do so after the
+    /// signature verified.
+    pub(crate) fn from_payload(payload: &[u8]) -> Result<CredentialClaims, FormatError> {
+        let mut claims = Map::from_value(cbor::decode(payload)?, "claims")?;
+        let issuer = cbor::to_text(claims.require_int(claim::ISS, "iss")?, "iss")?;
+        let licence_number = cbor::to_text(claims.require_int(claim::SUB, "sub")?, "sub")?;
+        let licence_number = licence_number
+            .parse::<LicenceNumber>()
+            .map_err(|e| domain("sub", e))?;
+        let expires_at = UnixTime(cbor::to_u64(claims.require_int(claim::EXP, "exp")?, "exp")?);
+        let not_before = UnixTime(cbor::to_u64(claims.require_int(claim::NBF, "nbf")?, "nbf")?);
+        let issued_at = UnixTime(cbor::to_u64(claims.require_int(claim::IAT, "iat")?, "iat")?);
+        let credential_id = CredentialId(cbor::to_fixed(
+            claims.require_int(claim::CTI, "cti")?,
+            "cti",
+            "16 bytes",
+        )?);
+        let licence = LicenceDetails::from_value(claims.require_int(claim::LICENCE, "licence")?)?;
+        let status = StatusReference::from_value(claims.require_int(claim::STATUS, "status")?)?;
+        if expires_at < not_before {
+            return Err(FormatError::Domain {
+                field: "exp",
+                reason: "expires before it becomes valid".into(),
+            });
+        }
+        Ok(CredentialClaims {
+            issuer,
+            licence_number,
+            credential_id,
+            issued_at,
+            not_before,
+            expires_at,
+            licence,
+            status,
+        })
+    }
+}
+
+impl LicenceDetails {
+    fn from_value(value: Value) -> Result<LicenceDetails, FormatError> {
+        let mut map = Map::from_value(value, "licence")?;
+        let name = cbor::to_text(map.require_int(licence_key::NAME, "name")?, "name")?;
+        let classes = cbor::to_array(map.require_int(licence_key::CLASSES, "classes")?, "classes")?
+            .into_iter()
+            .map(|c| {
+                cbor::to_text(c, "class")?
+                    .parse::<LicenceClass>()
+                    .map_err(|e| domain("class", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let classes = LicenceClasses::new(&classes).map_err(|e| domain("classes", e))?;
+        let from = cbor::to_text(
+            map.require_int(licence_key::VALID_FROM, "valid from")?,
+            "valid from",
+        )?;
+        let from = crate::licence::parse_date(&from).map_err(|e| domain("valid from", e))?;
+        let until = match map.take_int(licence_key::VALID_UNTIL) {
+            None => None,
+            Some(v) => Some(
+                crate::licence::parse_date(&cbor::to_text(v, "valid until")?)
+                    .map_err(|e| domain("valid until", e))?,
+            ),
+        };
+        let validity = Validity::new(from, until).map_err(|e| domain("validity", e))?;
+        let authority = cbor::to_text(
+            map.require_int(licence_key::AUTHORITY, "authority")?,
+            "authority",
+        )?;
+        let photo = PhotoDigest::from_bytes(cbor::to_fixed(
+            map.require_int(licence_key::PHOTO, "photo")?,
+            "photo",
+            "32 bytes",
+        )?);
+        Ok(LicenceDetails {
+            name,
+            classes,
+            validity,
+            authority,
+            photo,
+        })
+    }
+}
+
+impl StatusReference {
+    fn from_value(value: Value) -> Result<StatusReference, FormatError> {
+        let mut status = Map::from_value(value, "status")?;
+        let mut list = Map::from_value(
+            status.require_text("status_list", "status_list")?,
+            "status_list",
+        )?;
+        let index = cbor::to_u64(list.require_text("idx", "idx")?, "idx")?;
+        let uri = cbor::to_text(list.require_text("uri", "uri")?, "uri")?;
+        Ok(StatusReference { index, uri })
+    }
+}
+
+fn domain(field: &'static str, error: impl std::fmt::Display) -> FormatError {
+    FormatError::Domain {
+        field,
+        reason: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
