@@ -114,7 +114,7 @@ impl std::str::FromStr for KeyUse {
 }
 
 /// Why key material was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum KeyError {
     /// The PEM or DER structure did not parse, or holds another algorithm.
     #[error("not an Ed25519 {0} key in PEM form")]

@@ -11,6 +11,8 @@
 
 mod cbor;
 mod cose;
+#[cfg(test)]
+mod fixtures;
 pub mod danger;
 pub mod jwk;
 pub mod key;

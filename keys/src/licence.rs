@@ -79,7 +79,10 @@ pub const LICENCE_NUMBER_LEN: usize = 18;
 /// (12 − (Σ weight × digit mod 11)) mod 11. Being modulo a prime with no zero weight, it
 /// catches every single-digit substitution.
 pub fn iso7064_mod11_2_check(digits: &[u8; 17]) -> Option<char> {
-    digits.iter().all(u8::is_ascii_digit).then(|| check_character(digits))
+    digits
+        .iter()
+        .all(u8::is_ascii_digit)
+        .then(|| check_character(digits))
 }
 
 impl LicenceNumber {
@@ -793,7 +796,25 @@ impl Parts {
                 None => check = c,
             }
         }
-        let [r0, r1, r2, r3, r4, r5, y0, y1, y2, y3, m0, m1, d0, d1, s0, s1, s2] = body;
+        let [
+            r0,
+            r1,
+            r2,
+            r3,
+            r4,
+            r5,
+            y0,
+            y1,
+            y2,
+            y3,
+            m0,
+            m1,
+            d0,
+            d1,
+            s0,
+            s1,
+            s2,
+        ] = body;
         let birth_date = decimal(&[y0, y1, y2, y3])
             .zip(decimal(&[m0, m1]))
             .zip(decimal(&[d0, d1]))

@@ -1,1 +1,97 @@
 use super::*;
+
+#[track_caller]
+fn check_base45(bytes: &[u8], text: &str) {
+    assert_eq!(base45::encode(bytes), text);
+    assert_eq!(decode_base45(text).unwrap(), bytes);
+    let qr = encode(bytes);
+    assert_eq!(qr, format!("DL1:{text}"));
+    assert_eq!(decode(&qr).unwrap(), bytes);
+}
+
+#[track_caller]
+fn check_rejected(text: &str, expected: QrError) {
+    assert_eq!(decode(text), Err(expected));
+}
+
+// RFC 9285 section 4.3.
+#[test]
+fn rfc9285_ab() {
+    check_base45(b"AB", "BB8");
+}
+
+#[test]
+fn rfc9285_hello() {
+    check_base45(b"Hello!!", "%69 VD92EX0");
+}
+
+#[test]
+fn rfc9285_base_45() {
+    check_base45(b"base-45", "UJCLQE7W581");
+}
+
+#[test]
+fn rfc9285_ietf() {
+    check_base45(b"ietf!", "QED8WEX0");
+}
+
+#[test]
+fn rfc9285_must_reject_ggw() {
+    check_rejected("DL1:GGW", QrError::OutOfRange { position: 0 });
+}
+
+#[test]
+fn largest_triplet_and_pair() {
+    check_base45(&[0xff, 0xff], "FGW");
+    check_base45(&[0xff], "U5");
+}
+
+#[test]
+fn pair_out_of_range() {
+    check_rejected("DL1:QED8WEZZ", QrError::OutOfRange { position: 6 });
+    check_rejected("DL1:V5", QrError::OutOfRange { position: 0 });
+}
+
+#[test]
+fn lowercase_is_rejected() {
+    check_rejected(
+        "DL1:qed8wex0",
+        QrError::InvalidCharacter {
+            position: 0,
+            character: 'q',
+        },
+    );
+}
+
+#[test]
+fn characters_outside_the_alphabet() {
+    check_rejected(
+        "DL1:QED8WEX0\n",
+        QrError::InvalidCharacter {
+            position: 8,
+            character: '\n',
+        },
+    );
+    check_rejected(
+        "DL1:QE张",
+        QrError::InvalidCharacter {
+            position: 2,
+            character: '张',
+        },
+    );
+}
+
+#[test]
+fn dangling_character() {
+    check_rejected("DL1:QED8WEX", QrError::DanglingCharacter);
+    check_rejected("DL1:Q", QrError::DanglingCharacter);
+}
+
+#[test]
+fn wrong_prefix() {
+    check_rejected("DL2:QED8WEX0", QrError::WrongPrefix);
+    check_rejected("dl1:QED8WEX0", QrError::WrongPrefix);
+    check_rejected("HC1:QED8WEX0", QrError::WrongPrefix);
+    check_rejected("", QrError::WrongPrefix);
+    check_rejected("DL1:", QrError::Empty);
+}
