@@ -1,0 +1,263 @@
+//! Golden credential tokens in `keys/testdata/tokens/*.txt`. Each file has a comment line,
+//! then `expect:`, `now:`, one `credential-key:` line per trusted key (hex public key,
+//! optionally followed by `revoked`) and the `token:` as QR text.
+//!
+//! The files are written once by `EDL_WRITE_GOLDEN=1 cargo test -p keys --test golden` and
+//! then only read: a change to the encoding changes the bytes, and the test fails.
+
+use std::path::{Path, PathBuf};
+
+use coset::{CoseSign1, HeaderBuilder, TaggedCborSerializable, iana};
+use keys::licence::{LicenceClasses, LicenceNumber, PhotoDigest, Validity, parse_date};
+use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReference};
+use keys::{
+    KeyUse, Keyring, PublicKey, SigningKey, TrustedKey, UnixTime, VerifyError, VerifyPolicy,
+};
+
+const NOW: u64 = 1_793_491_200;
+const DAY: u64 = 86_400;
+/// RFC 8032 section 7.1 TEST 1 and TEST 2 secret keys.
+const TEST1: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const TEST2: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+
+fn key(seed_hex: &str) -> SigningKey {
+    SigningKey::from_seed(&hex::decode(seed_hex).unwrap().try_into().unwrap())
+}
+
+fn claims() -> CredentialClaims {
+    CredentialClaims {
+        issuer: "https://dl.example.gov.cn".into(),
+        licence_number: "11010519491231002X".parse::<LicenceNumber>().unwrap(),
+        credential_id: CredentialId(*b"golden-token-id!"),
+        issued_at: UnixTime(NOW - DAY),
+        not_before: UnixTime(NOW - DAY),
+        expires_at: UnixTime(NOW + 365 * DAY),
+        licence: LicenceDetails {
+            name: "张三".into(),
+            classes: "C1 D".parse::<LicenceClasses>().unwrap(),
+            validity: Validity::new(
+                parse_date("2019-07-01").unwrap(),
+                Some(parse_date("2029-07-01").unwrap()),
+            )
+            .unwrap(),
+            authority: "北京市公安局公安交通管理局".into(),
+            photo: PhotoDigest::of(b"golden photo"),
+        },
+        status: StatusReference {
+            index: 77_777,
+            uri: "https://dl.example.gov.cn/v1/status-lists/0".into(),
+        },
+    }
+}
+
+/// Re-signs `token`'s payload under a different protected `alg`.
+fn with_alg(token: &[u8], key: &SigningKey, alg: iana::Algorithm) -> Vec<u8> {
+    let original = CoseSign1::from_tagged_slice(token).unwrap();
+    let protected = HeaderBuilder::new()
+        .algorithm(alg)
+        .key_id(key.key_id().as_bytes().to_vec())
+        .build();
+    coset::CoseSign1Builder::new()
+        .protected(protected)
+        .payload(original.payload.unwrap())
+        .create_signature(b"", |tbs| key.sign(tbs).to_vec())
+        .build()
+        .to_tagged_vec()
+        .unwrap()
+}
+
+struct Case {
+    name: &'static str,
+    comment: &'static str,
+    expect: &'static str,
+    now: u64,
+    keys: Vec<(PublicKey, bool)>,
+    token: Vec<u8>,
+}
+
+fn cases() -> Vec<Case> {
+    let test1 = key(TEST1);
+    let test2 = key(TEST2);
+    let valid = keys::token::sign(&claims(), &test1);
+    let mut bad_signature = valid.clone();
+    let last = bad_signature.len() - 1;
+    bad_signature[last] ^= 0x80;
+    let mut trailing = valid.clone();
+    trailing.push(0xf6);
+    let trusted = || vec![(test1.public().clone(), false)];
+    vec![
+        Case {
+            name: "valid",
+            comment: "a credential signed by the RFC 8032 TEST 1 key",
+            expect: "ok",
+            now: NOW,
+            keys: trusted(),
+            token: valid.clone(),
+        },
+        Case {
+            name: "alg-ed25519",
+            comment: "the same claims under alg -19 (Ed25519, RFC 9864)",
+            expect: "ok",
+            now: NOW,
+            keys: trusted(),
+            token: with_alg(&valid, &test1, iana::Algorithm::Ed25519),
+        },
+        Case {
+            name: "alg-es256",
+            comment: "a good Ed25519 signature labelled ES256",
+            expect: "unsupported-algorithm",
+            now: NOW,
+            keys: trusted(),
+            token: with_alg(&valid, &test1, iana::Algorithm::ES256),
+        },
+        Case {
+            name: "expired",
+            comment: "checked a year and a day after signing",
+            expect: "expired",
+            now: NOW + 366 * DAY,
+            keys: trusted(),
+            token: valid.clone(),
+        },
+        Case {
+            name: "not-yet-valid",
+            comment: "checked two days before nbf",
+            expect: "not-yet-valid",
+            now: NOW - 3 * DAY,
+            keys: trusted(),
+            token: valid.clone(),
+        },
+        Case {
+            name: "bad-signature",
+            comment: "the last signature byte flipped",
+            expect: "bad-signature",
+            now: NOW,
+            keys: trusted(),
+            token: bad_signature,
+        },
+        Case {
+            name: "unknown-key",
+            comment: "only the RFC 8032 TEST 2 key is trusted",
+            expect: "unknown-key",
+            now: NOW,
+            keys: vec![(test2.public().clone(), false)],
+            token: valid.clone(),
+        },
+        Case {
+            name: "revoked-key",
+            comment: "the signing key is revoked in the trust list",
+            expect: "key-revoked",
+            now: NOW,
+            keys: vec![(test1.public().clone(), true)],
+            token: valid.clone(),
+        },
+        Case {
+            name: "trailing-bytes",
+            comment: "a CBOR null after the COSE_Sign1",
+            expect: "malformed",
+            now: NOW,
+            keys: trusted(),
+            token: trailing,
+        },
+    ]
+}
+
+fn outcome(result: Result<keys::token::VerifiedCredential, VerifyError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(VerifyError::Envelope(keys::EnvelopeError::UnsupportedAlgorithm(_))) => {
+            "unsupported-algorithm"
+        }
+        Err(VerifyError::Envelope(_) | VerifyError::Claims(_)) => "malformed",
+        Err(VerifyError::UnknownKey(_)) => "unknown-key",
+        Err(VerifyError::BadSignature) => "bad-signature",
+        Err(VerifyError::KeyRevoked(_)) => "key-revoked",
+        Err(VerifyError::KeyNotValid { .. }) => "key-not-valid",
+        Err(VerifyError::NotYetValid(_)) => "not-yet-valid",
+        Err(VerifyError::Expired(_)) => "expired",
+    }
+}
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tokens")
+}
+
+fn render(case: &Case) -> String {
+    let mut text = format!(
+        "# {}\nexpect: {}\nnow: {}\n",
+        case.comment, case.expect, case.now
+    );
+    for (public, revoked) in &case.keys {
+        let flag = if *revoked { " revoked" } else { "" };
+        text.push_str(&format!(
+            "credential-key: {}{flag}\n",
+            hex::encode(public.to_bytes())
+        ));
+    }
+    text.push_str(&format!("token: {}\n", keys::qr::encode(&case.token)));
+    text
+}
+
+/// Reads a golden file and returns (expect, outcome of verifying it).
+fn run_file(text: &str) -> (String, &'static str) {
+    let mut expect = String::new();
+    let mut now = 0;
+    let mut trusted = Vec::new();
+    let mut token = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (field, value) = line.split_once(": ").unwrap();
+        match field {
+            "expect" => expect = value.to_owned(),
+            "now" => now = value.parse().unwrap(),
+            "credential-key" => {
+                let (hex_key, revoked) = match value.split_once(' ') {
+                    Some((k, "revoked")) => (k, true),
+                    _ => (value, false),
+                };
+                let bytes: [u8; 32] = hex::decode(hex_key).unwrap().try_into().unwrap();
+                trusted.push(TrustedKey {
+                    public: PublicKey::from_bytes(&bytes).unwrap(),
+                    key_use: KeyUse::Credential,
+                    not_before: UnixTime(0),
+                    not_after: UnixTime(u64::MAX / 2),
+                    revoked,
+                });
+            }
+            "token" => token = keys::qr::decode(value).unwrap(),
+            other => panic!("unknown field {other}"),
+        }
+    }
+    let result = keys::token::verify(
+        &token,
+        &Keyring::new(trusted),
+        &VerifyPolicy::at(UnixTime(now)),
+    );
+    (expect, outcome(result))
+}
+
+#[test]
+fn golden_tokens() {
+    let cases = cases();
+    if std::env::var_os("EDL_WRITE_GOLDEN").is_some() {
+        std::fs::create_dir_all(dir()).unwrap();
+        for case in &cases {
+            std::fs::write(dir().join(format!("{}.txt", case.name)), render(case)).unwrap();
+        }
+    }
+    // Every case is on disk and byte-identical to what the code produces today.
+    for case in &cases {
+        let path = dir().join(format!("{}.txt", case.name));
+        let stored =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(stored, render(case), "{} changed", case.name);
+    }
+    // Every file on disk, including ones added by hand for regressions, verifies as it says.
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (expect, outcome) = run_file(&text);
+        assert_eq!(outcome, expect, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= cases.len());
+}
