@@ -92,7 +92,11 @@ impl Map {
         self.take(&Value::Text(key.to_owned()))
     }
 
-    pub(crate) fn require_int(&mut self, key: i64, field: &'static str) -> Result<Value, FormatError> {
+    pub(crate) fn require_int(
+        &mut self,
+        key: i64,
+        field: &'static str,
+    ) -> Result<Value, FormatError> {
         self.take_int(key).ok_or(FormatError::Missing(field))
     }
 

@@ -64,7 +64,10 @@ impl Opened {
             return Err(EnvelopeError::UnknownCriticalHeader);
         }
         let key_id = KeyId::from_slice(&header.key_id).ok_or(EnvelopeError::MissingKeyId)?;
-        let found = header.rest.iter().find(|(label, _)| *label == Label::Int(TYP));
+        let found = header
+            .rest
+            .iter()
+            .find(|(label, _)| *label == Label::Int(TYP));
         match (typ, found) {
             (None, None) => {}
             (Some(expected), Some((_, Value::Text(found)))) if found == expected => {}
@@ -132,7 +135,9 @@ pub(crate) fn sign(key: &SigningKey, typ: Option<&str>, payload: Vec<u8>) -> Vec
         .build();
     // Serializing a COSE_Sign1 we just built from bytes and integers cannot fail.
     #[allow(clippy::expect_used)]
-    message.to_tagged_vec().expect("COSE_Sign1 serialization is infallible")
+    message
+        .to_tagged_vec()
+        .expect("COSE_Sign1 serialization is infallible")
 }
 
 fn format_error(error: CoseError) -> EnvelopeError {
@@ -143,4 +148,3 @@ fn format_error(error: CoseError) -> EnvelopeError {
     };
     EnvelopeError::Format(format)
 }
-

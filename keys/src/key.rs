@@ -143,7 +143,8 @@ pub struct PublicKey {
 impl PublicKey {
     /// Reads the 32-byte compressed point; refuses invalid and small-order points.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, KeyError> {
-        let inner = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::WeakKey)?;
+        let inner =
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::WeakKey)?;
         if inner.is_weak() {
             return Err(KeyError::WeakKey);
         }

@@ -11,9 +11,9 @@
 
 mod cbor;
 mod cose;
+pub mod danger;
 #[cfg(test)]
 mod fixtures;
-pub mod danger;
 pub mod jwk;
 pub mod key;
 pub mod keyring;
@@ -31,8 +31,19 @@ pub use token::{CredentialClaims, VerifyError, VerifyPolicy};
 
 /// Seconds since the Unix epoch (1970-01-01T00:00:00Z), as CWT's NumericDate without
 /// fractions. Callers read the clock; this crate only compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct UnixTime(pub u64);
 

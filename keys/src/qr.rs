@@ -72,10 +72,7 @@ pub fn decode_base45(data: &str) -> Result<Vec<u8>, QrError> {
     // The base45 crate decodes; it does not reject a final pair above 255 (it truncates),
     // so check every group's range here first.
     for (n, group) in bytes.chunks(3).enumerate() {
-        let value = group
-            .iter()
-            .rev()
-            .fold(0u32, |acc, &c| acc * 45 + digit(c));
+        let value = group.iter().rev().fold(0u32, |acc, &c| acc * 45 + digit(c));
         let limit = if group.len() == 3 { 0xFFFF } else { 0xFF };
         if value > limit {
             return Err(QrError::OutOfRange { position: n * 3 });

@@ -253,7 +253,10 @@ impl CredentialClaims {
                 cbor::text(&crate::licence::format_date(until)),
             ));
         }
-        licence_map.push((cbor::int(licence_key::AUTHORITY), cbor::text(&licence.authority)));
+        licence_map.push((
+            cbor::int(licence_key::AUTHORITY),
+            cbor::text(&licence.authority),
+        ));
         licence_map.push((
             cbor::int(licence_key::PHOTO),
             Value::Bytes(licence.photo.as_bytes().to_vec()),
@@ -267,11 +270,17 @@ impl CredentialClaims {
         )]);
         Value::Map(vec![
             (cbor::int(claim::ISS), cbor::text(&self.issuer)),
-            (cbor::int(claim::SUB), cbor::text(self.licence_number.as_str())),
+            (
+                cbor::int(claim::SUB),
+                cbor::text(self.licence_number.as_str()),
+            ),
             (cbor::int(claim::EXP), cbor::uint(self.expires_at.0)),
             (cbor::int(claim::NBF), cbor::uint(self.not_before.0)),
             (cbor::int(claim::IAT), cbor::uint(self.issued_at.0)),
-            (cbor::int(claim::CTI), Value::Bytes(self.credential_id.0.to_vec())),
+            (
+                cbor::int(claim::CTI),
+                Value::Bytes(self.credential_id.0.to_vec()),
+            ),
             (cbor::int(claim::LICENCE), Value::Map(licence_map)),
             (cbor::int(claim::STATUS), status),
         ])

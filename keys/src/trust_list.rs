@@ -133,7 +133,10 @@ impl TrustList {
         Value::Map(vec![
             (cbor::int(field::SEQUENCE), cbor::uint(self.sequence)),
             (cbor::int(field::ISSUED_AT), cbor::uint(self.issued_at.0)),
-            (cbor::int(field::NEXT_UPDATE), cbor::uint(self.next_update.0)),
+            (
+                cbor::int(field::NEXT_UPDATE),
+                cbor::uint(self.next_update.0),
+            ),
             (cbor::int(field::KEYS), Value::Array(keys)),
             (
                 cbor::int(field::STATUS_LISTS),

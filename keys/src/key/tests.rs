@@ -58,9 +58,7 @@ fn rfc8032_test_3() {
 /// RFC 8037 appendix A.3: the thumbprint of the RFC 8032 TEST 1 key.
 #[test]
 fn rfc8037_thumbprint_and_key_id() {
-    let key = SigningKey::from_seed(
-        &hex::decode(RFC8032[0].0).unwrap().try_into().unwrap(),
-    );
+    let key = SigningKey::from_seed(&hex::decode(RFC8032[0].0).unwrap().try_into().unwrap());
     let jwk = crate::jwk::Jwk::from_public_key(key.public(), None);
     assert_eq!(jwk.x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
     assert_eq!(
@@ -89,7 +87,9 @@ fn jwk_with_a_foreign_kid_is_refused() {
 
 fn pem_body(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }
 
 /// The PKCS#8 v1 DER prefix of an Ed25519 private key (RFC 8410 section 7): version 0, no
@@ -115,7 +115,9 @@ fn private_key_pem_v2_is_read_and_checked() {
     let key = SigningKey::from_seed(&[3; 32]);
     let v2 = ed25519_dalek::pkcs8::KeypairBytes {
         secret_key: [3; 32],
-        public_key: Some(ed25519_dalek::pkcs8::PublicKeyBytes(key.public().to_bytes())),
+        public_key: Some(ed25519_dalek::pkcs8::PublicKeyBytes(
+            key.public().to_bytes(),
+        )),
     };
     let pem = v2.to_pkcs8_pem(LineEnding::LF).unwrap();
     assert_eq!(
@@ -125,7 +127,9 @@ fn private_key_pem_v2_is_read_and_checked() {
     let other = SigningKey::from_seed(&[4; 32]);
     let mismatched = ed25519_dalek::pkcs8::KeypairBytes {
         secret_key: [3; 32],
-        public_key: Some(ed25519_dalek::pkcs8::PublicKeyBytes(other.public().to_bytes())),
+        public_key: Some(ed25519_dalek::pkcs8::PublicKeyBytes(
+            other.public().to_bytes(),
+        )),
     };
     let pem = mismatched.to_pkcs8_pem(LineEnding::LF).unwrap();
     assert_eq!(
@@ -147,13 +151,19 @@ fn public_key_pem_is_spki() {
 
 #[track_caller]
 fn check_bad_pem(pem: &str, expected: KeyError) {
-    assert_eq!(SigningKey::from_pkcs8_pem(pem).err(), Some(expected.clone()));
+    assert_eq!(
+        SigningKey::from_pkcs8_pem(pem).err(),
+        Some(expected.clone())
+    );
 }
 
 #[test]
 fn garbage_is_not_a_private_key() {
     check_bad_pem("", KeyError::Pem("private"));
-    check_bad_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", KeyError::Pem("private"));
+    check_bad_pem(
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        KeyError::Pem("private"),
+    );
     // An SPKI public key is not a private key.
     check_bad_pem(
         &SigningKey::from_seed(&[1; 32]).public().to_spki_pem(),

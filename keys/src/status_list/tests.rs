@@ -17,7 +17,10 @@ fn check_vector(bits: u8, statuses: &[u8], bytes: &str, draft_lst: &str) {
     // The draft's own compressed bytes decode to the same list, and ours round-trip.
     let theirs = StatusList::decompress(bits, &URL_SAFE_NO_PAD.decode(draft_lst).unwrap()).unwrap();
     assert_eq!(theirs, list);
-    assert_eq!(StatusList::decompress(bits, &list.compress()).unwrap(), list);
+    assert_eq!(
+        StatusList::decompress(bits, &list.compress()).unwrap(),
+        list
+    );
 }
 
 /// draft-ietf-oauth-status-list, section 4.1: 16 one-bit entries.
@@ -64,7 +67,10 @@ fn bounds_and_widths() {
     assert_eq!(list.get(5), Some(1));
     assert_eq!(list.get(4), Some(0));
     assert_eq!(list.get(6), Some(0));
-    assert_eq!(StatusList::new(3, 8).err(), Some(StatusListError::BadBits(3)));
+    assert_eq!(
+        StatusList::new(3, 8).err(),
+        Some(StatusListError::BadBits(3))
+    );
     assert_eq!(
         StatusList::decompress(2, b"not zlib").err(),
         Some(StatusListError::BadCompression)

@@ -115,15 +115,23 @@ fn other_algorithms_are_refused() {
         assert!(
             matches!(
                 verify(&token, &ring, &VerifyPolicy::at(NOW)),
-                Err(VerifyError::Envelope(EnvelopeError::UnsupportedAlgorithm(_)))
+                Err(VerifyError::Envelope(EnvelopeError::UnsupportedAlgorithm(
+                    _
+                )))
             ),
             "alg {alg}"
         );
     }
     let no_alg = vec![(cbor::int(4), Value::Bytes(key.key_id().as_bytes().to_vec()))];
     assert!(matches!(
-        verify(&forge(&key, &header(no_alg), &payload()), &ring, &VerifyPolicy::at(NOW)),
-        Err(VerifyError::Envelope(EnvelopeError::UnsupportedAlgorithm(_)))
+        verify(
+            &forge(&key, &header(no_alg), &payload()),
+            &ring,
+            &VerifyPolicy::at(NOW)
+        ),
+        Err(VerifyError::Envelope(EnvelopeError::UnsupportedAlgorithm(
+            _
+        )))
     ));
 }
 
@@ -145,7 +153,11 @@ fn unknown_critical_headers_are_refused() {
     entries.push((cbor::int(2), Value::Array(vec![cbor::int(99)])));
     entries.push((cbor::int(99), cbor::text("must understand")));
     assert!(matches!(
-        verify(&forge(&key, &header(entries), &payload()), &ring, &VerifyPolicy::at(NOW)),
+        verify(
+            &forge(&key, &header(entries), &payload()),
+            &ring,
+            &VerifyPolicy::at(NOW)
+        ),
         Err(VerifyError::Envelope(_))
     ));
 }
@@ -172,7 +184,11 @@ fn key_id_must_be_protected_and_eight_bytes() {
     let key = fixtures::key(1);
     let ring = credential_keyring(&key);
     check(
-        &forge(&key, &header(vec![(cbor::int(1), cbor::int(-8))]), &payload()),
+        &forge(
+            &key,
+            &header(vec![(cbor::int(1), cbor::int(-8))]),
+            &payload(),
+        ),
         &ring,
         NOW,
         Err(EnvelopeError::MissingKeyId.into()),
@@ -370,8 +386,15 @@ fn malformed_claims_after_a_good_signature() {
         e.push((cbor::int(claim::SUB), cbor::text("110105194912310021")));
     });
     assert!(matches!(
-        verify(&forge(&key, &protected, &bad_number), &ring, &VerifyPolicy::at(NOW)),
-        Err(VerifyError::Claims(FormatError::Domain { field: "sub", .. }))
+        verify(
+            &forge(&key, &protected, &bad_number),
+            &ring,
+            &VerifyPolicy::at(NOW)
+        ),
+        Err(VerifyError::Claims(FormatError::Domain {
+            field: "sub",
+            ..
+        }))
     ));
     let bad_class = payload_with(|e| {
         let licence = licence_entries(e);
@@ -382,12 +405,23 @@ fn malformed_claims_after_a_good_signature() {
         ));
     });
     assert!(matches!(
-        verify(&forge(&key, &protected, &bad_class), &ring, &VerifyPolicy::at(NOW)),
-        Err(VerifyError::Claims(FormatError::Domain { field: "class", .. }))
+        verify(
+            &forge(&key, &protected, &bad_class),
+            &ring,
+            &VerifyPolicy::at(NOW)
+        ),
+        Err(VerifyError::Claims(FormatError::Domain {
+            field: "class",
+            ..
+        }))
     ));
     let not_cbor = b"\xff\xff";
     assert!(matches!(
-        verify(&forge(&key, &protected, not_cbor), &ring, &VerifyPolicy::at(NOW)),
+        verify(
+            &forge(&key, &protected, not_cbor),
+            &ring,
+            &VerifyPolicy::at(NOW)
+        ),
         Err(VerifyError::Claims(FormatError::Syntax(_)))
     ));
 }

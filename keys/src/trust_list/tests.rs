@@ -16,7 +16,12 @@ fn list(sequence: u64) -> TrustList {
 }
 
 #[track_caller]
-fn check(signed: &[u8], roots: &[PublicKey], seen: Option<u64>, expected: Result<u64, TrustListError>) {
+fn check(
+    signed: &[u8],
+    roots: &[PublicKey],
+    seen: Option<u64>,
+    expected: Result<u64, TrustListError>,
+) {
     assert_eq!(verify(signed, roots, seen).map(|l| l.sequence), expected);
 }
 
@@ -59,7 +64,12 @@ fn only_pinned_roots_sign() {
     let mut signed = list(1).sign(&root);
     let last = signed.len() - 1;
     signed[last] ^= 0x01;
-    check(&signed, &[root.public().clone()], None, Err(TrustListError::BadSignature));
+    check(
+        &signed,
+        &[root.public().clone()],
+        None,
+        Err(TrustListError::BadSignature),
+    );
 }
 
 #[test]
@@ -67,7 +77,12 @@ fn a_root_key_may_not_appear_as_a_signing_key() {
     let root = fixtures::key(9);
     let mut bad = list(1);
     bad.keys[0].key_use = KeyUse::Root;
-    check(&bad.sign(&root), &[root.public().clone()], None, Err(TrustListError::RootInList));
+    check(
+        &bad.sign(&root),
+        &[root.public().clone()],
+        None,
+        Err(TrustListError::RootInList),
+    );
 }
 
 #[test]
