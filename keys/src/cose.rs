@@ -57,7 +57,7 @@ impl Opened {
             Some(RegisteredLabelWithPrivate::Assigned(
                 iana::Algorithm::EdDSA | iana::Algorithm::Ed25519,
             )) => {}
-            Some(other) => return Err(EnvelopeError::UnsupportedAlgorithm(format!("{other:?}"))),
+            Some(other) => return Err(EnvelopeError::UnsupportedAlgorithm(algorithm_name(other))),
             None => return Err(EnvelopeError::UnsupportedAlgorithm("(none)".into())),
         }
         if !header.crit.is_empty() {
@@ -138,6 +138,16 @@ pub(crate) fn sign(key: &SigningKey, typ: Option<&str>, payload: Vec<u8>) -> Vec
     message
         .to_tagged_vec()
         .expect("COSE_Sign1 serialization is infallible")
+}
+
+/// A refused algorithm as people read it: `ES256 (-7)`, `-1000`, `"text"`.
+fn algorithm_name(alg: &coset::Algorithm) -> String {
+    use coset::iana::EnumI64;
+    match alg {
+        RegisteredLabelWithPrivate::Assigned(a) => format!("{a:?} ({})", a.to_i64()),
+        RegisteredLabelWithPrivate::PrivateUse(i) => i.to_string(),
+        RegisteredLabelWithPrivate::Text(t) => format!("{t:?}"),
+    }
 }
 
 fn format_error(error: CoseError) -> EnvelopeError {

@@ -5,6 +5,7 @@ use crate::cbor::FormatError;
 use crate::cose::{EnvelopeError, Opened};
 use crate::key::KeyId;
 use crate::token::CredentialClaims;
+use crate::trust_list::{TrustList, TrustListError};
 
 /// Claims read from a token whose signature was **not** checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,5 +32,14 @@ pub fn inspect_credential(token: &[u8]) -> Result<Unverified<CredentialClaims>, 
     let opened = Opened::parse(token, None)?;
     let key_id = opened.key_id();
     let claims = CredentialClaims::from_payload(&opened.unverified_payload())?;
+    Ok(Unverified { key_id, claims })
+}
+
+/// Decodes a trust list without checking its root signature or sequence: for showing a
+/// list to an operator who has no root key at hand.
+pub fn inspect_trust_list(signed: &[u8]) -> Result<Unverified<TrustList>, TrustListError> {
+    let opened = Opened::parse(signed, Some(crate::trust_list::TYP))?;
+    let key_id = opened.key_id();
+    let claims = TrustList::from_payload(&opened.unverified_payload())?;
     Ok(Unverified { key_id, claims })
 }

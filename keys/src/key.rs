@@ -165,10 +165,11 @@ impl PublicKey {
 
     /// The SPKI PEM form, as `openssl pkey -pubout` writes it.
     pub fn to_spki_pem(&self) -> String {
-        // Encoding a 32-byte key into a fixed DER template cannot fail.
+        // Encoding a 32-byte key into the fixed SPKI template cannot fail.
+        #[allow(clippy::expect_used)]
         self.inner
             .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_default()
+            .expect("SPKI encoding of an Ed25519 key is infallible")
     }
 
     /// The 32-byte compressed point.
@@ -242,9 +243,10 @@ impl SigningKey {
             public_key: None,
         };
         // Encoding 32 bytes into the fixed PKCS#8 v1 template cannot fail.
+        #[allow(clippy::expect_used)]
         keypair
             .to_pkcs8_pem(LineEnding::LF)
-            .unwrap_or_else(|_| Zeroizing::new(String::new()))
+            .expect("PKCS#8 encoding of an Ed25519 key is infallible")
     }
 
     /// The public half.

@@ -146,7 +146,7 @@ impl TrustList {
         ])
     }
 
-    fn from_payload(payload: &[u8]) -> Result<TrustList, TrustListError> {
+    pub(crate) fn from_payload(payload: &[u8]) -> Result<TrustList, TrustListError> {
         let mut doc = Map::from_value(cbor::decode(payload)?, "trust list")?;
         let sequence = cbor::to_u64(doc.require_int(field::SEQUENCE, "sequence")?, "sequence")?;
         let issued_at = UnixTime(cbor::to_u64(
@@ -237,13 +237,22 @@ pub fn verify(
     roots: &[PublicKey],
     seen_sequence: Option<u64>,
 ) -> Result<TrustList, TrustListError> {
+    verify_with_root(signed, roots, seen_sequence).map(|(list, _)| list)
+}
+
+/// As [`verify`], also saying which pinned root signed the list.
+pub fn verify_with_root(
+    signed: &[u8],
+    roots: &[PublicKey],
+    seen_sequence: Option<u64>,
+) -> Result<(TrustList, KeyId), TrustListError> {
     let opened = Opened::parse(signed, Some(TYP))?;
     let key_id = opened.key_id();
     let candidates: Vec<&PublicKey> = roots.iter().filter(|r| r.key_id() == key_id).collect();
     if candidates.is_empty() {
         return Err(TrustListError::UnknownRoot(key_id));
     }
-    let (_, payload) = opened
+    let (root, payload) = opened
         .verify(candidates)
         .ok_or(TrustListError::BadSignature)?;
     let list = TrustList::from_payload(&payload)?;
@@ -255,7 +264,7 @@ pub fn verify(
             seen,
         });
     }
-    Ok(list)
+    Ok((list, root.key_id()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,431 @@
+//! Interoperability with independent implementations: OpenSSL reads and writes our key
+//! files, and Python's pycose, cbor2, base45 and cryptography read our credentials and
+//! build credentials we verify. The Python side lives in `tests/interop/*.py`.
+//!
+//! The tools come from `.ci/setup` (`.ci/apt-packages`, `.ci/requirements.txt`). A missing
+//! tool fails the test and says so: a skipped interoperability test proves nothing.
+
+// clippy's allow-unwrap-in-tests covers #[test] functions, not the helpers beside them; in
+// this test crate a failed unwrap is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use keys::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
+use keys::token::{CredentialId, LicenceDetails, StatusReference};
+use keys::{
+    CredentialClaims, EnvelopeError, KeyError, KeyUse, Keyring, PublicKey, SigningKey, TrustedKey,
+    UnixTime, VerifyError, VerifyPolicy,
+};
+use tempfile::TempDir;
+use time::macros::date;
+
+const BIN: &str = env!("CARGO_BIN_EXE_edl-keys");
+
+/// Runs a tool the tests need; a tool that is missing fails the test naming `.ci/setup`.
+#[track_caller]
+fn tool(program: &str, args: &[&str]) -> Output {
+    match Command::new(program).args(args).output() {
+        Ok(output) => output,
+        Err(e) => panic!(
+            "cannot run {program} ({e}): the interoperability tests need it; \
+             install the test tools with `bash .ci/setup`"
+        ),
+    }
+}
+
+/// Runs a tool that must succeed and returns its stdout.
+#[track_caller]
+fn run_ok(program: &str, args: &[&str]) -> String {
+    let output = tool(program, args);
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+fn openssl(args: &[&str]) -> String {
+    run_ok("openssl", args)
+}
+
+/// Runs one of the Python scripts after checking that Python has the packages.
+#[track_caller]
+fn python(script: &str, args: &[&str]) -> Output {
+    let probe = tool(
+        "python3",
+        &["-c", "import pycose, cbor2, cryptography, base45"],
+    );
+    assert!(
+        probe.status.success(),
+        "python3 lacks the packages of .ci/requirements.txt ({}): install them with `bash .ci/setup`",
+        String::from_utf8_lossy(&probe.stderr).trim()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(script);
+    let mut all = vec![script.to_str().expect("UTF-8 path")];
+    all.extend_from_slice(args);
+    tool("python3", &all)
+}
+
+#[track_caller]
+fn python_ok(script: &str, args: &[&str]) -> String {
+    let output = python(script, args);
+    assert!(
+        output.status.success(),
+        "{script} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temporary path")
+}
+
+/// `edl-keys generate` into `dir`; returns the private key path.
+fn generate(dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new(BIN)
+        .args(["generate", "--use", "credential", "--out", path_str(&out)])
+        .output()
+        .expect("edl-keys runs");
+    assert!(status.status.success(), "{status:?}");
+    out
+}
+
+/// A credential for a real licence, issued at `issued_at`.
+fn claims(issued_at: UnixTime) -> CredentialClaims {
+    CredentialClaims {
+        issuer: "https://dl.example.gov".into(),
+        licence_number: LicenceNumber::from_parts(440_305, date!(1988 - 02 - 29), 417).unwrap(),
+        credential_id: CredentialId(*b"\x01\x9a\x7f\xc0 interop cti"),
+        issued_at,
+        not_before: issued_at,
+        expires_at: issued_at.plus(90 * 24 * 3600),
+        licence: LicenceDetails {
+            name: "李华".into(),
+            classes: LicenceClasses::new(&[LicenceClass::A1, LicenceClass::C1, LicenceClass::E])
+                .unwrap(),
+            validity: Validity::new(date!(2019 - 06 - 01), Some(date!(2029 - 06 - 01))).unwrap(),
+            authority: "深圳市公安局交通警察支队".into(),
+            photo: PhotoDigest::of(b"\xff\xd8\xff\xe1 holder photo bytes"),
+        },
+        status: StatusReference {
+            index: 131_071,
+            uri: "https://dl.example.gov/v1/status-lists/7".into(),
+        },
+    }
+}
+
+/// The claims as the Python scripts read them (`tests/interop/*.py`).
+fn claims_json(claims: &CredentialClaims, kid: &str) -> String {
+    let licence = &claims.licence;
+    serde_json::json!({
+        "kid": kid,
+        "iss": claims.issuer,
+        "sub": claims.licence_number.as_str(),
+        "exp": claims.expires_at.0,
+        "nbf": claims.not_before.0,
+        "iat": claims.issued_at.0,
+        "cti": claims.credential_id.to_string(),
+        "licence": {
+            "name": licence.name,
+            "classes": licence.classes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "valid_from": keys::licence::format_date(licence.validity.valid_from()),
+            "valid_until": licence.validity.valid_until().map(keys::licence::format_date),
+            "authority": licence.authority,
+            "photo": hex::encode(licence.photo.as_bytes()),
+        },
+        "status": { "idx": claims.status.index, "uri": claims.status.uri },
+    })
+    .to_string()
+}
+
+fn keyring(public: &PublicKey) -> Keyring {
+    Keyring::new(vec![TrustedKey {
+        public: public.clone(),
+        key_use: KeyUse::Credential,
+        not_before: UnixTime(1_700_000_000),
+        not_after: UnixTime(1_900_000_000),
+        revoked: false,
+    }])
+}
+
+/// PEM around DER, 64 columns.
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// A PKCS#8 v2 (RFC 5958 OneAsymmetricKey) Ed25519 key with its public key, by hand.
+fn pkcs8_v2(seed: &[u8; 32], public: &[u8; 32]) -> String {
+    let mut der = vec![
+        0x30, 0x51, // SEQUENCE, 81 bytes
+        0x02, 0x01, 0x01, // version 1: v2
+        0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, // AlgorithmIdentifier id-Ed25519
+        0x04, 0x22, 0x04, 0x20, // privateKey: OCTET STRING of the 32-byte seed
+    ];
+    der.extend_from_slice(seed);
+    der.extend_from_slice(&[0x81, 0x21, 0x00]); // [1] publicKey BIT STRING
+    der.extend_from_slice(public);
+    pem("PRIVATE KEY", &der)
+}
+
+#[test]
+fn openssl_reads_the_keys_edl_keys_writes() {
+    let dir = TempDir::new().unwrap();
+    let key_path = generate(dir.path(), "credential.pem");
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    let our_public = fs::read_to_string(dir.path().join("credential.pem.pub")).unwrap();
+
+    let openssl_public = openssl(&["pkey", "-in", path_str(&key_path), "-pubout"]);
+    assert_eq!(openssl_public, our_public);
+    assert_eq!(openssl_public, key.public().to_spki_pem());
+    let text = openssl(&["pkey", "-in", path_str(&key_path), "-noout", "-text"]);
+    assert!(text.contains("ED25519 Private-Key"), "{text}");
+    // OpenSSL also reads our public key file and writes it back unchanged.
+    let pub_path = dir.path().join("credential.pem.pub");
+    assert_eq!(
+        openssl(&["pkey", "-pubin", "-in", path_str(&pub_path)]),
+        our_public
+    );
+
+    // Ed25519 is deterministic: OpenSSL's signature with our key file is ours, byte for byte.
+    let message = dir.path().join("message");
+    fs::write(&message, b"a message to sign").unwrap();
+    let signature = dir.path().join("signature");
+    openssl(&[
+        "pkeyutl",
+        "-sign",
+        "-rawin",
+        "-inkey",
+        path_str(&key_path),
+        "-in",
+        path_str(&message),
+        "-out",
+        path_str(&signature),
+    ]);
+    assert_eq!(
+        fs::read(&signature).unwrap(),
+        key.sign(b"a message to sign")
+    );
+}
+
+#[test]
+fn keys_openssl_generates_load() {
+    let dir = TempDir::new().unwrap();
+    let key_path = dir.path().join("openssl.pem");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        path_str(&key_path),
+    ]);
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    let openssl_public = openssl(&["pkey", "-in", path_str(&key_path), "-pubout"]);
+    assert_eq!(key.public().to_spki_pem(), openssl_public);
+    assert_eq!(
+        &PublicKey::from_spki_pem(&openssl_public).unwrap(),
+        key.public()
+    );
+    // Written back, it is the file OpenSSL wrote: both are PKCS#8 v1.
+    assert_eq!(*key.to_pkcs8_pem(), fs::read_to_string(&key_path).unwrap());
+
+    // edl-keys shows the same kid for the private and the public file.
+    let pub_path = dir.path().join("openssl.pub");
+    fs::write(&pub_path, &openssl_public).unwrap();
+    let kid = key.key_id().to_string();
+    for file in [&key_path, &pub_path] {
+        let shown = Command::new(BIN)
+            .args(["show", path_str(file)])
+            .output()
+            .unwrap();
+        assert!(shown.status.success(), "{shown:?}");
+        assert!(String::from_utf8_lossy(&shown.stdout).contains(&kid));
+    }
+}
+
+#[test]
+fn keys_python_generates_load() {
+    let dir = TempDir::new().unwrap();
+    let key_path = dir.path().join("python.pem");
+    let public_hex = python_ok("generate_key.py", &[path_str(&key_path)]);
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    assert_eq!(hex::encode(key.public().to_bytes()), public_hex.trim());
+}
+
+#[test]
+fn pkcs8_v2_keys_load_when_their_public_key_matches() {
+    let seed = [0x42; 32];
+    let key = SigningKey::from_seed(&seed);
+    let public = key.public().to_bytes();
+    let v2 = pkcs8_v2(&seed, &public);
+    let loaded = SigningKey::from_pkcs8_pem(&v2).unwrap();
+    assert_eq!(loaded.public(), key.public());
+    // Written back it is v1, which OpenSSL reads (OpenSSL 3.0 refuses v2 files).
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v1.pem");
+    fs::write(&path, loaded.to_pkcs8_pem().as_bytes()).unwrap();
+    assert_eq!(
+        openssl(&["pkey", "-in", path_str(&path), "-pubout"]),
+        key.public().to_spki_pem()
+    );
+
+    let other = SigningKey::from_seed(&[0x43; 32]).public().to_bytes();
+    assert_eq!(
+        SigningKey::from_pkcs8_pem(&pkcs8_v2(&seed, &other)).err(),
+        Some(KeyError::MismatchedPublicKey)
+    );
+}
+
+/// RFC 8410 section 10.3's example: a v2 key with an attribute and the public key.
+#[test]
+fn the_rfc_8410_v2_example_key_loads() {
+    let pem = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rfc8410-v2-with-attributes.pem"),
+    )
+    .unwrap();
+    let key = SigningKey::from_pkcs8_pem(&pem).unwrap();
+    assert_eq!(
+        hex::encode(key.public().to_bytes()),
+        "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1"
+    );
+}
+
+#[test]
+fn pycose_verifies_our_credentials() {
+    let dir = TempDir::new().unwrap();
+    let key_path = generate(dir.path(), "credential.pem");
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    let claims = claims(UnixTime(1_767_225_600));
+    let token = keys::token::sign(&claims, &key);
+    let qr = dir.path().join("qr.txt");
+    fs::write(&qr, keys::qr::encode(&token)).unwrap();
+    let expected = dir.path().join("expected.json");
+    fs::write(&expected, claims_json(&claims, &key.key_id().to_string())).unwrap();
+    let public = dir.path().join("credential.pem.pub");
+
+    let out = python_ok(
+        "verify_token.py",
+        &[path_str(&public), path_str(&qr), path_str(&expected)],
+    );
+    assert_eq!(out.trim(), "ok");
+
+    // The Python side really checks: the wrong key, or other claims, fail.
+    let other = generate(dir.path(), "other.pem");
+    let wrong_key = python(
+        "verify_token.py",
+        &[
+            path_str(&files_pub(&other)),
+            path_str(&qr),
+            path_str(&expected),
+        ],
+    );
+    assert!(!wrong_key.status.success(), "{wrong_key:?}");
+    let mut other_claims = claims.clone();
+    other_claims.status.index += 1;
+    fs::write(
+        &expected,
+        claims_json(&other_claims, &key.key_id().to_string()),
+    )
+    .unwrap();
+    let wrong_claims = python(
+        "verify_token.py",
+        &[path_str(&public), path_str(&qr), path_str(&expected)],
+    );
+    assert!(!wrong_claims.status.success(), "{wrong_claims:?}");
+    assert!(String::from_utf8_lossy(&wrong_claims.stdout).contains("65535"));
+}
+
+fn files_pub(private: &Path) -> PathBuf {
+    let mut name = private.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+#[test]
+fn we_verify_what_pycose_signs_with_our_key_and_refuse_other_algorithms() {
+    let dir = TempDir::new().unwrap();
+    let key_path = generate(dir.path(), "credential.pem");
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    let issued_at = UnixTime(1_767_225_600);
+    let claims = claims(issued_at);
+    let claims_path = dir.path().join("claims.json");
+    fs::write(
+        &claims_path,
+        claims_json(&claims, &key.key_id().to_string()),
+    )
+    .unwrap();
+
+    let python_kid = python_ok(
+        "sign_token.py",
+        &[
+            path_str(&key_path),
+            path_str(&claims_path),
+            path_str(dir.path()),
+        ],
+    );
+    assert_eq!(
+        python_kid.trim(),
+        key.key_id().to_string(),
+        "kid (RFC 7638) agrees"
+    );
+
+    let keyring = keyring(key.public());
+    let policy = VerifyPolicy::at(issued_at.plus(3600));
+    let verify = |name: &str| {
+        let token = fs::read(dir.path().join(name)).unwrap();
+        keys::token::verify(&token, &keyring, &policy)
+    };
+    for accepted in ["eddsa.cose", "ed25519.cose"] {
+        let verified = verify(accepted).unwrap_or_else(|e| panic!("{accepted}: {e}"));
+        assert_eq!(verified.claims, claims, "{accepted}");
+        assert_eq!(verified.key_id, key.key_id());
+    }
+    for refused in ["es256.cose", "modified-alg.cose", "unprotected-alg.cose"] {
+        assert!(
+            matches!(
+                verify(refused),
+                Err(VerifyError::Envelope(EnvelopeError::UnsupportedAlgorithm(
+                    _
+                )))
+            ),
+            "{refused}: {:?}",
+            verify(refused)
+        );
+    }
+    assert!(
+        matches!(
+            verify("critical.cose"),
+            Err(VerifyError::Envelope(EnvelopeError::UnknownCriticalHeader))
+        ),
+        "critical.cose: {:?}",
+        verify("critical.cose")
+    );
+
+    // And what Python signed reads the same through the QR text and `edl-keys inspect`.
+    let token = fs::read(dir.path().join("eddsa.cose")).unwrap();
+    let qr = keys::qr::encode(&token);
+    assert_eq!(keys::qr::decode(&qr).unwrap(), token);
+    let inspected = Command::new(BIN).args(["inspect", &qr]).output().unwrap();
+    assert!(inspected.status.success(), "{inspected:?}");
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains("44030519880229417"));
+}
