@@ -52,13 +52,14 @@ impl Keyring {
 
     /// The keys with this id and use, unrevoked ones first. Several keys may share an id
     /// (8 bytes is a hint, not a name): verifiers try each.
-    pub fn candidates(&self, key_id: KeyId, key_use: KeyUse) -> Vec<&TrustedKey> {
-        let mut found: Vec<&TrustedKey> = self
-            .keys
-            .iter()
-            .filter(|k| k.key_use == key_use && k.key_id() == key_id)
-            .collect();
-        found.sort_by_key(|k| k.revoked);
-        found
+    pub fn candidates(
+        &self,
+        key_id: KeyId,
+        key_use: KeyUse,
+    ) -> impl Iterator<Item = &TrustedKey> + Clone {
+        let matching = move |k: &&TrustedKey| k.key_use == key_use && k.key_id() == key_id;
+        let unrevoked = self.keys.iter().filter(matching).filter(|k| !k.revoked);
+        let revoked = self.keys.iter().filter(matching).filter(|k| k.revoked);
+        unrevoked.chain(revoked)
     }
 }

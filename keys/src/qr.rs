@@ -8,6 +8,18 @@ pub const PREFIX: &str = "DL1:";
 /// The base45 alphabet (RFC 9285 section 4.2); also QR's alphanumeric set.
 const ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
+/// Each byte's base45 value, or `INVALID`: one lookup per character instead of a search.
+const VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xff;
+
 /// Why a QR text was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum QrError {
@@ -58,7 +70,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, QrError> {
 pub fn decode_base45(data: &str) -> Result<Vec<u8>, QrError> {
     if let Some((position, character)) = data
         .char_indices()
-        .find(|(_, c)| !c.is_ascii() || !ALPHABET.contains(&(*c as u8)))
+        .find(|(_, c)| !c.is_ascii() || VALUES[*c as usize] == INVALID)
     {
         return Err(QrError::InvalidCharacter {
             position,
@@ -83,7 +95,7 @@ pub fn decode_base45(data: &str) -> Result<Vec<u8>, QrError> {
 }
 
 fn digit(c: u8) -> u32 {
-    ALPHABET.iter().position(|&a| a == c).unwrap_or(0) as u32
+    u32::from(VALUES[usize::from(c)])
 }
 
 #[cfg(test)]

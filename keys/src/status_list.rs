@@ -87,6 +87,15 @@ pub enum StatusListError {
         /// Bits per entry.
         bits: u8,
     },
+    /// A signed list that is not an edl list: other than 2 bits per entry, or shorter than
+    /// [`MIN_ENTRIES`].
+    #[error("not an edl status list: {bits} bits per entry, {len} entries")]
+    NotEdlList {
+        /// Bits per entry.
+        bits: u8,
+        /// Entries.
+        len: usize,
+    },
     /// `lst` is not valid zlib data, or inflates past the size guard.
     #[error("the compressed list is not valid zlib data or is too large")]
     BadCompression,
@@ -282,7 +291,8 @@ pub fn sign(claims: &StatusListClaims, key: &SigningKey) -> Vec<u8> {
 }
 
 /// Verifies a Status List Token with the status keys in `keyring`. When `expected_uri` is
-/// given, `sub` must equal it. An expired list is refused; callers that want to show a
+/// given, `sub` must equal it. The list must be an edl list: 2 bits per entry and at
+/// least [`MIN_ENTRIES`] entries. An expired list is refused; callers that want to show a
 /// stale list's age read [`VerifiedStatusList::claims`] of a list verified at its `iat`.
 pub fn verify(
     token: &[u8],
@@ -293,14 +303,15 @@ pub fn verify(
     let opened = Opened::parse(token, Some(TYP))?;
     let key_id = opened.key_id();
     let candidates = keyring.candidates(key_id, KeyUse::Status);
-    if candidates.is_empty() {
+    if candidates.clone().next().is_none() {
         return Err(StatusListError::UnknownKey(key_id));
     }
     let (public, payload) = opened
-        .verify(candidates.iter().map(|k| &k.public))
+        .verify(candidates.clone().map(|k| &k.public))
         .ok_or(StatusListError::BadSignature)?;
+    // The key that verified is among the candidates: find its trust entry by identity.
     let trusted = candidates
-        .iter()
+        .into_iter()
         .find(|k| &k.public == public)
         .ok_or(StatusListError::BadSignature)?;
     if trusted.revoked {
@@ -320,6 +331,12 @@ pub fn verify(
         return Err(StatusListError::WrongUri {
             expected: expected.to_owned(),
             found: claims.uri,
+        });
+    }
+    if claims.list.bits() != 2 || claims.list.len() < MIN_ENTRIES {
+        return Err(StatusListError::NotEdlList {
+            bits: claims.list.bits(),
+            len: claims.list.len(),
         });
     }
     if claims.issued_at > policy.now.plus(skew) {

@@ -195,15 +195,15 @@ pub fn verify(
     let opened = Opened::parse(token, None)?;
     let key_id = opened.key_id();
     let candidates = keyring.candidates(key_id, KeyUse::Credential);
-    if candidates.is_empty() {
+    if candidates.clone().next().is_none() {
         return Err(VerifyError::UnknownKey(key_id));
     }
     let (public, payload) = opened
-        .verify(candidates.iter().map(|k| &k.public))
+        .verify(candidates.clone().map(|k| &k.public))
         .ok_or(VerifyError::BadSignature)?;
-    // `candidates` holds the key that verified: find its trust entry again by identity.
+    // The key that verified is among the candidates: find its trust entry by identity.
     let trusted = candidates
-        .iter()
+        .into_iter()
         .find(|k| &k.public == public)
         .ok_or(VerifyError::BadSignature)?;
     if trusted.revoked {

@@ -1,1 +1,326 @@
-//! verifier
+//! `edl-verify`, the verifier for roadside terminals and relying parties, as a library:
+//! [`run`] takes the arguments, the process's streams and environment, and the time, and
+//! returns the exit code, so tests drive the whole program in-process.
+//!
+//! Module map: `cli` (arguments), `config` (TOML → [`config::Config`]), `verdict` (the
+//! pure decision), `check` (token + status → verdict), `http` (HTTPS client), `cache` (the
+//! offline files, atomic replacement), `sync`, `batch`, `qr_image` (QR in PNG/JPEG),
+//! `report` (human text and the JSON schema).
+//!
+//! **Invariant:** nothing here reads the clock: `now` comes from `main`.
+
+pub mod batch;
+pub mod cache;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod qr_image;
+pub mod report;
+pub mod sync;
+pub mod verdict;
+
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::num::NonZeroUsize;
+
+use clap::Parser;
+use keys::UnixTime;
+
+use crate::check::{Live, Trust};
+use crate::cli::{Cli, Colour, Command, ConfigAction};
+use crate::config::Config;
+use crate::http::Client;
+use crate::report::Style;
+use crate::verdict::Policy;
+
+/// Exit codes (DESIGN section 5; sysexits.h for the failures).
+pub mod exit {
+    /// The credential is valid.
+    pub const VALID: u8 = 0;
+    /// The credential is not valid.
+    pub const NOT_VALID: u8 = 1;
+    /// The signature is good but the status is unknown or too old.
+    pub const INDETERMINATE: u8 = 2;
+    /// EX_USAGE: bad arguments.
+    pub const USAGE: u8 = 64;
+    /// EX_UNAVAILABLE: the server or the cache cannot serve the request.
+    pub const UNAVAILABLE: u8 = 69;
+    /// EX_IOERR: a file or stream could not be read or written.
+    pub const IO: u8 = 74;
+    /// EX_CONFIG: the configuration is invalid.
+    pub const CONFIG: u8 = 78;
+}
+
+/// The process's world, handed in by `main` (or by a test).
+pub struct Io<'a> {
+    /// Standard input.
+    pub stdin: &'a mut dyn BufRead,
+    /// Standard output.
+    pub stdout: &'a mut dyn Write,
+    /// Standard error.
+    pub stderr: &'a mut dyn Write,
+    /// Environment variables.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether standard output is a terminal (colours).
+    pub stdout_is_terminal: bool,
+}
+
+/// A failure that stops a command before any verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// The server or the cache cannot serve.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A file or stream failed.
+    #[error("{0}")]
+    Io(String),
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Failure {
+    /// The exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => exit::USAGE,
+            Failure::Unavailable(_) => exit::UNAVAILABLE,
+            Failure::Io(_) => exit::IO,
+            Failure::Config(_) => exit::CONFIG,
+        }
+    }
+}
+
+/// Runs `edl-verify` with `args` (the first is the program name) at time `now`.
+pub fn run<I, T>(args: I, io: &mut Io<'_>, now: UnixTime) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            let text = error.render().to_string();
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = io.stdout.write_all(text.as_bytes());
+                    exit::VALID
+                }
+                _ => {
+                    let _ = io.stderr.write_all(text.as_bytes());
+                    exit::USAGE
+                }
+            };
+        }
+    };
+    match dispatch(&cli, io, now) {
+        Ok(code) => code,
+        Err(failure) => {
+            let _ = writeln!(io.stderr, "edl-verify: {failure}");
+            failure.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, io: &mut Io<'_>, now: UnixTime) -> Result<u8, Failure> {
+    let config =
+        Config::load(cli.config.as_deref(), &io.env).map_err(|e| Failure::Config(e.to_string()))?;
+    let policy = Policy {
+        max_status_age: config.max_status_age,
+        clock_tolerance: config.clock_tolerance,
+    };
+    match &cli.command {
+        Command::Check(args) => {
+            let text = match (&args.image, args.text.as_deref()) {
+                (Some(path), _) => {
+                    qr_image::decode_file(path).map_err(|e| match e {
+                        qr_image::ImageError::Read { .. } => Failure::Io(e.to_string()),
+                        // An image without a readable code is nothing to verify: the
+                        // officer needs another picture, not a NOT VALID verdict.
+                        _ => Failure::Usage(format!("{}: {e}", path.display())),
+                    })?
+                }
+                (None, Some(text)) if text != "-" => text.to_owned(),
+                (None, _) => read_stdin_line(io)?,
+            };
+            let trust = Trust::load(&config.cache_dir, &config.roots)?;
+            let client = match (&config.server, args.offline) {
+                (Some(server), false) => Some((
+                    Client::new(&config, config.live_timeout)
+                        .map_err(|e| Failure::Config(e.to_string()))?,
+                    server.as_str(),
+                )),
+                _ => None,
+            };
+            let live = client
+                .as_ref()
+                .map(|(client, server)| Live { client, server });
+            let verdict = check::check_text(&text, &trust, live.as_ref(), &policy, now);
+            let written = if args.json {
+                writeln!(
+                    io.stdout,
+                    "{}",
+                    report::to_json(&verdict, policy.max_status_age, None)
+                )
+            } else {
+                let style = style(cli, io);
+                report::write_human(io.stdout, &verdict, policy.max_status_age, style)
+            };
+            written
+                .and_then(|()| io.stdout.flush())
+                .map_err(|e| Failure::Io(format!("writing the verdict: {e}")))?;
+            Ok(verdict.outcome.exit_code())
+        }
+        Command::Sync(args) => {
+            let server = match args.server.as_deref() {
+                Some(url) => config::check_url(url).map_err(Failure::Usage)?,
+                None => config.server.clone().ok_or_else(|| {
+                    Failure::Usage(
+                        "no server: give --server URL or set `server` in the configuration".into(),
+                    )
+                })?,
+            };
+            let client = Client::new(&config, config.sync_timeout)
+                .map_err(|e| Failure::Config(e.to_string()))?;
+            let request = sync::SyncRequest {
+                server: &server,
+                roots: &config.roots,
+                cache_dir: &config.cache_dir,
+                force: args.force,
+                clock_tolerance: config.clock_tolerance,
+            };
+            let report = sync::sync(&request, &client, now)?;
+            let trust = Trust::load(&config.cache_dir, &config.roots).ok();
+            let text = sync::describe(&report, trust.as_ref().map(|t| &t.trust_list));
+            io.stdout
+                .write_all(text.as_bytes())
+                .map_err(|e| Failure::Io(e.to_string()))?;
+            Ok(exit::VALID)
+        }
+        Command::Batch(args) => {
+            let trust = Trust::load(&config.cache_dir, &config.roots)?;
+            let threads = args.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+            });
+            let summary = if args.input == "-" {
+                batch::run(io.stdin, io.stdout, &trust, &policy, now, threads)
+            } else {
+                let file = std::fs::File::open(&args.input)
+                    .map_err(|e| Failure::Io(format!("opening {}: {e}", args.input)))?;
+                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+                batch::run(&mut reader, io.stdout, &trust, &policy, now, threads)
+            };
+            summary.map_err(|e| Failure::Io(format!("batch: {e}")))?;
+            Ok(exit::VALID)
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check(&config, io, now),
+    }
+}
+
+fn read_stdin_line(io: &mut Io<'_>) -> Result<String, Failure> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = io
+            .stdin
+            .read_line(&mut line)
+            .map_err(|e| Failure::Io(format!("reading standard input: {e}")))?;
+        if read == 0 {
+            return Err(Failure::Usage(
+                "no QR text given (argument, `-` or --image)".into(),
+            ));
+        }
+        if !line.trim().is_empty() {
+            return Ok(line.trim().to_owned());
+        }
+    }
+}
+
+fn style(cli: &Cli, io: &Io<'_>) -> Style {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|name| (io.env)(name).filter(|v| !v.is_empty()));
+    let no_colour = (io.env)("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut style = Style::for_locale(locale.as_deref(), io.stdout_is_terminal, no_colour);
+    match cli.color {
+        Colour::Auto => {}
+        Colour::Always => style.colour = true,
+        Colour::Never => style.colour = false,
+    }
+    style
+}
+
+fn config_check(config: &Config, io: &mut Io<'_>, now: UnixTime) -> Result<u8, Failure> {
+    let mut out = String::new();
+    let source = config.source.as_ref().map_or_else(
+        || "(none: defaults)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    out.push_str(&format!("configuration: {source}\n"));
+    out.push_str(&format!(
+        "server:        {}\n",
+        config.server.as_deref().unwrap_or("(none: offline only)")
+    ));
+    for root in &config.roots {
+        out.push_str(&format!("root key:      {}\n", root.key_id()));
+    }
+    out.push_str(&format!("credentials:   {:?}\n", config.credentials));
+    out.push_str(&format!("cache:         {}\n", config.cache_dir.display()));
+    out.push_str(&format!(
+        "max status age {}, live status timeout {} ms, sync timeout {} s\n",
+        verdict::format_span(config.max_status_age),
+        config.live_timeout.as_millis(),
+        config.sync_timeout.as_secs()
+    ));
+    if config.server.is_some() {
+        Client::new(config, config.live_timeout).map_err(|e| Failure::Config(e.to_string()))?;
+    }
+    let code = if config.roots.is_empty() {
+        out.push_str("error: no pinned root keys (`roots`): nothing can be verified\n");
+        exit::CONFIG
+    } else {
+        match Trust::load(&config.cache_dir, &config.roots) {
+            Ok(trust) => {
+                let list = &trust.trust_list;
+                out.push_str(&format!(
+                    "trust list:    sequence {}, issued {}, next update {}{}\n",
+                    list.sequence,
+                    list.issued_at,
+                    list.next_update,
+                    if trust.overdue(now).is_some() {
+                        " (overdue: sync)"
+                    } else {
+                        ""
+                    }
+                ));
+                for meta in &trust.cache.meta.status_lists {
+                    let age = now.since(UnixTime(meta.issued_at));
+                    let state = match trust.status_list(&meta.uri, now) {
+                        Ok(_) if age > config.max_status_age => "too old",
+                        Ok(_) => "ok",
+                        Err(_) => "does not verify",
+                    };
+                    out.push_str(&format!(
+                        "status list:   {} signed {}, {} old: {state}\n",
+                        meta.uri,
+                        UnixTime(meta.issued_at),
+                        verdict::format_span(age)
+                    ));
+                }
+            }
+            Err(e) => out.push_str(&format!("cache:         {e}\n")),
+        }
+        exit::VALID
+    };
+    io.stdout
+        .write_all(out.as_bytes())
+        .map_err(|e| Failure::Io(e.to_string()))?;
+    Ok(code)
+}

@@ -199,3 +199,25 @@ fn a_credential_token_is_not_a_status_list() {
         Err(StatusListError::Envelope(EnvelopeError::WrongType { .. }))
     ));
 }
+
+#[test]
+fn only_two_bit_lists_of_the_minimum_size_are_edl_lists() {
+    let status = fixtures::key(2);
+    let keyring = fixtures::keyring(&[(&status, KeyUse::Status)]);
+    for (bits, len) in [(1, MIN_ENTRIES), (2, MIN_ENTRIES - 8), (8, MIN_ENTRIES)] {
+        let token = sign(
+            &StatusListClaims {
+                uri: URI.into(),
+                issued_at: NOW,
+                expires_at: NOW.plus(DAY),
+                ttl: 3600,
+                list: StatusList::new(bits, len).unwrap(),
+            },
+            &status,
+        );
+        assert_eq!(
+            verify(&token, &keyring, &VerifyPolicy::at(NOW), Some(URI)).err(),
+            Some(StatusListError::NotEdlList { bits, len }),
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Checking one credential: the QR text's token against the cached trust list, then its
+//! status (live, else the cached status list), then [`verdict::decide`].
+//!
+//! [`Trust`] is the verified cache, loaded once per process; batch checks share it across
+//! threads (each status list is verified once, on first use).
+
+use std::sync::OnceLock;
+
+use keys::status_list::{self, CredentialStatus, StatusListError, VerifiedStatusList};
+use keys::token::{self, VerifiedCredential, VerifyError, VerifyPolicy};
+use keys::trust_list::{self, TrustList};
+use keys::{Keyring, PublicKey, UnixTime};
+
+use crate::Failure;
+use crate::cache::Cache;
+use crate::http::Client;
+use crate::verdict::{self, Inputs, Policy, StatusEvidence, TokenCheck, Verdict};
+
+/// The cache with its trust list verified against the pinned roots.
+pub struct Trust {
+    /// The cache.
+    pub cache: Cache,
+    /// The verified trust list.
+    pub trust_list: TrustList,
+    /// Its keys.
+    pub keyring: Keyring,
+    lists: Vec<OnceLock<Result<VerifiedStatusList, String>>>,
+}
+
+/// Where live status comes from, when online.
+pub struct Live<'a> {
+    /// The client.
+    pub client: &'a Client,
+    /// The server's base URL.
+    pub server: &'a str,
+}
+
+impl Trust {
+    /// Opens the cache in `dir` and verifies its trust list against `roots`.
+    pub fn load(dir: &std::path::Path, roots: &[PublicKey]) -> Result<Trust, Failure> {
+        if roots.is_empty() {
+            return Err(Failure::Config(
+                "no pinned root keys: set `roots` in the configuration".into(),
+            ));
+        }
+        let cache = Cache::open(dir)
+            .map_err(|e| Failure::Io(e.to_string()))?
+            .ok_or_else(|| {
+                Failure::Unavailable(format!(
+                    "no trust list cached in {}: run `edl-verify sync` first",
+                    dir.display()
+                ))
+            })?;
+        Trust::from_cache(cache, roots)
+    }
+
+    /// Verifies an opened cache's trust list.
+    pub fn from_cache(cache: Cache, roots: &[PublicKey]) -> Result<Trust, Failure> {
+        let trust_list = trust_list::verify(&cache.trust_list, roots, None).map_err(|e| {
+            Failure::Unavailable(format!(
+                "the cached trust list does not verify ({e}): run `edl-verify sync`"
+            ))
+        })?;
+        let keyring = trust_list.keyring();
+        let lists = cache
+            .meta
+            .status_lists
+            .iter()
+            .map(|_| OnceLock::new())
+            .collect();
+        Ok(Trust {
+            cache,
+            trust_list,
+            keyring,
+            lists,
+        })
+    }
+
+    /// The cached status list `uri`, verified against the trust list's status keys. An
+    /// expired list is still read (at its `exp`) so the verdict can show its age.
+    pub fn status_list(&self, uri: &str, now: UnixTime) -> Result<&VerifiedStatusList, String> {
+        let Some(position) = self
+            .cache
+            .meta
+            .status_lists
+            .iter()
+            .position(|l| l.uri == uri)
+        else {
+            return Err(format!("no cached status list for {uri}"));
+        };
+        if !self.trust_list.status_lists.iter().any(|u| u == uri) {
+            return Err(format!("status list {uri} is not in the trust list"));
+        }
+        self.lists[position]
+            .get_or_init(|| self.read_status_list(uri, now))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn read_status_list(&self, uri: &str, now: UnixTime) -> Result<VerifiedStatusList, String> {
+        let bytes = match self.cache.status_list(uri) {
+            Ok(Some((_, bytes))) => bytes,
+            Ok(None) => return Err(format!("no cached status list for {uri}")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let verify =
+            |at| status_list::verify(&bytes, &self.keyring, &VerifyPolicy::at(at), Some(uri));
+        match verify(now) {
+            // Past `exp` or signed after "now" (a clock behind): read it at that time,
+            // the verdict weighs its age and the clock.
+            Err(StatusListError::Expired(at)) | Err(StatusListError::IssuedInFuture(at)) => {
+                verify(at)
+            }
+            other => other,
+        }
+        .map_err(|e| format!("cached status list {uri} refused: {e}"))
+    }
+
+    /// The earliest moment the trust list should have been replaced, if past.
+    pub fn overdue(&self, now: UnixTime) -> Option<UnixTime> {
+        (now > self.trust_list.next_update).then_some(self.trust_list.next_update)
+    }
+}
+
+/// Checks one QR text. `live` is `None` offline.
+pub fn check_text(
+    text: &str,
+    trust: &Trust,
+    live: Option<&Live<'_>>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Verdict {
+    let token = check_token(text, &trust.keyring, now);
+    let mut notes = Vec::new();
+    let evidence = match &token {
+        TokenCheck::Verified(credential) => status_of(credential, trust, live, now, &mut notes),
+        TokenCheck::Refused { .. } => StatusEvidence::Unavailable,
+    };
+    if let (
+        TokenCheck::Refused {
+            reason: verdict::Reason::UnknownKey,
+            ..
+        },
+        Some(since),
+    ) = (&token, trust.overdue(now))
+    {
+        notes.push(format!(
+            "the cached trust list was due for renewal at {since}: `edl-verify sync` may know this key"
+        ));
+    }
+    verdict::decide(
+        Inputs {
+            token,
+            evidence,
+            last_sync_server_time: trust.cache.meta.server_time.map(UnixTime),
+            notes,
+        },
+        policy,
+        now,
+    )
+}
+
+/// Decodes and verifies the token. A token refused only for its time window is verified
+/// again at the window's edge, so the report still shows whose credential it is.
+pub fn check_token(text: &str, keyring: &Keyring, now: UnixTime) -> TokenCheck {
+    let bytes = match keys::qr::decode(text.trim()) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return TokenCheck::Refused {
+                reason: verdict::Reason::Malformed,
+                detail: format!("not an edl credential QR code: {e}"),
+                credential: None,
+            };
+        }
+    };
+    match token::verify(&bytes, keyring, &VerifyPolicy::at(now)) {
+        Ok(credential) => TokenCheck::Verified(Box::new(credential)),
+        Err(error @ (VerifyError::Expired(at) | VerifyError::NotYetValid(at))) => {
+            let credential = token::verify(&bytes, keyring, &VerifyPolicy::at(at)).ok();
+            TokenCheck::refused(&error, credential)
+        }
+        Err(error) => TokenCheck::refused(&error, None),
+    }
+}
+
+fn status_of(
+    credential: &VerifiedCredential,
+    trust: &Trust,
+    live: Option<&Live<'_>>,
+    now: UnixTime,
+    notes: &mut Vec<String>,
+) -> StatusEvidence {
+    let claims = &credential.claims;
+    if let Some(live) = live {
+        match live.client.live_status(live.server, &claims.credential_id) {
+            Ok(answer) => {
+                return StatusEvidence::Live {
+                    status: answer.status,
+                    server_time: answer.checked_at,
+                };
+            }
+            // The authoritative service says it does not know this credential: no cached
+            // list may overrule that.
+            Err(e) if e.status() == Some(404) => return StatusEvidence::ServerUnknown,
+            Err(e) => notes.push(format!(
+                "live status unavailable ({e}); falling back to the cached status list"
+            )),
+        }
+    }
+    let list = match trust.status_list(&claims.status.uri, now) {
+        Ok(list) => list,
+        Err(e) => {
+            notes.push(e);
+            return StatusEvidence::Unavailable;
+        }
+    };
+    let entry = list
+        .claims
+        .list
+        .get(claims.status.index)
+        .and_then(CredentialStatus::from_value);
+    match entry {
+        Some(status) => StatusEvidence::Cached {
+            status,
+            issued_at: list.claims.issued_at,
+            expires_at: list.claims.expires_at,
+        },
+        None => {
+            notes.push(format!(
+                "index {} is outside the cached status list {}",
+                claims.status.index, claims.status.uri
+            ));
+            StatusEvidence::Unavailable
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Command-line arguments. Parsing errors exit with 64 (EX_USAGE), never with clap's
+//! default 2, which means INDETERMINATE here.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Verify electronic driving licence credentials.
+#[derive(Debug, Parser)]
+#[command(name = "edl-verify", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 valid, 1 not valid, 2 indeterminate, \
+64 usage error, 69 service unavailable, 74 I/O error, 78 configuration error.")]
+pub struct Cli {
+    /// Configuration file (default: $EDL_VERIFY_CONFIG, then /etc/edl/verify.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Colours in human output.
+    #[arg(long, global = true, value_enum, default_value_t = Colour::Auto)]
+    pub color: Colour,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to print colours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Colour {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify one credential and print the verdict.
+    Check(CheckArgs),
+    /// Fetch the trust list and status lists for offline use.
+    Sync(SyncArgs),
+    /// Verify one QR text per line; print one JSON line each, in order.
+    Batch(BatchArgs),
+    /// Inspect the configuration.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The QR text (`DL1:…`); `-` or nothing reads it from standard input.
+    #[arg(value_name = "QR-TEXT")]
+    pub text: Option<String>,
+    /// Read the QR code from a PNG or JPEG image instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub image: Option<PathBuf>,
+    /// Print one JSON object (schema in the README) instead of text for a person.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not ask the server: use the cached status lists only.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `sync`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// The server's base URL (default: `server` from the configuration).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Fetch every status list even if its ttl has not run out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `batch`.
+#[derive(Debug, clap::Args)]
+pub struct BatchArgs {
+    /// The input file, one QR text per line; `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub input: String,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<NonZeroUsize>,
+}
+
+/// `config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check the configuration and the cache, and print what is in use.
+    Check,
+}

@@ -1,0 +1,282 @@
+//! The HTTPS client: rustls with the ring provider (aws-lc-rs costs ~30 ms of CPU at start),
+//! TCP_NODELAY on every connection, one whole-request timeout, no proxy from the
+//! environment. Three calls: a conditional GET for signed files, the live status query,
+//! and reading the server's `Date`.
+
+use std::time::Duration;
+
+use keys::UnixTime;
+use keys::token::CredentialId;
+use ureq::tls::{Certificate, ClientCert, PemItem, RootCerts, TlsConfig, TlsProvider};
+
+use crate::config::{Config, Credentials};
+use crate::verdict::StatusValue;
+
+/// Signed files are small (a status list of 131 072 entries is ~32 KiB before
+/// compression); anything far larger is refused.
+const MAX_BODY: u64 = 16 << 20;
+
+/// An HTTP(S) client for one server's credentials.
+pub struct Client {
+    agent: ureq::Agent,
+    bearer: Option<String>,
+}
+
+/// The answer to a conditional GET.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304: the copy we have is current.
+    NotModified {
+        /// The server's `Date`.
+        date: Option<UnixTime>,
+    },
+    /// 200 with the body.
+    Body {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The `ETag`, if any.
+        etag: Option<String>,
+        /// The server's `Date`.
+        date: Option<UnixTime>,
+    },
+}
+
+/// The live status service's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveAnswer {
+    /// The status.
+    pub status: StatusValue,
+    /// The server's clock when it answered.
+    pub checked_at: UnixTime,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The client could not be set up (bad CA or client certificate).
+    #[error("TLS setup: {0}")]
+    Setup(String),
+    /// Connection, TLS or timeout.
+    #[error("{url}: {message}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server answered with an unexpected status.
+    #[error("{url}: HTTP {status}{detail}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The problem+json `detail`/`title`, prefixed with ": ", or empty.
+        detail: String,
+    },
+    /// The body is not what the contract says.
+    #[error("{url}: {message}")]
+    Body {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl HttpError {
+    /// The HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl Client {
+    /// A client with `config`'s trust anchors and credentials, every request bounded by
+    /// `timeout` from start to last byte.
+    pub fn new(config: &Config, timeout: Duration) -> Result<Client, HttpError> {
+        let mut tls = TlsConfig::builder().provider(TlsProvider::Rustls);
+        if let Some(pem) = &config.ca {
+            let certs = certificates(pem)?;
+            if certs.is_empty() {
+                return Err(HttpError::Setup("the ca file holds no certificate".into()));
+            }
+            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+        }
+        let mut bearer = None;
+        match &config.credentials {
+            Credentials::None => {}
+            Credentials::ApiKey(key) => bearer = Some(format!("Bearer {key}")),
+            Credentials::ClientCert { chain, key } => {
+                let chain = certificates(chain)?;
+                let key = ureq::tls::PrivateKey::from_pem(key)
+                    .map_err(|e| HttpError::Setup(format!("client key: {e}")))?;
+                tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+            }
+        }
+        let agent_config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .no_delay(true)
+            .proxy(None)
+            .user_agent(concat!("edl-verify/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Client {
+            agent: ureq::Agent::new_with_config(agent_config),
+            bearer,
+        })
+    }
+
+    /// GET `url`, with `If-None-Match: etag` when given.
+    pub fn fetch(&self, url: &str, accept: &str, etag: Option<&str>) -> Result<Fetched, HttpError> {
+        let mut request = self.agent.get(url).header("Accept", accept);
+        if let Some(etag) = etag {
+            request = request.header("If-None-Match", etag);
+        }
+        if let Some(bearer) = &self.bearer {
+            request = request.header("Authorization", bearer);
+        }
+        let mut response = request.call().map_err(|e| transport(url, e))?;
+        let date = header(&response, "date").and_then(|d| parse_http_date(&d));
+        match response.status().as_u16() {
+            304 => Ok(Fetched::NotModified { date }),
+            200 => {
+                let etag = header(&response, "etag");
+                let bytes = response
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_BODY)
+                    .read_to_vec()
+                    .map_err(|e| transport(url, e))?;
+                Ok(Fetched::Body { bytes, etag, date })
+            }
+            status => Err(status_error(url, status, &mut response)),
+        }
+    }
+
+    /// `GET {server}/v1/credentials/{id}/status` (docs/HTTP.md).
+    pub fn live_status(&self, server: &str, id: &CredentialId) -> Result<LiveAnswer, HttpError> {
+        let url = format!("{server}/v1/credentials/{id}/status");
+        let bytes = match self.fetch(&url, "application/json", None)? {
+            Fetched::Body { bytes, .. } => bytes,
+            Fetched::NotModified { .. } => {
+                return Err(body_error(&url, "304 to an unconditional request"));
+            }
+        };
+        #[derive(serde::Deserialize)]
+        struct Body {
+            credential_id: String,
+            status: String,
+            checked_at: u64,
+        }
+        let body: Body = serde_json::from_slice(&bytes)
+            .map_err(|e| body_error(&url, &format!("not a live status body: {e}")))?;
+        if body.credential_id != id.to_string() {
+            return Err(body_error(&url, "the answer is about another credential"));
+        }
+        let status = StatusValue::from_live(&body.status)
+            .ok_or_else(|| body_error(&url, &format!("unknown status {:?}", body.status)))?;
+        Ok(LiveAnswer {
+            status,
+            checked_at: UnixTime(body.checked_at),
+        })
+    }
+}
+
+fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, HttpError> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item.map_err(|e| HttpError::Setup(e.to_string()))? {
+            PemItem::Certificate(cert) => certs.push(cert),
+            _ => continue,
+        }
+    }
+    Ok(certs)
+}
+
+fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn status_error(
+    url: &str,
+    status: u16,
+    response: &mut ureq::http::Response<ureq::Body>,
+) -> HttpError {
+    // A problem+json body (RFC 9457) says why; show its detail, or its title.
+    let detail = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("detail")
+                .or_else(|| v.get("title"))
+                .and_then(|d| d.as_str())
+                .map(|d| format!(": {d}"))
+        })
+        .unwrap_or_default();
+    HttpError::Status {
+        url: url.to_owned(),
+        status,
+        detail,
+    }
+}
+
+fn transport(url: &str, error: ureq::Error) -> HttpError {
+    let message = match error {
+        ureq::Error::Timeout(_) => "timed out".to_owned(),
+        ureq::Error::Io(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    HttpError::Transport {
+        url: url.to_owned(),
+        message,
+    }
+}
+
+fn body_error(url: &str, message: &str) -> HttpError {
+    HttpError::Body {
+        url: url.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Reads an IMF-fixdate (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn parse_http_date(text: &str) -> Option<UnixTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let parsed = time::PrimitiveDateTime::parse(text.trim(), format).ok()?;
+    u64::try_from(parsed.assume_utc().unix_timestamp())
+        .ok()
+        .map(UnixTime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_date() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(UnixTime(784_111_777))
+        );
+    }
+
+    #[test]
+    fn http_date_garbage() {
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+}

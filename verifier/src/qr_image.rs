@@ -1,0 +1,182 @@
+//! QR codes in photos and screenshots (PNG or JPEG). The first attempt runs the decoder on
+//! the image as it is (rqrr finds the code at any rotation and binarises adaptively);
+//! if that fails, further attempts try a smaller copy (large photos), a median-filtered one
+//! (speckle noise), slightly blurred ones (sensor noise, JPEG artefacts), a global Otsu threshold (uneven light) and an
+//! inverted one (light-on-dark screens). The first text found that starts with the edl
+//! prefix wins; otherwise the first text found at all, for the verifier to refuse.
+
+use std::path::Path;
+
+use image::GrayImage;
+use image::imageops::{self, FilterType};
+
+/// Images larger than this on their longer side are also tried scaled down.
+const WORKING_SIZE: u32 = 1200;
+
+/// Why no QR text came out of an image.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a PNG or JPEG we can decode.
+    #[error("not a PNG or JPEG image: {0}")]
+    Format(String),
+    /// No QR code could be read.
+    #[error("no readable QR code in the image")]
+    NoCode,
+}
+
+/// Reads the QR text from the image file at `path`.
+pub fn decode_file(path: &Path) -> Result<String, ImageError> {
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode_bytes(&bytes)
+}
+
+/// Reads the QR text from PNG or JPEG bytes.
+pub fn decode_bytes(bytes: &[u8]) -> Result<String, ImageError> {
+    let image = image::load_from_memory(bytes).map_err(|e| ImageError::Format(e.to_string()))?;
+    decode_gray(&image.to_luma8())
+}
+
+/// Reads the QR text from a greyscale image, trying the preprocessing steps in turn.
+pub fn decode_gray(image: &GrayImage) -> Result<String, ImageError> {
+    let mut fallback = None;
+    let mut attempt = |candidate: &GrayImage| -> Option<String> {
+        let texts = decode_once(candidate);
+        if let Some(text) = texts.iter().find(|t| t.starts_with(keys::qr::PREFIX)) {
+            return Some(text.clone());
+        }
+        if fallback.is_none() {
+            fallback = texts.into_iter().next();
+        }
+        None
+    };
+    if let Some(text) = attempt(image) {
+        return Ok(text);
+    }
+    let longer = image.width().max(image.height());
+    let working = if longer > WORKING_SIZE {
+        let scale = f64::from(WORKING_SIZE) / f64::from(longer);
+        let small = imageops::resize(
+            image,
+            ((f64::from(image.width()) * scale) as u32).max(1),
+            ((f64::from(image.height()) * scale) as u32).max(1),
+            FilterType::Triangle,
+        );
+        if let Some(text) = attempt(&small) {
+            return Ok(text);
+        }
+        small
+    } else {
+        image.clone()
+    };
+    let median = median3(&working);
+    if let Some(text) = attempt(&median) {
+        return Ok(text);
+    }
+    if let Some(text) = attempt(&threshold(&median, otsu(&median))) {
+        return Ok(text);
+    }
+    for sigma in [1.0, 2.0] {
+        let blurred = imageops::blur(&working, sigma);
+        if let Some(text) = attempt(&blurred) {
+            return Ok(text);
+        }
+        if let Some(text) = attempt(&threshold(&blurred, otsu(&blurred))) {
+            return Ok(text);
+        }
+    }
+    if let Some(text) = attempt(&threshold(&working, otsu(&working))) {
+        return Ok(text);
+    }
+    let mut inverted = working;
+    imageops::invert(&mut inverted);
+    if let Some(text) = attempt(&inverted) {
+        return Ok(text);
+    }
+    fallback.ok_or(ImageError::NoCode)
+}
+
+fn decode_once(image: &GrayImage) -> Vec<String> {
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        image.get_pixel(x as u32, y as u32).0[0]
+    });
+    prepared
+        .detect_grids()
+        .iter()
+        .filter_map(|grid| grid.decode().ok().map(|(_, text)| text))
+        .collect()
+}
+
+/// A 3×3 median filter: removes salt-and-pepper noise and keeps module edges sharp.
+fn median3(image: &GrayImage) -> GrayImage {
+    let (width, height) = image.dimensions();
+    GrayImage::from_fn(width, height, |x, y| {
+        let mut window = [0u8; 9];
+        let mut n = 0;
+        for dy in [-1i64, 0, 1] {
+            for dx in [-1i64, 0, 1] {
+                let sx = (i64::from(x) + dx).clamp(0, i64::from(width) - 1) as u32;
+                let sy = (i64::from(y) + dy).clamp(0, i64::from(height) - 1) as u32;
+                window[n] = image.get_pixel(sx, sy).0[0];
+                n += 1;
+            }
+        }
+        window.sort_unstable();
+        image::Luma([window[4]])
+    })
+}
+
+/// Otsu's threshold: the grey level that best separates dark from light pixels.
+fn otsu(image: &GrayImage) -> u8 {
+    let mut histogram = [0u64; 256];
+    for pixel in image.pixels() {
+        histogram[usize::from(pixel.0[0])] += 1;
+    }
+    let total: u64 = histogram.iter().sum();
+    let sum: f64 = histogram
+        .iter()
+        .enumerate()
+        .map(|(level, &count)| level as f64 * count as f64)
+        .sum();
+    let (mut background, mut background_sum) = (0u64, 0f64);
+    let (mut best, mut best_level) = (0f64, 128u8);
+    for (level, &count) in histogram.iter().enumerate() {
+        background += count;
+        if background == 0 {
+            continue;
+        }
+        let foreground = total - background;
+        if foreground == 0 {
+            break;
+        }
+        background_sum += level as f64 * count as f64;
+        let mean_background = background_sum / background as f64;
+        let mean_foreground = (sum - background_sum) / foreground as f64;
+        let between =
+            background as f64 * foreground as f64 * (mean_background - mean_foreground).powi(2);
+        if between > best {
+            best = between;
+            best_level = level as u8;
+        }
+    }
+    best_level
+}
+
+fn threshold(image: &GrayImage, level: u8) -> GrayImage {
+    let mut out = image.clone();
+    for pixel in out.pixels_mut() {
+        pixel.0[0] = if pixel.0[0] > level { 255 } else { 0 };
+    }
+    out
+}

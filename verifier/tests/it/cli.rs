@@ -1,0 +1,162 @@
+//! The built binary's exit codes (DESIGN section 5), via CARGO_BIN_EXE_edl-verify.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use keys::status_list::CredentialStatus;
+
+use crate::support::*;
+
+/// Runs the real binary. Its clock is the real one, so these cases use credentials and
+/// lists dated around the real time: far past and far future edges only.
+fn edl_verify(terminal: &Terminal, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edl-verify"))
+        .arg("--config")
+        .arg(&terminal.config)
+        .args(args)
+        .env_remove("EDL_VERIFY_CONFIG")
+        .env("LANG", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A terminal whose cache holds a list signed "now" by the real clock, with entry 7 set.
+fn terminal_at_real_time(entry: Option<CredentialStatus>) -> (Authority, Terminal, String) {
+    terminal_with_list_age(entry, 0)
+}
+
+/// The same, with the list signed `list_age` seconds before the real time.
+fn terminal_with_list_age(
+    entry: Option<CredentialStatus>,
+    list_age: u64,
+) -> (Authority, Terminal, String) {
+    #[allow(clippy::disallowed_methods)]
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let authority = Authority::new("https://edl.example");
+    let terminal = Terminal::new(&authority, None, "");
+    // Lists are signed relative to NOW; shift by signing at an age that lands on real time.
+    let age = NOW.0.saturating_sub(real_now) + list_age;
+    let entries: Vec<_> = entry.map(|s| (7, s)).into_iter().collect();
+    terminal.seed_cache(
+        &authority,
+        1,
+        &authority.status_list(&entries, age),
+        NOW.minus(age),
+    );
+    let mut claims = authority.claims(7);
+    claims.issued_at = keys::UnixTime(real_now - 10 * DAY);
+    claims.not_before = claims.issued_at;
+    claims.expires_at = keys::UnixTime(real_now + 20 * DAY);
+    let qr = authority.qr(&claims);
+    (authority, terminal, qr)
+}
+
+#[test]
+fn exit_0_valid() {
+    let (_, terminal, qr) = terminal_at_real_time(None);
+    let (code, stdout, stderr) = edl_verify(&terminal, &["check", &qr], "");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("== VALID =="), "{stdout}");
+}
+
+#[test]
+fn exit_1_not_valid() {
+    let (_, terminal, qr) = terminal_at_real_time(Some(CredentialStatus::Invalid));
+    let (code, stdout, _) = edl_verify(&terminal, &["check", "-"], &qr);
+    assert_eq!(code, 1, "{stdout}");
+}
+
+#[test]
+fn exit_1_malformed() {
+    let (_, terminal, _) = terminal_at_real_time(None);
+    assert_eq!(edl_verify(&terminal, &["check", "DL1:"], "").0, 1);
+}
+
+#[test]
+fn exit_2_indeterminate() {
+    // A list signed 25 h ago: older than the default one-day maximum, not yet expired.
+    let (_, terminal, qr) = terminal_with_list_age(None, 25 * HOUR);
+    let (code, stdout, _) = edl_verify(&terminal, &["check", "--json", &qr], "");
+    assert_eq!(code, 2, "{stdout}");
+}
+
+#[test]
+fn exit_64_usage() {
+    let (_, terminal, _) = terminal_at_real_time(None);
+    assert_eq!(
+        edl_verify(&terminal, &["check", "--no-such-flag"], "").0,
+        64
+    );
+    assert_eq!(edl_verify(&terminal, &["frobnicate"], "").0, 64);
+    assert_eq!(
+        edl_verify(&terminal, &["check"], "").0,
+        64,
+        "no QR text at all"
+    );
+}
+
+#[test]
+fn exit_69_no_cache() {
+    let authority = Authority::new("https://edl.example");
+    let terminal = Terminal::new(&authority, None, "");
+    assert_eq!(
+        edl_verify(
+            &terminal,
+            &["check", &authority.qr(&authority.claims(1))],
+            ""
+        )
+        .0,
+        69
+    );
+}
+
+#[test]
+fn exit_74_io() {
+    let (_, terminal, _) = terminal_at_real_time(None);
+    assert_eq!(
+        edl_verify(&terminal, &["check", "--image", "/nonexistent.png"], "").0,
+        74
+    );
+}
+
+#[test]
+fn exit_78_bad_config() {
+    let (_, terminal, _) = terminal_at_real_time(None);
+    std::fs::write(&terminal.config, "roots = 5\n").unwrap();
+    let (code, _, stderr) = edl_verify(&terminal, &["config", "check"], "");
+    assert_eq!(code, 78, "{stderr}");
+}
+
+#[test]
+fn config_check_ok() {
+    let (_, terminal, _) = terminal_at_real_time(None);
+    let (code, stdout, stderr) = edl_verify(&terminal, &["config", "check"], "");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("root key:"), "{stdout}");
+}
+
+#[test]
+fn help_exits_0() {
+    let (_, terminal, _) = terminal_at_real_time(None);
+    let (code, stdout, _) = edl_verify(&terminal, &["--help"], "");
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Exit codes"), "{stdout}");
+}

@@ -1,0 +1,15 @@
+//! The verifier's integration tests: one binary. `support` builds real signed artefacts
+//! with the keys library and serves them over HTTPS on 127.0.0.1 by the docs/HTTP.md
+//! contract; the tests drive `verifier::run` in-process, and `cli` runs the built binary
+//! for exit codes.
+
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod batch;
+mod cli;
+mod images;
+mod offline;
+mod online;
+mod support;
+mod sync;
