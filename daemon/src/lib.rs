@@ -1,1 +1,264 @@
-//! daemon
+//! edld, the issuance daemon: licence registry, application intake through a durable
+//! queue, signing, live status, status lists and the trust list.
+//!
+//! `main.rs` parses arguments, loads a [`Config`], binds the listeners and calls [`run`];
+//! tests call [`run`] in-process with `127.0.0.1:0` listeners and a [`ManualClock`].
+//!
+//! Module map: `config` (checked configuration), `clock`, `keyfiles` (key files),
+//! `store` (sled and group commit), `registry`, `application`, `issue` and `queue` (pure
+//! domain logic), `status_lists`, `trust`, `service` (operations over the state), `auth`
+//! and `audit`, `http` and `openapi` (the APIs), `server` (TLS and connections),
+//! `metrics`, `render` (QR images), `systemd` (readiness and watchdog), `throttle` (pure
+//! admission, pacing and wait arithmetic, and the simulator), `client`, `demo` and `import`
+//! (CLI commands).
+
+pub mod application;
+pub mod audit;
+pub mod auth;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod issue;
+pub mod keyfiles;
+pub mod metrics;
+pub mod openapi;
+pub mod queue;
+pub mod registry;
+pub mod render;
+pub mod server;
+pub mod service;
+pub mod status_lists;
+pub mod store;
+pub mod systemd;
+pub mod throttle;
+pub mod trust;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use clock::{Clock, ManualClock};
+pub use config::Config;
+
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::server::stopped;
+use crate::service::Service;
+
+/// The bound listeners `run` serves on.
+pub struct Listeners {
+    /// The public API.
+    pub public: TcpListener,
+    /// The admin API (loopback).
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let public = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding the public listener on {}", config.listen))?;
+        let admin = TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| format!("binding the admin listener on {}", config.admin_listen))?;
+        Ok(Listeners { public, admin })
+    }
+
+    /// The bound public address.
+    pub fn public_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.public.local_addr()?)
+    }
+}
+
+/// Runs the daemon until `shutdown` completes, then stops accepting, finishes in-flight
+/// requests and queued signing steps, makes everything durable and returns.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let public_addr = listeners.public.local_addr()?;
+    let admin_addr = listeners.admin.local_addr()?;
+    let base_url = config.base_url(public_addr);
+    let tls = match &config.tls {
+        Some(files) => Some(server::tls_acceptor(&files.cert, &files.key)?),
+        None => None,
+    };
+    let (keys, reports) = keyfiles::load(&config.keys, &config.data_dir)?;
+    for r in &reports {
+        tracing::info!(
+            key_use = r.key_use.as_str(),
+            key_id = %r.key_id,
+            path = %r.path.display(),
+            created = r.created,
+            "signing key"
+        );
+    }
+    let metrics = Arc::new(Metrics::new());
+    let (service, committer_task) = {
+        let config = config.clone();
+        let clock = clock.clone();
+        let base_url = base_url.clone();
+        let metrics = metrics.clone();
+        tokio::task::spawn_blocking(move || Service::open(&config, keys, clock, base_url, metrics))
+            .await
+            .context("opening the service")??
+    };
+    let service = Arc::new(service);
+    let committer = tokio::spawn(committer_task.run());
+
+    // The drain worker: a dedicated thread, so signing never occupies the async workers
+    // that serve live status.
+    let drain = {
+        let service = service.clone();
+        let batch = config.issuance_batch;
+        std::thread::Builder::new()
+            .name("edld-drain".into())
+            .spawn(move || drain_loop(&service, batch))
+            .context("starting the drain thread")?
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signer = tokio::spawn(status_signer(
+        service.clone(),
+        config.status_resign_every,
+        config.status_coalesce,
+        stop_rx.clone(),
+    ));
+    let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
+
+    let state = AppState {
+        service: service.clone(),
+    };
+    // A photo in base64 plus the JSON around it.
+    let body_limit = config.max_photo_bytes * 4 / 3 + 64 * 1024;
+    let public_router = http::router(http::public_routes(), state.clone(), body_limit);
+    let admin_router = http::router(http::admin_routes(), state, 64 * 1024);
+    let public = tokio::spawn(server::serve(
+        listeners.public,
+        tls,
+        public_router,
+        config.header_timeout,
+        stop_rx.clone(),
+    ));
+    let mut watchdog_stop = stop_rx.clone();
+    let admin = tokio::spawn(server::serve(
+        listeners.admin,
+        None,
+        admin_router,
+        config.header_timeout,
+        stop_rx,
+    ));
+    // systemd's watchdog is pinged from the async runtime while the group committer lives:
+    // a wedged runtime or a dead committer (nothing could be made durable) gets restarted.
+    let committer_alive = committer.abort_handle();
+    let watchdog = tokio::spawn(systemd::watchdog(
+        move || !committer_alive.is_finished(),
+        async move {
+            let _ = watchdog_stop.wait_for(|stopped| *stopped).await;
+        },
+    ));
+    tracing::info!(
+        public = %public_addr,
+        admin = %admin_addr,
+        base_url = %base_url,
+        tls = config.tls.is_some(),
+        "edld ready"
+    );
+    systemd::ready();
+
+    shutdown.await;
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    systemd::stopping();
+    let _ = stop_tx.send(true);
+    let _ = watchdog.await;
+    let _ = public.await;
+    let _ = admin.await;
+    service::request_stop(&service);
+    let drain_done = tokio::task::spawn_blocking(move || drain.join()).await;
+    if !matches!(drain_done, Ok(Ok(()))) {
+        tracing::error!("the drain thread ended abnormally");
+    }
+    let _ = signer.await;
+    let _ = trust.await;
+    // The last commit: everything applied so far is durable before we return.
+    service.commit().await.context("final commit")?;
+    // Nothing writes any more: the committer can go.
+    committer.abort();
+    let _ = committer.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn drain_loop(service: &Service, batch: usize) {
+    use std::sync::atomic::Ordering;
+    while !service.stopping.load(Ordering::SeqCst) {
+        match service.drain_step(batch) {
+            Ok(report) if report.issued + report.rejected > 0 => {}
+            Ok(_) => service.queue_wakeup.wait(Duration::from_millis(500)),
+            Err(e) => {
+                tracing::error!(error = %e, "drain step failed");
+                service.queue_wakeup.wait(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+async fn status_signer(
+    service: Arc<Service>,
+    every: Duration,
+    coalesce: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => {
+                let s = service.clone();
+                let _ = tokio::task::spawn_blocking(move || s.sign_status_lists(true)).await;
+            }
+            _ = service.status_lists.changed() => {
+                // Collect further changes for a moment, then sign once.
+                tokio::time::sleep(coalesce).await;
+                let s = service.clone();
+                let _ = tokio::task::spawn_blocking(move || s.sign_status_lists(false)).await;
+            }
+        }
+    }
+}
+
+async fn trust_signer(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    loop {
+        // Re-sign well before next_update, or at once when a status list opened.
+        let now = service.clock.now();
+        let next_update = service.trust_list().next_update;
+        let wait = Duration::from_secs(next_update.since(now) / 2).max(Duration::from_secs(1));
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = tokio::time::sleep(wait) => {}
+            _ = service.trust_changed.notified() => {}
+        }
+        let s = service.clone();
+        match tokio::task::spawn_blocking(move || s.resign_trust_list()).await {
+            Ok(Ok(())) => tracing::info!(
+                sequence = service.trust_list().sequence,
+                "trust list signed"
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "signing the trust list failed"),
+            Err(e) => tracing::error!(error = %e, "trust list task failed"),
+        }
+    }
+}

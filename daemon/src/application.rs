@@ -1,0 +1,277 @@
+//! Applications for a credential and their state machine (pure): queued → issued or
+//! rejected, or, with an uploaded photo, reviewing → queued | rejected. Also the photo
+//! checks an upload must pass.
+
+use keys::UnixTime;
+use keys::licence::{LicenceNumber, PhotoDigest};
+use serde::{Deserialize, Serialize};
+
+use crate::queue::Lane;
+
+/// An application's ticket: 16 random bytes, written as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ticket(pub [u8; 16]);
+
+impl std::fmt::Display for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ticket({self})")
+    }
+}
+
+impl std::str::FromStr for Ticket {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 16];
+        if s.len() != 32 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(());
+        }
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| ())?;
+        Ok(Ticket(bytes))
+    }
+}
+
+impl Serialize for Ticket {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ticket {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(|()| serde::de::Error::custom("a ticket is 32 lowercase hex digits"))
+    }
+}
+
+/// Who applied on the holder's behalf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// The national app's back end.
+    App,
+    /// A licence-office clerk.
+    Window,
+    /// The daemon itself, re-issuing after a registry change.
+    Registry,
+}
+
+/// Where the credential's photo comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoSource {
+    /// The compliant photo on file: no review.
+    OnFile,
+    /// Taken with the phone's camera: reviewed.
+    Camera,
+    /// Chosen from the phone's album: reviewed.
+    Album,
+}
+
+/// An uploaded photo's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhotoFormat {
+    /// JPEG.
+    Jpeg,
+    /// PNG.
+    Png,
+}
+
+impl PhotoFormat {
+    /// The media type.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            PhotoFormat::Jpeg => "image/jpeg",
+            PhotoFormat::Png => "image/png",
+        }
+    }
+}
+
+/// The photo an application uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Photo {
+    /// The one on file.
+    OnFile,
+    /// An uploaded one, stored by digest.
+    Uploaded {
+        /// Its digest.
+        digest: PhotoDigest,
+        /// Its format.
+        format: PhotoFormat,
+        /// Camera or album.
+        source: PhotoSource,
+    },
+}
+
+/// Where an application stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ApplicationState {
+    /// Waiting for a reviewer's decision on the uploaded photo.
+    Reviewing,
+    /// In the queue.
+    Queued {
+        /// Its lane.
+        lane: Lane,
+        /// Its sequence number in the lane.
+        sequence: u64,
+    },
+    /// Done: a credential was issued.
+    Issued {
+        /// The credential id (hex).
+        credential_id: String,
+    },
+    /// Done: refused.
+    Rejected {
+        /// Why, for the holder.
+        reason: String,
+    },
+}
+
+impl ApplicationState {
+    /// Whether the application is still open (a new one for the licence returns it).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            ApplicationState::Reviewing | ApplicationState::Queued { .. }
+        )
+    }
+
+    /// The state's name, as the API shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApplicationState::Reviewing => "reviewing",
+            ApplicationState::Queued { .. } => "queued",
+            ApplicationState::Issued { .. } => "issued",
+            ApplicationState::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// One application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// Its ticket.
+    pub ticket: Ticket,
+    /// The licence.
+    pub licence: LicenceNumber,
+    /// Who applied.
+    pub channel: Channel,
+    /// The client that applied (its name).
+    pub client: String,
+    /// The photo.
+    pub photo: Photo,
+    /// Where it stands.
+    pub state: ApplicationState,
+    /// When it was accepted.
+    pub created_at: UnixTime,
+    /// When its state last changed.
+    pub updated_at: UnixTime,
+}
+
+/// A transition that the application's state does not allow.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the application is {0}")]
+pub struct StateError(pub &'static str);
+
+impl Application {
+    /// The lane an application of this channel joins.
+    pub fn lane(&self) -> Lane {
+        match self.channel {
+            Channel::Window | Channel::Registry => Lane::Priority,
+            Channel::App => Lane::Standard,
+        }
+    }
+
+    /// The reviewer approved the photo: join the queue.
+    pub fn approve(&mut self, sequence: u64, now: UnixTime) -> Result<(), StateError> {
+        if self.state != ApplicationState::Reviewing {
+            return Err(StateError(self.state.name()));
+        }
+        self.state = ApplicationState::Queued {
+            lane: self.lane(),
+            sequence,
+        };
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Refused, by a reviewer or because the licence cannot be issued.
+    pub fn reject(&mut self, reason: String, now: UnixTime) -> Result<(), StateError> {
+        if !self.state.is_open() {
+            return Err(StateError(self.state.name()));
+        }
+        self.state = ApplicationState::Rejected { reason };
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Issued.
+    pub fn issue(&mut self, credential_id: String, now: UnixTime) -> Result<(), StateError> {
+        if !matches!(self.state, ApplicationState::Queued { .. }) {
+            return Err(StateError(self.state.name()));
+        }
+        self.state = ApplicationState::Issued { credential_id };
+        self.updated_at = now;
+        Ok(())
+    }
+}
+
+/// Why an uploaded photo was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PhotoError {
+    /// Larger than the configured limit.
+    #[error("photo is {size} bytes, more than the {limit} allowed")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Neither JPEG nor PNG.
+    #[error("photo is neither JPEG nor PNG")]
+    Format,
+    /// Truncated or damaged.
+    #[error("photo is truncated or damaged")]
+    Damaged,
+}
+
+/// Checks an uploaded photo: size, then JPEG (SOI … EOI) or PNG (signature, IHDR first,
+/// IEND last) structure.
+pub fn check_photo(bytes: &[u8], limit: usize) -> Result<PhotoFormat, PhotoError> {
+    if bytes.len() > limit {
+        return Err(PhotoError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        if bytes.len() < 8 || !bytes.ends_with(&[0xFF, 0xD9]) {
+            return Err(PhotoError::Damaged);
+        }
+        return Ok(PhotoFormat::Jpeg);
+    }
+    if let Some(rest) = bytes.strip_prefix(PNG) {
+        let ihdr = rest.get(4..8) == Some(b"IHDR");
+        let iend =
+            bytes.len() >= 12 && bytes.get(bytes.len() - 8..bytes.len() - 4) == Some(b"IEND");
+        if !(ihdr && iend) {
+            return Err(PhotoError::Damaged);
+        }
+        return Ok(PhotoFormat::Png);
+    }
+    Err(PhotoError::Format)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,512 @@
+//! The daemon's configuration: the TOML file as written (`RawConfig`, unknown keys
+//! rejected) and the checked `Config` that the rest of the daemon trusts.
+//!
+//! **Invariant:** a `Config` only comes from `Config::try_from(RawConfig)`, which checks
+//! addresses, TLS, paths and durations once; nothing downstream re-checks them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The embedded default configuration `edld` runs on without `--config`.
+pub const DEFAULT_TOML: &str = r#"
+# edld development defaults: loopback only, plain HTTP, state in ./edl-data,
+# development keys and one API key per role created on first start.
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:8081"
+data_dir = "./edl-data"
+issuer = "EDL-DEV"
+dev_keys = true
+dev_clients = true
+"#;
+
+/// Overrides from the command line (`--listen`, `--admin-listen`, `--data`), applied
+/// before the checks so they are checked too.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--admin-listen`.
+    pub admin_listen: Option<String>,
+    /// `--data`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The configuration file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Public API address.
+    pub listen: String,
+    /// Admin API address (loopback only).
+    pub admin_listen: String,
+    /// State directory (sled database, photos, development keys).
+    pub data_dir: PathBuf,
+    /// Base URL of the public API as clients reach it; status list URIs derive from it.
+    /// Defaults to the listen address with `http` or `https`.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// The credential `iss`: the issuing authority's URI or code.
+    pub issuer: String,
+    /// Create root, credential and status keys in `<data>/keys` on first start.
+    #[serde(default)]
+    pub dev_keys: bool,
+    /// Create one API key per role on first start, written to `<data>/dev-clients.txt`.
+    #[serde(default)]
+    pub dev_clients: bool,
+    /// Key files, for production (`dev_keys = false`).
+    #[serde(default)]
+    pub keys: Option<RawKeys>,
+    /// TLS certificate chain and key (PEM) for the public listener.
+    #[serde(default)]
+    pub tls: Option<RawTls>,
+    /// Credential settings.
+    #[serde(default)]
+    pub credentials: RawCredentials,
+    /// Status list settings.
+    #[serde(default)]
+    pub status_lists: RawStatusLists,
+    /// Issuance settings.
+    #[serde(default)]
+    pub issuance: RawIssuance,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+/// `[keys]`: PKCS#8 v1 PEM private key files, mode 0600.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    /// Root key (signs the trust list at start).
+    pub root: PathBuf,
+    /// Credential signing key.
+    pub credential: PathBuf,
+    /// Status list signing key.
+    pub status: PathBuf,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM (PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
+}
+
+/// `[credentials]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCredentials {
+    /// Longest credential lifetime in seconds; `exp` is the earlier of this and the
+    /// licence's end of validity.
+    pub lifetime_secs: u64,
+    /// Signing key validity written in the trust list, in days from first use.
+    pub key_validity_days: u64,
+    /// Trust list `next_update`, seconds after signing.
+    pub trust_list_validity_secs: u64,
+}
+
+impl Default for RawCredentials {
+    fn default() -> Self {
+        Self {
+            lifetime_secs: 30 * 86_400,
+            key_validity_days: 730,
+            trust_list_validity_secs: 86_400,
+        }
+    }
+}
+
+/// `[status_lists]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStatusLists {
+    /// The `ttl` claim: seconds a fetched list may be used before fetching again.
+    pub ttl_secs: u64,
+    /// Seconds from `iat` to `exp` of each signed list.
+    pub validity_secs: u64,
+    /// Every list is re-signed at this cadence even without changes.
+    pub resign_every_secs: u64,
+    /// Changes are collected for this long before the changed lists are re-signed.
+    pub coalesce_ms: u64,
+}
+
+impl Default for RawStatusLists {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            validity_secs: 86_400,
+            resign_every_secs: 3_600,
+            coalesce_ms: 1_000,
+        }
+    }
+}
+
+/// `[issuance]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIssuance {
+    /// Most applications signed per drain step (one durable commit each step).
+    pub batch: usize,
+}
+
+impl Default for RawIssuance {
+    fn default() -> Self {
+        Self { batch: 256 }
+    }
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Largest uploaded photo, in bytes (decoded).
+    pub max_photo_bytes: usize,
+    /// Seconds a client has to send its request headers.
+    pub header_timeout_secs: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_photo_bytes: 512 * 1024,
+            header_timeout_secs: 10,
+        }
+    }
+}
+
+/// Where the signing keys come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// Development keys in `<data>/keys`, created on first start.
+    Development,
+    /// Configured key files.
+    Files {
+        /// Root key.
+        root: PathBuf,
+        /// Credential key.
+        credential: PathBuf,
+        /// Status key.
+        status: PathBuf,
+    },
+}
+
+/// TLS files for the public listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// The checked configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Public listener.
+    pub listen: SocketAddr,
+    /// Admin listener, loopback.
+    pub admin_listen: SocketAddr,
+    /// State directory.
+    pub data_dir: PathBuf,
+    /// Public base URL, when configured; otherwise derived from the bound address.
+    pub public_base_url: Option<String>,
+    /// Credential `iss`.
+    pub issuer: String,
+    /// Key source.
+    pub keys: KeySource,
+    /// Create per-role development API keys on first start.
+    pub dev_clients: bool,
+    /// TLS for the public listener.
+    pub tls: Option<TlsFiles>,
+    /// Credential lifetime cap, seconds.
+    pub credential_lifetime: u64,
+    /// Signing key validity, seconds.
+    pub key_validity: u64,
+    /// Trust list validity, seconds.
+    pub trust_list_validity: u64,
+    /// Status list `ttl`, seconds.
+    pub status_ttl: u64,
+    /// Status list validity, seconds.
+    pub status_validity: u64,
+    /// Re-sign cadence.
+    pub status_resign_every: Duration,
+    /// Coalescing delay after a change.
+    pub status_coalesce: Duration,
+    /// Drain step size.
+    pub issuance_batch: usize,
+    /// Largest photo.
+    pub max_photo_bytes: usize,
+    /// Header read timeout.
+    pub header_timeout: Duration,
+}
+
+/// Why a configuration was refused. Each message names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, a missing or unknown key, or a wrong type.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// An address that does not parse.
+    #[error("{setting} = {value:?} is not an IP address with a port")]
+    Address {
+        /// The setting.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A public address other than loopback without TLS.
+    #[error("listen = {0} is not a loopback address; configure [tls] to serve beyond this machine")]
+    PlainTextBeyondLoopback(SocketAddr),
+    /// The admin listener must stay on loopback.
+    #[error("admin_listen = {0} must be a loopback address")]
+    AdminNotLoopback(SocketAddr),
+    /// Neither development keys nor key files.
+    #[error("set dev_keys = true or give [keys] root, credential and status files")]
+    NoKeys,
+    /// Both development keys and key files.
+    #[error("dev_keys = true and [keys] are mutually exclusive")]
+    BothKeySources,
+    /// A zero or out-of-range number.
+    #[error("{setting} = {value} is out of range ({expected})")]
+    Range {
+        /// The setting.
+        setting: &'static str,
+        /// Its value.
+        value: u64,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// A configured file that does not exist.
+    #[error("{setting}: {path} does not exist")]
+    MissingFile {
+        /// The setting.
+        setting: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+    /// An empty or malformed text setting.
+    #[error("{setting}: {reason}")]
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl RawConfig {
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses a file.
+    pub fn read(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        RawConfig::parse(&text)
+    }
+
+    /// The embedded defaults.
+    pub fn embedded() -> RawConfig {
+        // The embedded text is a constant checked by a unit test.
+        #[allow(clippy::expect_used)]
+        RawConfig::parse(DEFAULT_TOML).expect("the embedded configuration parses")
+    }
+
+    /// Applies command-line overrides.
+    pub fn with_overrides(mut self, overrides: &Overrides) -> RawConfig {
+        if let Some(listen) = &overrides.listen {
+            self.listen.clone_from(listen);
+        }
+        if let Some(admin) = &overrides.admin_listen {
+            self.admin_listen.clone_from(admin);
+        }
+        if let Some(data) = &overrides.data_dir {
+            self.data_dir.clone_from(data);
+        }
+        self
+    }
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Config, ConfigError> {
+        let listen = address("listen", &raw.listen)?;
+        let admin_listen = address("admin_listen", &raw.admin_listen)?;
+        let tls = raw.tls.map(|t| TlsFiles {
+            cert: t.cert,
+            key: t.key,
+        });
+        if let Some(tls) = &tls {
+            existing("tls.cert", &tls.cert)?;
+            existing("tls.key", &tls.key)?;
+        } else if !listen.ip().is_loopback() {
+            return Err(ConfigError::PlainTextBeyondLoopback(listen));
+        }
+        if !admin_listen.ip().is_loopback() {
+            return Err(ConfigError::AdminNotLoopback(admin_listen));
+        }
+        let keys = match (raw.dev_keys, raw.keys) {
+            (true, None) => KeySource::Development,
+            (false, Some(k)) => {
+                existing("keys.root", &k.root)?;
+                existing("keys.credential", &k.credential)?;
+                existing("keys.status", &k.status)?;
+                KeySource::Files {
+                    root: k.root,
+                    credential: k.credential,
+                    status: k.status,
+                }
+            }
+            (false, None) => return Err(ConfigError::NoKeys),
+            (true, Some(_)) => return Err(ConfigError::BothKeySources),
+        };
+        if raw.issuer.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "issuer",
+                reason: "must not be empty",
+            });
+        }
+        if let Some(url) = &raw.public_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "public_base_url",
+                reason: "must start with http:// or https://",
+            });
+        }
+        if raw.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "data_dir",
+                reason: "must not be empty",
+            });
+        }
+        let c = &raw.credentials;
+        positive("credentials.lifetime_secs", c.lifetime_secs)?;
+        positive("credentials.key_validity_days", c.key_validity_days)?;
+        positive(
+            "credentials.trust_list_validity_secs",
+            c.trust_list_validity_secs,
+        )?;
+        let s = &raw.status_lists;
+        positive("status_lists.ttl_secs", s.ttl_secs)?;
+        positive("status_lists.resign_every_secs", s.resign_every_secs)?;
+        if s.validity_secs <= s.resign_every_secs {
+            return Err(ConfigError::Range {
+                setting: "status_lists.validity_secs",
+                value: s.validity_secs,
+                expected: "more than resign_every_secs, so a list never expires between signings",
+            });
+        }
+        let batch = raw.issuance.batch;
+        if !(1..=10_000).contains(&batch) {
+            return Err(ConfigError::Range {
+                setting: "issuance.batch",
+                value: batch as u64,
+                expected: "1 to 10000",
+            });
+        }
+        let l = &raw.limits;
+        if !(1024..=16 << 20).contains(&l.max_photo_bytes) {
+            return Err(ConfigError::Range {
+                setting: "limits.max_photo_bytes",
+                value: l.max_photo_bytes as u64,
+                expected: "1 KiB to 16 MiB",
+            });
+        }
+        positive("limits.header_timeout_secs", l.header_timeout_secs)?;
+        Ok(Config {
+            listen,
+            admin_listen,
+            data_dir: raw.data_dir,
+            public_base_url: raw
+                .public_base_url
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            issuer: raw.issuer,
+            keys,
+            dev_clients: raw.dev_clients,
+            tls,
+            credential_lifetime: c.lifetime_secs,
+            key_validity: c.key_validity_days.saturating_mul(86_400),
+            trust_list_validity: c.trust_list_validity_secs,
+            status_ttl: s.ttl_secs,
+            status_validity: s.validity_secs,
+            status_resign_every: Duration::from_secs(s.resign_every_secs),
+            status_coalesce: Duration::from_millis(s.coalesce_ms),
+            issuance_batch: batch,
+            max_photo_bytes: l.max_photo_bytes,
+            header_timeout: Duration::from_secs(l.header_timeout_secs),
+        })
+    }
+}
+
+impl Config {
+    /// Reads, overrides and checks in one step: what `edld check-config` runs.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let raw = match path {
+            Some(path) => RawConfig::read(path)?,
+            None => RawConfig::embedded(),
+        };
+        Config::try_from(raw.with_overrides(overrides))
+    }
+
+    /// The base URL for a public listener bound at `bound`.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match &self.public_base_url {
+            Some(url) => url.clone(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{bound}")
+            }
+        }
+    }
+}
+
+fn address(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| ConfigError::Address {
+        setting,
+        value: value.to_owned(),
+    })
+}
+
+fn existing(setting: &'static str, path: &Path) -> Result<(), ConfigError> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(ConfigError::MissingFile {
+            setting,
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn positive(setting: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Range {
+            setting,
+            value,
+            expected: "greater than zero",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! Tests for configuration checks: one line per case.
+
+use super::{Config, ConfigError, Overrides, RawConfig};
+
+#[track_caller]
+fn check(extra: &str, expected: Result<(), &str>) {
+    let text = format!("{}\n{extra}", super::DEFAULT_TOML);
+    let result = RawConfig::parse(&text).and_then(Config::try_from);
+    match (result, expected) {
+        (Ok(_), Ok(())) => {}
+        (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{e} lacks {part:?}"),
+        (Ok(_), Err(part)) => panic!("accepted, expected an error containing {part:?}"),
+        (Err(e), Ok(())) => panic!("refused: {e}"),
+    }
+}
+
+#[test]
+fn embedded_defaults() {
+    check("", Ok(()))
+}
+#[test]
+fn unknown_key() {
+    check("colour = \"blue\"", Err("unknown field `colour`"))
+}
+#[test]
+fn unknown_section_key() {
+    check("[issuance]\nspeed = 3", Err("unknown field `speed`"))
+}
+#[test]
+fn zero_batch() {
+    check("[issuance]\nbatch = 0", Err("issuance.batch = 0"))
+}
+#[test]
+fn status_validity_shorter_than_cadence() {
+    check(
+        "[status_lists]\nvalidity_secs = 60\nresign_every_secs = 60",
+        Err("status_lists.validity_secs"),
+    )
+}
+#[test]
+fn missing_tls_files() {
+    check(
+        "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"",
+        Err("tls.cert"),
+    )
+}
+
+#[test]
+fn non_loopback_without_tls() {
+    let overrides = Overrides {
+        listen: Some("0.0.0.0:8080".into()),
+        ..Overrides::default()
+    };
+    let err = Config::load(None, &overrides).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::PlainTextBeyondLoopback(_)),
+        "{err}"
+    );
+}
+
+#[test]
+fn admin_must_be_loopback() {
+    let overrides = Overrides {
+        admin_listen: Some("192.0.2.1:8081".into()),
+        ..Overrides::default()
+    };
+    let err = Config::load(None, &overrides).unwrap_err();
+    assert!(matches!(err, ConfigError::AdminNotLoopback(_)), "{err}");
+}
+
+#[test]
+fn bad_address() {
+    let overrides = Overrides {
+        listen: Some("localhost".into()),
+        ..Overrides::default()
+    };
+    let err = Config::load(None, &overrides).unwrap_err();
+    assert!(err.to_string().contains("listen = \"localhost\""), "{err}");
+}

@@ -1,0 +1,325 @@
+//! `edld demo`: starts the daemon on loopback with sample licences and walks through
+//! apply → issue → QR → verify → revoke → verify, printing each step and the HTTP call
+//! behind it.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hyper::{Method, StatusCode};
+use keys::token::VerifyPolicy;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::{Listeners, keyfiles};
+
+/// Sample licences, as JSON Lines in the import format.
+pub const SAMPLE_LICENCES: &str = r#"{"number":"11010519491231002X","name":"张伟","classes":["C1","D"],"valid_from":"2020-03-01","valid_until":"2032-03-01","authority":"北京市公安局公安交通管理局","points":2,"photo":"55c64d0fcd6f9d5f7c828093857e3fdfda68478bb4e9bd24d481ef391c7804e8"}
+{"number":"440304199001010011","name":"李娜","classes":["C2"],"valid_from":"2019-07-15","authority":"深圳市公安局交通警察支队","photo":"3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"}
+{"number":"110105200002290013","name":"Wang Fang","classes":["A1","B1","C1"],"valid_from":"2021-01-01","valid_until":"2027-01-01","authority":"Beijing Traffic Administration"}
+"#;
+
+/// Runs the walkthrough on a daemon started in-process, writing to `out`.
+pub async fn run(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&config).await?;
+    let addr = listeners.public_addr()?;
+    let data_dir = config.data_dir.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(crate::run(config, listeners, clock.clone(), async {
+        let _ = stop_rx.await;
+    }));
+    let result = walkthrough(addr, &data_dir, clock.as_ref(), out).await;
+    let _ = stop_tx.send(());
+    daemon.await.context("daemon task")??;
+    result
+}
+
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        writeln!($out, $($arg)*)?;
+        $out.flush()?;
+    }};
+}
+
+async fn walkthrough(
+    addr: std::net::SocketAddr,
+    data_dir: &std::path::Path,
+    clock: &dyn Clock,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    let base = format!("http://{addr}");
+    let mut http = connect_when_ready(addr).await?;
+    say!(
+        out,
+        "edld demo: the daemon is up on {base} (state in {})",
+        data_dir.display()
+    );
+    let keys = crate::auth::read_dev_clients(&data_dir.join("dev-clients.txt"))
+        .context("reading dev-clients.txt")?;
+    let key = |role: &str| -> anyhow::Result<String> {
+        keys.iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, k)| k.clone())
+            .with_context(|| format!("no development key for {role}"))
+    };
+    let (registry, gateway, officer) = (key("registry")?, key("gateway")?, key("officer")?);
+    say!(
+        out,
+        "  development API keys, one per role, are in {}",
+        data_dir.join("dev-clients.txt").display()
+    );
+
+    say!(
+        out,
+        "\n1. The licence office loads three sample licences (role registry):"
+    );
+    for line in SAMPLE_LICENCES.lines() {
+        let body: Value = serde_json::from_str(line)?;
+        let number = body["number"].as_str().unwrap_or_default().to_owned();
+        let reply = http
+            .json(
+                Method::PUT,
+                &format!("/v1/licences/{number}"),
+                Some(&registry),
+                &body,
+            )
+            .await?;
+        expect(&reply, &[StatusCode::CREATED, StatusCode::OK])?;
+        say!(
+            out,
+            "   PUT {base}/v1/licences/{number} -> {} ({}, classes {})",
+            reply.status,
+            body["name"],
+            body["classes"]
+        );
+    }
+
+    let number = "11010519491231002X";
+    say!(
+        out,
+        "\n2. The national app applies for {number} with the photo on file (role gateway):"
+    );
+    let reply = http
+        .json(
+            Method::POST,
+            "/v1/applications",
+            Some(&gateway),
+            &json!({"licence_number": number, "photo_source": "on_file"}),
+        )
+        .await?;
+    expect(&reply, &[StatusCode::ACCEPTED, StatusCode::OK])?;
+    let body = reply.json()?;
+    let ticket = body["ticket"].as_str().unwrap_or_default().to_owned();
+    say!(
+        out,
+        "   POST {base}/v1/applications -> {} Location: {}",
+        reply.status,
+        reply.header("location").unwrap_or("-")
+    );
+    say!(
+        out,
+        "   ticket {ticket}, position {}, wait {}",
+        body["position"],
+        body["wait_seconds"]
+    );
+
+    say!(
+        out,
+        "\n3. The application is signed from the queue; the app polls its ticket:"
+    );
+    let started = Instant::now();
+    let credential = loop {
+        let reply = http
+            .get(&format!("/v1/applications/{ticket}"), Some(&gateway))
+            .await?;
+        expect(&reply, &[StatusCode::OK])?;
+        let body = reply.json()?;
+        match body["state"].as_str() {
+            Some("issued") => break body["credential"].clone(),
+            Some("rejected") => bail!("the application was rejected: {}", body["reason"]),
+            _ if started.elapsed() > Duration::from_secs(30) => bail!("not issued after 30 s"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let id = credential["id"].as_str().unwrap_or_default().to_owned();
+    let qr_text = credential["qr_text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    say!(
+        out,
+        "   GET {base}/v1/applications/{ticket} -> issued credential {id}"
+    );
+    say!(
+        out,
+        "   token {} bytes, QR text {} characters, also at {base}{} and {base}{}",
+        URL_SAFE_NO_PAD
+            .decode(credential["token"].as_str().unwrap_or_default())?
+            .len(),
+        qr_text.len(),
+        credential["qr_png"].as_str().unwrap_or_default(),
+        credential["qr_svg"].as_str().unwrap_or_default()
+    );
+
+    say!(out, "\n4. The holder shows this QR code:\n");
+    say!(out, "{}", crate::render::terminal(&qr_text)?);
+
+    say!(
+        out,
+        "5. An officer's terminal verifies it offline against the trust list, then live:"
+    );
+    let root = keyfiles::read_public(&keyfiles::public_path(
+        &data_dir.join("keys").join("root.pem"),
+    ))?;
+    let trust_bytes = http.get("/v1/trust-list", None).await?.body;
+    let trust = keys::trust_list::verify(&trust_bytes, std::slice::from_ref(&root), None)?;
+    say!(
+        out,
+        "   GET {base}/v1/trust-list -> sequence {}, signed by root key {}",
+        trust.sequence,
+        root.key_id()
+    );
+    let token = keys::qr::decode(&qr_text)?;
+    let verified = keys::token::verify(&token, &trust.keyring(), &VerifyPolicy::at(clock.now()))?;
+    let c = &verified.claims;
+    say!(
+        out,
+        "   signature OK (key {}): {} {}, classes {}, expires {}",
+        verified.key_id,
+        c.licence.name,
+        c.licence_number,
+        c.licence.classes,
+        c.expires_at
+    );
+    let live = http
+        .get(&format!("/v1/credentials/{id}/status"), Some(&officer))
+        .await?;
+    expect(&live, &[StatusCode::OK])?;
+    say!(
+        out,
+        "   GET {base}/v1/credentials/{id}/status (role officer) -> {}",
+        live.json()?["status"]
+    );
+    let list_status = status_list_value(&mut http, &trust, &c.status, clock).await?;
+    say!(
+        out,
+        "   status list {} entry {} -> {list_status}",
+        c.status.uri,
+        c.status.index
+    );
+    say!(out, "   verdict: VALID");
+
+    say!(out, "\n6. The licence office revokes the licence:");
+    let reply = http
+        .json(
+            Method::POST,
+            &format!("/v1/licences/{number}/state"),
+            Some(&registry),
+            &json!({"action": "revoke"}),
+        )
+        .await?;
+    expect(&reply, &[StatusCode::OK])?;
+    say!(
+        out,
+        "   POST {base}/v1/licences/{number}/state {{\"action\":\"revoke\"}} -> {}",
+        reply.status
+    );
+
+    say!(out, "\n7. The same QR code, checked again:");
+    let live = http
+        .get(&format!("/v1/credentials/{id}/status"), Some(&officer))
+        .await?;
+    say!(out, "   live status -> {}", live.json()?["status"]);
+    let started = Instant::now();
+    loop {
+        let value = status_list_value(&mut http, &trust, &c.status, clock).await?;
+        if value == "invalid (revoked)" {
+            say!(
+                out,
+                "   next status list ({} ms later) -> {value}",
+                started.elapsed().as_millis()
+            );
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the status list did not show the revocation within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    say!(
+        out,
+        "   verdict: NOT VALID (revoked); the signature still checks, the status does not"
+    );
+    say!(
+        out,
+        "\nDone. Try it yourself: edld serve, then the HTTP calls above with a key from dev-clients.txt."
+    );
+    Ok(())
+}
+
+async fn connect_when_ready(addr: std::net::SocketAddr) -> anyhow::Result<Client> {
+    let started = Instant::now();
+    loop {
+        if let Ok(mut client) = Client::connect(addr, None).await
+            && client
+                .get("/readyz", None)
+                .await
+                .is_ok_and(|r| r.status == StatusCode::OK)
+        {
+            return Ok(client);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the daemon did not become ready within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn expect(reply: &crate::client::Reply, statuses: &[StatusCode]) -> anyhow::Result<()> {
+    if statuses.contains(&reply.status) {
+        Ok(())
+    } else {
+        bail!(
+            "unexpected {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        )
+    }
+}
+
+async fn status_list_value(
+    http: &mut Client,
+    trust: &keys::trust_list::TrustList,
+    reference: &keys::token::StatusReference,
+    clock: &dyn Clock,
+) -> anyhow::Result<&'static str> {
+    let path = reference
+        .uri
+        .find("/v1/status-lists/")
+        .map(|i| &reference.uri[i..])
+        .context("status list URI")?;
+    let reply = http.get(path, None).await?;
+    expect(&reply, &[StatusCode::OK])?;
+    let list = keys::status_list::verify(
+        &reply.body,
+        &trust.keyring(),
+        &VerifyPolicy::at(clock.now()),
+        Some(&reference.uri),
+    )?;
+    Ok(match list.claims.list.get(reference.index) {
+        Some(0) => "valid",
+        Some(1) => "invalid (revoked)",
+        Some(2) => "suspended",
+        Some(3) => "superseded",
+        _ => "unknown",
+    })
+}

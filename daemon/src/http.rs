@@ -1,0 +1,838 @@
+//! The HTTP APIs: the route tables of the public and admin listeners (the routers are built
+//! only from them, and the OpenAPI test checks them against the document), the handlers
+//! that decode requests, call `Service` and encode replies, and `problem`, the one place
+//! where errors become status codes and RFC 9457 bodies.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post, put};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keys::licence::{LicenceNumber, Points};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::application::{Application, ApplicationState, Ticket};
+use crate::auth::{Caller, Endpoint, LicenceField, licence_fields};
+use crate::error::ApiError;
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::registry::{LicenceRecord, RegistryLine, StateAction};
+use crate::service::{ApplicationView, ApplyRequest, LicenceChange, Service};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The daemon's operations.
+    pub service: Arc<Service>,
+}
+
+/// One route: method, path pattern (OpenAPI style), handler.
+pub struct Route {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path pattern.
+    pub path: &'static str,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route of the public listener.
+pub fn public_routes() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/healthz", get(healthz)),
+        route(Method::GET, "/readyz", get(readyz)),
+        route(Method::GET, "/metrics", get(metrics)),
+        route(Method::GET, "/openapi.json", get(openapi)),
+        route(Method::GET, "/v1/trust-list", get(trust_list)),
+        route(Method::GET, "/.well-known/jwks.json", get(jwks)),
+        route(Method::GET, "/v1/status-lists", get(status_lists)),
+        route(Method::GET, "/v1/status-lists/{n}", get(status_list)),
+        route(Method::POST, "/v1/applications", post(apply)),
+        route(Method::GET, "/v1/applications/{ticket}", get(application)),
+        route(Method::GET, "/v1/applications/{ticket}/qr.png", get(qr_png)),
+        route(Method::GET, "/v1/applications/{ticket}/qr.svg", get(qr_svg)),
+        route(Method::GET, "/v1/applications/{ticket}/photo", get(photo)),
+        route(
+            Method::POST,
+            "/v1/applications/{ticket}/approve",
+            post(approve),
+        ),
+        route(
+            Method::POST,
+            "/v1/applications/{ticket}/reject",
+            post(reject),
+        ),
+        route(Method::GET, "/v1/reviews", get(reviews)),
+        route(Method::GET, "/v1/credentials/{id}/status", get(live_status)),
+        route(Method::POST, "/v1/credentials/{id}/refresh", post(refresh)),
+        route(Method::GET, "/v1/licences/{number}", get(licence)),
+        route(Method::PUT, "/v1/licences/{number}", put(put_licence)),
+        route(
+            Method::POST,
+            "/v1/licences/{number}/state",
+            post(licence_state),
+        ),
+        route(
+            Method::PUT,
+            "/v1/licences/{number}/points",
+            put(licence_points),
+        ),
+    ]
+}
+
+/// Every route of the admin listener (loopback only).
+pub fn admin_routes() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/healthz", get(healthz)),
+        route(Method::GET, "/metrics", get(metrics)),
+        route(Method::GET, "/admin/v1/queue", get(queue)),
+    ]
+}
+
+/// A router from a route table, with metrics, problem+json for every error and a body
+/// limit.
+pub fn router(routes: Vec<Route>, state: AppState, body_limit: usize) -> Router {
+    let mut router = Router::new();
+    for r in routes {
+        router = router.route(r.path, r.handler);
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Counts and times each request by route, and turns any non-problem error response
+/// (from extractors or the framework) into problem+json.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        response = problem_response(
+            status,
+            status.canonical_reason().unwrap_or("error"),
+            None,
+            None,
+        );
+    }
+    let metrics = &state.service.metrics;
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            method,
+            status: status.as_u16(),
+        })
+        .inc();
+    metrics
+        .request_seconds
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+// ----- errors -----
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem(&self)
+    }
+}
+
+/// The one mapping from errors to HTTP: status, stable title, detail for the client;
+/// internal causes go to the log only.
+pub fn problem(error: &ApiError) -> Response {
+    let (status, detail, retry_after) = match error {
+        ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, Some(d.clone()), None),
+        ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, None, None),
+        ApiError::Forbidden => (StatusCode::FORBIDDEN, None, None),
+        ApiError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            Some(format!("{what} not found")),
+            None,
+        ),
+        ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, None, None),
+        ApiError::Conflict(d) => (StatusCode::CONFLICT, Some(d.clone()), None),
+        ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
+        ApiError::Unprocessable(d) => (StatusCode::UNPROCESSABLE_ENTITY, Some(d.clone()), None),
+        ApiError::Unavailable { retry_after } => {
+            (StatusCode::SERVICE_UNAVAILABLE, None, Some(*retry_after))
+        }
+        ApiError::Store(e) => {
+            tracing::error!(error = %e, "store failure");
+            (StatusCode::SERVICE_UNAVAILABLE, None, Some(1))
+        }
+        ApiError::Internal(e) => {
+            tracing::error!(error = %e, "internal error");
+            (StatusCode::INTERNAL_SERVER_ERROR, None, None)
+        }
+    };
+    let mut response = problem_response(
+        status,
+        status.canonical_reason().unwrap_or("error"),
+        detail,
+        retry_after,
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn problem_response(
+    status: StatusCode,
+    title: &str,
+    detail: Option<String>,
+    retry_after: Option<u64>,
+) -> Response {
+    let mut body = json!({
+        "type": format!("https://edl.invalid/problems/{}", status.as_u16()),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail.unwrap_or_else(|| title.to_owned()),
+    });
+    if let (Some(seconds), Some(map)) = (retry_after, body.as_object_mut()) {
+        map.insert("retry_after".into(), json!(seconds));
+    }
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest(r.body_text())
+        }
+    })
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = body_bytes(body)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut response = (status, value.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn parse_ticket(text: &str) -> Result<Ticket, ApiError> {
+    text.parse().map_err(|()| ApiError::NotFound("application"))
+}
+
+fn parse_number(text: &str) -> Result<LicenceNumber, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::BadRequest(format!("licence number: {e}")))
+}
+
+// ----- operations -----
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let service = &state.service;
+    let ready = !service.trust_list().bytes.is_empty() && service.status_lists.signed_count() > 0;
+    if ready {
+        json_response(StatusCode::OK, &json!({"status": "ready"}))
+    } else {
+        ApiError::Unavailable { retry_after: 1 }.into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    state.service.refresh_gauges();
+    let mut response = state.service.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+async fn openapi() -> Response {
+    json_response(StatusCode::OK, &crate::openapi::document())
+}
+
+async fn queue(State(state): State<AppState>) -> Response {
+    let s = &state.service;
+    let lanes: Map<String, Value> = crate::queue::Lane::ALL
+        .into_iter()
+        .map(|l| (l.as_str().to_owned(), json!({"depth": s.lanes.depth(l)})))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "depth": s.lanes.total_depth(),
+            "lanes": lanes,
+            "drain_rate_per_second": s.drain_rate.rate(),
+            "issued": s.metrics.credentials_issued.get(),
+            "accepted": s.metrics.applications_accepted.get(),
+        }),
+    )
+}
+
+// ----- trust and status lists -----
+
+async fn trust_list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let signed = state.service.trust_list();
+    cached_bytes(
+        &headers,
+        &signed.etag,
+        "application/edl-trust-list+cose",
+        300,
+        None,
+        signed.bytes.clone(),
+    )
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    let signed = state.service.trust_list();
+    let mut response = signed.jwks.clone().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    response
+}
+
+async fn status_lists(State(state): State<AppState>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"status_lists": state.service.status_lists.uris()}),
+    )
+}
+
+async fn status_list(
+    State(state): State<AppState>,
+    Path(n): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let n: u32 = n.parse().map_err(|_| ApiError::NotFound("status list"))?;
+    let signed = state
+        .service
+        .status_lists
+        .signed(n)
+        .ok_or(ApiError::NotFound("status list"))?;
+    Ok(cached_bytes(
+        &headers,
+        &signed.etag,
+        keys::status_list::TYP,
+        state.service.settings.status_ttl,
+        Some(signed.issued_at),
+        signed.token.clone(),
+    ))
+}
+
+fn cached_bytes(
+    request: &HeaderMap,
+    etag: &str,
+    content_type: &'static str,
+    max_age: u64,
+    last_modified: Option<keys::UnixTime>,
+    bytes: Vec<u8>,
+) -> Response {
+    let not_modified = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Body::from(bytes).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    if let Some(Ok(v)) = last_modified.map(|t| HeaderValue::from_str(&http_date(t))) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    response
+}
+
+/// An IMF-fixdate (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(t: keys::UnixTime) -> String {
+    let Ok(dt) = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t.0).unwrap_or(0)) else {
+        return String::new();
+    };
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::from(dt.weekday().number_days_from_monday())],
+        dt.day(),
+        MONTHS[usize::from(u8::from(dt.month()) - 1)],
+        dt.year(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
+// ----- applications -----
+
+async fn apply(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Apply)?;
+    let request: ApplyRequest = json_body(body)?;
+    let view = state.service.apply(&caller, request).await?;
+    let ticket = view.application.ticket;
+    let status = if view.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let mut response = json_response(status, &application_json(&view));
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/applications/{ticket}")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(poll_hint(&view)));
+    Ok(response)
+}
+
+/// Seconds until polling is worthwhile.
+fn poll_hint(view: &ApplicationView) -> u64 {
+    match view.estimate {
+        Some(crate::queue::WaitEstimate::Range { low, .. }) => low.clamp(1, 3600),
+        _ => 5,
+    }
+}
+
+fn application_json(view: &ApplicationView) -> Value {
+    let app: &Application = &view.application;
+    let ticket = app.ticket;
+    let mut body = json!({
+        "ticket": ticket.to_string(),
+        "licence_number": app.licence.as_str(),
+        "channel": app.channel,
+        "state": app.state.name(),
+        "created_at": app.created_at,
+        "updated_at": app.updated_at,
+    });
+    let Some(map) = body.as_object_mut() else {
+        return body;
+    };
+    if let Some(position) = view.position {
+        map.insert("position".into(), json!(position));
+    }
+    if let Some(estimate) = view.estimate {
+        map.insert("wait_seconds".into(), json!(estimate));
+    }
+    if let ApplicationState::Rejected { reason } = &app.state {
+        map.insert("reason".into(), json!(reason));
+    }
+    if let Some(c) = &view.credential {
+        let qr_text = URL_SAFE_NO_PAD
+            .decode(&c.token)
+            .map(|bytes| keys::qr::encode(&bytes))
+            .unwrap_or_default();
+        map.insert(
+            "credential".into(),
+            json!({
+                "id": c.id,
+                "token": c.token,
+                "qr_text": qr_text,
+                "qr_png": format!("/v1/applications/{ticket}/qr.png"),
+                "qr_svg": format!("/v1/applications/{ticket}/qr.svg"),
+                "issued_at": c.issued_at,
+                "expires_at": c.expires_at,
+                "superseded": c.superseded,
+            }),
+        );
+    }
+    body
+}
+
+async fn application(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Apply)?;
+    let view = state
+        .service
+        .view(parse_ticket(&ticket)?)?
+        .ok_or(ApiError::NotFound("application"))?;
+    let mut response = json_response(StatusCode::OK, &application_json(&view));
+    if view.application.state.is_open() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(poll_hint(&view)));
+    }
+    Ok(response)
+}
+
+fn issued_qr_text(state: &AppState, ticket: &str) -> Result<String, ApiError> {
+    let view = state
+        .service
+        .view(parse_ticket(ticket)?)?
+        .ok_or(ApiError::NotFound("application"))?;
+    let credential = view
+        .credential
+        .ok_or(ApiError::NotFound("credential for this application"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(&credential.token)
+        .map_err(|e| ApiError::Internal(format!("stored token: {e}")))?;
+    Ok(keys::qr::encode(&bytes))
+}
+
+async fn qr_png(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Apply)?;
+    let text = issued_qr_text(&state, &ticket)?;
+    let png = crate::render::png(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+async fn qr_svg(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Apply)?;
+    let text = issued_qr_text(&state, &ticket)?;
+    let svg = crate::render::svg(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+// ----- review -----
+
+#[derive(Deserialize)]
+struct ReviewQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn reviews(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Review)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let apps = state.service.reviews(limit)?;
+    let items: Vec<Value> = apps
+        .iter()
+        .map(|a| {
+            json!({
+                "ticket": a.ticket.to_string(),
+                "licence_number": a.licence.as_str(),
+                "created_at": a.created_at,
+                "photo": format!("/v1/applications/{}/photo", a.ticket),
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "reviews": items })))
+}
+
+async fn photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Review)?;
+    let (bytes, format) = state
+        .service
+        .photo(parse_ticket(&ticket)?)?
+        .ok_or(ApiError::NotFound("uploaded photo"))?;
+    Ok(([(header::CONTENT_TYPE, format.media_type())], bytes).into_response())
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Review)?;
+    let view = state
+        .service
+        .review(&caller, parse_ticket(&ticket)?, None)
+        .await?;
+    Ok(json_response(StatusCode::OK, &application_json(&view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    reason: String,
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Review)?;
+    let body: RejectBody = json_body(body)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::Unprocessable(
+            "reason: 1 to 500 characters".into(),
+        ));
+    }
+    let view = state
+        .service
+        .review(&caller, parse_ticket(&ticket)?, Some(reason.to_owned()))
+        .await?;
+    Ok(json_response(StatusCode::OK, &application_json(&view)))
+}
+
+// ----- credentials -----
+
+async fn live_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::LiveStatus)?;
+    let view = state.service.live_status(&caller, &id).await?;
+    let licence = licence_view(&view.licence, licence_fields(caller.role));
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "credential_id": view.credential.id,
+            "status": view.status.as_str(),
+            "checked_at": view.checked_at,
+            "licence": licence,
+        }),
+    ))
+}
+
+/// The licence fields a role may see.
+pub fn licence_view(record: &LicenceRecord, fields: &[LicenceField]) -> Value {
+    let mut map = Map::new();
+    for field in fields {
+        match field {
+            LicenceField::Number => {
+                map.insert("number".into(), json!(record.number));
+            }
+            LicenceField::Name => {
+                map.insert("name".into(), json!(record.name));
+            }
+            LicenceField::Classes => {
+                map.insert("classes".into(), json!(record.classes));
+            }
+            LicenceField::Validity => {
+                map.insert("validity".into(), json!(record.validity));
+            }
+            LicenceField::Authority => {
+                map.insert("authority".into(), json!(record.authority));
+            }
+            LicenceField::State => {
+                map.insert("state".into(), json!(record.state));
+            }
+            LicenceField::Points => {
+                map.insert("points".into(), json!(record.points));
+            }
+            LicenceField::Photo => {
+                map.insert("photo".into(), json!(record.photo));
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Refresh)?;
+    let record = state.service.refresh(&caller, &id).await?;
+    let qr_text = URL_SAFE_NO_PAD
+        .decode(&record.token)
+        .map(|bytes| keys::qr::encode(&bytes))
+        .unwrap_or_default();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "id": record.id,
+            "token": record.token,
+            "qr_text": qr_text,
+            "issued_at": record.issued_at,
+            "expires_at": record.expires_at,
+        }),
+    ))
+}
+
+// ----- registry -----
+
+fn change_json(state: &AppState, change: &LicenceChange) -> Result<Value, ApiError> {
+    let credentials: Vec<Value> = state
+        .service
+        .licence_credentials(&change.record.number)?
+        .iter()
+        .map(|c| json!({"id": c.id, "superseded": c.superseded, "expires_at": c.expires_at}))
+        .collect();
+    let mut body = json!({
+        "licence": change.record,
+        "credentials": credentials,
+    });
+    if let (Some(t), Some(map)) = (change.reissue, body.as_object_mut()) {
+        map.insert("reissue_ticket".into(), json!(t.to_string()));
+    }
+    Ok(body)
+}
+
+async fn licence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::RegistryRead)?;
+    let number = parse_number(&number)?;
+    let record = state
+        .service
+        .licence(&number)?
+        .ok_or(ApiError::NotFound("licence"))?;
+    let change = LicenceChange {
+        record,
+        created: false,
+        reissue: None,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &change_json(&state, &change)?,
+    ))
+}
+
+async fn put_licence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::RegistryWrite)?;
+    let line: RegistryLine = json_body(body)?;
+    let change = state.service.put_licence(&caller, &number, line).await?;
+    let status = if change.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, &change_json(&state, &change)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateBody {
+    action: StateAction,
+}
+
+async fn licence_state(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::RegistryWrite)?;
+    let number = parse_number(&number)?;
+    let body: StateBody = json_body(body)?;
+    let change = state
+        .service
+        .change_state(&caller, &number, body.action)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &change_json(&state, &change)?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointsBody {
+    points: Points,
+}
+
+async fn licence_points(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::RegistryWrite)?;
+    let number = parse_number(&number)?;
+    let body: PointsBody = json_body(body)?;
+    let change = state
+        .service
+        .set_points(&caller, &number, body.points)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &change_json(&state, &change)?,
+    ))
+}

@@ -1,0 +1,160 @@
+//! `edld registry import FILE`: licence records from CSV (with the header
+//! `number,name,classes,valid_from,valid_until,authority,state,points,photo`) or JSON Lines
+//! (one object per line with the same fields). Each line is checked in full and written
+//! in one atomic batch, or not at all; failures are reported by line number. Writes are
+//! made durable every few thousand lines and at the end.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::Path;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::auth::{Caller, Role};
+use crate::registry::{CSV_HEADER, Classes, RegistryLine};
+use crate::service::Service;
+
+/// Lines between durable commits.
+const COMMIT_EVERY: usize = 5_000;
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// Records written.
+    pub imported: usize,
+    /// Lines refused: (line number, message).
+    pub failed: Vec<(usize, String)>,
+}
+
+/// The file's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// Guesses from the file name: `.csv` or else JSON Lines.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
+            _ => Format::Jsonl,
+        }
+    }
+}
+
+/// Imports `path` into the service's registry.
+pub fn import_file(service: &Service, path: &Path, format: Format) -> anyhow::Result<ImportReport> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let caller = Caller {
+        client: "registry-import".into(),
+        role: Role::Registry,
+    };
+    let mut report = ImportReport::default();
+    let mut since_commit = 0;
+    let mut write = |line_no: usize,
+                     line: Result<RegistryLine, String>,
+                     report: &mut ImportReport|
+     -> anyhow::Result<()> {
+        let record = line.and_then(|l| l.into_record(None).map_err(|e| e.to_string()));
+        match record {
+            Ok(record) => {
+                service.put_licence_uncommitted(&caller, record)?;
+                report.imported += 1;
+                since_commit += 1;
+                if since_commit >= COMMIT_EVERY {
+                    service.store.sync(&mut HashSet::new())?;
+                    since_commit = 0;
+                }
+            }
+            Err(message) => report.failed.push((line_no, message)),
+        }
+        Ok(())
+    };
+    match format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(false)
+                .from_reader(BufReader::new(file));
+            let headers = reader.headers().context("reading the CSV header")?.clone();
+            let expected: Vec<&str> = CSV_HEADER.split(',').collect();
+            let found: Vec<&str> = headers.iter().map(str::trim).collect();
+            anyhow::ensure!(
+                found == expected,
+                "the CSV header must be exactly: {CSV_HEADER}"
+            );
+            for record in reader.records() {
+                let (line_no, line) = match record {
+                    Ok(r) => {
+                        let line_no = r.position().map_or(0, |p| p.line() as usize);
+                        progress.set_position(r.position().map_or(0, |p| p.byte()));
+                        (line_no, Ok(csv_line(&r)))
+                    }
+                    Err(e) => {
+                        let line_no = e.position().map_or(0, |p| p.line() as usize);
+                        (line_no, Err(e.to_string()))
+                    }
+                };
+                let line = line.and_then(|l| l);
+                write(line_no, line, &mut report)?;
+            }
+        }
+        Format::Jsonl => {
+            let mut bytes = 0u64;
+            for (n, line) in BufReader::new(file).lines().enumerate() {
+                let line = line.with_context(|| format!("reading line {}", n + 1))?;
+                bytes += line.len() as u64 + 1;
+                progress.set_position(bytes);
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let parsed = serde_json::from_str::<RegistryLine>(&line).map_err(|e| e.to_string());
+                write(n + 1, parsed, &mut report)?;
+            }
+        }
+    }
+    service.store.sync(&mut HashSet::new())?;
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+fn csv_line(record: &csv::StringRecord) -> Result<RegistryLine, String> {
+    let field = |i: usize| record.get(i).unwrap_or("").trim().to_owned();
+    let optional = |i: usize| {
+        let v = field(i);
+        (!v.is_empty()).then_some(v)
+    };
+    let points = match optional(7) {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u8>()
+                .map_err(|_| format!("points: {p:?} is not a number from 0 to 12"))?,
+        ),
+    };
+    Ok(RegistryLine {
+        number: Some(field(0)),
+        name: field(1),
+        classes: Classes::Text(field(2)),
+        valid_from: field(3),
+        valid_until: optional(4),
+        authority: field(5),
+        state: optional(6),
+        points,
+        photo: optional(8),
+    })
+}

@@ -1,0 +1,1248 @@
+//! The daemon's operations over its state: applications, review, the drain step that
+//! signs queued applications, refresh, registry changes, live status, status lists and
+//! the trust list. HTTP handlers and the CLI call these; pure decisions live in
+//! `application`, `issue`, `registry` and `queue`.
+//!
+//! **Concurrency.** Everything that reads and then writes one licence's records (its
+//! registry entry, open application, credentials) holds that licence's stripe lock, so a
+//! batch is built from a consistent view; batches are atomic in sled. **Durability.** An
+//! operation answers only after a group commit that began after its batch was applied.
+//! The drain step marks what it issued as pending until its commit is durable, and
+//! readers show pending applications as still queued, so no client ever sees a credential
+//! that a crash could take back.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keys::licence::{LicenceNumber, LicenceState, PhotoDigest, Points};
+use keys::token::StatusReference;
+use keys::{KeyUse, UnixTime};
+use rand_core::{OsRng, RngCore};
+
+use crate::application::{
+    Application, ApplicationState, Channel, Photo, PhotoFormat, PhotoSource, Ticket, check_photo,
+};
+use crate::audit::Audit;
+use crate::auth::{ApiClients, Caller, Role};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::issue::{self, CredentialRecord, IssueInput, LiveStatus};
+use crate::keyfiles::KeySet;
+use crate::metrics::{LaneLabels, Metrics};
+use crate::queue::{self, DrainRate, Lane, Lanes, WaitEstimate};
+use crate::registry::{self, LicenceRecord, RegistryLine, StateAction};
+use crate::status_lists::StatusLists;
+use crate::store::{Batch, Committer, CommitterTask, Store, StoreError, key, prefix};
+use crate::trust::{self, SignedTrust, TrustInput};
+
+const STRIPES: usize = 1024;
+
+/// Settings the operations need, from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `iss`.
+    pub issuer: String,
+    /// Credential lifetime cap.
+    pub credential_lifetime: u64,
+    /// Largest photo.
+    pub max_photo_bytes: usize,
+    /// Status list `ttl`.
+    pub status_ttl: u64,
+    /// Status list validity.
+    pub status_validity: u64,
+    /// Signing key validity.
+    pub key_validity: u64,
+    /// Trust list validity.
+    pub trust_list_validity: u64,
+    /// Where uploaded photos are kept.
+    pub photos_dir: PathBuf,
+}
+
+/// A request to apply.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    /// The licence number.
+    pub licence_number: String,
+    /// `app` or `window`; must match the caller's role when given.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    /// Where the photo comes from.
+    pub photo_source: PhotoSource,
+    /// The uploaded photo (base64, standard or URL-safe), for camera and album.
+    #[serde(default)]
+    pub photo: Option<String>,
+}
+
+/// The answer to an application or a ticket lookup.
+#[derive(Clone, Debug)]
+pub struct ApplicationView {
+    /// The application (shown as queued while its issuance is not yet durable).
+    pub application: Application,
+    /// Position when queued (1 = next).
+    pub position: Option<u64>,
+    /// Wait estimate when queued.
+    pub estimate: Option<WaitEstimate>,
+    /// The credential when issued.
+    pub credential: Option<CredentialRecord>,
+    /// Whether an open application already existed (idempotent apply).
+    pub existing: bool,
+}
+
+/// The answer to a live status lookup.
+#[derive(Clone, Debug)]
+pub struct StatusView {
+    /// The credential.
+    pub credential: CredentialRecord,
+    /// Its licence.
+    pub licence: LicenceRecord,
+    /// Its status.
+    pub status: LiveStatus,
+    /// When it was checked.
+    pub checked_at: UnixTime,
+}
+
+/// The outcome of a registry change.
+#[derive(Clone, Debug)]
+pub struct LicenceChange {
+    /// The record now.
+    pub record: LicenceRecord,
+    /// Whether it was created.
+    pub created: bool,
+    /// The re-issue application queued because the credential was superseded.
+    pub reissue: Option<Ticket>,
+}
+
+/// What a drain step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Credentials issued.
+    pub issued: usize,
+    /// Applications rejected (licence not issuable).
+    pub rejected: usize,
+}
+
+/// What a drain step does once its batch is applied.
+#[derive(Default)]
+struct After {
+    served: Vec<(Lane, u64)>,
+    list_values: Vec<(u32, u32, keys::status_list::CredentialStatus)>,
+    opened_list: bool,
+}
+
+/// A wake-up signal for the drain thread.
+#[derive(Default)]
+pub struct Wakeup {
+    flag: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wakeup {
+    /// Wakes the waiter.
+    pub fn notify(&self) {
+        *self.flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits for a notification or `timeout`.
+    pub fn wait(&self, timeout: Duration) {
+        let guard = self.flag.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .cv
+            .wait_timeout_while(guard, timeout, |flag| !*flag)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard = false;
+    }
+}
+
+/// The daemon's state and operations.
+pub struct Service {
+    /// The store.
+    pub store: Store,
+    /// Group commits.
+    pub committer: Committer,
+    /// API clients.
+    pub clients: ApiClients,
+    /// Audit records.
+    pub audit: Audit,
+    /// Queue counters.
+    pub lanes: Lanes,
+    /// Measured drain rate.
+    pub drain_rate: DrainRate,
+    /// Status lists.
+    pub status_lists: StatusLists,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub settings: Settings,
+    /// Wakes the drain thread when work arrives.
+    pub queue_wakeup: Wakeup,
+    /// Asks for the trust list to be re-signed (a status list opened).
+    pub trust_changed: tokio::sync::Notify,
+    /// Set once shutting down.
+    pub stopping: AtomicBool,
+    keys: KeySet,
+    trust: RwLock<Arc<SignedTrust>>,
+    stripes: Vec<Mutex<()>>,
+    pending: Mutex<HashSet<Ticket>>,
+}
+
+impl Service {
+    /// Opens the store and restores every counter, list and the trust list.
+    pub fn open(
+        config: &Config,
+        keys: KeySet,
+        clock: Arc<dyn Clock>,
+        base_url: String,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<(Service, CommitterTask)> {
+        use anyhow::Context;
+        let store = Store::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        let photos_dir = config.data_dir.join("photos");
+        std::fs::create_dir_all(&photos_dir)
+            .with_context(|| format!("creating {}", photos_dir.display()))?;
+        let (committer, task) = Committer::new(store.clone(), metrics.clone());
+        let clients = ApiClients::load(&store)?;
+        if clients.is_empty() && config.dev_clients {
+            let path = config.data_dir.join("dev-clients.txt");
+            crate::auth::create_dev_clients(&clients, &store, &path)?;
+            tracing::info!(path = %path.display(), "created one development API key per role");
+        }
+        let audit = Audit::restore(&store)?;
+        let lanes = restore_lanes(&store)?;
+        let status_lists = restore_status_lists(&store, base_url)?;
+        let settings = Settings {
+            issuer: config.issuer.clone(),
+            credential_lifetime: config.credential_lifetime,
+            max_photo_bytes: config.max_photo_bytes,
+            status_ttl: config.status_ttl,
+            status_validity: config.status_validity,
+            key_validity: config.key_validity,
+            trust_list_validity: config.trust_list_validity,
+            photos_dir,
+        };
+        let placeholder = Arc::new(SignedTrust {
+            bytes: Vec::new(),
+            etag: String::new(),
+            jwks: String::new(),
+            sequence: 0,
+            next_update: UnixTime(0),
+        });
+        let service = Service {
+            store,
+            committer,
+            clients,
+            audit,
+            lanes,
+            drain_rate: DrainRate::default(),
+            status_lists,
+            metrics,
+            clock,
+            settings,
+            queue_wakeup: Wakeup::default(),
+            trust_changed: tokio::sync::Notify::new(),
+            stopping: AtomicBool::new(false),
+            keys,
+            trust: RwLock::new(placeholder),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            pending: Mutex::new(HashSet::new()),
+        };
+        service.resign_trust_list()?;
+        service.sign_status_lists(true);
+        service.store.sync(&mut HashSet::new())?;
+        Ok((service, task))
+    }
+
+    fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    fn stripe_index(&self, licence: &LicenceNumber) -> usize {
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(licence.as_str().as_bytes());
+        usize::from(u16::from_be_bytes([hash[0], hash[1]])) % STRIPES
+    }
+
+    fn stripe(&self, licence: &LicenceNumber) -> MutexGuard<'_, ()> {
+        // `stripe_index` is below STRIPES and `stripes` has STRIPES entries.
+        self.stripes[self.stripe_index(licence)]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashSet<Ticket>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a durable commit of everything applied so far.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        self.committer.commit().await
+    }
+
+    // ----- trust list and status lists -----
+
+    /// The current signed trust list.
+    pub fn trust_list(&self) -> Arc<SignedTrust> {
+        self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-signs the trust list with the next sequence number, which is made durable first
+    /// (blocking).
+    pub fn resign_trust_list(&self) -> Result<(), StoreError> {
+        let now = self.now();
+        let seq_key = key(prefix::META, &[b"trust-sequence"]);
+        let sequence = self.store.get::<u64>(&seq_key)?.unwrap_or(0) + 1;
+        let mut batch = Batch::default();
+        batch.put(seq_key, &sequence);
+        let mut windows = Vec::new();
+        for (signing_key, key_use) in [
+            (&self.keys.credential, KeyUse::Credential),
+            (&self.keys.status, KeyUse::Status),
+        ] {
+            let window_key = key(
+                prefix::META,
+                &[b"key-window/", signing_key.key_id().to_string().as_bytes()],
+            );
+            let not_before = match self.store.get::<u64>(&window_key)? {
+                Some(t) => UnixTime(t),
+                None => {
+                    // Tolerate verifiers whose clocks run a little behind.
+                    let t = now.minus(keys::token::DEFAULT_CLOCK_SKEW);
+                    batch.put(window_key, &t.0);
+                    t
+                }
+            };
+            windows.push((signing_key, key_use, not_before));
+        }
+        self.store.apply(batch)?;
+        self.store.sync(&mut HashSet::new())?;
+        let signed = trust::sign(
+            TrustInput {
+                sequence,
+                now,
+                validity: self.settings.trust_list_validity,
+                issuer: &self.settings.issuer,
+                keys: windows,
+                key_validity: self.settings.key_validity,
+                status_lists: self.status_lists.uris(),
+            },
+            &self.keys.root,
+        );
+        *self.trust.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(signed);
+        Ok(())
+    }
+
+    /// Signs changed status lists (or all); returns how many.
+    pub fn sign_status_lists(&self, all: bool) -> usize {
+        let n = self.status_lists.sign(
+            &self.keys.status,
+            self.now(),
+            self.settings.status_ttl,
+            self.settings.status_validity,
+            all,
+        );
+        self.metrics.status_lists_signed.inc_by(n as u64);
+        n
+    }
+
+    // ----- applications -----
+
+    /// Accepts an application, or returns the open one for the licence. Answers once the
+    /// application is durable.
+    pub async fn apply(
+        &self,
+        caller: &Caller,
+        request: ApplyRequest,
+    ) -> Result<ApplicationView, ApiError> {
+        let channel = match caller.role {
+            Role::Gateway => Channel::App,
+            Role::Window => Channel::Window,
+            _ => return Err(ApiError::Forbidden),
+        };
+        if request.channel.is_some_and(|c| c != channel) {
+            return Err(ApiError::Unprocessable(format!(
+                "channel does not match the client's role {}",
+                caller.role.as_str()
+            )));
+        }
+        let number: LicenceNumber = request
+            .licence_number
+            .parse()
+            .map_err(|e| ApiError::BadRequest(format!("licence_number: {e}")))?;
+        let upload = match (request.photo_source, request.photo.as_deref()) {
+            (PhotoSource::OnFile, None) => None,
+            (PhotoSource::OnFile, Some(_)) => {
+                return Err(ApiError::BadRequest(
+                    "photo: not allowed with photo_source on_file".into(),
+                ));
+            }
+            (source, Some(encoded)) => {
+                let bytes = decode_base64(encoded)
+                    .ok_or_else(|| ApiError::BadRequest("photo: not base64".into()))?;
+                let format = check_photo(&bytes, self.settings.max_photo_bytes)
+                    .map_err(|e| ApiError::Unprocessable(format!("photo: {e}")))?;
+                Some((bytes, format, source))
+            }
+            (_, None) => {
+                return Err(ApiError::BadRequest(
+                    "photo: required with photo_source camera or album".into(),
+                ));
+            }
+        };
+        // The photo file is durable before any record points at it.
+        let photo = match &upload {
+            None => Photo::OnFile,
+            Some((bytes, format, source)) => {
+                let digest = PhotoDigest::of(bytes);
+                let path = self.photo_path(&digest, *format);
+                if !path.exists() {
+                    let bytes = bytes.clone();
+                    let p = path.clone();
+                    tokio::task::spawn_blocking(move || {
+                        crate::store::write_file_durably(&p, &bytes)
+                    })
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))??;
+                }
+                Photo::Uploaded {
+                    digest,
+                    format: *format,
+                    source: *source,
+                }
+            }
+        };
+        let view = self.apply_locked(caller, channel, number, photo)?;
+        self.commit().await?;
+        if !view.existing {
+            self.metrics.applications_accepted.inc();
+            if matches!(view.application.state, ApplicationState::Queued { .. }) {
+                self.queue_wakeup.notify();
+            }
+        }
+        Ok(view)
+    }
+
+    fn apply_locked(
+        &self,
+        caller: &Caller,
+        channel: Channel,
+        number: LicenceNumber,
+        photo: Photo,
+    ) -> Result<ApplicationView, ApiError> {
+        let _guard = self.stripe(&number);
+        let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
+        if let Some(ticket) = self.store.get_raw(&open_key)? {
+            let ticket = Ticket(
+                ticket
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("open application".into()))?,
+            );
+            if let Some(mut view) = self.view(ticket)? {
+                view.existing = true;
+                return Ok(view);
+            }
+        }
+        let licence: LicenceRecord = self
+            .store
+            .get(&key(prefix::LICENCE, &[number.as_str().as_bytes()]))?
+            .ok_or_else(|| {
+                self.metrics.rejected("unknown_licence");
+                ApiError::Unprocessable("no licence with this number in the registry".into())
+            })?;
+        if licence.state != LicenceState::Normal {
+            self.metrics.rejected("licence_not_in_force");
+            return Err(ApiError::Unprocessable(format!(
+                "the licence is {}",
+                licence.state
+            )));
+        }
+        if photo == Photo::OnFile && licence.photo.is_none() {
+            self.metrics.rejected("no_photo_on_file");
+            return Err(ApiError::Unprocessable(
+                "no compliant photo on file: upload one (photo_source camera or album)".into(),
+            ));
+        }
+        let now = self.now();
+        let mut ticket = [0u8; 16];
+        OsRng.fill_bytes(&mut ticket);
+        let mut application = Application {
+            ticket: Ticket(ticket),
+            licence: number.clone(),
+            channel,
+            client: caller.client.clone(),
+            photo,
+            state: ApplicationState::Reviewing,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut batch = Batch::default();
+        if photo == Photo::OnFile {
+            let lane = application.lane();
+            let sequence = self.lanes.next_sequence(lane);
+            application.state = ApplicationState::Queued { lane, sequence };
+            batch.put_raw(queue::entry_key(lane, sequence), &ticket[..]);
+        } else {
+            batch.put_raw(key(prefix::REVIEW, &[&ticket]), &[][..]);
+        }
+        batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
+        batch.put_raw(open_key, &ticket[..]);
+        self.store.apply(batch)?;
+        Ok(self.decorate(application, false))
+    }
+
+    fn decorate(&self, application: Application, existing: bool) -> ApplicationView {
+        let (position, estimate) = match application.state {
+            ApplicationState::Queued { lane, sequence } => {
+                let position = self.lanes.position(lane, sequence);
+                (Some(position), Some(self.drain_rate.estimate(position)))
+            }
+            _ => (None, None),
+        };
+        ApplicationView {
+            application,
+            position,
+            estimate,
+            credential: None,
+            existing,
+        }
+    }
+
+    /// An application by ticket.
+    pub fn view(&self, ticket: Ticket) -> Result<Option<ApplicationView>, StoreError> {
+        let Some(mut application) = self
+            .store
+            .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
+        else {
+            return Ok(None);
+        };
+        if let ApplicationState::Issued { credential_id } = &application.state {
+            if self.pending().contains(&ticket) {
+                // Issued, but not durable yet: still queued as far as anyone can tell.
+                application.state = ApplicationState::Queued {
+                    lane: application.lane(),
+                    sequence: 0,
+                };
+                let mut view = self.decorate(application, false);
+                view.position = Some(1);
+                return Ok(Some(view));
+            }
+            let credential = self.credential(credential_id)?;
+            let mut view = self.decorate(application, false);
+            view.credential = credential;
+            return Ok(Some(view));
+        }
+        Ok(Some(self.decorate(application, false)))
+    }
+
+    /// A credential record by id (hex).
+    pub fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
+        let Ok(bytes) = hex::decode(id) else {
+            return Ok(None);
+        };
+        self.store.get(&key(prefix::CREDENTIAL, &[&bytes]))
+    }
+
+    fn photo_path(&self, digest: &PhotoDigest, format: PhotoFormat) -> PathBuf {
+        let ext = match format {
+            PhotoFormat::Jpeg => "jpg",
+            PhotoFormat::Png => "png",
+        };
+        self.settings.photos_dir.join(format!("{digest}.{ext}"))
+    }
+
+    // ----- review -----
+
+    /// Applications waiting for review, oldest ticket order, at most `limit`.
+    pub fn reviews(&self, limit: usize) -> Result<Vec<Application>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.store.scan(prefix::REVIEW).take(limit) {
+            let (k, _) = entry?;
+            if let Some(app) = self
+                .store
+                .get::<Application>(&key(prefix::APPLICATION, &[&k[prefix::REVIEW.len()..]]))?
+            {
+                out.push(app);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The uploaded photo of an application.
+    pub fn photo(&self, ticket: Ticket) -> Result<Option<(Vec<u8>, PhotoFormat)>, ApiError> {
+        let app = self
+            .store
+            .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
+            .ok_or(ApiError::NotFound("application"))?;
+        match app.photo {
+            Photo::OnFile => Ok(None),
+            Photo::Uploaded { digest, format, .. } => {
+                let bytes = std::fs::read(self.photo_path(&digest, format))
+                    .map_err(|e| ApiError::Internal(format!("reading photo: {e}")))?;
+                Ok(Some((bytes, format)))
+            }
+        }
+    }
+
+    /// A reviewer's decision: `Ok(reason)` rejects, `None` approves.
+    pub async fn review(
+        &self,
+        caller: &Caller,
+        ticket: Ticket,
+        rejection: Option<String>,
+    ) -> Result<ApplicationView, ApiError> {
+        let view = {
+            let app = self
+                .store
+                .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
+                .ok_or(ApiError::NotFound("application"))?;
+            let _guard = self.stripe(&app.licence);
+            let mut app = self
+                .store
+                .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
+                .ok_or(ApiError::NotFound("application"))?;
+            if app.state != ApplicationState::Reviewing {
+                return Err(ApiError::Conflict(format!(
+                    "the application is {}, not waiting for review",
+                    app.state.name()
+                )));
+            }
+            let now = self.now();
+            let mut batch = Batch::default();
+            batch.remove(key(prefix::REVIEW, &[&ticket.0]));
+            let action = match &rejection {
+                Some(reason) => {
+                    app.reject(reason.clone(), now)
+                        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+                    batch.remove(key(prefix::OPEN, &[app.licence.as_str().as_bytes()]));
+                    self.metrics.rejected("photo_rejected");
+                    "review.reject"
+                }
+                None => {
+                    let lane = app.lane();
+                    let sequence = self.lanes.next_sequence(lane);
+                    app.approve(sequence, now)
+                        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+                    batch.put_raw(queue::entry_key(lane, sequence), &ticket.0[..]);
+                    "review.approve"
+                }
+            };
+            batch.put(key(prefix::APPLICATION, &[&ticket.0]), &app);
+            let ticket_text = ticket.to_string();
+            self.audit.record(
+                &mut batch,
+                caller,
+                now,
+                action,
+                Some(app.licence.as_str()),
+                Some(&ticket_text),
+            );
+            self.store.apply(batch)?;
+            self.decorate(app, false)
+        };
+        self.commit().await?;
+        self.queue_wakeup.notify();
+        Ok(view)
+    }
+
+    // ----- drain -----
+
+    /// Signs up to `max` queued applications in lane order and stores the whole step in
+    /// one atomic batch made durable by one commit. Blocking: runs on the drain thread (a
+    /// pacer calls it with the number its budget allows).
+    pub fn drain_step(&self, max: usize) -> Result<DrainReport, StoreError> {
+        let started = Instant::now();
+        let mut entries = Vec::new();
+        for lane in self.lanes.drain_order() {
+            if entries.len() >= max {
+                break;
+            }
+            for entry in self
+                .store
+                .scan(&queue::lane_prefix(lane))
+                .take(max - entries.len())
+            {
+                let (k, v) = entry?;
+                if let (Some((lane, sequence)), Ok(ticket)) =
+                    (queue::parse_entry_key(&k), <[u8; 16]>::try_from(v.as_ref()))
+                {
+                    entries.push((lane, sequence, Ticket(ticket)));
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Ok(DrainReport::default());
+        }
+        // Lock every licence of the step, each stripe once and in order (no other thread
+        // holds two stripes, so this cannot deadlock).
+        let mut stripes = Vec::new();
+        for (_, _, ticket) in &entries {
+            if let Some(app) = self
+                .store
+                .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
+            {
+                stripes.push(self.stripe_index(&app.licence));
+            }
+        }
+        stripes.sort_unstable();
+        stripes.dedup();
+        let guards: Vec<MutexGuard<'_, ()>> = stripes
+            .iter()
+            .map(|&n| self.stripes[n].lock().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        let mut report = DrainReport::default();
+        let mut issued = Vec::new();
+        let mut batch = Batch::default();
+        let mut after = After::default();
+        for (lane, sequence, ticket) in entries {
+            match self.issue_one(lane, sequence, ticket, &mut batch, &mut after)? {
+                Some(true) => {
+                    report.issued += 1;
+                    issued.push(ticket);
+                }
+                Some(false) => report.rejected += 1,
+                None => {}
+            }
+        }
+        self.pending().extend(issued.iter().copied());
+        self.store.apply(batch)?;
+        drop(guards);
+        for (lane, sequence) in after.served {
+            self.lanes.served(lane, sequence);
+        }
+        for (list, index, value) in after.list_values {
+            self.status_lists.set(list, index, value);
+        }
+        if after.opened_list {
+            self.trust_changed.notify_one();
+        }
+        self.committer.commit_blocking()?;
+        {
+            let mut pending = self.pending();
+            for ticket in &issued {
+                pending.remove(ticket);
+            }
+        }
+        self.metrics.credentials_issued.inc_by(report.issued as u64);
+        self.metrics
+            .applications_rejected
+            .get_or_create(&crate::metrics::ReasonLabels {
+                reason: "not_issuable".into(),
+            })
+            .inc_by(report.rejected as u64);
+        self.drain_rate.record(
+            report.issued + report.rejected,
+            started.elapsed().as_secs_f64(),
+        );
+        Ok(report)
+    }
+
+    /// Adds the issuing (`Some(true)`) or rejection (`Some(false)`) of one queued
+    /// application to `batch`; `None` when the entry was stale. The caller holds the
+    /// licence's stripe and applies the batch.
+    fn issue_one(
+        &self,
+        lane: Lane,
+        sequence: u64,
+        ticket: Ticket,
+        batch: &mut Batch,
+        after: &mut After,
+    ) -> Result<Option<bool>, StoreError> {
+        let app_key = key(prefix::APPLICATION, &[&ticket.0]);
+        batch.remove(queue::entry_key(lane, sequence));
+        batch.put(
+            key(prefix::META, &[b"served/", lane.as_str().as_bytes()]),
+            &sequence,
+        );
+        after.served.push((lane, sequence));
+        // The application's state decides, not the queue entry.
+        let Some(mut app) = self.store.get::<Application>(&app_key)? else {
+            return Ok(None);
+        };
+        if app.state != (ApplicationState::Queued { lane, sequence }) {
+            return Ok(None);
+        }
+        let now = self.now();
+        let number = app.licence.clone();
+        let licence_key = key(prefix::LICENCE, &[number.as_str().as_bytes()]);
+        let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
+        let licence: Option<LicenceRecord> = self.store.get(&licence_key)?;
+        let photo = match app.photo {
+            Photo::OnFile => licence.as_ref().and_then(|l| l.photo),
+            Photo::Uploaded { digest, .. } => Some(digest),
+        };
+        let mut credential_id = [0u8; 16];
+        OsRng.fill_bytes(&mut credential_id);
+        let checked = match &licence {
+            None => Err("the licence is no longer in the registry".to_owned()),
+            Some(l) => issue::claims(&IssueInput {
+                licence: l,
+                photo,
+                issuer: &self.settings.issuer,
+                credential_id,
+                status: StatusReference {
+                    index: 0,
+                    uri: String::new(),
+                },
+                now,
+                lifetime: self.settings.credential_lifetime,
+            })
+            .map_err(|e| e.to_string()),
+        };
+        let (mut claims, mut licence) = match (checked, licence) {
+            (Ok(c), Some(l)) => (c, l),
+            (checked, _) => {
+                let reason = checked.err().unwrap_or_else(|| "not issuable".into());
+                // The application cannot be issued: reject it with the reason.
+                let _ = app.reject(reason, now);
+                batch.put(app_key, &app);
+                batch.remove(open_key);
+                return Ok(Some(false));
+            }
+        };
+        let allocation = self.status_lists.allocate(&mut OsRng);
+        after.opened_list |= allocation.opened_list;
+        claims.status = StatusReference {
+            index: u64::from(allocation.index),
+            uri: self.status_lists.uri(allocation.list),
+        };
+        let signing = Instant::now();
+        let token = keys::token::sign(&claims, &self.keys.credential);
+        self.metrics
+            .signing_seconds
+            .observe(signing.elapsed().as_secs_f64());
+        let id_hex = hex::encode(credential_id);
+        let record = CredentialRecord {
+            id: id_hex.clone(),
+            licence: number.clone(),
+            ticket,
+            list: allocation.list,
+            index: allocation.index,
+            issued_at: now,
+            expires_at: claims.expires_at,
+            superseded: false,
+            token: URL_SAFE_NO_PAD.encode(&token),
+            photo: claims.licence.photo,
+        };
+        // Supersede the licence's earlier credentials.
+        for mut old in self.licence_credentials(&number)? {
+            if !old.superseded {
+                old.superseded = true;
+                batch.put(credential_key(&old.id), &old);
+                after.list_values.push((
+                    old.list,
+                    old.index,
+                    issue::list_status(true, licence.state),
+                ));
+            }
+        }
+        if let Photo::Uploaded { digest, .. } = app.photo {
+            licence.photo = Some(digest);
+            batch.put(licence_key, &licence);
+        }
+        let _ = app.issue(id_hex.clone(), now);
+        batch.put(app_key, &app);
+        batch.remove(open_key);
+        batch.put(credential_key(&id_hex), &record);
+        batch.put_raw(
+            key(
+                prefix::LICENCE_CREDENTIAL,
+                &[number.as_str().as_bytes(), b"/", &credential_id],
+            ),
+            &[][..],
+        );
+        batch.put_raw(
+            key(
+                prefix::INDEX,
+                &[
+                    &allocation.list.to_be_bytes(),
+                    &allocation.index.to_be_bytes(),
+                ],
+            ),
+            &credential_id[..],
+        );
+        Ok(Some(true))
+    }
+
+    /// Every credential of a licence.
+    pub fn licence_credentials(
+        &self,
+        number: &LicenceNumber,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let p = key(
+            prefix::LICENCE_CREDENTIAL,
+            &[number.as_str().as_bytes(), b"/"],
+        );
+        let mut out = Vec::new();
+        for entry in self.store.scan(&p) {
+            let (k, _) = entry?;
+            let id = hex::encode(&k[p.len()..]);
+            if let Some(c) = self.store.get::<CredentialRecord>(&credential_key(&id))? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    // ----- refresh and status -----
+
+    /// Re-signs a credential with a new expiry; same id, same status index.
+    pub async fn refresh(&self, caller: &Caller, id: &str) -> Result<CredentialRecord, ApiError> {
+        let record = self
+            .credential(id)?
+            .ok_or(ApiError::NotFound("credential"))?;
+        let refreshed = {
+            let _guard = self.stripe(&record.licence);
+            let mut record = self
+                .credential(id)?
+                .ok_or(ApiError::NotFound("credential"))?;
+            if record.superseded {
+                return Err(ApiError::Conflict(
+                    "the credential is superseded: use the newer one".into(),
+                ));
+            }
+            let licence: LicenceRecord = self
+                .store
+                .get(&key(prefix::LICENCE, &[record.licence.as_str().as_bytes()]))?
+                .ok_or(ApiError::NotFound("licence"))?;
+            let now = self.now();
+            let credential_id: [u8; 16] = hex::decode(&record.id)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StoreError::Corrupt("credential id".into()))?;
+            let claims = issue::claims(&IssueInput {
+                licence: &licence,
+                photo: Some(record.photo),
+                issuer: &self.settings.issuer,
+                credential_id,
+                status: StatusReference {
+                    index: u64::from(record.index),
+                    uri: self.status_lists.uri(record.list),
+                },
+                now,
+                lifetime: self.settings.credential_lifetime,
+            })
+            .map_err(|e| ApiError::Conflict(format!("cannot refresh: {e}")))?;
+            let token = keys::token::sign(&claims, &self.keys.credential);
+            record.issued_at = now;
+            record.expires_at = claims.expires_at;
+            record.token = URL_SAFE_NO_PAD.encode(&token);
+            let mut batch = Batch::default();
+            batch.put(credential_key(&record.id), &record);
+            self.audit.record(
+                &mut batch,
+                caller,
+                now,
+                "credential.refresh",
+                Some(record.licence.as_str()),
+                Some(&record.id),
+            );
+            self.store.apply(batch)?;
+            record
+        };
+        self.commit().await?;
+        self.metrics.credentials_refreshed.inc();
+        Ok(refreshed)
+    }
+
+    /// Live status; relying-party lookups are audited durably before the answer.
+    pub async fn live_status(&self, caller: &Caller, id: &str) -> Result<StatusView, ApiError> {
+        let credential = self
+            .credential(id)?
+            .ok_or(ApiError::NotFound("credential"))?;
+        if self.pending().contains(&credential.ticket) {
+            return Err(ApiError::NotFound("credential"));
+        }
+        let licence: LicenceRecord = self
+            .store
+            .get(&key(
+                prefix::LICENCE,
+                &[credential.licence.as_str().as_bytes()],
+            ))?
+            .ok_or(ApiError::NotFound("credential"))?;
+        let now = self.now();
+        let status = issue::live_status(&credential, &licence, now);
+        if caller.role.is_relying_party() {
+            let mut batch = Batch::default();
+            self.audit.record(
+                &mut batch,
+                caller,
+                now,
+                "status.lookup",
+                Some(licence.number.as_str()),
+                Some(&credential.id),
+            );
+            self.store.apply(batch)?;
+            self.commit().await?;
+        }
+        Ok(StatusView {
+            credential,
+            licence,
+            status,
+            checked_at: now,
+        })
+    }
+
+    // ----- registry -----
+
+    /// A licence record.
+    pub fn licence(&self, number: &LicenceNumber) -> Result<Option<LicenceRecord>, StoreError> {
+        self.store
+            .get(&key(prefix::LICENCE, &[number.as_str().as_bytes()]))
+    }
+
+    /// Creates or replaces a record (API).
+    pub async fn put_licence(
+        &self,
+        caller: &Caller,
+        number: &str,
+        line: RegistryLine,
+    ) -> Result<LicenceChange, ApiError> {
+        let record = line
+            .into_record(Some(number))
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        let change = self.put_licence_uncommitted(caller, record)?;
+        self.commit().await?;
+        if change.reissue.is_some() {
+            self.queue_wakeup.notify();
+        }
+        Ok(change)
+    }
+
+    /// Creates or replaces a record without waiting for durability (the import CLI
+    /// commits in groups itself).
+    pub fn put_licence_uncommitted(
+        &self,
+        caller: &Caller,
+        record: LicenceRecord,
+    ) -> Result<LicenceChange, StoreError> {
+        let _guard = self.stripe(&record.number);
+        let old = self.licence(&record.number)?;
+        let action = if old.is_some() {
+            "licence.update"
+        } else {
+            "licence.create"
+        };
+        self.change_licence_locked(caller, old, record, action)
+    }
+
+    /// Suspends, revokes, cancels or reinstates.
+    pub async fn change_state(
+        &self,
+        caller: &Caller,
+        number: &LicenceNumber,
+        action: StateAction,
+    ) -> Result<LicenceChange, ApiError> {
+        let change = {
+            let _guard = self.stripe(number);
+            let old = self.licence(number)?.ok_or(ApiError::NotFound("licence"))?;
+            let state = registry::transition(old.state, action)
+                .map_err(|e| ApiError::Conflict(e.to_string()))?;
+            let mut new = old.clone();
+            new.state = state;
+            let name = match action {
+                StateAction::Suspend => "licence.suspend",
+                StateAction::Revoke => "licence.revoke",
+                StateAction::Cancel => "licence.cancel",
+                StateAction::Reinstate => "licence.reinstate",
+            };
+            self.change_licence_locked(caller, Some(old), new, name)?
+        };
+        self.commit().await?;
+        Ok(change)
+    }
+
+    /// Sets the points.
+    pub async fn set_points(
+        &self,
+        caller: &Caller,
+        number: &LicenceNumber,
+        points: Points,
+    ) -> Result<LicenceChange, ApiError> {
+        let change = {
+            let _guard = self.stripe(number);
+            let old = self.licence(number)?.ok_or(ApiError::NotFound("licence"))?;
+            let mut new = old.clone();
+            new.points = points;
+            self.change_licence_locked(caller, Some(old), new, "licence.points")?
+        };
+        self.commit().await?;
+        Ok(change)
+    }
+
+    /// Writes a changed record with its consequences: a changed credential content
+    /// supersedes the current credential and queues a re-issue in the priority lane; a
+    /// changed state updates the status lists. Holds the licence's stripe.
+    fn change_licence_locked(
+        &self,
+        caller: &Caller,
+        old: Option<LicenceRecord>,
+        new: LicenceRecord,
+        action: &str,
+    ) -> Result<LicenceChange, StoreError> {
+        let now = self.now();
+        let number = new.number.clone();
+        let mut batch = Batch::default();
+        batch.put(key(prefix::LICENCE, &[number.as_str().as_bytes()]), &new);
+        self.audit
+            .record(&mut batch, caller, now, action, Some(number.as_str()), None);
+        let mut reissue = None;
+        let mut list_updates = Vec::new();
+        if let Some(old) = &old {
+            let effect = registry::change_effect(old, &new);
+            if effect.supersede || effect.state_changed {
+                let credentials = self.licence_credentials(&number)?;
+                let had_current = credentials.iter().any(|c| !c.superseded);
+                for mut c in credentials {
+                    if effect.supersede && !c.superseded {
+                        c.superseded = true;
+                        batch.put(credential_key(&c.id), &c);
+                    }
+                    list_updates.push((
+                        c.list,
+                        c.index,
+                        issue::list_status(c.superseded, new.state),
+                    ));
+                }
+                let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
+                if effect.supersede
+                    && had_current
+                    && new.state == LicenceState::Normal
+                    && self.store.get_raw(&open_key)?.is_none()
+                {
+                    let mut ticket = [0u8; 16];
+                    OsRng.fill_bytes(&mut ticket);
+                    let lane = Lane::Priority;
+                    let sequence = self.lanes.next_sequence(lane);
+                    let application = Application {
+                        ticket: Ticket(ticket),
+                        licence: number.clone(),
+                        channel: Channel::Registry,
+                        client: caller.client.clone(),
+                        photo: Photo::OnFile,
+                        state: ApplicationState::Queued { lane, sequence },
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
+                    batch.put_raw(open_key, &ticket[..]);
+                    batch.put_raw(queue::entry_key(lane, sequence), &ticket[..]);
+                    reissue = Some(Ticket(ticket));
+                }
+            }
+        }
+        self.store.apply(batch)?;
+        for (list, index, value) in list_updates {
+            self.status_lists.set(list, index, value);
+        }
+        Ok(LicenceChange {
+            record: new,
+            created: old.is_none(),
+            reissue,
+        })
+    }
+
+    /// Updates the queue depth gauges (before a metrics scrape).
+    pub fn refresh_gauges(&self) {
+        for lane in Lane::ALL {
+            self.metrics
+                .queue_depth
+                .get_or_create(&LaneLabels {
+                    lane: lane.as_str().to_owned(),
+                })
+                .set(self.lanes.depth(lane) as i64);
+        }
+    }
+}
+
+fn credential_key(id_hex: &str) -> Vec<u8> {
+    key(
+        prefix::CREDENTIAL,
+        &[&hex::decode(id_hex).unwrap_or_default()],
+    )
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let text = text.trim();
+    STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE.decode(text))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+        .ok()
+}
+
+fn restore_lanes(store: &Store) -> Result<Lanes, StoreError> {
+    let mut per_lane = [(0u64, None, 0u64); 2];
+    for (slot, lane) in Lane::ALL.into_iter().enumerate() {
+        let served: u64 = store
+            .get(&key(prefix::META, &[b"served/", lane.as_str().as_bytes()]))?
+            .unwrap_or(0);
+        let mut first = None;
+        let mut last = served;
+        let mut depth = 0;
+        for entry in store.scan(&queue::lane_prefix(lane)) {
+            let (k, _) = entry?;
+            if let Some((_, sequence)) = queue::parse_entry_key(&k) {
+                first.get_or_insert(sequence);
+                last = last.max(sequence);
+                depth += 1;
+            }
+        }
+        per_lane[slot] = (last, first, depth);
+    }
+    Ok(Lanes::restore(per_lane))
+}
+
+fn restore_status_lists(store: &Store, base_url: String) -> Result<StatusLists, StoreError> {
+    let mut states: HashMap<String, LicenceState> = HashMap::new();
+    let mut values = HashMap::new();
+    for entry in store.scan(prefix::CREDENTIAL) {
+        let (_, v) = entry?;
+        let c: CredentialRecord =
+            serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("credential".into()))?;
+        let state = match states.get(c.licence.as_str()) {
+            Some(s) => *s,
+            None => {
+                let s = store
+                    .get::<LicenceRecord>(&key(prefix::LICENCE, &[c.licence.as_str().as_bytes()]))?
+                    .map_or(LicenceState::Revoked, |l| l.state);
+                states.insert(c.licence.as_str().to_owned(), s);
+                s
+            }
+        };
+        values.insert((c.list, c.index), issue::list_status(c.superseded, state));
+    }
+    // Every allocated index stays taken, including those of credentials that were never
+    // stored (a crash between allocation and commit).
+    let mut entries = Vec::new();
+    for entry in store.scan(prefix::INDEX) {
+        let (k, _) = entry?;
+        let rest = &k[prefix::INDEX.len()..];
+        let list = rest.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok());
+        let index = rest.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok());
+        if let (Some(list), Some(index)) = (list, index) {
+            let (list, index) = (u32::from_be_bytes(list), u32::from_be_bytes(index));
+            let value = values
+                .get(&(list, index))
+                .copied()
+                .unwrap_or(keys::status_list::CredentialStatus::Valid);
+            entries.push((list, index, value));
+        }
+    }
+    Ok(StatusLists::restore(base_url, entries))
+}
+
+/// Stops the drain loop (checked between steps).
+pub fn request_stop(service: &Service) {
+    service.stopping.store(true, Ordering::SeqCst);
+    service.queue_wakeup.notify();
+}

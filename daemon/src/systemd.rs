@@ -1,0 +1,56 @@
+//! systemd integration: `READY=1` once the listeners are bound and the store is open,
+//! watchdog pings while the service is healthy, and `STOPPING=1` when draining starts.
+//! Outside systemd (no `NOTIFY_SOCKET`) every call does nothing.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+/// Tells systemd the daemon is serving.
+pub fn ready() {
+    send(&[NotifyState::Ready]);
+}
+
+/// Tells systemd the daemon is draining.
+pub fn stopping() {
+    send(&[NotifyState::Stopping]);
+}
+
+/// A one-line status shown by `systemctl status`.
+pub fn status(line: &str) {
+    send(&[NotifyState::Status(line)]);
+}
+
+/// The watchdog interval systemd asked for, if any. Pings go out at half of it.
+pub fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled()
+}
+
+/// Pings the watchdog every half interval while `healthy()` holds, until `stop` resolves.
+/// A daemon whose check fails stops pinging and is restarted by systemd.
+pub async fn watchdog(healthy: impl Fn() -> bool, stop: impl std::future::Future<Output = ()>) {
+    let Some(interval) = watchdog_interval() else {
+        stop.await;
+        return;
+    };
+    let mut ticker = tokio::time::interval(interval / 2);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticker.tick() => {
+                if healthy() {
+                    send(&[NotifyState::Watchdog]);
+                } else {
+                    tracing::warn!("health check failed: withholding the watchdog ping");
+                }
+            }
+        }
+    }
+}
+
+fn send(state: &[NotifyState]) {
+    if let Err(error) = sd_notify::notify(state) {
+        tracing::warn!(%error, "could not notify systemd");
+    }
+}

@@ -1,0 +1,306 @@
+//! Crash safety of the real `edld` binary: licences imported with `edld registry import`,
+//! then N rounds of concurrent applications with a SIGKILL at a random moment. After each
+//! restart every application that got a 202 is still queued or issued, every credential
+//! seen before is unchanged and verifies, and no licence has two credentials.
+//!
+//! N is 3 by default; `RUN_SLOW_TESTS=1` makes it 20 (any other number: that many).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use daemon::client::Client;
+use hyper::Method;
+use keys::licence::LicenceNumber;
+use keys::token::VerifyPolicy;
+use rand_core::{OsRng, RngCore};
+use serde_json::json;
+use tests::{edld_binary, licence_json, licence_numbers};
+
+const CLIENTS: usize = 8;
+
+fn rounds() -> usize {
+    match std::env::var("RUN_SLOW_TESTS") {
+        Ok(v) => v.parse().ok().filter(|n| *n > 1).unwrap_or(20),
+        Err(_) => 3,
+    }
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    stderr: std::thread::JoinHandle<()>,
+}
+
+fn start(edld: &Path, data: &Path) -> Running {
+    let mut child = Command::new(edld)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the JSON log until the ready line names the address, then keeps draining it
+    // so the daemon never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["message"] == "edld ready"
+            {
+                let _ = tx.send(v["public"].as_str().unwrap_or_default().to_owned());
+                sent = true;
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("edld reports its address")
+        .parse()
+        .unwrap();
+    Running {
+        child,
+        addr,
+        stderr: reader,
+    }
+}
+
+fn gateway_key(data: &Path) -> String {
+    daemon::auth::read_dev_clients(&data.join("dev-clients.txt"))
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| r == "gateway")
+        .unwrap()
+        .1
+}
+
+/// What the test knows: ticket → (licence, credential id once seen issued).
+type Accepted = Arc<Mutex<HashMap<String, (String, Option<String>)>>>;
+
+async fn apply_until_stopped(
+    addr: SocketAddr,
+    key: String,
+    licences: Arc<Vec<LicenceNumber>>,
+    next: Arc<AtomicUsize>,
+    accepted: Accepted,
+    stop: Arc<AtomicBool>,
+) {
+    let Ok(mut c) = Client::connect(addr, None).await else {
+        return;
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some(number) = licences.get(i) else {
+            return;
+        };
+        let body = json!({"licence_number": number.as_str(), "photo_source": "on_file"});
+        match c
+            .json(Method::POST, "/v1/applications", Some(&key), &body)
+            .await
+        {
+            Ok(reply) if reply.status == 202 => {
+                let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
+                accepted
+                    .lock()
+                    .unwrap()
+                    .insert(ticket, (number.to_string(), None));
+            }
+            Ok(reply) => panic!("unexpected {}: {:?}", reply.status, reply.body),
+            // The daemon was killed mid-request: this application was never acknowledged.
+            Err(_) => return,
+        }
+    }
+}
+
+async fn check_all(
+    addr: SocketAddr,
+    data: &Path,
+    accepted: &Accepted,
+    require_issued: bool,
+) -> usize {
+    let key = gateway_key(data);
+    let registry_key = daemon::auth::read_dev_clients(&data.join("dev-clients.txt"))
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| r == "registry")
+        .unwrap()
+        .1;
+    let mut c = Client::connect(addr, None).await.unwrap();
+    let root = daemon::keyfiles::read_public(&data.join("keys/root.pub.pem")).unwrap();
+    let trust = c.get("/v1/trust-list", None).await.unwrap();
+    let trust = keys::trust_list::verify(&trust.body, &[root], None).unwrap();
+    let tickets: Vec<(String, (String, Option<String>))> = accepted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut issued = 0;
+    for (ticket, (licence, seen)) in tickets {
+        let body = c
+            .get(&format!("/v1/applications/{ticket}"), Some(&key))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        match body["state"].as_str() {
+            Some("queued") => {
+                assert!(!require_issued, "{ticket} still queued");
+                assert!(
+                    seen.is_none(),
+                    "{ticket} was issued before the crash, now queued"
+                );
+            }
+            Some("issued") => {
+                let credential = &body["credential"];
+                let id = credential["id"].as_str().unwrap().to_owned();
+                if let Some(seen) = &seen {
+                    assert_eq!(seen, &id, "{ticket} got a second credential");
+                }
+                let token = URL_SAFE_NO_PAD
+                    .decode(credential["token"].as_str().unwrap())
+                    .unwrap();
+                #[allow(clippy::disallowed_methods)]
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let verified = keys::token::verify(
+                    &token,
+                    &trust.keyring(),
+                    &VerifyPolicy::at(keys::UnixTime(now)),
+                )
+                .unwrap();
+                assert_eq!(verified.claims.licence_number.as_str(), licence);
+                accepted
+                    .lock()
+                    .unwrap()
+                    .insert(ticket.clone(), (licence.clone(), Some(id)));
+                issued += 1;
+            }
+            other => panic!("acknowledged application {ticket} is {other:?}: {body}"),
+        }
+        let record = c
+            .get(&format!("/v1/licences/{licence}"), Some(&registry_key))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(
+            record["credentials"].as_array().unwrap().len() <= 1,
+            "licence {licence} has two credentials: {record}"
+        );
+    }
+    issued
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
+    let edld = edld_binary().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rounds = rounds();
+    let licences = Arc::new(licence_numbers(2_000 * rounds, 440_304));
+
+    // Import through the CLI, with one bad line that must be reported and skipped.
+    let file = dir.path().join("licences.jsonl");
+    let mut text = String::new();
+    for (i, n) in licences.iter().enumerate() {
+        text.push_str(&licence_json(n, &format!("Holder {i}"), &["C1"]).to_string());
+        text.push('\n');
+        if i == 3 {
+            text.push_str(r#"{"number":"440304199001010012","name":"Bad","classes":["C1"],"valid_from":"2020-01-01","authority":"X"}"#);
+            text.push('\n');
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let import = Command::new(&edld)
+        .args(["registry", "import"])
+        .arg(&file)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert_eq!(import.status.code(), Some(65), "{stderr}");
+    assert!(
+        stderr.contains("licences.jsonl:5: number: licence number check character"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&import.stdout).contains(&format!("imported {}", licences.len()))
+    );
+
+    let accepted: Accepted = Arc::new(Mutex::new(HashMap::new()));
+    let next = Arc::new(AtomicUsize::new(0));
+    for round in 0..rounds {
+        let mut running = start(&edld, &data);
+        if round > 0 {
+            check_all(running.addr, &data, &accepted, false).await;
+        }
+        let key = gateway_key(&data);
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                tokio::spawn(apply_until_stopped(
+                    running.addr,
+                    key.clone(),
+                    licences.clone(),
+                    next.clone(),
+                    accepted.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        // A random moment: 50 to 550 ms into the load.
+        let delay = 50 + u64::from(OsRng.next_u32() % 500);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        running.child.kill().unwrap();
+        running.child.wait().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        for c in clients {
+            c.await.unwrap();
+        }
+        let _ = running.stderr.join();
+    }
+
+    // Final restart: everything acknowledged is eventually issued, exactly once.
+    let mut running = start(&edld, &data);
+    let total = accepted.lock().unwrap().len();
+    assert!(total > 0, "no application was acknowledged");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let issued = check_all(running.addr, &data, &accepted, false).await;
+        if issued == total {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {issued} of {total} issued");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check_all(running.addr, &data, &accepted, true).await;
+    eprintln!("crash test: {rounds} SIGKILLs, {total} applications acknowledged, all issued once");
+    // A graceful stop exits 0.
+    let pid = running.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    assert!(running.child.wait().unwrap().success());
+    let _ = running.stderr.join();
+}

@@ -1,0 +1,8 @@
+//! The one end-to-end test binary.
+
+// Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod crash;
+mod issue;
+mod systemd;
