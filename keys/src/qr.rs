@@ -48,7 +48,8 @@ pub enum QrError {
     },
 }
 
-/// Encodes token bytes as QR text.
+/// Encodes token bytes as QR text. (Empty input gives `DL1:`, which [`decode`] refuses:
+/// there is no empty token.)
 pub fn encode(token: &[u8]) -> String {
     let mut text = String::with_capacity(PREFIX.len() + token.len() * 3 / 2 + 2);
     text.push_str(PREFIX);

@@ -153,10 +153,18 @@ impl std::fmt::Debug for StatusList {
 }
 
 impl StatusList {
-    /// A list of at least `len` entries, all 0, rounded up to whole bytes.
+    /// A list of at least `len` entries, all 0, rounded up to whole bytes. Refuses lists
+    /// larger than [`MAX_DECOMPRESSED`] bytes: no reader would accept them.
     pub fn new(bits: u8, len: usize) -> Result<StatusList, StatusListError> {
         check_bits(u64::from(bits))?;
-        let bytes = (len * usize::from(bits)).div_ceil(8);
+        let bytes = len
+            .checked_mul(usize::from(bits))
+            .map(|b| b.div_ceil(8))
+            .filter(|b| *b <= MAX_DECOMPRESSED)
+            .ok_or(StatusListError::IndexOutOfRange {
+                index: len as u64,
+                len: MAX_DECOMPRESSED * 8 / usize::from(bits),
+            })?;
         Ok(StatusList {
             bits,
             bytes: vec![0; bytes],

@@ -78,8 +78,18 @@ fn bounds_and_widths() {
 }
 
 #[test]
+fn lists_too_large_to_read_are_not_built() {
+    assert!(StatusList::new(8, usize::MAX).is_err());
+    assert!(StatusList::new(2, usize::MAX / 2).is_err());
+    assert!(StatusList::new(8, MAX_DECOMPRESSED + 1).is_err());
+    assert!(StatusList::new(8, MAX_DECOMPRESSED).is_ok());
+}
+
+#[test]
 fn a_zlib_bomb_is_refused() {
-    let huge = StatusList::new(8, MAX_DECOMPRESSED + 1).unwrap().compress();
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(&vec![0u8; MAX_DECOMPRESSED + 1]).unwrap();
+    let huge = encoder.finish().unwrap();
     assert!(huge.len() < 200_000);
     assert_eq!(
         StatusList::decompress(8, &huge).err(),

@@ -1,0 +1,46 @@
+//! Fuzzes the verifier's path from scanned text: `qr::decode`, then the unverified claims
+//! reader and `token::verify` with a fixed keyring. Whatever decodes must re-encode to the
+//! same text (base45 as edl reads it has one spelling per byte string).
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+
+use keys::{KeyUse, Keyring, SigningKey, TrustedKey, UnixTime, VerifyPolicy, danger, qr, token};
+
+/// 2026-11-01T00:00:00Z.
+const NOW: UnixTime = UnixTime(1_793_491_200);
+
+static KEYRING: LazyLock<Keyring> = LazyLock::new(|| {
+    Keyring::new(
+        [
+            (1, KeyUse::Credential),
+            (2, KeyUse::Credential),
+            (3, KeyUse::Status),
+        ]
+        .into_iter()
+        .map(|(seed, key_use)| TrustedKey {
+            public: SigningKey::from_seed(&[seed; 32]).public().clone(),
+            key_use,
+            not_before: UnixTime(0),
+            not_after: UnixTime(u64::MAX),
+            revoked: false,
+        })
+        .collect(),
+    )
+});
+
+fuzz_target!(|data: &[u8]| {
+    // QR text is always ASCII; anything else is refused before base45 looks at it.
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(bytes) = qr::decode(text) else {
+        return;
+    };
+    assert_eq!(qr::encode(&bytes), text, "decoded text is not canonical");
+    let _ = danger::inspect_credential(&bytes);
+    let _ = token::verify(&bytes, &KEYRING, &VerifyPolicy::at(NOW));
+});
