@@ -106,7 +106,14 @@ impl Opened {
     where
         I: IntoIterator<Item = &'k PublicKey>,
     {
-        let to_be_signed = self.message.tbs_data(b"");
+        let to_be_signed = match &self.message.protected.original_data {
+            Some(protected) => sig_structure(
+                protected,
+                self.message.payload.as_deref().unwrap_or_default(),
+            ),
+            // Only a message built in memory lacks its original header bytes.
+            None => self.message.tbs_data(b""),
+        };
         let key = candidates
             .into_iter()
             .find(|key| key.verify_strict(&to_be_signed, &self.message.signature))?;
@@ -116,6 +123,45 @@ impl Opened {
     /// The payload without any check: for the `danger` module only.
     pub(crate) fn unverified_payload(self) -> Vec<u8> {
         self.message.payload.unwrap_or_default()
+    }
+}
+
+/// The `Signature1` Sig_structure (RFC 9052 section 4.4) over the protected header bytes as
+/// received and the payload, with empty external AAD, written directly: no intermediate
+/// CBOR tree and a single copy of the payload.
+fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(protected.len() + payload.len() + 32);
+    // array(4), text(10) "Signature1"
+    out.push(0x84);
+    out.push(0x6a);
+    out.extend_from_slice(b"Signature1");
+    bstr_header(&mut out, protected.len());
+    out.extend_from_slice(protected);
+    // external_aad: empty bstr
+    out.push(0x40);
+    bstr_header(&mut out, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The CBOR head of a byte string of `len` bytes (major type 2, shortest form).
+fn bstr_header(out: &mut Vec<u8>, len: usize) {
+    let len = len as u64;
+    match len {
+        0..=23 => out.push(0x40 | len as u8),
+        24..=0xff => out.extend_from_slice(&[0x58, len as u8]),
+        0x100..=0xffff => {
+            out.push(0x59);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(0x5a);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(0x5b);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
     }
 }
 
@@ -158,3 +204,6 @@ fn format_error(error: CoseError) -> EnvelopeError {
     };
     EnvelopeError::Format(format)
 }
+
+#[cfg(test)]
+mod tests;
