@@ -133,7 +133,9 @@ pub fn import_file(service: &Service, path: &Path, format: Format) -> anyhow::Re
     Ok(report)
 }
 
-fn csv_line(record: &csv::StringRecord) -> Result<RegistryLine, String> {
+/// One CSV record (in `CSV_HEADER` order) as a registry line: pure, no IO; what the import
+/// and its fuzz target both call.
+pub fn csv_line(record: &csv::StringRecord) -> Result<RegistryLine, String> {
     let field = |i: usize| record.get(i).unwrap_or("").trim().to_owned();
     let optional = |i: usize| {
         let v = field(i);
