@@ -176,6 +176,16 @@ pub struct Application {
     pub created_at: UnixTime,
     /// When its state last changed.
     pub updated_at: UnixTime,
+    /// Whether the licence already had a credential when this was accepted (a re-issue).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reissue: bool,
+    /// The wait quoted when it joined the queue, seconds (low, high), if one was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<(u64, u64)>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A transition that the application's state does not allow.
@@ -184,11 +194,15 @@ pub struct Application {
 pub struct StateError(pub &'static str);
 
 impl Application {
-    /// The lane an application of this channel joins.
+    /// The lane the application joins: the window's, the re-issues' (after a registry
+    /// change, or a new application for a licence that already had a credential), or the
+    /// first applications'.
     pub fn lane(&self) -> Lane {
         match self.channel {
-            Channel::Window | Channel::Registry => Lane::Priority,
-            Channel::App => Lane::Standard,
+            Channel::Window => Lane::Window,
+            Channel::Registry => Lane::Reissue,
+            Channel::App if self.reissue => Lane::Reissue,
+            Channel::App => Lane::First,
         }
     }
 

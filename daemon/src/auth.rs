@@ -98,6 +98,8 @@ pub enum Endpoint {
     RegistryWrite,
     /// `GET /v1/credentials/{id}/status`.
     LiveStatus,
+    /// The throttle API on the admin listener.
+    Operate,
 }
 
 /// The role-by-endpoint table: the one place that decides access.
@@ -109,6 +111,7 @@ pub fn allowed(role: Role, endpoint: Endpoint) -> bool {
         Review => matches!(role, Reviewer),
         RegistryRead => matches!(role, Registry | Window),
         RegistryWrite => matches!(role, Registry),
+        Operate => matches!(role, Operator),
         LiveStatus => matches!(
             role,
             Officer | Insurer | Rental | Employer | Registry | Window

@@ -41,3 +41,32 @@ impl Clock for ManualClock {
         UnixTime(self.now.load(Ordering::SeqCst))
     }
 }
+
+/// Monotonic time since the daemon started, for the throttles: the `now` their arithmetic
+/// takes, and governor's clock for the keyed limits (the two always agree).
+#[derive(Clone, Copy, Debug)]
+pub struct Monotonic {
+    origin: std::time::Instant,
+}
+
+impl Monotonic {
+    /// Starts counting now.
+    pub fn start() -> Monotonic {
+        Monotonic {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// Time since the start.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.origin.elapsed()
+    }
+}
+
+impl governor::clock::Clock for Monotonic {
+    type Instant = governor::nanos::Nanos;
+
+    fn now(&self) -> Self::Instant {
+        governor::nanos::Nanos::from(self.origin.elapsed())
+    }
+}

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::throttle::settings::ThrottleSettings;
+
 /// The embedded default configuration `edld` runs on without `--config`.
 pub const DEFAULT_TOML: &str = r#"
 # edld development defaults: loopback only, plain HTTP, state in ./edl-data,
@@ -74,6 +76,11 @@ pub struct RawConfig {
     /// Request limits.
     #[serde(default)]
     pub limits: RawLimits,
+    /// Throttle settings at first start, as `[throttle.drain] rate = 1000` and so on (the
+    /// names of `edld throttle set`, dotted names as tables). Once operators change them,
+    /// the stored settings win over these.
+    #[serde(default)]
+    pub throttle: Option<toml::Table>,
 }
 
 /// `[keys]`: PKCS#8 v1 PEM private key files, mode 0600.
@@ -243,6 +250,8 @@ pub struct Config {
     pub max_photo_bytes: usize,
     /// Header read timeout.
     pub header_timeout: Duration,
+    /// Throttle settings at first start.
+    pub throttle: ThrottleSettings,
 }
 
 /// Why a configuration was refused. Each message names the setting.
@@ -297,6 +306,9 @@ pub enum ConfigError {
         /// The path.
         path: PathBuf,
     },
+    /// A throttle setting that does not parse.
+    #[error("throttle.{0}")]
+    Throttle(String),
     /// An empty or malformed text setting.
     #[error("{setting}: {reason}")]
     Invalid {
@@ -432,6 +444,16 @@ impl TryFrom<RawConfig> for Config {
             });
         }
         positive("limits.header_timeout_secs", l.header_timeout_secs)?;
+        let mut throttle = ThrottleSettings::default();
+        if let Some(table) = &raw.throttle {
+            let mut entries = Vec::new();
+            flatten("", table, &mut entries);
+            for (name, value) in entries {
+                throttle = throttle
+                    .change(&name, &value)
+                    .map_err(|e| ConfigError::Throttle(e.to_string()))?;
+            }
+        }
         Ok(Config {
             listen,
             admin_listen,
@@ -453,6 +475,7 @@ impl TryFrom<RawConfig> for Config {
             issuance_batch: batch,
             max_photo_bytes: l.max_photo_bytes,
             header_timeout: Duration::from_secs(l.header_timeout_secs),
+            throttle,
         })
     }
 }
@@ -475,6 +498,23 @@ impl Config {
                 let scheme = if self.tls.is_some() { "https" } else { "http" };
                 format!("{scheme}://{bound}")
             }
+        }
+    }
+}
+
+/// Dotted names and text values of a (nested) TOML table.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String)>) {
+    for (key, value) in table {
+        let name = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(t) => flatten(&name, t, out),
+            toml::Value::String(s) => out.push((name, s.clone())),
+            toml::Value::Datetime(d) => out.push((name, d.to_string())),
+            other => out.push((name, other.to_string())),
         }
     }
 }

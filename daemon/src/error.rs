@@ -1,6 +1,7 @@
 //! The errors request handlers return. `http::problem` is the one place that turns them
 //! into status codes and RFC 9457 bodies; internal causes are logged there, never sent.
 
+use crate::service::Throttled;
 use crate::store::StoreError;
 
 /// Why a request failed.
@@ -36,6 +37,9 @@ pub enum ApiError {
         /// Seconds until a retry can succeed.
         retry_after: u64,
     },
+    /// Refused by admission: 429 (one caller over its limit) or 503 (full).
+    #[error("throttled by the {} limit", .0.limit)]
+    Throttled(Throttled),
     /// The store failed; the client may retry.
     #[error("storage failure")]
     Store(#[from] StoreError),

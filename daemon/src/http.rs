@@ -2,6 +2,11 @@
 //! only from them, and the OpenAPI test checks them against the document), the handlers
 //! that decode requests, call `Service` and encode replies, and `problem`, the one place
 //! where errors become status codes and RFC 9457 bodies.
+//!
+//! **Isolation.** Every route has a [`Kind`]. Issuance routes run on the issuance runtime
+//! (its own small thread budget), behind a bound on how many may be in progress at once:
+//! past it they are shed at once with 503. Verification routes (live status, status lists,
+//! trust list, JWKS) run on the serving runtime and never wait for either.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, get, patch, post, put};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keys::licence::{LicenceNumber, Points};
@@ -25,13 +30,29 @@ use crate::auth::{Caller, Endpoint, LicenceField, licence_fields};
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::registry::{LicenceRecord, RegistryLine, StateAction};
-use crate::service::{ApplicationView, ApplyRequest, LicenceChange, Service};
+use crate::service::{ApplicationView, ApplyRequest, LicenceChange, Service, Throttled};
+use crate::throttle::estimate::WaitEstimate;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     /// The daemon's operations.
     pub service: Arc<Service>,
+    /// The runtime issuance routes run on.
+    pub issuance: tokio::runtime::Handle,
+    /// Issuance requests that may be in progress at once; past it, 503 at once.
+    pub intake: Arc<tokio::sync::Semaphore>,
+}
+
+/// What a route serves, which decides where it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Live status, status lists, trust list, JWKS: never wait behind issuance.
+    Verification,
+    /// Applications, review, refresh, registry: the issuance runtime, shed first.
+    Issuance,
+    /// Health, metrics, documents, operators.
+    Operations,
 }
 
 /// One route: method, path pattern (OpenAPI style), handler.
@@ -42,13 +63,27 @@ pub struct Route {
     pub path: &'static str,
     /// The handler.
     pub handler: MethodRouter<AppState>,
+    /// Where it runs.
+    pub kind: Kind,
 }
 
 fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    let kind = if path.starts_with("/v1/trust-list")
+        || path.starts_with("/v1/status-lists")
+        || path == "/.well-known/jwks.json"
+        || path == "/v1/credentials/{id}/status"
+    {
+        Kind::Verification
+    } else if path.starts_with("/v1/") {
+        Kind::Issuance
+    } else {
+        Kind::Operations
+    };
     Route {
         method,
         path,
         handler,
+        kind,
     }
 }
 
@@ -102,6 +137,18 @@ pub fn admin_routes() -> Vec<Route> {
         route(Method::GET, "/healthz", get(healthz)),
         route(Method::GET, "/metrics", get(metrics)),
         route(Method::GET, "/admin/v1/queue", get(queue)),
+        route(Method::GET, "/admin/v1/throttle", get(throttle_show)),
+        route(Method::PATCH, "/admin/v1/throttle", patch(throttle_set)),
+        route(
+            Method::POST,
+            "/admin/v1/throttle/pause",
+            post(throttle_pause),
+        ),
+        route(
+            Method::POST,
+            "/admin/v1/throttle/resume",
+            post(throttle_resume),
+        ),
     ]
 }
 
@@ -110,7 +157,16 @@ pub fn admin_routes() -> Vec<Route> {
 pub fn router(routes: Vec<Route>, state: AppState, body_limit: usize) -> Router {
     let mut router = Router::new();
     for r in routes {
-        router = router.route(r.path, r.handler);
+        let handler = match r.kind {
+            Kind::Issuance => r
+                .handler
+                .layer(middleware::from_fn_with_state(state.clone(), on_issuance)),
+            Kind::Verification => r
+                .handler
+                .layer(middleware::from_fn_with_state(state.clone(), timed)),
+            Kind::Operations => r.handler,
+        };
+        router = router.route(r.path, handler);
     }
     router
         .fallback(not_found)
@@ -118,6 +174,50 @@ pub fn router(routes: Vec<Route>, state: AppState, body_limit: usize) -> Router 
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Runs an issuance request on the issuance runtime, or sheds it at once with 503 when
+/// the bound on issuance requests in progress is reached.
+async fn on_issuance(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Ok(permit) = state.intake.clone().try_acquire_owned() else {
+        state
+            .service
+            .metrics
+            .decision("overload", "reject", "enforce");
+        return throttled(&Throttled {
+            status: 503,
+            limit: "overload",
+            retry_after: 1,
+            clears_at: None,
+        });
+    };
+    let task = state.issuance.spawn(async move {
+        let response = next.run(request).await;
+        drop(permit);
+        response
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(e) => ApiError::Internal(format!("issuance task: {e}")).into_response(),
+    }
+}
+
+/// Times a verification request.
+async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let response = next.run(request).await;
+    state
+        .service
+        .metrics
+        .verification_seconds
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Counts and times each request by route, and turns any non-problem error response
@@ -187,6 +287,7 @@ pub fn problem(error: &ApiError) -> Response {
         ApiError::Unavailable { retry_after } => {
             (StatusCode::SERVICE_UNAVAILABLE, None, Some(*retry_after))
         }
+        ApiError::Throttled(t) => return throttled(t),
         ApiError::Store(e) => {
             tracing::error!(error = %e, "store failure");
             (StatusCode::SERVICE_UNAVAILABLE, None, Some(1))
@@ -207,6 +308,43 @@ pub fn problem(error: &ApiError) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    response
+}
+
+/// A 429 or 503 refusal by admission: `Retry-After`, and a problem body naming the limit,
+/// with the same `retry_after`, and for a full queue the time its backlog should clear.
+pub fn throttled(t: &Throttled) -> Response {
+    let status = StatusCode::from_u16(t.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let title = status.canonical_reason().unwrap_or("error");
+    let detail = match (t.limit, t.clears_at) {
+        ("client", _) => "this client is over its application rate".to_owned(),
+        ("licence", _) => "too many applications for this licence".to_owned(),
+        ("intake", _) => "applications arrive faster than the service takes them".to_owned(),
+        ("overload", _) => "the service is saturated: issuance is shed first".to_owned(),
+        (_, Some(at)) => format!(
+            "the queue is full; its backlog should clear by {}",
+            http_date(keys::UnixTime(at))
+        ),
+        _ => "the queue is full".to_owned(),
+    };
+    let mut body = json!({
+        "type": format!("https://edl.invalid/problems/{}", t.limit),
+        "title": title,
+        "status": t.status,
+        "detail": detail,
+        "reason": t.limit,
+        "retry_after": t.retry_after,
+    });
+    if let (Some(at), Some(map)) = (t.clears_at, body.as_object_mut()) {
+        map.insert("clears_at".into(), json!(at));
+    }
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after));
     response
 }
 
@@ -313,21 +451,123 @@ async fn openapi() -> Response {
 }
 
 async fn queue(State(state): State<AppState>) -> Response {
-    let s = &state.service;
+    json_response(StatusCode::OK, &queue_json(&state.service))
+}
+
+fn queue_json(s: &Service) -> Value {
+    let now = s.monotonic.elapsed();
+    let throttle = s.throttle();
     let lanes: Map<String, Value> = crate::queue::Lane::ALL
         .into_iter()
-        .map(|l| (l.as_str().to_owned(), json!({"depth": s.lanes.depth(l)})))
+        .map(|l| {
+            (
+                l.as_str().to_owned(),
+                json!({"depth": s.lanes.depth(l), "drain_rate_per_second": throttle.lane_rate(now, l)}),
+            )
+        })
         .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "depth": s.lanes.total_depth(),
-            "lanes": lanes,
-            "drain_rate_per_second": s.drain_rate.rate(),
-            "issued": s.metrics.credentials_issued.get(),
-            "accepted": s.metrics.applications_accepted.get(),
-        }),
-    )
+    json!({
+        "depth": s.lanes.total_depth(),
+        "waiting_for_opening": s.lanes.unordered(),
+        "lanes": lanes,
+        "drain_rate_per_second": throttle.measured_rate(now),
+        "paused": throttle.is_paused(),
+        "in_flight": s.in_flight.load(std::sync::atomic::Ordering::SeqCst),
+        "issued": s.metrics.credentials_issued.get(),
+        "accepted": s.metrics.applications_accepted.get(),
+    })
+}
+
+// ----- throttle (admin listener, operator role) -----
+
+fn throttle_json(state: &AppState) -> Value {
+    let settings = state.service.throttle_settings();
+    let flat: Map<String, Value> = settings
+        .entries()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), json!(value)))
+        .collect();
+    json!({
+        "settings": settings,
+        "values": flat,
+        "queue": queue_json(&state.service),
+    })
+}
+
+async fn throttle_show(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Operate)?;
+    Ok(json_response(StatusCode::OK, &throttle_json(&state)))
+}
+
+/// `PATCH /admin/v1/throttle` with `{"drain.rate": 500, "client.mode": "shadow", …}`:
+/// names as `edld throttle set` takes them; values as JSON strings, numbers, booleans or
+/// null (none).
+async fn throttle_set(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Operate)?;
+    let changes: Map<String, Value> = json_body(body)?;
+    let changes: Vec<(String, String)> = changes
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(s) => s,
+                Value::Null => "none".to_owned(),
+                // 10.0 is the count 10.
+                Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+                    (Some(whole), _) => whole.to_string(),
+                    (None, Some(f)) if f.fract() == 0.0 && (0.0..1e15).contains(&f) => {
+                        (f as u64).to_string()
+                    }
+                    _ => n.to_string(),
+                },
+                other => other.to_string(),
+            };
+            (name, text)
+        })
+        .collect();
+    change_throttle(&state, &caller, &changes).await
+}
+
+async fn throttle_pause(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Operate)?;
+    change_throttle(&state, &caller, &[("paused".into(), "true".into())]).await
+}
+
+async fn throttle_resume(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Endpoint::Operate)?;
+    change_throttle(&state, &caller, &[("paused".into(), "false".into())]).await
+}
+
+async fn change_throttle(
+    state: &AppState,
+    caller: &Caller,
+    changes: &[(String, String)],
+) -> Result<Response, ApiError> {
+    let (old, new) = state.service.change_throttle(caller, changes).await?;
+    let old: std::collections::HashMap<_, _> = old.entries().into_iter().collect();
+    let changed: Map<String, Value> = new
+        .entries()
+        .into_iter()
+        .filter(|(name, value)| old.get(name) != Some(value))
+        .map(|(name, value)| (name.to_owned(), json!({"old": old.get(name), "new": value})))
+        .collect();
+    let mut body = throttle_json(state);
+    if let Some(map) = body.as_object_mut() {
+        map.insert("changed".into(), Value::Object(changed));
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 // ----- trust and status lists -----
@@ -460,11 +700,24 @@ async fn apply(
     Ok(response)
 }
 
-/// Seconds until polling is worthwhile.
+/// Seconds until polling is worthwhile: a quarter of the expected wait, jittered so that
+/// clients accepted together do not poll together.
 fn poll_hint(view: &ApplicationView) -> u64 {
-    match view.estimate {
-        Some(crate::queue::WaitEstimate::Range { low, .. }) => low.clamp(1, 3600),
-        _ => 5,
+    use rand_core::RngCore;
+    let expected = view.estimate.and_then(WaitEstimate::midpoint);
+    let jitter = f64::from(rand_core::OsRng.next_u32()) / f64::from(u32::MAX);
+    crate::throttle::lanes::poll_after(expected, jitter)
+}
+
+/// A wait estimate as JSON: `{"kind": "unknown"}` or a range in whole seconds.
+fn estimate_json(estimate: WaitEstimate) -> Value {
+    match estimate {
+        WaitEstimate::Unknown => json!({"kind": "unknown"}),
+        WaitEstimate::Range { low, high } => json!({
+            "kind": "range",
+            "low": low.as_secs(),
+            "high": high.as_secs() + u64::from(high.subsec_nanos() > 0),
+        }),
     }
 }
 
@@ -486,7 +739,13 @@ fn application_json(view: &ApplicationView) -> Value {
         map.insert("position".into(), json!(position));
     }
     if let Some(estimate) = view.estimate {
-        map.insert("wait_seconds".into(), json!(estimate));
+        map.insert("wait_seconds".into(), estimate_json(estimate));
+    }
+    if let ApplicationState::Queued { lane, .. } = &app.state {
+        map.insert("lane".into(), json!(lane));
+    }
+    if let Some(opening) = view.opening_at {
+        map.insert("opening_at".into(), json!(opening));
     }
     if let ApplicationState::Rejected { reason } = &app.state {
         map.insert("reason".into(), json!(reason));

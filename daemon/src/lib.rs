@@ -9,8 +9,15 @@
 //! domain logic), `status_lists`, `trust`, `service` (operations over the state), `auth`
 //! and `audit`, `http` and `openapi` (the APIs), `server` (TLS and connections),
 //! `metrics`, `render` (QR images), `systemd` (readiness and watchdog), `throttle` (pure
-//! admission, pacing and wait arithmetic, and the simulator), `client`, `demo` and `import`
-//! (CLI commands).
+//! admission, pacing and wait arithmetic, and the simulator), `drain` (the paced signing
+//! thread), `client`, `demo`, `import` and `operator` (CLI commands).
+//!
+//! **Isolation.** Verification (live status, status lists, trust list, JWKS) is served by
+//! the runtime `run` is called on. Issuance requests run on a separate one-worker runtime
+//! behind a bound on requests in progress, signing runs on the drain thread, and the
+//! store's group committer runs on the issuance runtime; relying-party lookups are audited
+//! through their own log and its own group commit. Under saturation issuance is shed (503)
+//! before verification waits.
 
 pub mod application;
 pub mod audit;
@@ -19,6 +26,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod drain;
 pub mod error;
 pub mod http;
 pub mod import;
@@ -26,6 +34,7 @@ pub mod issue;
 pub mod keyfiles;
 pub mod metrics;
 pub mod openapi;
+pub mod operator;
 pub mod queue;
 pub mod registry;
 pub mod render;
@@ -115,17 +124,27 @@ pub async fn run(
             .await
             .context("opening the service")??
     };
+    service.throttle_step_cap(config.issuance_batch as u64);
     let service = Arc::new(service);
-    let committer = tokio::spawn(committer_task.run());
+    let issuance = IssuanceRuntime(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("edld-issuance")
+            .on_thread_start(drain::yield_cpu_to_verification)
+            .enable_all()
+            .build()
+            .context("starting the issuance runtime")?,
+    ));
+    let issuance_handle = issuance.handle();
+    let committer = issuance_handle.spawn(committer_task.run());
 
     // The drain worker: a dedicated thread, so signing never occupies the async workers
     // that serve live status.
     let drain = {
         let service = service.clone();
-        let batch = config.issuance_batch;
         std::thread::Builder::new()
             .name("edld-drain".into())
-            .spawn(move || drain_loop(&service, batch))
+            .spawn(move || drain::run(&service))
             .context("starting the drain thread")?
     };
 
@@ -140,6 +159,8 @@ pub async fn run(
 
     let state = AppState {
         service: service.clone(),
+        issuance: issuance_handle,
+        intake: Arc::new(tokio::sync::Semaphore::new(ISSUANCE_IN_PROGRESS)),
     };
     // A photo in base64 plus the JSON around it.
     let body_limit = config.max_photo_bytes * 4 / 3 + 64 * 1024;
@@ -197,23 +218,47 @@ pub async fn run(
     // Nothing writes any more: the committer can go.
     committer.abort();
     let _ = committer.await;
+    let lookups = service.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        lookups.lookups.stop();
+        issuance.shutdown(Duration::from_secs(5));
+    })
+    .await;
     tracing::info!("stopped");
     Ok(())
 }
 
-fn drain_loop(service: &Service, batch: usize) {
-    use std::sync::atomic::Ordering;
-    while !service.stopping.load(Ordering::SeqCst) {
-        match service.drain_step(batch) {
-            Ok(report) if report.issued + report.rejected > 0 => {}
-            Ok(_) => service.queue_wakeup.wait(Duration::from_millis(500)),
-            Err(e) => {
-                tracing::error!(error = %e, "drain step failed");
-                service.queue_wakeup.wait(Duration::from_millis(200));
-            }
+/// The issuance runtime. A runtime may only be dropped where blocking is allowed: when
+/// `run` is cancelled (dropped) instead of stopped, this lets it go in the background.
+struct IssuanceRuntime(Option<tokio::runtime::Runtime>);
+
+impl IssuanceRuntime {
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(rt) => rt.handle().clone(),
+            // Only `shutdown` and `drop` take the runtime, and both consume `self`.
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Waits up to `timeout` for its tasks (blocking).
+    fn shutdown(mut self, timeout: Duration) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_timeout(timeout);
         }
     }
 }
+
+impl Drop for IssuanceRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Issuance requests in progress at once; more are shed with 503 before any work.
+const ISSUANCE_IN_PROGRESS: usize = 512;
 
 async fn status_signer(
     service: Arc<Service>,

@@ -1,6 +1,6 @@
 //! `edld`: arguments → tracing → `Config` → bind → `daemon::run`, and the CLI commands
-//! (`check-config`, `demo`, `registry import`). The only place that reads the system
-//! clock.
+//! (`check-config`, `demo`, `registry import`, `throttle`). The only place that reads the
+//! system clock.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -73,6 +73,90 @@ enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// Show and tune the throttles live (admin listener), or simulate settings offline.
+    Throttle {
+        #[command(subcommand)]
+        command: ThrottleCommand,
+    },
+}
+
+#[derive(Args, Clone)]
+struct OperatorKey {
+    /// An API key of the operator role (default: $EDLD_OPERATOR_KEY, else the development
+    /// key in `<data>/dev-clients.txt`).
+    #[arg(long)]
+    key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ThrottleCommand {
+    /// Print every rate, burst, bound, lane weight, opening time and mode in force.
+    Show {
+        #[command(flatten)]
+        key: OperatorKey,
+    },
+    /// Change settings: `edld throttle set drain.rate=500 client.mode=shadow`. In force
+    /// within a second, audited, kept across restarts.
+    Set {
+        #[command(flatten)]
+        key: OperatorKey,
+        /// `name=value` pairs (see `edld throttle show` for the names).
+        #[arg(required = true)]
+        changes: Vec<String>,
+    },
+    /// Pause draining (admission goes on; waits show as unknown).
+    Pause {
+        #[command(flatten)]
+        key: OperatorKey,
+    },
+    /// Resume draining.
+    Resume {
+        #[command(flatten)]
+        key: OperatorKey,
+    },
+    /// Run the admission, queue and pacer code on a virtual clock over an arrival curve
+    /// and write a CSV and an SVG chart.
+    Simulate {
+        /// Arrival curve: `seconds,per_second` lines, linearly interpolated.
+        #[arg(long)]
+        arrivals: PathBuf,
+        /// Settings from this configuration's [throttle] tables (default: built-in).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Setting changes on top, `name=value` (repeatable).
+        #[arg(long = "set")]
+        changes: Vec<String>,
+        /// Share of arrivals per lane: window,reissue,first.
+        #[arg(long, default_value = "0.02,0.03,0.95")]
+        lane_mix: String,
+        /// Gateway clients the arrivals come through.
+        #[arg(long, default_value_t = 8)]
+        clients: u32,
+        /// Share of arrivals that repeat a recent licence (retries, hammering).
+        #[arg(long, default_value_t = 0.05)]
+        repeat_share: f64,
+        /// CSV output, one line per simulated minute.
+        #[arg(long, default_value = "simulation.csv")]
+        out_csv: PathBuf,
+        /// SVG chart output.
+        #[arg(long, default_value = "simulation.svg")]
+        out_svg: PathBuf,
+    },
+    /// Write an example launch-day arrival curve (CSV).
+    LaunchDay {
+        /// Off-peak arrivals per second.
+        #[arg(long, default_value_t = 200.0)]
+        base: f64,
+        /// Arrivals at the opening, as a multiple of the base.
+        #[arg(long, default_value_t = 20.0)]
+        spike: f64,
+        /// Hours to cover.
+        #[arg(long, default_value_t = 24.0)]
+        hours: f64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,7 +193,10 @@ impl Clock for SystemClock {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo talks to a person on stdout: only warnings in its log.
-    let quiet = matches!(cli.command, Some(Command::Demo | Command::Registry { .. }));
+    let quiet = matches!(
+        cli.command,
+        Some(Command::Demo | Command::Registry { .. } | Command::Throttle { .. })
+    );
     init_tracing(if quiet { "warn" } else { "info" });
     let overrides = cli.serving.overrides();
     match cli.command {
@@ -134,7 +221,180 @@ fn main() -> ExitCode {
                     format,
                 },
         }) => import(&file, config, format, &overrides),
+        Some(Command::Throttle { command }) => throttle(command, &overrides),
     }
+}
+
+fn throttle(command: ThrottleCommand, overrides: &Overrides) -> ExitCode {
+    let result = match command {
+        ThrottleCommand::Simulate {
+            arrivals,
+            config,
+            changes,
+            lane_mix,
+            clients,
+            repeat_share,
+            out_csv,
+            out_svg,
+        } => simulate(
+            &arrivals,
+            config.as_deref(),
+            &changes,
+            &lane_mix,
+            clients,
+            repeat_share,
+            &out_csv,
+            &out_svg,
+            overrides,
+        ),
+        ThrottleCommand::LaunchDay {
+            base,
+            spike,
+            hours,
+            out,
+        } => std::fs::write(
+            &out,
+            daemon::operator::launch_day(base, spike, hours).to_csv(),
+        )
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))
+        .map(|()| println!("wrote {}", out.display())),
+        ThrottleCommand::Show { key } => admin_call(&key, overrides, |admin, out| {
+            Box::pin(async move { daemon::operator::show(&admin, out).await })
+        }),
+        ThrottleCommand::Set { key, changes } => admin_call(&key, overrides, |admin, out| {
+            Box::pin(async move { daemon::operator::set(&admin, &changes, out).await })
+        }),
+        ThrottleCommand::Pause { key } => admin_call(&key, overrides, |admin, out| {
+            Box::pin(async move { daemon::operator::pause(&admin, true, out).await })
+        }),
+        ThrottleCommand::Resume { key } => admin_call(&key, overrides, |admin, out| {
+            Box::pin(async move { daemon::operator::pause(&admin, false, out).await })
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edld throttle: {e:#}");
+            ExitCode::from(EXIT_SOFTWARE)
+        }
+    }
+}
+
+type AdminFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// Runs one call to the admin listener (from `--admin-listen`, default 127.0.0.1:8081)
+/// with the operator key.
+fn admin_call(
+    key: &OperatorKey,
+    overrides: &Overrides,
+    call: impl for<'a> FnOnce(daemon::operator::Admin, &'a mut std::io::Stdout) -> AdminFuture<'a>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let addr: std::net::SocketAddr = overrides
+        .admin_listen
+        .as_deref()
+        .unwrap_or("127.0.0.1:8081")
+        .parse()
+        .context("--admin-listen: not an address with a port")?;
+    let key = match key
+        .key
+        .clone()
+        .or_else(|| std::env::var("EDLD_OPERATOR_KEY").ok())
+    {
+        Some(k) => k,
+        None => {
+            let data = overrides
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("./edl-data"));
+            let path = data.join("dev-clients.txt");
+            daemon::auth::read_dev_clients(&path)
+                .with_context(|| {
+                    format!(
+                        "no --key or EDLD_OPERATOR_KEY, and cannot read {}",
+                        path.display()
+                    )
+                })?
+                .into_iter()
+                .find(|(role, _)| role == "operator")
+                .map(|(_, k)| k)
+                .with_context(|| format!("{} has no operator key", path.display()))?
+        }
+    };
+    let admin = daemon::operator::Admin { addr, key };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut out = std::io::stdout();
+    rt.block_on(call(admin, &mut out))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate(
+    arrivals: &std::path::Path,
+    config: Option<&std::path::Path>,
+    changes: &[String],
+    lane_mix: &str,
+    clients: u32,
+    repeat_share: f64,
+    out_csv: &std::path::Path,
+    out_svg: &std::path::Path,
+    overrides: &Overrides,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut settings = match config {
+        Some(path) => {
+            Config::load(Some(path), overrides)
+                .with_context(|| format!("{}", path.display()))?
+                .throttle
+        }
+        None => daemon::throttle::settings::ThrottleSettings::default(),
+    };
+    for change in changes {
+        let (name, value) = change
+            .split_once('=')
+            .with_context(|| format!("--set {change:?}: expected name=value"))?;
+        settings = settings.change(name.trim(), value.trim())?;
+    }
+    let mix: Vec<f64> = lane_mix
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .context("--lane-mix: three numbers, window,reissue,first")?;
+    let lane_mix: [f64; 3] = mix
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("--lane-mix: three numbers, window,reissue,first"))?;
+    let scenario = daemon::operator::Scenario {
+        lane_mix,
+        clients,
+        repeat_share,
+        ..daemon::operator::Scenario::default()
+    };
+    let started = std::time::Instant::now();
+    let report = daemon::operator::simulate(arrivals, &settings, &scenario)?;
+    let title = format!(
+        "{}: drain {}/s, queue bound {} s, intake {}/s",
+        arrivals.display(),
+        settings.drain.rate,
+        settings.admission.max_wait_seconds,
+        settings.admission.intake.rate
+    );
+    std::fs::write(out_csv, report.to_csv())
+        .with_context(|| format!("writing {}", out_csv.display()))?;
+    let svg = report
+        .to_svg(&title)
+        .map_err(|e| anyhow::anyhow!("drawing: {e}"))?;
+    std::fs::write(out_svg, svg).with_context(|| format!("writing {}", out_svg.display()))?;
+    println!("{}", daemon::operator::summary(&report));
+    println!(
+        "simulated {:.1} h in {:.1} s; wrote {} and {}",
+        report.samples.len() as f64 / 60.0,
+        started.elapsed().as_secs_f64(),
+        out_csv.display(),
+        out_svg.display()
+    );
+    Ok(())
 }
 
 fn init_tracing(default: &str) {

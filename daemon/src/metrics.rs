@@ -1,6 +1,10 @@
-//! Prometheus metrics: requests and latency per route, queue depth, issuance and
-//! rejection counts, signing and commit latency. Rendered in the text exposition format
-//! at `GET /metrics`.
+//! Prometheus metrics: requests and latency per route, verification latency, admission
+//! decisions, queue depth and oldest age per lane, waits (actual, and against the quote),
+//! drain rates, work in flight, the throttle settings in force, issuance and rejection
+//! counts, signing and commit latency. Rendered in the text exposition format at
+//! `GET /metrics`.
+
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,7 +13,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::queue::Lane;
 use crate::store::CommitObserver;
+use crate::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
+use crate::throttle::settings::ThrottleSettings;
 
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -43,6 +50,40 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of an admission decision.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// `client`, `licence`, `intake`, `queue`, or `overload` (issuance shed at once).
+    pub limit: String,
+    /// `admit`, `reject` or `would_reject`.
+    pub decision: String,
+    /// `shadow` or `enforce`.
+    pub mode: String,
+}
+
+/// Labels of one limit.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// The limit.
+    pub limit: String,
+}
+
+/// Labels of a throttle setting.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SettingLabels {
+    /// Its name, as `edld throttle set` takes it.
+    pub setting: String,
+}
+
+/// Labels of a quote's outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `held` (the actual wait fell in the quoted range), `early` or `late`.
+    pub outcome: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -74,6 +115,30 @@ pub struct Metrics {
     pub commit_group_size: Histogram,
     /// Status list signings.
     pub status_lists_signed: Counter,
+    /// Latency of the verification routes (live status, status lists, trust list, JWKS).
+    pub verification_seconds: HistogramFamily<RouteLabels>,
+    /// Admission decisions by limit, decision and mode.
+    pub admission_decisions: Family<DecisionLabels, Counter>,
+    /// Refusals by shadow-mode limits (admitted anyway).
+    pub would_reject: Family<LimitLabels, Counter>,
+    /// Oldest waiting application per lane, seconds.
+    pub queue_oldest_age: Family<LaneLabels, Gauge>,
+    /// Applications accepted before the opening, not yet in order.
+    pub queue_unordered: Gauge,
+    /// Seconds from acceptance to issuance.
+    pub wait_seconds: Histogram,
+    /// Actual wait over the quoted midpoint.
+    pub wait_quote_ratio: Histogram,
+    /// Quotes by outcome.
+    pub wait_quotes: Family<OutcomeLabels, Counter>,
+    /// Measured drain rate (busy seconds of the last minute), per second.
+    pub drain_rate_measured: FloatGauge,
+    /// The drain rate set (0 while paused), per second.
+    pub drain_rate_target: FloatGauge,
+    /// Applications signed but not yet durable.
+    pub in_flight: Gauge,
+    /// Every numeric throttle setting in force.
+    pub throttle_setting: Family<SettingLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -153,6 +218,79 @@ impl Metrics {
             "Status List Tokens signed",
             status_lists_signed.clone(),
         );
+        let verification_seconds: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "verification_duration_seconds",
+            "Latency of live status, status lists, trust list and JWKS",
+            verification_seconds.clone(),
+        );
+        let admission_decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "admission_decisions",
+            "Admission decisions by limit, decision and mode",
+            admission_decisions.clone(),
+        );
+        let would_reject = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "admission_would_reject",
+            "Refusals computed by shadow-mode limits (admitted anyway)",
+            would_reject.clone(),
+        );
+        let queue_oldest_age = Family::<LaneLabels, Gauge>::default();
+        registry.register(
+            "queue_oldest_age_seconds",
+            "Age of the oldest waiting application, per lane",
+            queue_oldest_age.clone(),
+        );
+        let queue_unordered = Gauge::default();
+        registry.register(
+            "queue_waiting_for_opening",
+            "Applications accepted before the opening time, not yet in order",
+            queue_unordered.clone(),
+        );
+        let wait_seconds = Histogram::new(exponential_buckets(1.0, 2.0, 18));
+        registry.register(
+            "wait_seconds",
+            "Seconds from acceptance to issuance",
+            wait_seconds.clone(),
+        );
+        let wait_quote_ratio = Histogram::new(exponential_buckets(0.125, 1.25, 25));
+        registry.register(
+            "wait_quote_ratio",
+            "Actual wait over the midpoint of the wait quoted on acceptance",
+            wait_quote_ratio.clone(),
+        );
+        let wait_quotes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "wait_quotes",
+            "Quoted waits: held (actual within the range), early or late",
+            wait_quotes.clone(),
+        );
+        let drain_rate_measured = FloatGauge::default();
+        registry.register(
+            "drain_rate_measured",
+            "Measured drain rate over the busy seconds of the last minute, per second",
+            drain_rate_measured.clone(),
+        );
+        let drain_rate_target = FloatGauge::default();
+        registry.register(
+            "drain_rate_target",
+            "Drain rate set by the operators (0 while paused), per second",
+            drain_rate_target.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "drain_in_flight",
+            "Applications signed but not yet durable",
+            in_flight.clone(),
+        );
+        let throttle_setting = Family::<SettingLabels, FloatGauge>::default();
+        registry.register(
+            "throttle_setting",
+            "Throttle settings in force (modes: 0 off, 1 shadow, 2 enforce)",
+            throttle_setting.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -166,6 +304,131 @@ impl Metrics {
             commit_seconds,
             commit_group_size,
             status_lists_signed,
+            verification_seconds,
+            admission_decisions,
+            would_reject,
+            queue_oldest_age,
+            queue_unordered,
+            wait_seconds,
+            wait_quote_ratio,
+            wait_quotes,
+            drain_rate_measured,
+            drain_rate_target,
+            in_flight,
+            throttle_setting,
+        }
+    }
+
+    /// Counts one admission: every limit evaluated, with its decision and mode.
+    pub fn admission(&self, verdict: &Verdict, settings: &AdmissionSettings) {
+        let (refused, shadowed) = match verdict {
+            Verdict::Admit { shadowed } => (None, shadowed),
+            Verdict::Refuse { refusal, shadowed } => (Some(refusal.limit), shadowed),
+        };
+        let modes = [
+            (LimitName::Client, settings.client_mode),
+            (LimitName::Licence, settings.licence_mode),
+            (LimitName::Intake, settings.intake_mode),
+            (LimitName::Queue, settings.queue_mode),
+        ];
+        for (limit, mode) in modes {
+            if mode == Mode::Off {
+                continue;
+            }
+            let decision = if refused == Some(limit) {
+                "reject"
+            } else if shadowed.iter().any(|r| r.limit == limit) {
+                self.would_reject
+                    .get_or_create(&LimitLabels {
+                        limit: limit.as_str().to_owned(),
+                    })
+                    .inc();
+                "would_reject"
+            } else {
+                "admit"
+            };
+            self.decision(limit.as_str(), decision, mode.as_str());
+            if refused == Some(limit) {
+                // Later limits were not evaluated.
+                break;
+            }
+        }
+    }
+
+    /// Counts one admission decision.
+    pub fn decision(&self, limit: &str, decision: &str, mode: &str) {
+        self.admission_decisions
+            .get_or_create(&DecisionLabels {
+                limit: limit.to_owned(),
+                decision: decision.to_owned(),
+                mode: mode.to_owned(),
+            })
+            .inc();
+    }
+
+    /// An application was issued after `waited` seconds; `quoted` is the range it was told.
+    pub fn waited(&self, waited: u64, quoted: Option<(u64, u64)>) {
+        self.wait_seconds.observe(waited as f64);
+        if let Some((low, high)) = quoted {
+            let mid = (low + high) as f64 / 2.0;
+            if mid > 0.0 {
+                self.wait_quote_ratio.observe(waited as f64 / mid);
+            }
+            let outcome = if waited < low {
+                "early"
+            } else if waited > high {
+                "late"
+            } else {
+                "held"
+            };
+            self.wait_quotes
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// Depth and oldest age of a lane.
+    pub fn lane(&self, lane: Lane, depth: u64, oldest_age: u64) {
+        let labels = LaneLabels {
+            lane: lane.as_str().to_owned(),
+        };
+        self.queue_depth
+            .get_or_create(&labels)
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        self.queue_oldest_age
+            .get_or_create(&labels)
+            .set(i64::try_from(oldest_age).unwrap_or(i64::MAX));
+    }
+
+    /// The drain's gauges.
+    pub fn drain(&self, in_flight: u64, unordered: u64, measured: Option<f64>, target: f64) {
+        self.in_flight
+            .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
+        self.queue_unordered
+            .set(i64::try_from(unordered).unwrap_or(i64::MAX));
+        self.drain_rate_measured.set(measured.unwrap_or(0.0));
+        self.drain_rate_target.set(target);
+    }
+
+    /// Publishes the throttle settings in force.
+    pub fn set_limits(&self, settings: &ThrottleSettings) {
+        for (name, value) in settings.entries() {
+            let number = match value.as_str() {
+                "off" | "false" => Some(0.0),
+                "shadow" | "true" => Some(1.0),
+                "enforce" => Some(2.0),
+                "none" => Some(0.0),
+                v => v.parse::<f64>().ok(),
+            };
+            if let Some(number) = number {
+                self.throttle_setting
+                    .get_or_create(&SettingLabels {
+                        setting: name.to_owned(),
+                    })
+                    .set(number);
+            }
         }
     }
 

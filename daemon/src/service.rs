@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,18 +27,22 @@ use rand_core::{OsRng, RngCore};
 use crate::application::{
     Application, ApplicationState, Channel, Photo, PhotoFormat, PhotoSource, Ticket, check_photo,
 };
-use crate::audit::Audit;
+use crate::audit::{Audit, LookupLog};
 use crate::auth::{ApiClients, Caller, Role};
-use crate::clock::Clock;
+use crate::clock::{Clock, Monotonic};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::issue::{self, CredentialRecord, IssueInput, LiveStatus};
 use crate::keyfiles::KeySet;
-use crate::metrics::{LaneLabels, Metrics};
-use crate::queue::{self, DrainRate, Lane, Lanes, WaitEstimate};
+use crate::metrics::Metrics;
+use crate::queue::{self, Lane, LaneRestore, Lanes};
 use crate::registry::{self, LicenceRecord, RegistryLine, StateAction};
 use crate::status_lists::StatusLists;
 use crate::store::{Batch, Committer, CommitterTask, Store, StoreError, key, prefix};
+use crate::throttle::admission::{LimitName, Verdict};
+use crate::throttle::control::Throttle;
+use crate::throttle::estimate::WaitEstimate;
+use crate::throttle::settings::ThrottleSettings;
 use crate::trust::{self, SignedTrust, TrustInput};
 
 const STRIPES: usize = 1024;
@@ -93,6 +97,22 @@ pub struct ApplicationView {
     pub credential: Option<CredentialRecord>,
     /// Whether an open application already existed (idempotent apply).
     pub existing: bool,
+    /// When queued before the opening time: the opening (Unix seconds); the application
+    /// gets its place in random order then.
+    pub opening_at: Option<u64>,
+}
+
+/// A refusal by admission, for the client: 429 or 503 with `Retry-After`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Throttled {
+    /// 429 or 503.
+    pub status: u16,
+    /// Which limit refused (`client`, `licence`, `intake`, `queue`, `overload`).
+    pub limit: &'static str,
+    /// Whole seconds before a retry can succeed.
+    pub retry_after: u64,
+    /// For a full queue: when its backlog is expected to clear (Unix seconds).
+    pub clears_at: Option<u64>,
 }
 
 /// The answer to a live status lookup.
@@ -126,6 +146,19 @@ pub struct DrainReport {
     pub issued: usize,
     /// Applications rejected (licence not issuable).
     pub rejected: usize,
+    /// Queue entries taken, per lane (issued, rejected or stale).
+    pub taken: [u64; 3],
+}
+
+/// A drain step applied to the store whose commit is under way: its credentials stay
+/// hidden (shown as queued) until [`Service::finish_step`] sees the commit succeed.
+pub struct InFlight {
+    /// Answers once the step is durable.
+    pub done: tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
+    /// The applications it issued.
+    pub issued: Vec<Ticket>,
+    /// What it did.
+    pub report: DrainReport,
 }
 
 /// What a drain step does once its batch is applied.
@@ -173,8 +206,14 @@ pub struct Service {
     pub audit: Audit,
     /// Queue counters.
     pub lanes: Lanes,
-    /// Measured drain rate.
-    pub drain_rate: DrainRate,
+    /// Admission, pacing, lanes and wait estimates, tuned live by operators.
+    pub throttle: Mutex<Throttle<Monotonic>>,
+    /// Monotonic time for the throttle.
+    pub monotonic: Monotonic,
+    /// The durable log of relying-party lookups.
+    pub lookups: LookupLog,
+    /// Applications signed and not yet durable.
+    pub in_flight: AtomicU64,
     /// Status lists.
     pub status_lists: StatusLists,
     /// Metrics.
@@ -190,6 +229,11 @@ pub struct Service {
     /// Set once shutting down.
     pub stopping: AtomicBool,
     keys: KeySet,
+    /// Held (shared) by applications deciding whether they arrive before the opening;
+    /// held (exclusive) while the last of those are put in order.
+    opening_gate: RwLock<()>,
+    /// Serializes operator changes to the throttle.
+    throttle_change: tokio::sync::Mutex<()>,
     trust: RwLock<Arc<SignedTrust>>,
     stripes: Vec<Mutex<()>>,
     pending: Mutex<HashSet<Ticket>>,
@@ -219,6 +263,12 @@ impl Service {
         }
         let audit = Audit::restore(&store)?;
         let lanes = restore_lanes(&store)?;
+        let lookups = LookupLog::open(&config.data_dir.join("audit"))?;
+        let throttle_settings = store
+            .get::<ThrottleSettings>(&throttle_key())?
+            .unwrap_or(config.throttle);
+        let monotonic = Monotonic::start();
+        metrics.set_limits(&throttle_settings);
         let status_lists = restore_status_lists(&store, base_url)?;
         let settings = Settings {
             issuer: config.issuer.clone(),
@@ -243,7 +293,14 @@ impl Service {
             clients,
             audit,
             lanes,
-            drain_rate: DrainRate::default(),
+            throttle: Mutex::new(Throttle::new(
+                throttle_settings,
+                monotonic,
+                monotonic.elapsed(),
+            )),
+            monotonic,
+            lookups,
+            in_flight: AtomicU64::new(0),
             status_lists,
             metrics,
             clock,
@@ -252,6 +309,8 @@ impl Service {
             trust_changed: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
             keys,
+            opening_gate: RwLock::new(()),
+            throttle_change: tokio::sync::Mutex::new(()),
             trust: RwLock::new(placeholder),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             pending: Mutex::new(HashSet::new()),
@@ -280,6 +339,21 @@ impl Service {
 
     fn pending(&self) -> MutexGuard<'_, HashSet<Ticket>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The throttle (held briefly: every operation on it is O(1) or O(cells)).
+    pub fn throttle(&self) -> MutexGuard<'_, Throttle<Monotonic>> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Caps one drain step at `cap` applications.
+    pub fn throttle_step_cap(&self, cap: u64) {
+        self.throttle().set_step_cap(cap);
+    }
+
+    /// The throttle settings in force.
+    pub fn throttle_settings(&self) -> ThrottleSettings {
+        self.throttle().settings()
     }
 
     /// Waits for a durable commit of everything applied so far.
@@ -377,6 +451,11 @@ impl Service {
             .licence_number
             .parse()
             .map_err(|e| ApiError::BadRequest(format!("licence_number: {e}")))?;
+        let lane = match channel {
+            Channel::Window => Lane::Window,
+            _ => Lane::First,
+        };
+        self.admit(caller, &number, lane)?;
         let upload = match (request.photo_source, request.photo.as_deref()) {
             (PhotoSource::OnFile, None) => None,
             (PhotoSource::OnFile, Some(_)) => {
@@ -430,6 +509,135 @@ impl Service {
         Ok(view)
     }
 
+    /// Admission: every limit in force decides, shadow refusals are counted, an enforced
+    /// refusal becomes a 429 or 503.
+    fn admit(&self, caller: &Caller, number: &LicenceNumber, lane: Lane) -> Result<(), ApiError> {
+        let now = self.monotonic.elapsed();
+        let depths = self.lanes.backlog();
+        let (verdict, settings) = {
+            let mut throttle = self.throttle();
+            let verdict = throttle.admit(now, &caller.client, number.as_str(), lane, &depths);
+            (verdict, throttle.settings())
+        };
+        self.metrics.admission(&verdict, &settings.admission);
+        match verdict {
+            Verdict::Admit { .. } => Ok(()),
+            Verdict::Refuse { refusal, .. } => Err(ApiError::Throttled(Throttled {
+                status: refusal.limit.status(),
+                limit: refusal.limit.as_str(),
+                retry_after: refusal.retry_after,
+                clears_at: match refusal.limit {
+                    LimitName::Queue => refusal.clears_in.map(|s| self.now().0 + s),
+                    _ => None,
+                },
+            })),
+        }
+    }
+
+    /// Whether an application accepted now waits for the opening: before the opening time,
+    /// and until every application accepted before it has been put in order.
+    fn before_opening(&self, now: UnixTime) -> bool {
+        self.throttle_settings()
+            .opening_at
+            .is_some_and(|t| now.0 < t)
+            || self.lanes.unordered() > 0
+    }
+
+    /// Whether the opening time is still ahead (nothing is issued before it).
+    pub fn opening_ahead(&self) -> Option<u64> {
+        let now = self.now().0;
+        self.throttle_settings()
+            .opening_at
+            .filter(|t| now < *t)
+            .map(|t| t - now)
+    }
+
+    /// Puts applications accepted before the opening in order: the next `limit` in ticket
+    /// order (tickets are random, so this is a random order), or all that remain when that
+    /// is no more than `limit`, holding the opening gate so no newcomer slips ahead.
+    /// Returns how many were put in order. Blocking: the drain thread calls it.
+    pub fn order_opening(&self, limit: usize) -> Result<u64, StoreError> {
+        let last = self.lanes.unordered() <= limit as u64;
+        let _gate = last.then(|| self.opening_gate.write().unwrap_or_else(|p| p.into_inner()));
+        let take = if last { usize::MAX } else { limit };
+        let mut batch = Batch::default();
+        let mut ordered = [0u64; 3];
+        for entry in self.store.scan(prefix::PREOPEN).take(take) {
+            let (k, v) = entry?;
+            batch.remove(k.to_vec());
+            let Some(lane) = v.first().copied().and_then(queue::lane_from_byte) else {
+                continue;
+            };
+            ordered[lane.index()] += 1;
+            let ticket = &k[prefix::PREOPEN.len()..];
+            let app_key = key(prefix::APPLICATION, &[ticket]);
+            let Some(mut app) = self.store.get::<Application>(&app_key)? else {
+                continue;
+            };
+            if app.state != (ApplicationState::Queued { lane, sequence: 0 }) {
+                continue;
+            }
+            let sequence = self.lanes.next_sequence(lane);
+            app.state = ApplicationState::Queued { lane, sequence };
+            batch.put(app_key, &app);
+            batch.put_raw(queue::entry_key(lane, sequence), ticket);
+        }
+        self.store.apply(batch)?;
+        self.lanes.ordered(ordered);
+        Ok(ordered.iter().sum())
+    }
+
+    /// Applies operator changes (`name`, `value` text) to the throttle: checked, written
+    /// with an audit record of who, when, old and new, made durable, then put in force.
+    /// Returns the settings before and after.
+    pub async fn change_throttle(
+        &self,
+        caller: &Caller,
+        changes: &[(String, String)],
+    ) -> Result<(ThrottleSettings, ThrottleSettings), ApiError> {
+        let _serial = self.throttle_change.lock().await;
+        let old = self.throttle_settings();
+        let mut new = old;
+        for (name, value) in changes {
+            new = new
+                .change(name, value)
+                .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        }
+        let before: HashMap<&str, String> = old.entries().into_iter().collect();
+        let diff: serde_json::Map<String, serde_json::Value> = new
+            .entries()
+            .into_iter()
+            .filter(|(name, value)| before.get(name) != Some(value))
+            .map(|(name, value)| {
+                (
+                    name.to_owned(),
+                    serde_json::json!({"old": before.get(name), "new": value}),
+                )
+            })
+            .collect();
+        if diff.is_empty() {
+            return Ok((old, new));
+        }
+        let detail = serde_json::Value::Object(diff).to_string();
+        let mut batch = Batch::default();
+        batch.put(throttle_key(), &new);
+        self.audit.record(
+            &mut batch,
+            caller,
+            self.now(),
+            "throttle.set",
+            None,
+            Some(&detail),
+        );
+        self.store.apply(batch)?;
+        self.commit().await?;
+        self.throttle().retune(self.monotonic.elapsed(), new);
+        self.metrics.set_limits(&new);
+        self.queue_wakeup.notify();
+        tracing::info!(client = %caller.client, changes = %detail, "throttle changed");
+        Ok((old, new))
+    }
+
     fn apply_locked(
         &self,
         caller: &Caller,
@@ -474,6 +682,7 @@ impl Service {
         let now = self.now();
         let mut ticket = [0u8; 16];
         OsRng.fill_bytes(&mut ticket);
+        let reissue = channel == Channel::App && !self.licence_credentials(&number)?.is_empty();
         let mut application = Application {
             ticket: Ticket(ticket),
             licence: number.clone(),
@@ -483,27 +692,62 @@ impl Service {
             state: ApplicationState::Reviewing,
             created_at: now,
             updated_at: now,
+            reissue,
+            quoted: None,
         };
         let mut batch = Batch::default();
+        // Held until the batch is applied: the last step of ordering the applications
+        // accepted before the opening cannot run in between.
+        let _gate = self.opening_gate.read().unwrap_or_else(|p| p.into_inner());
+        let mut unordered = None;
         if photo == Photo::OnFile {
             let lane = application.lane();
-            let sequence = self.lanes.next_sequence(lane);
-            application.state = ApplicationState::Queued { lane, sequence };
-            batch.put_raw(queue::entry_key(lane, sequence), &ticket[..]);
+            if self.before_opening(now) {
+                application.state = ApplicationState::Queued { lane, sequence: 0 };
+                batch.put_raw(
+                    key(prefix::PREOPEN, &[&ticket]),
+                    &[queue::lane_byte(lane)][..],
+                );
+                unordered = Some(lane);
+            } else {
+                let sequence = self.lanes.next_sequence(lane);
+                application.state = ApplicationState::Queued { lane, sequence };
+                let position = self.lanes.position(lane, sequence);
+                let quote = self.quote(lane, position);
+                if let WaitEstimate::Range { low, high } = quote {
+                    application.quoted = Some((low.as_secs(), high.as_secs_f64().ceil() as u64));
+                }
+                batch.put_raw(queue::entry_key(lane, sequence), &ticket[..]);
+            }
         } else {
             batch.put_raw(key(prefix::REVIEW, &[&ticket]), &[][..]);
         }
         batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
         batch.put_raw(open_key, &ticket[..]);
         self.store.apply(batch)?;
+        if let Some(lane) = unordered {
+            self.lanes.add_unordered(lane);
+        }
         Ok(self.decorate(application, false))
     }
 
+    /// The wait quoted for `position` in `lane` now.
+    fn quote(&self, lane: Lane, position: u64) -> WaitEstimate {
+        let depths = self.lanes.depths();
+        self.throttle()
+            .estimate(self.monotonic.elapsed(), lane, position, &depths)
+    }
+
     fn decorate(&self, application: Application, existing: bool) -> ApplicationView {
+        let mut opening_at = None;
         let (position, estimate) = match application.state {
+            ApplicationState::Queued { sequence: 0, .. } => {
+                opening_at = self.throttle_settings().opening_at;
+                (None, Some(WaitEstimate::Unknown))
+            }
             ApplicationState::Queued { lane, sequence } => {
                 let position = self.lanes.position(lane, sequence);
-                (Some(position), Some(self.drain_rate.estimate(position)))
+                (Some(position), Some(self.quote(lane, position)))
             }
             _ => (None, None),
         };
@@ -513,6 +757,7 @@ impl Service {
             estimate,
             credential: None,
             existing,
+            opening_at,
         }
     }
 
@@ -527,12 +772,12 @@ impl Service {
         if let ApplicationState::Issued { credential_id } = &application.state {
             if self.pending().contains(&ticket) {
                 // Issued, but not durable yet: still queued as far as anyone can tell.
-                application.state = ApplicationState::Queued {
-                    lane: application.lane(),
-                    sequence: 0,
-                };
+                let lane = application.lane();
+                application.state = ApplicationState::Queued { lane, sequence: 0 };
                 let mut view = self.decorate(application, false);
                 view.position = Some(1);
+                view.estimate = Some(self.quote(lane, 1));
+                view.opening_at = None;
                 return Ok(Some(view));
             }
             let credential = self.credential(credential_id)?;
@@ -655,21 +900,19 @@ impl Service {
 
     // ----- drain -----
 
-    /// Signs up to `max` queued applications in lane order and stores the whole step in
-    /// one atomic batch made durable by one commit. Blocking: runs on the drain thread (a
-    /// pacer calls it with the number its budget allows).
-    pub fn drain_step(&self, max: usize) -> Result<DrainReport, StoreError> {
-        let started = Instant::now();
+    /// Signs `take[i]` queued applications from the front of each lane `i` and applies the
+    /// whole step as one atomic batch, then asks for its commit without waiting: the
+    /// returned [`InFlight`] answers when it is durable, and until then its credentials are
+    /// pending (shown as queued). `None` when nothing was waiting. Blocking: runs on the
+    /// drain thread, which the pacer tells how many to take.
+    pub fn drain_step(&self, take: [u64; 3]) -> Result<Option<InFlight>, StoreError> {
         let mut entries = Vec::new();
-        for lane in self.lanes.drain_order() {
-            if entries.len() >= max {
-                break;
+        for lane in Lane::ALL {
+            let n = usize::try_from(take[lane.index()]).unwrap_or(usize::MAX);
+            if n == 0 {
+                continue;
             }
-            for entry in self
-                .store
-                .scan(&queue::lane_prefix(lane))
-                .take(max - entries.len())
-            {
+            for entry in self.store.scan(&queue::lane_prefix(lane)).take(n) {
                 let (k, v) = entry?;
                 if let (Some((lane, sequence)), Ok(ticket)) =
                     (queue::parse_entry_key(&k), <[u8; 16]>::try_from(v.as_ref()))
@@ -679,7 +922,7 @@ impl Service {
             }
         }
         if entries.is_empty() {
-            return Ok(DrainReport::default());
+            return Ok(None);
         }
         // Lock every licence of the step, each stripe once and in order (no other thread
         // holds two stripes, so this cannot deadlock).
@@ -703,6 +946,7 @@ impl Service {
         let mut batch = Batch::default();
         let mut after = After::default();
         for (lane, sequence, ticket) in entries {
+            report.taken[lane.index()] += 1;
             match self.issue_one(lane, sequence, ticket, &mut batch, &mut after)? {
                 Some(true) => {
                     report.issued += 1;
@@ -713,6 +957,8 @@ impl Service {
             }
         }
         self.pending().extend(issued.iter().copied());
+        self.in_flight
+            .fetch_add(issued.len() as u64, Ordering::SeqCst);
         self.store.apply(batch)?;
         drop(guards);
         for (lane, sequence) in after.served {
@@ -724,25 +970,44 @@ impl Service {
         if after.opened_list {
             self.trust_changed.notify_one();
         }
-        self.committer.commit_blocking()?;
+        let done = self.committer.commit_later()?;
+        Ok(Some(InFlight {
+            done,
+            issued,
+            report,
+        }))
+    }
+
+    /// A drain step's commit answered: on success its credentials become visible.
+    pub fn finish_step(
+        &self,
+        issued: &[Ticket],
+        report: DrainReport,
+        result: Result<(), StoreError>,
+    ) {
+        self.in_flight
+            .fetch_sub(issued.len() as u64, Ordering::SeqCst);
+        if let Err(e) = result {
+            // Its credentials stay pending (shown as queued); the restart that a dead
+            // committer calls for finds them either durable or still queued.
+            tracing::error!(error = %e, "a drain step's commit failed");
+            return;
+        }
         {
             let mut pending = self.pending();
-            for ticket in &issued {
+            for ticket in issued {
                 pending.remove(ticket);
             }
         }
         self.metrics.credentials_issued.inc_by(report.issued as u64);
-        self.metrics
-            .applications_rejected
-            .get_or_create(&crate::metrics::ReasonLabels {
-                reason: "not_issuable".into(),
-            })
-            .inc_by(report.rejected as u64);
-        self.drain_rate.record(
-            report.issued + report.rejected,
-            started.elapsed().as_secs_f64(),
-        );
-        Ok(report)
+        if report.rejected > 0 {
+            self.metrics
+                .applications_rejected
+                .get_or_create(&crate::metrics::ReasonLabels {
+                    reason: "not_issuable".into(),
+                })
+                .inc_by(report.rejected as u64);
+        }
     }
 
     /// Adds the issuing (`Some(true)`) or rejection (`Some(false)`) of one queued
@@ -848,6 +1113,8 @@ impl Service {
             licence.photo = Some(digest);
             batch.put(licence_key, &licence);
         }
+        self.metrics
+            .waited(now.0.saturating_sub(app.created_at.0), app.quoted);
         let _ = app.issue(id_hex.clone(), now);
         batch.put(app_key, &app);
         batch.remove(open_key);
@@ -971,17 +1238,9 @@ impl Service {
         let now = self.now();
         let status = issue::live_status(&credential, &licence, now);
         if caller.role.is_relying_party() {
-            let mut batch = Batch::default();
-            self.audit.record(
-                &mut batch,
-                caller,
-                now,
-                "status.lookup",
-                Some(licence.number.as_str()),
-                Some(&credential.id),
-            );
-            self.store.apply(batch)?;
-            self.commit().await?;
+            self.lookups
+                .record(caller, now, licence.number.as_str(), &credential.id)
+                .await?;
         }
         Ok(StatusView {
             credential,
@@ -1120,7 +1379,7 @@ impl Service {
                 {
                     let mut ticket = [0u8; 16];
                     OsRng.fill_bytes(&mut ticket);
-                    let lane = Lane::Priority;
+                    let lane = Lane::Reissue;
                     let sequence = self.lanes.next_sequence(lane);
                     let application = Application {
                         ticket: Ticket(ticket),
@@ -1131,6 +1390,8 @@ impl Service {
                         state: ApplicationState::Queued { lane, sequence },
                         created_at: now,
                         updated_at: now,
+                        reissue: true,
+                        quoted: None,
                     };
                     batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
                     batch.put_raw(open_key, &ticket[..]);
@@ -1150,17 +1411,47 @@ impl Service {
         })
     }
 
-    /// Updates the queue depth gauges (before a metrics scrape).
+    /// Updates the gauges (before a metrics scrape): depth and oldest age per lane,
+    /// work in flight, measured and target drain rates.
     pub fn refresh_gauges(&self) {
+        let now = self.now();
+        let mono = self.monotonic.elapsed();
         for lane in Lane::ALL {
-            self.metrics
-                .queue_depth
-                .get_or_create(&LaneLabels {
-                    lane: lane.as_str().to_owned(),
+            let oldest = self
+                .store
+                .scan(&queue::lane_prefix(lane))
+                .next()
+                .and_then(Result::ok)
+                .and_then(|(_, ticket)| {
+                    self.store
+                        .get::<Application>(&key(prefix::APPLICATION, &[ticket.as_ref()]))
+                        .ok()
+                        .flatten()
                 })
-                .set(self.lanes.depth(lane) as i64);
+                .map_or(0, |app| now.0.saturating_sub(app.created_at.0));
+            self.metrics.lane(lane, self.lanes.depth(lane), oldest);
         }
+        let throttle = self.throttle();
+        self.metrics.drain(
+            self.in_flight.load(Ordering::SeqCst),
+            self.lanes.unordered(),
+            throttle.measured_rate(mono),
+            if throttle.is_paused() {
+                0.0
+            } else {
+                throttle.settings().drain.rate
+            },
+        );
     }
+
+    /// Forgets rested clients and licences in the admission limits (bounded memory).
+    pub fn purge_admission(&self) {
+        self.throttle().purge();
+    }
+}
+
+fn throttle_key() -> Vec<u8> {
+    key(prefix::META, &[b"throttle"])
 }
 
 fn credential_key(id_hex: &str) -> Vec<u8> {
@@ -1181,25 +1472,33 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 }
 
 fn restore_lanes(store: &Store) -> Result<Lanes, StoreError> {
-    let mut per_lane = [(0u64, None, 0u64); 2];
-    for (slot, lane) in Lane::ALL.into_iter().enumerate() {
+    let mut per_lane = [LaneRestore::default(); 3];
+    for lane in Lane::ALL {
         let served: u64 = store
             .get(&key(prefix::META, &[b"served/", lane.as_str().as_bytes()]))?
             .unwrap_or(0);
-        let mut first = None;
-        let mut last = served;
-        let mut depth = 0;
+        let mut restore = LaneRestore {
+            last: served,
+            ..LaneRestore::default()
+        };
         for entry in store.scan(&queue::lane_prefix(lane)) {
             let (k, _) = entry?;
             if let Some((_, sequence)) = queue::parse_entry_key(&k) {
-                first.get_or_insert(sequence);
-                last = last.max(sequence);
-                depth += 1;
+                restore.first_waiting.get_or_insert(sequence);
+                restore.last = restore.last.max(sequence);
+                restore.depth += 1;
             }
         }
-        per_lane[slot] = (last, first, depth);
+        per_lane[lane.index()] = restore;
     }
-    Ok(Lanes::restore(per_lane))
+    let mut unordered = [0u64; 3];
+    for entry in store.scan(prefix::PREOPEN) {
+        let (_, v) = entry?;
+        if let Some(lane) = v.first().copied().and_then(queue::lane_from_byte) {
+            unordered[lane.index()] += 1;
+        }
+    }
+    Ok(Lanes::restore(per_lane, unordered))
 }
 
 fn restore_status_lists(store: &Store, base_url: String) -> Result<StatusLists, StoreError> {

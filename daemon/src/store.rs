@@ -17,6 +17,7 @@
 //! | `A/` | ticket (16 bytes) | `Application` JSON |
 //! | `O/` | licence number | ticket of the open application |
 //! | `Q/` | lane (1) + sequence (8) | ticket |
+//! | `P/` | ticket | lane (1): accepted before the opening time, not yet in order |
 //! | `R/` | ticket | (empty): applications waiting for review |
 //! | `C/` | credential id (16) | `CredentialRecord` JSON |
 //! | `c/` | licence number + `/` + credential id | (empty): a licence's credentials |
@@ -75,6 +76,8 @@ pub mod prefix {
     pub const OPEN: &[u8] = b"O/";
     /// The queue.
     pub const QUEUE: &[u8] = b"Q/";
+    /// Applications accepted before the opening time, in ticket (random) order.
+    pub const PREOPEN: &[u8] = b"P/";
     /// Applications waiting for review.
     pub const REVIEW: &[u8] = b"R/";
     /// Credentials.
@@ -297,9 +300,17 @@ impl Committer {
 
     /// The same, from a blocking thread (the drain worker).
     pub fn commit_blocking(&self) -> Result<(), StoreError> {
+        self.commit_later()?
+            .blocking_recv()
+            .map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Asks for a commit of everything written so far and returns at once: the receiver
+    /// answers when it is durable. The drain signs its next step meanwhile.
+    pub fn commit_later(&self) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.sender.send(tx).map_err(|_| StoreError::Stopped)?;
-        rx.blocking_recv().map_err(|_| StoreError::Stopped)?
+        Ok(rx)
     }
 }
 

@@ -84,3 +84,39 @@ fn serve_refuses_world_readable_key() {
     assert_eq!(out.status.code(), Some(70));
     assert!(String::from_utf8_lossy(&out.stderr).contains("readable by group or others"));
 }
+
+#[test]
+fn throttle_simulate_writes_a_csv_and_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let curve = dir.path().join("curve.csv");
+    let (csv, svg) = (dir.path().join("out.csv"), dir.path().join("out.svg"));
+    std::fs::write(&curve, "seconds,per_second\n0,50\n300,500\n900,50\n").unwrap();
+    let out = edld()
+        .args(["throttle", "simulate", "--arrivals"])
+        .arg(&curve)
+        .args(["--set", "drain.rate=100", "--set", "queue.max_wait=60"])
+        .arg("--out-csv")
+        .arg(&csv)
+        .arg("--out-svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("refused 503"), "{stdout}");
+    // 15 minutes, one line each, and a header.
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 16);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let bad = edld()
+        .args(["throttle", "simulate", "--arrivals"])
+        .arg(&curve)
+        .args(["--set", "drain.rate=0"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(70));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("drain.rate"));
+}

@@ -5,4 +5,7 @@
 
 mod crash;
 mod issue;
+mod secrets;
 mod systemd;
+mod throttle;
+mod verify;

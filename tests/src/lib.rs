@@ -76,7 +76,10 @@ impl TestDaemon {
         raw.status_lists.coalesce_ms = options.coalesce.as_millis() as u64;
         let mut tls = None;
         if options.tls {
-            let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+            // Both names: clients connect to "localhost", and status list URIs derive from the
+            // listen address 127.0.0.1.
+            let certified =
+                rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
             let cert = dir.path().join("cert.pem");
             let key = dir.path().join("key.pem");
             let cert_pem = certified.cert.pem();

@@ -17,6 +17,8 @@ fn application(state: ApplicationState) -> Application {
         state,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
+        reissue: false,
+        quoted: None,
     }
 }
 
@@ -27,7 +29,7 @@ fn approve_reviewing() {
     assert_eq!(
         a.state,
         ApplicationState::Queued {
-            lane: Lane::Standard,
+            lane: Lane::First,
             sequence: 7
         }
     );

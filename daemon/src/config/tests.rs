@@ -77,3 +77,28 @@ fn bad_address() {
     let err = Config::load(None, &overrides).unwrap_err();
     assert!(err.to_string().contains("listen = \"localhost\""), "{err}");
 }
+#[test]
+fn throttle_tables() {
+    check(
+        "[throttle.drain]\nrate = 250\nburst = 10\n[throttle.client]\nmode = \"shadow\"\n[throttle.lanes]\nfirst = 2\n[throttle]\nopening_at = 2030-03-17T17:46:40Z",
+        Ok(()),
+    );
+    let text = format!(
+        "{}\n[throttle.drain]\nrate = 250\n[throttle.queue]\nmax_wait = 60\n",
+        super::DEFAULT_TOML
+    );
+    let config = RawConfig::parse(&text).and_then(Config::try_from).unwrap();
+    assert_eq!(config.throttle.drain.rate, 250.0);
+    assert_eq!(config.throttle.admission.max_wait_seconds, 60);
+}
+#[test]
+fn throttle_refusals_name_the_setting() {
+    check(
+        "[throttle.drain]\nrate = 0",
+        Err("throttle.drain.rate = \"0\": expected signatures per second"),
+    );
+    check(
+        "[throttle.drain]\nspeed = 1",
+        Err("unknown setting \"drain.speed\""),
+    );
+}

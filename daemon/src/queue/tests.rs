@@ -1,46 +1,54 @@
-//! Tests for positions and wait estimates.
+//! Tests for queue keys and positions.
 
-use super::{DrainRate, Lane, Lanes, WaitEstimate, entry_key, parse_entry_key};
+use super::{Lane, LaneRestore, Lanes, entry_key, parse_entry_key};
 
 #[test]
 fn key_round_trip() {
-    assert_eq!(
-        parse_entry_key(&entry_key(Lane::Standard, 42)),
-        Some((Lane::Standard, 42))
-    );
+    for lane in Lane::ALL {
+        assert_eq!(parse_entry_key(&entry_key(lane, 42)), Some((lane, 42)));
+    }
 }
 
 #[test]
 fn positions_after_restore() {
-    // Standard lane: sequences 1..=10 handed out, 4..=10 still waiting.
-    let lanes = Lanes::restore([(0, None, 0), (10, Some(4), 7)]);
-    assert_eq!(lanes.position(Lane::Standard, 4), 1);
-    assert_eq!(lanes.position(Lane::Standard, 10), 7);
-    assert_eq!(lanes.next_sequence(Lane::Standard), 11);
-    assert_eq!(lanes.depth(Lane::Standard), 8);
-}
-
-#[test]
-fn priority_lane_goes_first() {
-    let lanes = Lanes::restore([(0, None, 0), (0, None, 0)]);
-    let s = lanes.next_sequence(Lane::Standard);
-    let p = lanes.next_sequence(Lane::Priority);
-    assert_eq!(lanes.position(Lane::Priority, p), 1);
-    assert_eq!(lanes.position(Lane::Standard, s), 2);
-    lanes.served(Lane::Priority, p);
-    assert_eq!(lanes.position(Lane::Standard, s), 1);
-}
-
-#[test]
-fn unknown_until_measured() {
-    let rate = DrainRate::default();
-    assert_eq!(rate.estimate(100), WaitEstimate::Unknown);
-    for _ in 0..5 {
-        rate.record(100, 0.1);
-    }
-    assert_eq!(rate.estimate(1000), WaitEstimate::Range { low: 0, high: 2 });
-    assert_eq!(
-        rate.estimate(10_000),
-        WaitEstimate::Range { low: 7, high: 13 }
+    // First lane: sequences 1..=10 handed out, 4..=10 still waiting.
+    let first = LaneRestore {
+        last: 10,
+        first_waiting: Some(4),
+        depth: 7,
+    };
+    let lanes = Lanes::restore(
+        [LaneRestore::default(), LaneRestore::default(), first],
+        [0; 3],
     );
+    assert_eq!(lanes.position(Lane::First, 4), 1);
+    assert_eq!(lanes.position(Lane::First, 10), 7);
+    assert_eq!(lanes.next_sequence(Lane::First), 11);
+    assert_eq!(lanes.depth(Lane::First), 8);
+}
+
+#[test]
+fn other_lanes_never_push_a_ticket_back() {
+    let lanes = Lanes::restore(Default::default(), [0; 3]);
+    let first = lanes.next_sequence(Lane::First);
+    assert_eq!(lanes.position(Lane::First, first), 1);
+    for _ in 0..5 {
+        lanes.next_sequence(Lane::Window);
+    }
+    assert_eq!(lanes.position(Lane::First, first), 1);
+    let second = lanes.next_sequence(Lane::First);
+    assert_eq!(lanes.position(Lane::First, second), 2);
+    lanes.served(Lane::First, first);
+    assert_eq!(lanes.position(Lane::First, second), 1);
+    assert_eq!(lanes.depths(), [5, 0, 1]);
+}
+
+#[test]
+fn unordered_count() {
+    let lanes = Lanes::restore(Default::default(), [0, 0, 3]);
+    lanes.add_unordered(Lane::Window);
+    lanes.ordered([0, 0, 2]);
+    assert_eq!(lanes.unordered(), 2);
+    assert_eq!(lanes.backlog(), [1, 0, 1]);
+    assert_eq!(lanes.total_depth(), 2);
 }

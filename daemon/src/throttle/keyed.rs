@@ -3,8 +3,8 @@
 //! governor's GCRA keeps one number per key, the theoretical arrival time (TAT), and a
 //! limiter's quota cannot change. Rebuilding a keyed limiter with a new quota would forget
 //! every client: a client that just used its burst would get a fresh one (a windfall). So
-//! the state lives in one [`SharedState`] that outlives the limiters: every generation of
-//! limiter reads and writes it through a [`GenerationStore`] view, which
+//! the state lives in one `SharedState` that outlives the limiters: every generation of
+//! limiter reads and writes it through a `GenerationStore` view, which
 //!
 //! * translates TATs between the shared origin and each limiter's own start, and
 //! * rescales a client's backlog written under another quota: `n` cells of debt at the old

@@ -157,7 +157,8 @@ pub struct Sample {
     pub depth: u64,
     /// Mean midpoint of the waits quoted to arrivals this minute, seconds (if any known).
     pub quoted_wait: Option<f64>,
-    /// Mean actual wait of the applications issued this minute, seconds.
+    /// Mean actual wait of the applications that arrived this minute (and have been issued),
+    /// seconds: comparable minute by minute with `quoted_wait`.
     pub actual_wait: Option<f64>,
     /// Measured drain rate at the end of the minute.
     pub measured_rate: Option<f64>,
@@ -195,7 +196,9 @@ pub fn run(curve: &ArrivalCurve, settings: &SimSettings) -> SimReport {
     let mut lanes: [VecDeque<Ticket>; 3] = Default::default();
     let mut report = SimReport::default();
     let mut sample = Sample::default();
-    let (mut quoted_sum, mut quoted_n, mut actual_sum) = (0.0f64, 0u64, 0.0f64);
+    let (mut quoted_sum, mut quoted_n) = (0.0f64, 0u64);
+    // (sum of actual waits, count) by arrival minute.
+    let mut actual_by_arrival: Vec<(f64, u64)> = Vec::new();
     let mut arrival_credit = 0.0f64;
     let mut serial: u64 = 0;
     let mix_total: f64 = settings.lane_mix.iter().sum::<f64>().max(f64::MIN_POSITIVE);
@@ -289,7 +292,12 @@ pub fn run(curve: &ArrivalCurve, settings: &SimSettings) -> SimReport {
                     break;
                 };
                 let actual = now - ticket.arrived;
-                actual_sum += actual.as_secs_f64();
+                let minute = (ticket.arrived.as_secs() / 60) as usize;
+                if actual_by_arrival.len() <= minute {
+                    actual_by_arrival.resize(minute + 1, (0.0, 0));
+                }
+                actual_by_arrival[minute].0 += actual.as_secs_f64();
+                actual_by_arrival[minute].1 += 1;
                 sample.issued += 1;
                 report.issued += 1;
                 if ticket.quote != WaitEstimate::Unknown {
@@ -307,14 +315,16 @@ pub fn run(curve: &ArrivalCurve, settings: &SimSettings) -> SimReport {
         if now.as_millis() % 60_000 < settings.tick.as_millis().max(1) || now >= end {
             sample.depth = lanes.iter().map(|l| l.len() as u64).sum();
             sample.quoted_wait = (quoted_n > 0).then(|| quoted_sum / quoted_n as f64);
-            sample.actual_wait = (sample.issued > 0).then(|| actual_sum / sample.issued as f64);
             sample.measured_rate = meter.rate(now).map(|(r, _)| r);
             let t = sample.t;
             report.samples.push(std::mem::take(&mut sample));
             sample.t = t + 60;
-            (quoted_sum, quoted_n, actual_sum) = (0.0, 0, 0.0);
+            (quoted_sum, quoted_n) = (0.0, 0);
             admission.purge();
         }
+    }
+    for (sample, &(sum, n)) in report.samples.iter_mut().zip(&actual_by_arrival) {
+        sample.actual_wait = (n > 0).then(|| sum / n as f64);
     }
     report
 }
@@ -453,7 +463,7 @@ impl SimReport {
             let mut chart = ChartBuilder::on(&bottom)
                 .margin(10)
                 .caption(
-                    "wait, minutes: quoted on arrival vs actual (by issue time)",
+                    "wait, minutes, by arrival time: quoted on arrival vs actual",
                     ("sans-serif", 18),
                 )
                 .x_label_area_size(30)

@@ -2,23 +2,30 @@
 //!
 //! 1. the raw rate of sign + durable store (the drain's own pipeline without HTTP or the
 //!    queue, grouped commits of one drain step), measured in the same run;
-//! 2. applications accepted/s (202, durable) and issued/s with no throttles, and their
-//!    ratio to the raw rate;
-//! 3. live-status requests/s with p50/p99 latency at 64 connections.
+//! 2. applications accepted/s (202, durable) and issued/s with the throttles opened wide,
+//!    and their ratio to the raw rate;
+//! 3. live-status requests/s with p50/p99 latency at 64 connections;
+//! 4. isolation: live-status p99 at a fixed offered rate, first alone, then under an
+//!    issuance flood of 10x the drain rate, in the same run; their ratio, and how many
+//!    live-status requests were refused (must be none).
 //!
-//! Build it in release: `cargo run --release -p tests --bin edl-load -- --applications 20000`.
+//! The daemon serves from its own runtime; the harness's live-status clients and the flood
+//! run on two others. Build it in release:
+//! `cargo run --release -p tests --bin edl-load -- --applications 20000`
+//! (`--isolation-only` runs phase 4 alone).
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use daemon::client::Client;
 use hyper::Method;
 use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReference};
 use keys::{SigningKey, UnixTime};
-use serde_json::json;
+use serde_json::{Value, json};
 use tests::{Options, TestDaemon, licence_json, licence_numbers};
 
 #[derive(Parser)]
@@ -36,29 +43,68 @@ struct Args {
     /// Signing step size.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Isolation: the drain rate set; the flood offers 10x this.
+    #[arg(long, default_value_t = 500.0)]
+    drain_rate: f64,
+    /// Isolation: live-status requests per second offered, with and without the flood.
+    #[arg(long, default_value_t = 1_000)]
+    status_rate: u64,
+    /// Isolation: seconds of each window (one without and one with the flood per round).
+    #[arg(long, default_value_t = 10)]
+    isolation_seconds: u64,
+    /// Isolation: rounds of the two windows.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Isolation: the role asking for live status (`officer` and other relying parties
+    /// are audited durably before each answer; `registry` and `window` are not).
+    #[arg(long, default_value = "officer")]
+    status_role: String,
+    /// Run only the isolation measurement.
+    #[arg(long)]
+    isolation_only: bool,
+    /// Run the flood's client threads at the issuance threads' low priority: the flood
+    /// stands for remote clients, whose CPU is not this machine's.
+    #[arg(long)]
+    low_priority_flood: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(args))
-}
+    let runtime = |name: &str, low: bool| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2).thread_name(name).enable_all();
+        if low {
+            builder.on_thread_start(daemon::drain::yield_cpu_to_verification);
+        }
+        builder.build()
+    };
+    let serving = runtime("edld-serve", false)?;
+    let clients = runtime("load-clients", false)?;
+    let flood = runtime("load-flood", args.low_priority_flood)?;
 
-async fn run(args: Args) -> anyhow::Result<()> {
-    let raw = raw_rate(args.applications.min(20_000), args.batch)?;
-    println!(
-        "raw sign + durable store: {raw:.0} credentials/s (steps of {})",
-        args.batch
-    );
-
-    let numbers = licence_numbers(args.applications, 330_106);
-    let backlog = licence_numbers(args.applications, 330_107);
+    let raw = if args.isolation_only {
+        None
+    } else {
+        let raw = raw_rate(args.applications.min(20_000), args.batch)?;
+        println!(
+            "raw sign + durable store: {raw:.0} credentials/s (steps of {})",
+            args.batch
+        );
+        Some(raw)
+    };
+    let applications = if args.isolation_only {
+        0
+    } else {
+        args.applications
+    };
+    let numbers = licence_numbers(applications, 330_106);
+    let backlog = licence_numbers(args.applications.max(2_000), 330_107);
+    let flooders = licence_numbers(20_000, 330_108);
     let dir = tempfile::tempdir()?;
     preload(&dir, &numbers, false)?;
     preload(&dir, &backlog, true)?;
-    let d = TestDaemon::start_with(
+    preload(&dir, &flooders, false)?;
+    let d = serving.block_on(TestDaemon::start_with(
         Options {
             tls: true,
             batch: args.batch,
@@ -66,85 +112,73 @@ async fn run(args: Args) -> anyhow::Result<()> {
         },
         dir,
         None,
+    ))?;
+    let result = clients.block_on(phases(
+        &args,
+        &d,
+        raw,
+        numbers,
+        backlog.len(),
+        flooders,
+        flood.handle(),
+    ));
+    serving.block_on(d.stop())?;
+    result
+}
+
+async fn set(d: &TestDaemon, changes: Value) -> anyhow::Result<()> {
+    let mut admin = d.admin_client().await?;
+    let reply = admin
+        .json(
+            Method::PATCH,
+            "/admin/v1/throttle",
+            Some(d.key("operator")),
+            &changes,
+        )
+        .await?;
+    anyhow::ensure!(reply.status == 200, "{}: {:?}", reply.status, reply.body);
+    Ok(())
+}
+
+async fn issued(admin: &mut Client) -> anyhow::Result<usize> {
+    Ok(admin.get("/admin/v1/queue", None).await?.json()?["issued"]
+        .as_u64()
+        .unwrap_or(0) as usize)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn phases(
+    args: &Args,
+    d: &TestDaemon,
+    raw: Option<f64>,
+    numbers: Vec<keys::licence::LicenceNumber>,
+    backlog: usize,
+    flooders: Vec<keys::licence::LicenceNumber>,
+    flood: &tokio::runtime::Handle,
+) -> anyhow::Result<()> {
+    // Capacity: throttles opened wide.
+    set(
+        d,
+        json!({"drain.rate": 1_000_000, "drain.burst": 20_000, "drain.max_in_flight": 8_192,
+               "client.mode": "off", "licence.mode": "off", "intake.mode": "off", "queue.mode": "off"}),
     )
     .await?;
-
-    // Issuance capacity: the backlog queued before start, drained as fast as it goes.
     let mut admin = d.admin_client().await?;
     let drain_started = Instant::now();
-    loop {
-        let q = admin.get("/admin/v1/queue", None).await?.json()?;
-        if q["issued"].as_u64().unwrap_or(0) as usize >= backlog.len() {
-            break;
-        }
+    while issued(&mut admin).await? < backlog {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let drain_secs = drain_started.elapsed().as_secs_f64();
-    let drained = backlog.len() as f64 / drain_secs;
-    println!(
-        "issuance from a backlog of {}: {drain_secs:.2} s = {drained:.0} issued/s ({:.0}% of raw)",
-        backlog.len(),
-        100.0 * drained / raw
-    );
-
-    // Applications, 64 connections, as fast as they are acknowledged.
     let gateway = d.key("gateway").to_owned();
-    let numbers = Arc::new(numbers);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let mut c = d.client().await?;
-        let (numbers, next, key) = (numbers.clone(), next.clone(), gateway.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut tickets = Vec::new();
-            while let Some(n) = numbers.get(next.fetch_add(1, Ordering::SeqCst)) {
-                let body = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
-                let reply = c
-                    .json(Method::POST, "/v1/applications", Some(&key), &body)
-                    .await?;
-                anyhow::ensure!(reply.status == 202, "{}: {:?}", reply.status, reply.body);
-                tickets.push(
-                    reply.json()?["ticket"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-            Ok::<_, anyhow::Error>(tickets)
-        }));
-    }
-    let mut tickets = Vec::new();
-    for t in tasks {
-        tickets.extend(t.await??);
-    }
-    let accept_secs = started.elapsed().as_secs_f64();
-    loop {
-        let q = admin.get("/admin/v1/queue", None).await?.json()?;
-        if q["issued"].as_u64().unwrap_or(0) as usize >= tickets.len() + backlog.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let issue_secs = started.elapsed().as_secs_f64();
-    let drain_rate = admin.get("/admin/v1/queue", None).await?.json()?["drain_rate_per_second"]
-        .as_f64()
-        .unwrap_or(0.0);
-    let n = tickets.len() as f64;
-    println!(
-        "applications: {} accepted in {accept_secs:.2} s = {:.0}/s; all issued after {issue_secs:.2} s = {:.0}/s ({:.0}% of raw)",
-        tickets.len(),
-        n / accept_secs,
-        n / issue_secs,
-        100.0 * n / issue_secs / raw
-    );
-
-    // Credential ids for the status phase.
+    // Credential ids for the status phases: the backlog's tickets are known.
     let mut c = d.client().await?;
     let mut ids = Vec::new();
-    for t in tickets.iter().take(1000) {
+    for i in 0..backlog.min(1000) {
         let body = c
-            .get(&format!("/v1/applications/{t}"), Some(&gateway))
+            .get(
+                &format!("/v1/applications/{}", backlog_ticket(i)),
+                Some(&gateway),
+            )
             .await?
             .json()?;
         ids.push(
@@ -155,6 +189,65 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let ids = Arc::new(ids);
+    if let Some(raw) = raw {
+        let drained = backlog as f64 / drain_secs;
+        println!(
+            "issuance from a backlog of {backlog}: {drain_secs:.2} s = {drained:.0} issued/s ({:.0}% of raw)",
+            100.0 * drained / raw
+        );
+        capacity(args, d, raw, numbers, backlog, &ids).await?;
+    }
+    isolation(args, d, &ids, flooders, flood).await
+}
+
+async fn capacity(
+    args: &Args,
+    d: &TestDaemon,
+    raw: f64,
+    numbers: Vec<keys::licence::LicenceNumber>,
+    backlog: usize,
+    ids: &Arc<Vec<String>>,
+) -> anyhow::Result<()> {
+    // Applications, 64 connections, as fast as they are acknowledged.
+    let mut admin = d.admin_client().await?;
+    let gateway = d.key("gateway").to_owned();
+    let numbers = Arc::new(numbers);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let mut c = d.client().await?;
+        let (numbers, next, key) = (numbers.clone(), next.clone(), gateway.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tickets = 0usize;
+            while let Some(n) = numbers.get(next.fetch_add(1, Ordering::SeqCst)) {
+                let body = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
+                let reply = c
+                    .json(Method::POST, "/v1/applications", Some(&key), &body)
+                    .await?;
+                anyhow::ensure!(reply.status == 202, "{}: {:?}", reply.status, reply.body);
+                tickets += 1;
+            }
+            Ok::<_, anyhow::Error>(tickets)
+        }));
+    }
+    let mut tickets = 0;
+    for t in tasks {
+        tickets += t.await??;
+    }
+    let accept_secs = started.elapsed().as_secs_f64();
+    while issued(&mut admin).await? < tickets + backlog {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let issue_secs = started.elapsed().as_secs_f64();
+    let n = tickets as f64;
+    println!(
+        "applications: {tickets} accepted in {accept_secs:.2} s = {:.0}/s; all issued after {issue_secs:.2} s = {:.0}/s ({:.0}% of raw)",
+        n / accept_secs,
+        n / issue_secs,
+        100.0 * n / issue_secs / raw
+    );
+
     let officer = d.key("officer").to_owned();
     let deadline = Instant::now() + Duration::from_secs(args.status_seconds);
     let mut tasks = Vec::new();
@@ -184,15 +277,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let secs = status_started.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
         "live status: {} requests in {secs:.1} s = {:.0} req/s at {} connections; p50 {:.2} ms, p99 {:.2} ms",
         latencies.len(),
         latencies.len() as f64 / secs,
         args.connections,
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99))
     );
+    // A new connection: the server closes connections idle longer than its header timeout.
+    let mut admin = d.admin_client().await?;
     let metrics = String::from_utf8_lossy(&admin.get("/metrics", None).await?.body).into_owned();
     let value = |name: &str| -> f64 {
         metrics
@@ -202,13 +296,273 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let commits = value("edld_commit_duration_seconds_count");
     println!(
-        "durable commits: {commits:.0}, mean {:.2} ms, mean {:.1} acknowledgements each; drain busy rate {:.0}/s",
+        "durable commits: {commits:.0}, mean {:.2} ms, mean {:.1} acknowledgements each",
         1e3 * value("edld_commit_duration_seconds_sum") / commits.max(1.0),
         value("edld_commit_group_size_sum") / commits.max(1.0),
-        drain_rate
     );
-    d.stop().await?;
     Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Live status at `rate` per second over `connections`, each on a fixed schedule (open
+/// loop: a slow answer does not lower the load), for `seconds`. Returns the latencies and
+/// how many answers were not 200.
+async fn status_load(
+    d: &TestDaemon,
+    role: &str,
+    ids: &Arc<Vec<String>>,
+    rate: u64,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    let officer = d.key(role).to_owned();
+    let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let refused = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for k in 0..connections {
+        let mut c = d.client().await?;
+        let (ids, key, refused) = (ids.clone(), officer.clone(), refused.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut latencies = Vec::new();
+            let mut i = k;
+            loop {
+                ticker.tick().await;
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let id = &ids[i % ids.len()];
+                i += 7;
+                let t = Instant::now();
+                let reply = c
+                    .get(&format!("/v1/credentials/{id}/status"), Some(&key))
+                    .await?;
+                latencies.push(t.elapsed());
+                if reply.status != 200 {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    latencies.sort();
+    Ok((latencies, refused.load(Ordering::SeqCst)))
+}
+
+/// Tallies of the flood's answers.
+#[derive(Default)]
+struct FloodTally {
+    sent: AtomicU64,
+    accepted: AtomicU64,
+    too_many: AtomicU64,
+    unavailable: AtomicU64,
+    other: AtomicU64,
+}
+
+async fn isolation(
+    args: &Args,
+    d: &TestDaemon,
+    ids: &Arc<Vec<String>>,
+    flooders: Vec<keys::licence::LicenceNumber>,
+    flood: &tokio::runtime::Handle,
+) -> anyhow::Result<()> {
+    let rate = args.drain_rate;
+    let burst = (rate / 50.0).ceil().max(10.0);
+    set(
+        d,
+        json!({"drain.rate": rate, "drain.burst": burst, "drain.max_in_flight": 1024,
+               "client.mode": "enforce", "client.rate": 100_000, "client.burst": 100_000,
+               "licence.mode": "enforce", "intake.mode": "enforce",
+               "intake.rate": 2.0 * rate, "intake.burst": 2.0 * rate,
+               "queue.mode": "enforce", "queue.max_wait": 30}),
+    )
+    .await?;
+    let connections = 16;
+    let flood_rate = 10.0 * rate;
+    let flooders = Arc::new(flooders);
+    let tally = Arc::new(FloodTally::default());
+    // Warm up connections and caches.
+    status_load(d, &args.status_role, ids, args.status_rate, connections, 1).await?;
+    // Rounds of (alone, flooded) windows, so that drift in the machine's background load
+    // falls on both sides alike.
+    let (mut alone, mut flooded) = (Vec::new(), Vec::new());
+    let (mut refused_alone, mut refused_flooded) = (0, 0);
+    let (mut sent, mut flood_secs) = (0, 0.0);
+    for _ in 0..args.rounds {
+        let (latencies, refused) = status_load(
+            d,
+            &args.status_role,
+            ids,
+            args.status_rate,
+            connections,
+            args.isolation_seconds,
+        )
+        .await?;
+        alone.extend(latencies);
+        refused_alone += refused;
+
+        let running = Flood::start(d, flood, flood_rate, flooders.clone(), tally.clone()).await?;
+        // Let the queue fill to its bound first: the flood is then at its steady state.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let sent_before = tally.sent.load(Ordering::SeqCst);
+        let started = Instant::now();
+        let (latencies, refused) = status_load(
+            d,
+            &args.status_role,
+            ids,
+            args.status_rate,
+            connections,
+            args.isolation_seconds,
+        )
+        .await?;
+        flood_secs += started.elapsed().as_secs_f64();
+        sent += tally.sent.load(Ordering::SeqCst) - sent_before;
+        running.stop().await;
+        flooded.extend(latencies);
+        refused_flooded += refused;
+    }
+    alone.sort();
+    flooded.sort();
+    let mut admin = d.admin_client().await?;
+    let metrics = String::from_utf8_lossy(&admin.get("/metrics", None).await?.body).into_owned();
+    let issued = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("edld_credentials_issued_total "))
+        .unwrap_or("?")
+        .to_owned();
+    let (p99_alone, p99_flooded) = (percentile(&alone, 0.99), percentile(&flooded, 0.99));
+    println!(
+        "isolation: {} rounds of {} s without and {} s with the flood; flood clients at {} priority",
+        args.rounds,
+        args.isolation_seconds,
+        args.isolation_seconds,
+        if args.low_priority_flood {
+            "low (nice 10)"
+        } else {
+            "normal"
+        }
+    );
+    println!(
+        "isolation: drain {rate:.0}/s; issuance flood offered {flood_rate:.0}/s, sent {:.0}/s while measured \
+         ({} accepted, {} 429, {} 503, {} other in all); {issued} credentials issued in the run",
+        sent as f64 / flood_secs,
+        tally.accepted.load(Ordering::SeqCst),
+        tally.too_many.load(Ordering::SeqCst),
+        tally.unavailable.load(Ordering::SeqCst),
+        tally.other.load(Ordering::SeqCst),
+    );
+    println!(
+        "live status as {} at {}/s over {connections} connections: p50 {:.2} ms / p99 {:.2} ms without flood; \
+         p50 {:.2} ms / p99 {:.2} ms under the flood",
+        args.status_role,
+        args.status_rate,
+        ms(percentile(&alone, 0.50)),
+        ms(p99_alone),
+        ms(percentile(&flooded, 0.50)),
+        ms(p99_flooded),
+    );
+    println!(
+        "isolation: p99 ratio flood/no-flood = {:.2} (aim <= 1.25); live-status rejections: {} ({} without flood, {} under the flood; {} + {} requests)",
+        p99_flooded.as_secs_f64() / p99_alone.as_secs_f64().max(1e-9),
+        refused_alone + refused_flooded,
+        refused_alone,
+        refused_flooded,
+        alone.len(),
+        flooded.len(),
+    );
+    Ok(())
+}
+
+/// An issuance flood in progress: open loop over 32 connections on its own runtime.
+struct Flood {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Flood {
+    async fn start(
+        d: &TestDaemon,
+        runtime: &tokio::runtime::Handle,
+        rate: f64,
+        licences: Arc<Vec<keys::licence::LicenceNumber>>,
+        tally: Arc<FloodTally>,
+    ) -> anyhow::Result<Flood> {
+        let connections = 32;
+        let interval = Duration::from_secs_f64(connections as f64 / rate);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let gateway = d.key("gateway").to_owned();
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            // Connected with the flood runtime entered, so the connection's I/O and its
+            // driver task live there, not on the live-status clients' runtime.
+            let mut c = {
+                let _flood = runtime.enter();
+                d.client().await?
+            };
+            let (licences, next, tally, stop, key) = (
+                licences.clone(),
+                next.clone(),
+                tally.clone(),
+                stop.clone(),
+                gateway.clone(),
+            );
+            tasks.push(runtime.spawn(async move {
+                let mut ticker = tokio::time::interval(interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while !stop.load(Ordering::SeqCst) {
+                    ticker.tick().await;
+                    let n = &licences[next.fetch_add(1, Ordering::SeqCst) % licences.len()];
+                    let body = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
+                    let Ok(reply) = c
+                        .json(Method::POST, "/v1/applications", Some(&key), &body)
+                        .await
+                    else {
+                        break;
+                    };
+                    tally.sent.fetch_add(1, Ordering::SeqCst);
+                    let counter = match reply.status.as_u16() {
+                        200 | 202 => &tally.accepted,
+                        429 => &tally.too_many,
+                        503 => &tally.unavailable,
+                        _ => &tally.other,
+                    };
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        Ok(Flood { stop, tasks })
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn backlog_ticket(i: usize) -> String {
+    let mut ticket = [0u8; 16];
+    ticket[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    ticket[8..].copy_from_slice(&[0x5a; 8]);
+    hex::encode(ticket)
 }
 
 /// Registry records written straight into the store before the daemon starts.
@@ -235,19 +589,18 @@ fn preload(
                 client: "edl-load".into(),
                 photo: Photo::OnFile,
                 state: ApplicationState::Queued {
-                    lane: Lane::Standard,
+                    lane: Lane::First,
                     sequence,
                 },
                 created_at: tests::START,
                 updated_at: tests::START,
+                reissue: false,
+                quoted: None,
             };
             let mut batch = daemon::store::Batch::default();
             batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
             batch.put_raw(key(prefix::OPEN, &[n.as_str().as_bytes()]), &ticket[..]);
-            batch.put_raw(
-                daemon::queue::entry_key(Lane::Standard, sequence),
-                &ticket[..],
-            );
+            batch.put_raw(daemon::queue::entry_key(Lane::First, sequence), &ticket[..]);
             store.apply(batch)?;
         }
         let line: daemon::registry::RegistryLine =

@@ -78,6 +78,17 @@ fn a_spike_fills_the_queue_to_its_bound_and_drains_at_the_set_rate() {
     // Quotes hold for most issued applications.
     let held = report.quotes_held as f64 / report.quotes_known as f64;
     assert!(held >= 0.9, "{held}");
+    // Minute by minute, what arrivals were quoted matches what they then waited.
+    let compared: Vec<f64> = report
+        .samples
+        .iter()
+        .filter_map(|s| Some((s.quoted_wait?, s.actual_wait?)))
+        .filter(|(_, actual)| *actual > 60.0)
+        .map(|(quoted, actual)| (quoted - actual).abs() / actual)
+        .collect();
+    assert!(compared.len() > 10);
+    let close = compared.iter().filter(|e| **e <= 0.2).count() as f64 / compared.len() as f64;
+    assert!(close >= 0.9, "{close}: {compared:?}");
     let csv = report.to_csv();
     assert_eq!(csv.lines().count(), report.samples.len() + 1);
     let svg = report.to_svg("test").unwrap();

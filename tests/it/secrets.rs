@@ -1,0 +1,195 @@
+//! Secrets never reach the logs: the real `edld` runs at `RUST_LOG=trace` through a whole
+//! flow (registry, application, issue, live status, revocation, status list, shutdown), and
+//! its log is searched for every private key (seed in hex, base64 and the PEM body), every
+//! bearer API key, and the issued token and QR text.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use daemon::client::Client;
+use hyper::Method;
+use serde_json::json;
+use tests::{edld_binary, licence_json, licence_numbers};
+
+/// Every spelling of a private key file's secret that could leak into a log.
+fn spellings_of_key(pem_path: &Path) -> Vec<String> {
+    let pem = std::fs::read_to_string(pem_path).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = STANDARD.decode(&body).unwrap();
+    let seed = &der[der.len() - 32..];
+    vec![
+        body,
+        hex::encode(seed),
+        hex::encode_upper(seed),
+        STANDARD.encode(seed),
+        URL_SAFE_NO_PAD.encode(seed),
+        format!("{seed:?}"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_token_or_api_key_in_trace_logs() {
+    let edld = edld_binary().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("edld.log");
+    let mut child = Command::new(edld)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&data)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Copy the log to a file while watching for the ready line.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log_file = log_path.clone();
+    let copier = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut out = std::fs::File::create(log_file).unwrap();
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            writeln!(out, "{line}").unwrap();
+            if !sent
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["message"] == "edld ready"
+            {
+                let _ = tx.send(v["public"].as_str().unwrap_or_default().to_owned());
+                sent = true;
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let clients = daemon::auth::read_dev_clients(&data.join("dev-clients.txt")).unwrap();
+    let key = |role: &str| clients.iter().find(|(r, _)| r == role).unwrap().1.clone();
+    let mut c = Client::connect(addr, None).await.unwrap();
+
+    let number = licence_numbers(1, 310_115).remove(0);
+    let reply = c
+        .json(
+            Method::PUT,
+            &format!("/v1/licences/{number}"),
+            Some(&key("registry")),
+            &licence_json(&number, "赵六", &["B1"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201);
+    let apply = json!({"licence_number": number.as_str(), "photo_source": "on_file"});
+    let reply = c
+        .json(
+            Method::POST,
+            "/v1/applications",
+            Some(&key("gateway")),
+            &apply,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 202);
+    let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let credential = loop {
+        let body = c
+            .get(&format!("/v1/applications/{ticket}"), Some(&key("gateway")))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        if body["state"] == "issued" {
+            break body["credential"].clone();
+        }
+        assert!(Instant::now() < deadline, "not issued: {body}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let id = credential["id"].as_str().unwrap();
+    for role in ["officer", "insurer", "rental", "employer"] {
+        let reply = c
+            .get(&format!("/v1/credentials/{id}/status"), Some(&key(role)))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{role}");
+    }
+    let reply = c
+        .json(
+            Method::POST,
+            &format!("/v1/licences/{number}/state"),
+            Some(&key("registry")),
+            &json!({"action": "revoke"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    for path in [
+        "/v1/status-lists/0",
+        "/v1/trust-list",
+        "/.well-known/jwks.json",
+    ] {
+        assert_eq!(c.get(path, None).await.unwrap().status, 200, "{path}");
+    }
+    // A wrong key is refused (and must not be logged either).
+    let wrong = "edl_officer_this-is-not-a-real-key-but-still-a-secret";
+    assert_eq!(
+        c.get(&format!("/v1/credentials/{id}/status"), Some(wrong))
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    copier.join().unwrap();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    // The log covers the whole run, start to drain.
+    for event in ["edld ready", "licence.revoke", "stopped"] {
+        assert!(log.contains(event), "the log lacks {event:?}: {log}");
+    }
+    let mut secrets: Vec<(String, String)> = Vec::new();
+    for name in ["root", "credential", "status"] {
+        for spelling in spellings_of_key(&data.join(format!("keys/{name}.pem"))) {
+            secrets.push((format!("{name} key"), spelling));
+        }
+    }
+    for (role, api_key) in &clients {
+        secrets.push((format!("{role} API key"), api_key.clone()));
+    }
+    secrets.push(("rejected API key".into(), wrong.into()));
+    secrets.push((
+        "token".into(),
+        credential["token"].as_str().unwrap().to_owned(),
+    ));
+    secrets.push((
+        "QR text".into(),
+        credential["qr_text"].as_str().unwrap().to_owned(),
+    ));
+    for (what, secret) in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the {what} appears in the log"
+        );
+    }
+}
