@@ -1,63 +1,143 @@
-//! The audit hook: every registry, review and throttle change and every relying-party
-//! status lookup is recorded here before the answer is sent. Changes are appended under
-//! `U/` in the store, in the same durable commit as the change they describe.
+//! The audit log: every registry, review, credential, client and throttle change and every
+//! relying-party status lookup is recorded before the answer is sent: who (client and
+//! role), what, which licence, when, and the purpose the client declared.
 //!
-//! Lookups go to their own append-only file, `<data>/audit/lookups.jsonl`, with its own
-//! group commit on its own thread ([`LookupLog`]): a live-status answer waits for one
-//! `fdatasync` of a small file, never behind the store's commits of an issuance flood.
+//! Two append-only, hash-chained logs (format in `chain`):
+//!
+//! - **changes**, under `U/` in the store: [`Audit::record`] adds a record to the batch of
+//!   the change it describes, and the store seals it onto the chain when it applies the
+//!   batch (under one lock, so the chain's order is the order batches are applied and a
+//!   failed batch leaves no gap). Durable in the same group commit as the change.
+//! - **lookups**, `<data>/audit/lookups.jsonl`, one record per line: its own writer
+//!   thread seals, appends and `fdatasync`s in groups ([`LookupLog`]), so a live-status
+//!   answer waits for one small file's sync and never behind the store's commits of an
+//!   issuance flood.
+//!
+//! `inspect` reads both for `edld audit verify` and `edld audit query`.
+
+pub mod chain;
+pub mod inspect;
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use keys::UnixTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
-use crate::store::{Batch, Store, StoreError, key, prefix, sync_dir};
+use crate::auth::{Caller, Role};
+use crate::store::{Batch, Store, StoreError, sync_dir};
 
-/// One audited action.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditRecord<'a> {
-    /// When.
+use self::chain::Head;
+
+/// The lookup log's file name in `<data>/audit`.
+pub const LOOKUPS_FILE: &str = "lookups.jsonl";
+
+/// The action of a relying-party status lookup.
+pub const LOOKUP_ACTION: &str = "status.lookup";
+
+/// One audited action, as stored (members in this order; see `chain`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// Its place in its chain, from 1 (set when sealed).
+    pub seq: u64,
+    /// When (Unix seconds).
     pub at: UnixTime,
     /// Which client.
-    pub client: &'a str,
+    pub client: String,
     /// Its role.
-    pub role: &'a str,
+    pub role: String,
     /// What, e.g. `licence.revoke`, `status.lookup`.
-    pub action: &'a str,
+    pub action: String,
     /// Which licence, when there is one.
-    pub licence: Option<&'a str>,
-    /// Details (e.g. the credential id, the reason).
-    pub detail: Option<&'a str>,
+    pub licence: Option<String>,
+    /// The purpose the client declared (lookups).
+    pub purpose: Option<String>,
+    /// Details: the credential id, the ticket, the old and new throttle values.
+    pub detail: Option<String>,
+    /// The previous record's hash, hex (set when sealed).
+    pub prev: String,
 }
 
-/// Appends audit records.
-pub struct Audit {
-    next: AtomicU64,
+impl AuditRecord {
+    /// An unsealed record.
+    pub fn new(
+        caller: &Caller,
+        at: UnixTime,
+        action: &str,
+        licence: Option<&str>,
+        detail: Option<&str>,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            at,
+            client: caller.client.clone(),
+            role: caller.role.as_str().to_owned(),
+            action: action.to_owned(),
+            licence: licence.map(str::to_owned),
+            purpose: None,
+            detail: detail.map(str::to_owned),
+            prev: String::new(),
+        }
+    }
 }
+
+/// The purpose a relying party declares for a lookup (`X-Edl-Purpose` or `?purpose=`).
+/// Invariant: 1 to [`Purpose::MAX_CHARS`] characters, no control characters, trimmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Purpose(String);
+
+impl Purpose {
+    /// The longest purpose, in characters.
+    pub const MAX_CHARS: usize = 200;
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Purpose {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Purpose, &'static str> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("purpose must not be empty");
+        }
+        if text.chars().count() > Purpose::MAX_CHARS {
+            return Err("purpose is longer than 200 characters");
+        }
+        if text.chars().any(char::is_control) {
+            return Err("purpose must not contain control characters");
+        }
+        Ok(Purpose(text.to_owned()))
+    }
+}
+
+/// Whether a role must declare a purpose to look up a credential's live status. Insurers,
+/// rental firms and employers check a licence for their own business and must say why;
+/// roadside officers check under their statutory powers, and their terminals may send
+/// none (their lookups are still recorded, with no purpose).
+pub fn purpose_required(role: Role) -> bool {
+    matches!(role, Role::Insurer | Role::Rental | Role::Employer)
+}
+
+/// Adds change records to batches (the store seals them onto the chain).
+#[derive(Default)]
+pub struct Audit;
 
 impl Audit {
-    /// Continues after the last stored record.
-    pub fn restore(store: &Store) -> Result<Audit, StoreError> {
-        let next = match store.last_key(prefix::AUDIT)? {
-            Some(k) => k
-                .get(prefix::AUDIT.len()..)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, |b| u64::from_be_bytes(b) + 1),
-            None => 0,
-        };
-        Ok(Audit {
-            next: AtomicU64::new(next),
-        })
+    /// The hook for a store (the chain's head lives in the store).
+    pub fn restore(_store: &Store) -> Result<Audit, StoreError> {
+        Ok(Audit)
     }
 
-    /// Adds a record to `batch`, to be committed with the change it describes.
+    /// Adds a record to `batch`, to be sealed and committed with the change it describes.
     pub fn record(
         &self,
         batch: &mut Batch,
@@ -67,59 +147,51 @@ impl Audit {
         licence: Option<&str>,
         detail: Option<&str>,
     ) {
-        let sequence = self.next.fetch_add(1, Ordering::SeqCst);
-        let record = AuditRecord {
-            at,
-            client: &caller.client,
-            role: caller.role.as_str(),
-            action,
-            licence,
-            detail,
-        };
-        tracing::info!(target: "audit", sequence, client = %caller.client, role = caller.role.as_str(), action, "audit");
-        batch.put(key(prefix::AUDIT, &[&sequence.to_be_bytes()]), &record);
+        tracing::info!(target: "audit", client = %caller.client, role = caller.role.as_str(), action, "audit");
+        batch.audit(AuditRecord::new(caller, at, action, licence, detail));
     }
 }
 
 type LookupWaiter = tokio::sync::oneshot::Sender<Result<(), StoreError>>;
-type LookupSender = mpsc::Sender<(Vec<u8>, LookupWaiter)>;
+type LookupSender = mpsc::Sender<(AuditRecord, LookupWaiter)>;
 
-/// The append-only log of relying-party lookups, made durable in groups by its own thread.
+/// The append-only, hash-chained log of relying-party lookups, made durable in groups by
+/// its own thread.
 pub struct LookupLog {
+    path: PathBuf,
     sender: Mutex<Option<LookupSender>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl LookupLog {
-    /// Opens (or creates) `<dir>/lookups.jsonl` and starts its writer thread. A line a
-    /// crash cut short is closed with a newline, so it stands alone.
+    /// Opens (or creates) `<dir>/lookups.jsonl` and starts its writer thread. A last line
+    /// that a crash cut short was never acknowledged: it is cut off, so the chain goes on
+    /// from the last whole record.
     pub fn open(dir: &Path) -> Result<LookupLog, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let path = dir.join("lookups.jsonl");
+        let path = dir.join(LOOKUPS_FILE);
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(&path)?;
-        let len = file.metadata()?.len();
-        if len > 0 {
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(len - 1))?;
-            file.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                file.write_all(b"\n")?;
-            }
-        }
+        let (head, len) = recover(&mut file, &path)?;
         file.sync_all()?;
         sync_dir(dir)?;
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("edld-lookup-log".into())
-            .spawn(move || write_lookups(file, receiver))?;
+            .spawn(move || write_lookups(file, head, len, receiver))?;
         Ok(LookupLog {
+            path,
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Appends one lookup and waits until it is durable.
@@ -129,24 +201,18 @@ impl LookupLog {
         at: UnixTime,
         licence: &str,
         credential: &str,
+        purpose: Option<&Purpose>,
     ) -> Result<(), StoreError> {
-        let record = AuditRecord {
-            at,
-            client: &caller.client,
-            role: caller.role.as_str(),
-            action: "status.lookup",
-            licence: Some(licence),
-            detail: Some(credential),
-        };
-        let mut line = serde_json::to_vec(&record).map_err(|e| StoreError::Io(e.to_string()))?;
-        line.push(b'\n');
+        let mut record =
+            AuditRecord::new(caller, at, LOOKUP_ACTION, Some(licence), Some(credential));
+        record.purpose = purpose.map(|p| p.as_str().to_owned());
         let (tx, rx) = tokio::sync::oneshot::channel();
         {
             let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
             sender
                 .as_ref()
                 .ok_or(StoreError::Stopped)?
-                .send((line, tx))
+                .send((record, tx))
                 .map_err(|_| StoreError::Stopped)?;
         }
         rx.await.map_err(|_| StoreError::Stopped)?
@@ -162,26 +228,113 @@ impl LookupLog {
     }
 }
 
-/// The writer: takes everything waiting, writes it, one `fdatasync`, answers everyone.
-fn write_lookups(mut file: File, receiver: mpsc::Receiver<(Vec<u8>, LookupWaiter)>) {
+/// Cuts off a torn last line and finds the chain's head and the file's length.
+fn recover(file: &mut File, path: &Path) -> Result<(Head, u64), StoreError> {
+    let len = file.metadata()?.len();
+    let (end, last) = last_line(file, len)?;
+    if end < len {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = len - end,
+            "cutting off a lookup record a crash left incomplete (it was never acknowledged)"
+        );
+        file.set_len(end)?;
+    }
+    let Some(last) = last else {
+        return Ok((Head::EMPTY, end));
+    };
+    let head = match chain::decode_intact(&last) {
+        Some(record) => Head::after(record.seq, &last),
+        // A damaged last record: count the lines to know its number.
+        None => {
+            file.seek(SeekFrom::Start(0))?;
+            let mut lines = 0u64;
+            let mut buffer = vec![0u8; 1 << 16];
+            let mut left = end;
+            while left > 0 {
+                let n = file.read(&mut buffer)?;
+                if n == 0 {
+                    break;
+                }
+                let n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+                lines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
+                left -= n as u64;
+            }
+            Head::after(lines, &last)
+        }
+    };
+    Ok((head, end))
+}
+
+/// The end of the last whole line (just after its newline; 0 when there is none) and that
+/// line's bytes, reading backwards from `len` until two newlines or the start are in view.
+fn last_line(file: &mut File, len: u64) -> Result<(u64, Option<Vec<u8>>), StoreError> {
+    const CHUNK: u64 = 1 << 16;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut start = len;
+    loop {
+        if let Some(last) = tail.iter().rposition(|b| *b == b'\n') {
+            let end = start + last as u64 + 1;
+            match tail[..last].iter().rposition(|b| *b == b'\n') {
+                Some(before) => return Ok((end, Some(tail[before + 1..last].to_vec()))),
+                None if start == 0 => return Ok((end, Some(tail[..last].to_vec()))),
+                None => {}
+            }
+        } else if start == 0 {
+            return Ok((0, None));
+        }
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; usize::try_from(start - from).unwrap_or(0)];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        start = from;
+    }
+}
+
+/// The writer: takes everything waiting, seals it onto the chain, writes it, one
+/// `fdatasync`, answers everyone. A failed write is cut back off, and the chain goes on
+/// from the last durable record.
+fn write_lookups(
+    mut file: File,
+    mut head: Head,
+    mut len: u64,
+    receiver: mpsc::Receiver<(AuditRecord, LookupWaiter)>,
+) {
     let mut waiters: VecDeque<LookupWaiter> = VecDeque::new();
     let mut buffer = Vec::new();
-    while let Ok((line, waiter)) = receiver.recv() {
-        buffer.extend_from_slice(&line);
-        waiters.push_back(waiter);
-        while let Ok((line, waiter)) = receiver.try_recv() {
-            buffer.extend_from_slice(&line);
+    while let Ok(first) = receiver.recv() {
+        let mut next = head;
+        let mut add = |(mut record, waiter): (AuditRecord, LookupWaiter)| {
+            let (bytes, after) = chain::seal(&mut record, next);
+            next = after;
+            buffer.extend_from_slice(&bytes);
+            buffer.push(b'\n');
             waiters.push_back(waiter);
-            if waiters.len() >= 4096 {
-                break;
+        };
+        add(first);
+        let mut taken = 1;
+        while taken < 4096 {
+            match receiver.try_recv() {
+                Ok(entry) => add(entry),
+                Err(_) => break,
             }
+            taken += 1;
         }
         let result = file
             .write_all(&buffer)
             .and_then(|()| file.sync_data())
             .map_err(StoreError::from);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "writing the lookup audit log failed");
+        match &result {
+            Ok(()) => {
+                head = next;
+                len += buffer.len() as u64;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writing the lookup audit log failed");
+                let _ = file.set_len(len);
+            }
         }
         buffer.clear();
         for waiter in waiters.drain(..) {

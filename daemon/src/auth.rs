@@ -1,24 +1,32 @@
-//! Who is calling and what they may do: roles, the `Caller` extractor (bearer API keys,
-//! stored only as SHA-256 hashes), the role-by-endpoint table and the role-by-field table
-//! for live status.
+//! Who is calling and what they may do: roles, the role-by-endpoint table (the one place
+//! that decides access; the routers apply it to every route before its handler runs), the
+//! role-by-field table for live status, and the two ways to authenticate:
 //!
-//! Client certificates (mTLS) slot in as a second authenticator in `Caller`'s extractor;
-//! both end in the same `Caller { client, role }`.
+//! - a TLS client certificate that rustls verified against the configured client CA
+//!   (`server` reads it once per connection and [`CertificateRoles`] maps its names to a
+//!   client and role: a [`PeerIdentity`] on every request of that connection);
+//! - `Authorization: Bearer <API key>`, where the daemon stores only the SHA-256 of each
+//!   key ([`ApiClients`]).
+//!
+//! Both end in the same [`Caller`] `{ client, role }`. A request that presents both is
+//! refused: one request, one identity in the audit log.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::RwLock;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keys::UnixTime;
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::config::{CertClient, CertMatch};
 use crate::error::ApiError;
-use crate::http::AppState;
 use crate::store::{Batch, Store, StoreError, key, prefix};
 
 /// A client's role.
@@ -74,6 +82,11 @@ impl Role {
         }
     }
 
+    /// The role with this lowercase name.
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     /// Whether lookups by this role are relying-party lookups that the audit log records.
     pub fn is_relying_party(self) -> bool {
         matches!(
@@ -83,9 +96,13 @@ impl Role {
     }
 }
 
-/// What an authenticated request may do, one entry per guarded endpoint group.
+/// What a route serves, for access decisions: every route of both listeners names one
+/// (`http::public_routes`, `http::admin_routes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
+    /// Health, readiness, metrics, the OpenAPI documents, trust list, JWKS, status lists
+    /// and the admin queue view: no credentials needed.
+    Open,
     /// `POST /v1/applications`, `GET /v1/applications/{ticket}` and its QR images.
     Apply,
     /// `POST /v1/credentials/{id}/refresh`.
@@ -98,15 +115,17 @@ pub enum Endpoint {
     RegistryWrite,
     /// `GET /v1/credentials/{id}/status`.
     LiveStatus,
-    /// The throttle API on the admin listener.
+    /// The throttle and API client controls on the admin listener.
     Operate,
 }
 
-/// The role-by-endpoint table: the one place that decides access.
+/// The role-by-endpoint table: the one place that decides access. Read each arm as
+/// "who may call these routes"; everyone else gets 403, and no credentials 401.
 pub fn allowed(role: Role, endpoint: Endpoint) -> bool {
     use Endpoint::*;
     use Role::*;
     match endpoint {
+        Open => true,
         Apply | Refresh => matches!(role, Gateway | Window),
         Review => matches!(role, Reviewer),
         RegistryRead => matches!(role, Registry | Window),
@@ -163,35 +182,143 @@ pub struct Caller {
     pub role: Role,
 }
 
-impl Caller {
-    /// Refuses with 403 unless the role may use `endpoint`.
-    pub fn require(&self, endpoint: Endpoint) -> Result<(), ApiError> {
-        if allowed(self.role, endpoint) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
+/// Handlers of guarded routes take the `Caller` that the router's access check
+/// authenticated and authorized (`http::authorize`); it is never absent there.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+/// Who the client certificate of a TLS connection says the caller is; attached to every
+/// request of the connection. Absent when the connection has no client certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerIdentity {
+    /// A verified certificate that a `[[tls.clients]]` entry maps to this caller.
+    Client(Caller),
+    /// A verified certificate that no entry maps: it carries no role.
+    Unmapped,
+}
+
+/// Authenticates a request: by its client certificate when the connection has one,
+/// otherwise by its bearer API key.
+pub fn authenticate(
+    headers: &HeaderMap,
+    peer: Option<&PeerIdentity>,
+    clients: &ApiClients,
+) -> Result<Caller, ApiError> {
+    let authorization = headers.get(axum::http::header::AUTHORIZATION);
+    match (peer, authorization) {
+        (Some(_), Some(_)) => Err(ApiError::Unauthenticated),
+        (Some(PeerIdentity::Client(caller)), None) => Ok(caller.clone()),
+        (Some(PeerIdentity::Unmapped), None) | (None, None) => Err(ApiError::Unauthenticated),
+        (None, Some(value)) => {
+            let key = value
+                .to_str()
+                .ok()
+                .and_then(bearer_token)
+                .ok_or(ApiError::Unauthenticated)?;
+            clients.authenticate(key).ok_or(ApiError::Unauthenticated)
         }
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+/// The token of `Bearer <token>` (the scheme is case-insensitive, RFC 9110 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthenticated)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
-        state
-            .service
-            .clients
-            .authenticate(token)
-            .ok_or(ApiError::Unauthenticated)
+/// `[[tls.clients]]`: maps the names in verified client certificates to callers.
+#[derive(Clone, Debug, Default)]
+pub struct CertificateRoles {
+    map: Vec<CertClient>,
+}
+
+impl CertificateRoles {
+    /// The configured entries, first match wins.
+    pub fn new(map: Vec<CertClient>) -> CertificateRoles {
+        CertificateRoles { map }
+    }
+
+    /// Who the end-entity certificate `der` stands for. rustls has verified it (chain to
+    /// the client CA, validity, client-auth usage) before this reads its names.
+    pub fn identify(&self, der: &[u8]) -> PeerIdentity {
+        let Some(names) = CertificateNames::parse(der) else {
+            return PeerIdentity::Unmapped;
+        };
+        for entry in &self.map {
+            let matched = match &entry.matches {
+                CertMatch::CommonName(cn) => names.common_name.as_deref() == Some(cn.as_str()),
+                CertMatch::OrganisationalUnit(ou) => names.units.iter().any(|u| u == ou),
+                CertMatch::DnsName(dns) => names.dns.iter().any(|d| d == dns),
+            };
+            if !matched {
+                continue;
+            }
+            let client = match &entry.client {
+                Some(client) => client.clone(),
+                None => match names.common_name.as_ref().or(names.dns.first()) {
+                    Some(name) => format!("cert:{name}"),
+                    None => continue,
+                },
+            };
+            return PeerIdentity::Client(Caller {
+                client,
+                role: entry.role,
+            });
+        }
+        PeerIdentity::Unmapped
+    }
+}
+
+/// The names of a certificate that `[[tls.clients]]` can match.
+#[derive(Debug, Default)]
+struct CertificateNames {
+    common_name: Option<String>,
+    units: Vec<String>,
+    /// Lowercase.
+    dns: Vec<String>,
+}
+
+impl CertificateNames {
+    fn parse(der: &[u8]) -> Option<CertificateNames> {
+        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        let subject = cert.subject();
+        let text =
+            |a: &x509_parser::x509::AttributeTypeAndValue<'_>| a.as_str().ok().map(str::to_owned);
+        let dns = match cert.subject_alternative_name() {
+            Ok(Some(san)) => san
+                .value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(CertificateNames {
+            // A subject with several CNs is ambiguous: it matches no `cn` entry.
+            common_name: match subject.iter_common_name().collect::<Vec<_>>()[..] {
+                [one] => text(one),
+                _ => None,
+            },
+            units: subject
+                .iter_organizational_unit()
+                .filter_map(text)
+                .collect(),
+            dns,
+        })
     }
 }
 
@@ -202,6 +329,32 @@ pub struct ApiClient {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// When it was added (absent for clients stored before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<UnixTime>,
+}
+
+/// Why an API client could not be added or revoked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClientError {
+    /// The name is taken.
+    #[error("a client named {0:?} exists")]
+    Exists(String),
+    /// No such client.
+    #[error("no client named {0:?}")]
+    Unknown(String),
+    /// Not a name.
+    #[error("client names are 1 to 64 letters, digits, '.', '_', '-' or '@'")]
+    BadName,
+}
+
+/// Whether `name` may name an API client: short, printable, no spaces or colons (so it
+/// cannot look like a certificate client `cert:…`).
+pub fn valid_client_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
 }
 
 /// API clients by key hash, loaded from the store.
@@ -246,23 +399,65 @@ impl ApiClients {
             .is_empty()
     }
 
-    /// Adds a client and returns its new key (shown once; only its hash is stored). The
-    /// caller commits the batch.
-    pub fn add(&self, name: &str, role: Role, batch: &mut Batch) -> String {
+    /// Every client, by name.
+    pub fn list(&self) -> Vec<ApiClient> {
+        let mut clients: Vec<ApiClient> = self
+            .by_hash
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        clients.sort_by(|a, b| a.name.cmp(&b.name));
+        clients
+    }
+
+    /// Adds a client and returns its new key (shown once; only its hash is stored). Names
+    /// are unique. The caller commits the batch before it shows the key.
+    pub fn add(
+        &self,
+        name: &str,
+        role: Role,
+        at: UnixTime,
+        batch: &mut Batch,
+    ) -> Result<String, ClientError> {
+        if !valid_client_name(name) {
+            return Err(ClientError::BadName);
+        }
+        let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
+        if map.values().any(|c| c.name == name) {
+            return Err(ClientError::Exists(name.to_owned()));
+        }
         let mut secret = [0u8; 32];
         OsRng.fill_bytes(&mut secret);
         let api_key = format!("edl_{}_{}", role.as_str(), URL_SAFE_NO_PAD.encode(secret));
+        zeroize::Zeroize::zeroize(&mut secret);
         let hash: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
         let client = ApiClient {
             name: name.to_owned(),
             role,
+            created_at: Some(at),
         };
         batch.put(key(prefix::CLIENT, &[&hash]), &client);
-        self.by_hash
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(hash, client);
-        api_key
+        map.insert(hash, client);
+        Ok(api_key)
+    }
+
+    /// Revokes a client's key: refused from now on (before the batch is committed, so a
+    /// revocation never waits). The caller commits the batch.
+    pub fn revoke(&self, name: &str, batch: &mut Batch) -> Result<ApiClient, ClientError> {
+        let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
+        let hashes: Vec<[u8; 32]> = map
+            .iter()
+            .filter(|(_, c)| c.name == name)
+            .map(|(h, _)| *h)
+            .collect();
+        let mut revoked = None;
+        for hash in hashes {
+            batch.remove(key(prefix::CLIENT, &[&hash]));
+            revoked = map.remove(&hash);
+        }
+        revoked.ok_or_else(|| ClientError::Unknown(name.to_owned()))
     }
 }
 
@@ -271,6 +466,7 @@ pub fn create_dev_clients(
     clients: &ApiClients,
     store: &Store,
     path: &Path,
+    at: UnixTime,
 ) -> Result<(), StoreError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -279,7 +475,9 @@ pub fn create_dev_clients(
         "# Development API keys, one per role: send as `Authorization: Bearer <key>`.\n",
     );
     for role in Role::ALL {
-        let api_key = clients.add(&format!("dev-{}", role.as_str()), role, &mut batch);
+        let api_key = clients
+            .add(&format!("dev-{}", role.as_str()), role, at, &mut batch)
+            .map_err(|e| StoreError::Corrupt(format!("development client: {e}")))?;
         text.push_str(&format!("{} {}\n", role.as_str(), api_key));
     }
     let mut file = std::fs::OpenOptions::new()

@@ -61,17 +61,34 @@ impl Drop for Client {
 
 /// A TLS client configuration trusting `roots` (PEM certificates), TLS 1.3, ring.
 pub fn tls_config(ca_pem: &[u8]) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    use rustls::pki_types::CertificateDer;
+    tls_config_with(ca_pem, None)
+}
+
+/// As [`tls_config`], presenting a client certificate: its chain and private key, PEM.
+pub fn tls_config_with(
+    ca_pem: &[u8],
+    client: Option<(&[u8], &[u8])>,
+) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         roots.add(cert.context("CA certificate PEM")?)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((chain, key)) => {
+            let chain = CertificateDer::pem_slice_iter(chain)
+                .collect::<Result<Vec<_>, _>>()
+                .context("client certificate PEM")?;
+            let key = PrivateKeyDer::from_pem_slice(key).context("client key PEM")?;
+            builder.with_client_auth_cert(chain, key)?
+        }
+    };
     Ok(Arc::new(config))
 }
 

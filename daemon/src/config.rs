@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::Role;
 use crate::throttle::settings::ThrottleSettings;
 
 /// The embedded default configuration `edld` runs on without `--config`.
@@ -83,26 +84,67 @@ pub struct RawConfig {
     pub throttle: Option<toml::Table>,
 }
 
-/// `[keys]`: PKCS#8 v1 PEM private key files, mode 0600.
+/// `[keys]`: PKCS#8 v1 PEM private key files, mode 0600, and either the root key (edld
+/// signs its own trust list) or, in production, a trust list signed offline with the root
+/// public keys to check it against. A path may start with `$CREDENTIALS_DIRECTORY/`
+/// (systemd's `LoadCredential=`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKeys {
-    /// Root key (signs the trust list at start).
-    pub root: PathBuf,
+    /// Root key: edld signs the trust list itself (not for production).
+    #[serde(default)]
+    pub root: Option<PathBuf>,
     /// Credential signing key.
     pub credential: PathBuf,
     /// Status list signing key.
     pub status: PathBuf,
+    /// A trust list signed offline with `edl-keys trust-list sign` (COSE), served as-is.
+    #[serde(default)]
+    pub trust_list: Option<PathBuf>,
+    /// The pinned root public keys (SPKI PEM) the trust list must verify against.
+    #[serde(default)]
+    pub root_public: Vec<PathBuf>,
 }
 
 /// `[tls]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
     /// Certificate chain, PEM.
     pub cert: PathBuf,
     /// Private key, PEM (PKCS#8, SEC1 or PKCS#1).
     pub key: PathBuf,
+    /// CA certificates (PEM) that sign client certificates. With it, clients may
+    /// authenticate with a certificate (mTLS); clients without one still may use API keys.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// `[[tls.clients]]`: which client and role a client certificate stands for.
+    #[serde(default)]
+    pub clients: Vec<RawCertClient>,
+}
+
+/// `[[tls.clients]]`: certificates matching one name, and the client and role they carry.
+/// Give exactly one of `cn` (the subject's common name), `ou` (one of the subject's
+/// organisational units) or `dns` (a subjectAltName DNS name). The first entry that
+/// matches a certificate decides.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertClient {
+    /// Match the subject's common name exactly.
+    #[serde(default)]
+    pub cn: Option<String>,
+    /// Match one of the subject's organisational units exactly.
+    #[serde(default)]
+    pub ou: Option<String>,
+    /// Match one of the subjectAltName DNS names exactly (case-insensitive).
+    #[serde(default)]
+    pub dns: Option<String>,
+    /// The role these certificates carry.
+    pub role: Role,
+    /// The client id recorded for them (throttles, audit); default `cert:` followed by
+    /// the certificate's common name (or its first DNS name).
+    #[serde(default)]
+    pub client: Option<String>,
 }
 
 /// `[credentials]`.
@@ -173,8 +215,15 @@ impl Default for RawIssuance {
 pub struct RawLimits {
     /// Largest uploaded photo, in bytes (decoded).
     pub max_photo_bytes: usize,
-    /// Seconds a client has to send its request headers.
+    /// Seconds a client has to send its request headers (per request, and while a kept-
+    /// alive connection is idle).
     pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request body once its headers arrived.
+    pub body_timeout_secs: u64,
+    /// Seconds a client has to finish its TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// Largest request line and headers together, in bytes (431 beyond).
+    pub max_header_bytes: usize,
 }
 
 impl Default for RawLimits {
@@ -182,6 +231,9 @@ impl Default for RawLimits {
         Self {
             max_photo_bytes: 512 * 1024,
             header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            handshake_timeout_secs: 10,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -200,6 +252,18 @@ pub enum KeySource {
         /// Status key.
         status: PathBuf,
     },
+    /// Configured signing keys and a trust list signed offline: edld never holds the
+    /// root private key.
+    OfflineRoot {
+        /// Credential key.
+        credential: PathBuf,
+        /// Status key.
+        status: PathBuf,
+        /// The signed trust list.
+        trust_list: PathBuf,
+        /// The pinned root public keys. Never empty.
+        root_public: Vec<PathBuf>,
+    },
 }
 
 /// TLS files for the public listener.
@@ -209,6 +273,39 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// Private key.
     pub key: PathBuf,
+    /// Client certificates: the CA that signs them and what each stands for.
+    pub clients: Option<ClientCertificates>,
+}
+
+/// Client certificate authentication (mTLS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertificates {
+    /// CA certificates, PEM.
+    pub ca: PathBuf,
+    /// Which client and role a certificate carries; the first match decides. Never empty.
+    pub map: Vec<CertClient>,
+}
+
+/// One `[[tls.clients]]` entry, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertClient {
+    /// What it matches.
+    pub matches: CertMatch,
+    /// The role.
+    pub role: Role,
+    /// The client id, when configured.
+    pub client: Option<String>,
+}
+
+/// The certificate name a `[[tls.clients]]` entry matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertMatch {
+    /// The subject's common name.
+    CommonName(String),
+    /// One of the subject's organisational units.
+    OrganisationalUnit(String),
+    /// One of the subjectAltName DNS names (stored lowercase).
+    DnsName(String),
 }
 
 /// The checked configuration.
@@ -250,6 +347,12 @@ pub struct Config {
     pub max_photo_bytes: usize,
     /// Header read timeout.
     pub header_timeout: Duration,
+    /// Request body timeout.
+    pub body_timeout: Duration,
+    /// TLS handshake timeout.
+    pub handshake_timeout: Duration,
+    /// Largest request line and headers.
+    pub max_header_bytes: usize,
     /// Throttle settings at first start.
     pub throttle: ThrottleSettings,
 }
@@ -283,8 +386,20 @@ pub enum ConfigError {
     #[error("admin_listen = {0} must be a loopback address")]
     AdminNotLoopback(SocketAddr),
     /// Neither development keys nor key files.
-    #[error("set dev_keys = true or give [keys] root, credential and status files")]
+    #[error(
+        "set dev_keys = true, or give [keys] credential and status files with trust_list and root_public (or root)"
+    )]
     NoKeys,
+    /// A path naming `$CREDENTIALS_DIRECTORY` when it is not set.
+    #[error(
+        "{setting}: {path} names $CREDENTIALS_DIRECTORY, which is not set (systemd sets it for a unit with LoadCredential=); set it or give the file's path"
+    )]
+    CredentialsDirectory {
+        /// The setting.
+        setting: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
     /// Both development keys and key files.
     #[error("dev_keys = true and [keys] are mutually exclusive")]
     BothKeySources,
@@ -341,6 +456,33 @@ impl RawConfig {
         RawConfig::parse(DEFAULT_TOML).expect("the embedded configuration parses")
     }
 
+    /// Resolves a leading `$CREDENTIALS_DIRECTORY` (or `${CREDENTIALS_DIRECTORY}`) in the
+    /// key and TLS file paths to `dir`, the directory systemd's `LoadCredential=` fills.
+    /// Without `dir` the paths stay as written, and the checks refuse them by name.
+    pub fn with_credentials_directory(mut self, dir: Option<&Path>) -> RawConfig {
+        let Some(dir) = dir else {
+            return self;
+        };
+        let resolve = |path: &mut PathBuf| {
+            if let Some(rest) = credentials_relative(path) {
+                *path = dir.join(rest);
+            }
+        };
+        if let Some(keys) = &mut self.keys {
+            keys.root
+                .iter_mut()
+                .chain(keys.trust_list.iter_mut())
+                .chain(keys.root_public.iter_mut())
+                .chain([&mut keys.credential, &mut keys.status])
+                .for_each(resolve);
+        }
+        if let Some(tls) = &mut self.tls {
+            resolve(&mut tls.cert);
+            resolve(&mut tls.key);
+        }
+        self
+    }
+
     /// Applies command-line overrides.
     pub fn with_overrides(mut self, overrides: &Overrides) -> RawConfig {
         if let Some(listen) = &overrides.listen {
@@ -362,10 +504,7 @@ impl TryFrom<RawConfig> for Config {
     fn try_from(raw: RawConfig) -> Result<Config, ConfigError> {
         let listen = address("listen", &raw.listen)?;
         let admin_listen = address("admin_listen", &raw.admin_listen)?;
-        let tls = raw.tls.map(|t| TlsFiles {
-            cert: t.cert,
-            key: t.key,
-        });
+        let tls = raw.tls.map(tls_files).transpose()?;
         if let Some(tls) = &tls {
             existing("tls.cert", &tls.cert)?;
             existing("tls.key", &tls.key)?;
@@ -377,16 +516,7 @@ impl TryFrom<RawConfig> for Config {
         }
         let keys = match (raw.dev_keys, raw.keys) {
             (true, None) => KeySource::Development,
-            (false, Some(k)) => {
-                existing("keys.root", &k.root)?;
-                existing("keys.credential", &k.credential)?;
-                existing("keys.status", &k.status)?;
-                KeySource::Files {
-                    root: k.root,
-                    credential: k.credential,
-                    status: k.status,
-                }
-            }
+            (false, Some(k)) => key_files(k, raw.public_base_url.is_some())?,
             (false, None) => return Err(ConfigError::NoKeys),
             (true, Some(_)) => return Err(ConfigError::BothKeySources),
         };
@@ -444,6 +574,16 @@ impl TryFrom<RawConfig> for Config {
             });
         }
         positive("limits.header_timeout_secs", l.header_timeout_secs)?;
+        positive("limits.body_timeout_secs", l.body_timeout_secs)?;
+        positive("limits.handshake_timeout_secs", l.handshake_timeout_secs)?;
+        // hyper's own limit on the head sits at 64 KiB (see `server`); ours must be below.
+        if !(1024..=MAX_HEADER_BYTES_CAP).contains(&l.max_header_bytes) {
+            return Err(ConfigError::Range {
+                setting: "limits.max_header_bytes",
+                value: l.max_header_bytes as u64,
+                expected: "1 KiB to 60 KiB",
+            });
+        }
         let mut throttle = ThrottleSettings::default();
         if let Some(table) = &raw.throttle {
             let mut entries = Vec::new();
@@ -475,6 +615,9 @@ impl TryFrom<RawConfig> for Config {
             issuance_batch: batch,
             max_photo_bytes: l.max_photo_bytes,
             header_timeout: Duration::from_secs(l.header_timeout_secs),
+            body_timeout: Duration::from_secs(l.body_timeout_secs),
+            handshake_timeout: Duration::from_secs(l.handshake_timeout_secs),
+            max_header_bytes: l.max_header_bytes,
             throttle,
         })
     }
@@ -487,7 +630,11 @@ impl Config {
             Some(path) => RawConfig::read(path)?,
             None => RawConfig::embedded(),
         };
-        Config::try_from(raw.with_overrides(overrides))
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        Config::try_from(
+            raw.with_overrides(overrides)
+                .with_credentials_directory(credentials.as_deref()),
+        )
     }
 
     /// The base URL for a public listener bound at `bound`.
@@ -500,6 +647,73 @@ impl Config {
             }
         }
     }
+}
+
+/// The largest `limits.max_header_bytes`.
+pub const MAX_HEADER_BYTES_CAP: usize = 60 * 1024;
+
+/// Checks `[tls]`: client certificates need both a CA and at least one mapping, and each
+/// mapping names exactly one certificate name.
+fn tls_files(raw: RawTls) -> Result<TlsFiles, ConfigError> {
+    let clients = match (raw.client_ca, raw.clients.is_empty()) {
+        (None, true) => None,
+        (None, false) => {
+            return Err(ConfigError::Invalid {
+                setting: "tls.clients",
+                reason: "needs tls.client_ca, the CA that signs client certificates",
+            });
+        }
+        (Some(_), true) => {
+            return Err(ConfigError::Invalid {
+                setting: "tls.client_ca",
+                reason: "needs at least one [[tls.clients]] entry giving certificates a role",
+            });
+        }
+        (Some(ca), false) => {
+            existing("tls.client_ca", &ca)?;
+            let map = raw
+                .clients
+                .into_iter()
+                .map(cert_client)
+                .collect::<Result<_, _>>()?;
+            Some(ClientCertificates { ca, map })
+        }
+    };
+    Ok(TlsFiles {
+        cert: raw.cert,
+        key: raw.key,
+        clients,
+    })
+}
+
+fn cert_client(raw: RawCertClient) -> Result<CertClient, ConfigError> {
+    let matches = match (raw.cn, raw.ou, raw.dns) {
+        (Some(cn), None, None) => CertMatch::CommonName(cn),
+        (None, Some(ou), None) => CertMatch::OrganisationalUnit(ou),
+        (None, None, Some(dns)) => CertMatch::DnsName(dns.to_ascii_lowercase()),
+        _ => {
+            return Err(ConfigError::Invalid {
+                setting: "tls.clients",
+                reason: "give exactly one of cn, ou or dns in each entry",
+            });
+        }
+    };
+    let empty = match &matches {
+        CertMatch::CommonName(s) | CertMatch::OrganisationalUnit(s) | CertMatch::DnsName(s) => {
+            s.trim().is_empty()
+        }
+    };
+    if empty || raw.client.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(ConfigError::Invalid {
+            setting: "tls.clients",
+            reason: "names must not be empty",
+        });
+    }
+    Ok(CertClient {
+        matches,
+        role: raw.role,
+        client: raw.client,
+    })
 }
 
 /// Dotted names and text values of a (nested) TOML table.
@@ -526,7 +740,77 @@ fn address(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError
     })
 }
 
+/// `[keys]` with `dev_keys = false`: either the root key, or an offline root's signed
+/// trust list and pinned public keys (which need a fixed `public_base_url`, since the list
+/// names the status list URIs).
+fn key_files(k: RawKeys, base_url_fixed: bool) -> Result<KeySource, ConfigError> {
+    existing("keys.credential", &k.credential)?;
+    existing("keys.status", &k.status)?;
+    match (k.root, k.trust_list) {
+        (Some(root), None) => {
+            existing("keys.root", &root)?;
+            if !k.root_public.is_empty() {
+                return Err(ConfigError::Invalid {
+                    setting: "keys.root_public",
+                    reason: "pins the roots a pre-signed keys.trust_list is checked against; it does not go with keys.root",
+                });
+            }
+            Ok(KeySource::Files {
+                root,
+                credential: k.credential,
+                status: k.status,
+            })
+        }
+        (None, Some(trust_list)) => {
+            existing("keys.trust_list", &trust_list)?;
+            if k.root_public.is_empty() {
+                return Err(ConfigError::Invalid {
+                    setting: "keys.root_public",
+                    reason: "a pre-signed keys.trust_list needs the root public keys to check it against",
+                });
+            }
+            for path in &k.root_public {
+                existing("keys.root_public", path)?;
+            }
+            if !base_url_fixed {
+                return Err(ConfigError::Invalid {
+                    setting: "public_base_url",
+                    reason: "required with keys.trust_list: the signed list names the status list URIs, which derive from it",
+                });
+            }
+            Ok(KeySource::OfflineRoot {
+                credential: k.credential,
+                status: k.status,
+                trust_list,
+                root_public: k.root_public,
+            })
+        }
+        (Some(_), Some(_)) => Err(ConfigError::Invalid {
+            setting: "keys",
+            reason: "give either root (edld signs its own trust list) or trust_list (signed offline), not both",
+        }),
+        (None, None) => Err(ConfigError::Invalid {
+            setting: "keys",
+            reason: "give trust_list and root_public (the root key stays offline), or root",
+        }),
+    }
+}
+
+/// The rest of a path that starts with `$CREDENTIALS_DIRECTORY`.
+fn credentials_relative(path: &Path) -> Option<PathBuf> {
+    let mut components = path.components();
+    let first = components.next()?.as_os_str();
+    (first == "$CREDENTIALS_DIRECTORY" || first == "${CREDENTIALS_DIRECTORY}")
+        .then(|| components.as_path().to_owned())
+}
+
 fn existing(setting: &'static str, path: &Path) -> Result<(), ConfigError> {
+    if credentials_relative(path).is_some() {
+        return Err(ConfigError::CredentialsDirectory {
+            setting,
+            path: path.to_owned(),
+        });
+    }
     if path.exists() {
         Ok(())
     } else {

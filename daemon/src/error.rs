@@ -28,6 +28,12 @@ pub enum ApiError {
     /// The body is too large.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The request line and headers are too large.
+    #[error("request headers too large")]
+    HeadersTooLarge,
+    /// The body did not arrive in time.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// Well-formed but not acceptable.
     #[error("{0}")]
     Unprocessable(String),

@@ -1,15 +1,31 @@
 //! The HTTP APIs: the route tables of the public and admin listeners (the routers are built
-//! only from them, and the OpenAPI test checks them against the document), the handlers
+//! only from them, and the OpenAPI test checks them against the documents), the handlers
 //! that decode requests, call `Service` and encode replies, and `problem`, the one place
 //! where errors become status codes and RFC 9457 bodies.
+//!
+//! **Access.** Every route names an [`Endpoint`]; before its handler runs, the router
+//! authenticates the caller (client certificate or API key: 401 without) and applies the
+//! role-by-endpoint table in `auth` (403 when the role may not), so a handler never sees a
+//! caller it should not serve. Only then is the body read.
+//!
+//! **Bad input.** A request's line and headers beyond `limits.max_header_bytes` get 431,
+//! a body beyond the route's limit 413 (at once when `Content-Length` says so), a body
+//! not received within `limits.body_timeout_secs` 408; all as problem+json, and the
+//! connection is closed after each of them.
 //!
 //! **Isolation.** Every route has a [`Kind`]. Issuance routes run on the issuance runtime
 //! (its own small thread budget), behind a bound on how many may be in progress at once:
 //! past it they are shed at once with 503. Verification routes (live status, status lists,
 //! trust list, JWKS) run on the serving runtime and never wait for either.
+//!
+//! **Logs.** Each request runs in one `request` span (method, route pattern, request id,
+//! client, role, status, latency) and ends with one `request` event: at debug, or warn for
+//! a server error. Paths are logged only as their route pattern, never with the licence
+//! numbers, tickets or ids in them; headers and bodies are never logged.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -18,15 +34,17 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
 use keys::licence::{LicenceNumber, Points};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use crate::application::{Application, ApplicationState, Ticket};
-use crate::auth::{Caller, Endpoint, LicenceField, licence_fields};
+use crate::auth::{Caller, Endpoint, LicenceField, PeerIdentity, Role, licence_fields};
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::registry::{LicenceRecord, RegistryLine, StateAction};
@@ -44,6 +62,17 @@ pub struct AppState {
     pub intake: Arc<tokio::sync::Semaphore>,
 }
 
+/// What a listener accepts from a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest body (413 beyond).
+    pub body_bytes: usize,
+    /// Time to receive the body once the headers arrived (408 beyond).
+    pub body_timeout: Duration,
+    /// Largest request line and headers (431 beyond).
+    pub header_bytes: usize,
+}
+
 /// What a route serves, which decides where it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -55,19 +84,26 @@ pub enum Kind {
     Operations,
 }
 
-/// One route: method, path pattern (OpenAPI style), handler.
+/// One route: method, path pattern (OpenAPI style), who may call it, handler.
 pub struct Route {
     /// The HTTP method.
     pub method: Method,
     /// The path pattern.
     pub path: &'static str,
+    /// What it serves, for the role-by-endpoint table (`auth::allowed`).
+    pub endpoint: Endpoint,
     /// The handler.
     pub handler: MethodRouter<AppState>,
     /// Where it runs.
     pub kind: Kind,
 }
 
-fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+fn route(
+    method: Method,
+    path: &'static str,
+    endpoint: Endpoint,
+    handler: MethodRouter<AppState>,
+) -> Route {
     let kind = if path.starts_with("/v1/trust-list")
         || path.starts_with("/v1/status-lists")
         || path == "/.well-known/jwks.json"
@@ -82,79 +118,160 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
     Route {
         method,
         path,
+        endpoint,
         handler,
         kind,
     }
 }
 
-/// Every route of the public listener.
+/// Every route of the public listener, and who may call it.
 pub fn public_routes() -> Vec<Route> {
+    use Endpoint::*;
     vec![
-        route(Method::GET, "/healthz", get(healthz)),
-        route(Method::GET, "/readyz", get(readyz)),
-        route(Method::GET, "/metrics", get(metrics)),
-        route(Method::GET, "/openapi.json", get(openapi)),
-        route(Method::GET, "/v1/trust-list", get(trust_list)),
-        route(Method::GET, "/.well-known/jwks.json", get(jwks)),
-        route(Method::GET, "/v1/status-lists", get(status_lists)),
-        route(Method::GET, "/v1/status-lists/{n}", get(status_list)),
-        route(Method::POST, "/v1/applications", post(apply)),
-        route(Method::GET, "/v1/applications/{ticket}", get(application)),
-        route(Method::GET, "/v1/applications/{ticket}/qr.png", get(qr_png)),
-        route(Method::GET, "/v1/applications/{ticket}/qr.svg", get(qr_svg)),
-        route(Method::GET, "/v1/applications/{ticket}/photo", get(photo)),
+        route(Method::GET, "/healthz", Open, get(healthz)),
+        route(Method::GET, "/readyz", Open, get(readyz)),
+        route(Method::GET, "/metrics", Open, get(metrics)),
+        route(Method::GET, "/openapi.json", Open, get(openapi_public)),
+        route(Method::GET, "/v1/trust-list", Open, get(trust_list)),
+        route(Method::GET, "/.well-known/jwks.json", Open, get(jwks)),
+        route(Method::GET, "/v1/status-lists", Open, get(status_lists)),
+        route(Method::GET, "/v1/status-lists/{n}", Open, get(status_list)),
+        route(Method::POST, "/v1/applications", Apply, post(apply)),
+        route(
+            Method::GET,
+            "/v1/applications/{ticket}",
+            Apply,
+            get(application),
+        ),
+        route(
+            Method::GET,
+            "/v1/applications/{ticket}/qr.png",
+            Apply,
+            get(qr_png),
+        ),
+        route(
+            Method::GET,
+            "/v1/applications/{ticket}/qr.svg",
+            Apply,
+            get(qr_svg),
+        ),
+        route(
+            Method::GET,
+            "/v1/applications/{ticket}/photo",
+            Review,
+            get(photo),
+        ),
         route(
             Method::POST,
             "/v1/applications/{ticket}/approve",
+            Review,
             post(approve),
         ),
         route(
             Method::POST,
             "/v1/applications/{ticket}/reject",
+            Review,
             post(reject),
         ),
-        route(Method::GET, "/v1/reviews", get(reviews)),
-        route(Method::GET, "/v1/credentials/{id}/status", get(live_status)),
-        route(Method::POST, "/v1/credentials/{id}/refresh", post(refresh)),
-        route(Method::GET, "/v1/licences/{number}", get(licence)),
-        route(Method::PUT, "/v1/licences/{number}", put(put_licence)),
+        route(Method::GET, "/v1/reviews", Review, get(reviews)),
+        route(
+            Method::GET,
+            "/v1/credentials/{id}/status",
+            LiveStatus,
+            get(live_status),
+        ),
+        route(
+            Method::POST,
+            "/v1/credentials/{id}/refresh",
+            Refresh,
+            post(refresh),
+        ),
+        route(
+            Method::GET,
+            "/v1/licences/{number}",
+            RegistryRead,
+            get(licence),
+        ),
+        route(
+            Method::PUT,
+            "/v1/licences/{number}",
+            RegistryWrite,
+            put(put_licence),
+        ),
         route(
             Method::POST,
             "/v1/licences/{number}/state",
+            RegistryWrite,
             post(licence_state),
         ),
         route(
             Method::PUT,
             "/v1/licences/{number}/points",
+            RegistryWrite,
             put(licence_points),
         ),
     ]
 }
 
-/// Every route of the admin listener (loopback only).
+/// Every route of the admin listener (loopback only), and who may call it.
 pub fn admin_routes() -> Vec<Route> {
+    use Endpoint::*;
     vec![
-        route(Method::GET, "/healthz", get(healthz)),
-        route(Method::GET, "/metrics", get(metrics)),
-        route(Method::GET, "/admin/v1/queue", get(queue)),
-        route(Method::GET, "/admin/v1/throttle", get(throttle_show)),
-        route(Method::PATCH, "/admin/v1/throttle", patch(throttle_set)),
+        route(Method::GET, "/healthz", Open, get(healthz)),
+        route(Method::GET, "/metrics", Open, get(metrics)),
+        route(Method::GET, "/openapi.json", Open, get(openapi_admin)),
+        route(Method::GET, "/admin/v1/queue", Open, get(queue)),
+        route(
+            Method::GET,
+            "/admin/v1/throttle",
+            Operate,
+            get(throttle_show),
+        ),
+        route(
+            Method::PATCH,
+            "/admin/v1/throttle",
+            Operate,
+            patch(throttle_set),
+        ),
         route(
             Method::POST,
             "/admin/v1/throttle/pause",
+            Operate,
             post(throttle_pause),
         ),
         route(
             Method::POST,
             "/admin/v1/throttle/resume",
+            Operate,
             post(throttle_resume),
+        ),
+        route(Method::GET, "/admin/v1/clients", Operate, get(clients_list)),
+        route(
+            Method::POST,
+            "/admin/v1/clients",
+            Operate,
+            post(clients_add),
+        ),
+        route(
+            Method::DELETE,
+            "/admin/v1/clients/{name}",
+            Operate,
+            delete(clients_revoke),
+        ),
+        route(Method::GET, "/admin/v1/audit", Operate, get(audit_query)),
+        route(
+            Method::GET,
+            "/admin/v1/audit/verify",
+            Operate,
+            get(audit_verify),
         ),
     ]
 }
 
-/// A router from a route table, with metrics, problem+json for every error and a body
-/// limit.
-pub fn router(routes: Vec<Route>, state: AppState, body_limit: usize) -> Router {
+/// A router from a route table: every route behind the access check, the body limits and
+/// its kind's runtime; around them all, the request span, metrics, the head limit and
+/// problem+json for every error.
+pub fn router(routes: Vec<Route>, state: AppState, limits: Limits) -> Router {
     let mut router = Router::new();
     for r in routes {
         let handler = match r.kind {
@@ -166,14 +283,89 @@ pub fn router(routes: Vec<Route>, state: AppState, body_limit: usize) -> Router 
                 .layer(middleware::from_fn_with_state(state.clone(), timed)),
             Kind::Operations => r.handler,
         };
+        // Layers run outermost last: the access check, then the body, then the handler.
+        let handler = handler
+            .layer(middleware::from_fn_with_state(limits, read_body))
+            .layer(middleware::from_fn_with_state(
+                (state.clone(), r.endpoint),
+                authorize,
+            ));
         router = router.route(r.path, handler);
     }
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), limits),
+            observe,
+        ))
         .with_state(state)
+}
+
+/// Authenticates the caller of a guarded route and applies the role-by-endpoint table;
+/// the handler finds the [`Caller`] in the request's extensions.
+async fn authorize(
+    State((state, endpoint)): State<(AppState, Endpoint)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if endpoint == Endpoint::Open {
+        return next.run(request).await;
+    }
+    let caller = match crate::auth::authenticate(
+        request.headers(),
+        request.extensions().get::<PeerIdentity>(),
+        &state.service.clients,
+    ) {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let span = tracing::Span::current();
+    span.record("client", caller.client.as_str());
+    span.record("role", caller.role.as_str());
+    if !crate::auth::allowed(caller.role, endpoint) {
+        return ApiError::Forbidden.into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Reads the whole body within the size and time limits before the handler runs, so a
+/// slow or endless body never holds a handler (or an issuance permit).
+async fn read_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.body_bytes as u64) {
+        return closing(ApiError::PayloadTooLarge.into_response());
+    }
+    let limited = http_body_util::Limited::new(body, limits.body_bytes);
+    let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return closing(ApiError::PayloadTooLarge.into_response());
+        }
+        Ok(Err(_)) => {
+            return closing(
+                ApiError::BadRequest("the request body could not be read".into()).into_response(),
+            );
+        }
+        Err(_) => return closing(ApiError::RequestTimeout.into_response()),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Marks a response as the connection's last: what remains of the request is not read.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Runs an issuance request on the issuance runtime, or sheds it at once with 503 when
@@ -191,11 +383,16 @@ async fn on_issuance(State(state): State<AppState>, request: Request, next: Next
             clears_at: None,
         });
     };
-    let task = state.issuance.spawn(async move {
-        let response = next.run(request).await;
-        drop(permit);
-        response
-    });
+    // The request span goes along to the issuance runtime.
+    let span = tracing::Span::current();
+    let task = state.issuance.spawn(
+        async move {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        .instrument(span),
+    );
     match task.await {
         Ok(response) => response,
         Err(e) => ApiError::Internal(format!("issuance task: {e}")).into_response(),
@@ -220,9 +417,14 @@ async fn timed(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-/// Counts and times each request by route, and turns any non-problem error response
-/// (from extractors or the framework) into problem+json.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The request's span and its closing event, the head limit, metrics per route, a request
+/// id (`X-Request-Id`), and problem+json for any error response that is not one yet (from
+/// extractors or the framework).
+async fn observe(
+    State((state, limits)): State<(AppState, Limits)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
@@ -230,20 +432,52 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
     let method = request.method().as_str().to_owned();
-    let mut response = next.run(request).await;
+    let request_id = next_request_id();
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        request_id = %request_id,
+        client = tracing::field::Empty,
+        role = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_us = tracing::field::Empty,
+    );
+    let mut response = if head_bytes(&request) > limits.header_bytes {
+        closing(ApiError::HeadersTooLarge.into_response())
+    } else {
+        next.run(request).instrument(span.clone()).await
+    };
     let status = response.status();
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let closes = response.headers().get(header::CONNECTION).cloned();
         response = problem_response(
             status,
             status.canonical_reason().unwrap_or("error"),
             None,
             None,
         );
+        if let Some(v) = closes {
+            response.headers_mut().insert(header::CONNECTION, v);
+        }
     }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    let elapsed = started.elapsed();
+    span.record("status", status.as_u16());
+    span.record("latency_us", elapsed.as_micros() as u64);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(target: "request", "request");
+        } else {
+            tracing::debug!(target: "request", "request");
+        }
+    });
     let metrics = &state.service.metrics;
     metrics
         .requests
@@ -256,8 +490,33 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     metrics
         .request_seconds
         .get_or_create(&RouteLabels { route })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     response
+}
+
+/// The size of a request's line and headers as sent (within a few bytes).
+fn head_bytes(request: &Request) -> usize {
+    let line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |p| p.as_str().len())
+        + 12;
+    request.headers().iter().fold(line, |n, (name, value)| {
+        n + name.as_str().len() + value.len() + 4
+    })
+}
+
+/// A request id: unique within the process (a random prefix per start and a counter), so
+/// a client's report can be found in the log.
+fn next_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        use rand_core::RngCore;
+        rand_core::OsRng.next_u32()
+    });
+    format!("{prefix:08x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 // ----- errors -----
@@ -273,8 +532,19 @@ impl IntoResponse for ApiError {
 pub fn problem(error: &ApiError) -> Response {
     let (status, detail, retry_after) = match error {
         ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, Some(d.clone()), None),
-        ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, None, None),
-        ApiError::Forbidden => (StatusCode::FORBIDDEN, None, None),
+        ApiError::Unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            Some(
+                "authenticate with an API key (Authorization: Bearer <key>) or a client certificate, not both"
+                    .to_owned(),
+            ),
+            None,
+        ),
+        ApiError::Forbidden => (
+            StatusCode::FORBIDDEN,
+            Some("this client's role may not use this endpoint".to_owned()),
+            None,
+        ),
         ApiError::NotFound(what) => (
             StatusCode::NOT_FOUND,
             Some(format!("{what} not found")),
@@ -283,6 +553,12 @@ pub fn problem(error: &ApiError) -> Response {
         ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, None, None),
         ApiError::Conflict(d) => (StatusCode::CONFLICT, Some(d.clone()), None),
         ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
+        ApiError::HeadersTooLarge => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, None, None),
+        ApiError::RequestTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            Some("the request body did not arrive in time".to_owned()),
+            None,
+        ),
         ApiError::Unprocessable(d) => (StatusCode::UNPROCESSABLE_ENTITY, Some(d.clone()), None),
         ApiError::Unavailable { retry_after } => {
             (StatusCode::SERVICE_UNAVAILABLE, None, Some(*retry_after))
@@ -304,9 +580,10 @@ pub fn problem(error: &ApiError) -> Response {
         retry_after,
     );
     if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"edl\""),
+        );
     }
     response
 }
@@ -446,8 +723,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
     response
 }
 
-async fn openapi() -> Response {
-    json_response(StatusCode::OK, &crate::openapi::document())
+async fn openapi_public() -> Response {
+    json_response(StatusCode::OK, &crate::openapi::public_document())
+}
+
+async fn openapi_admin() -> Response {
+    json_response(StatusCode::OK, &crate::openapi::admin_document())
 }
 
 async fn queue(State(state): State<AppState>) -> Response {
@@ -472,6 +753,7 @@ fn queue_json(s: &Service) -> Value {
         "lanes": lanes,
         "drain_rate_per_second": throttle.measured_rate(now),
         "paused": throttle.is_paused(),
+        "signing_held": s.signing_held(),
         "in_flight": s.in_flight.load(std::sync::atomic::Ordering::SeqCst),
         "issued": s.metrics.credentials_issued.get(),
         "accepted": s.metrics.applications_accepted.get(),
@@ -494,11 +776,7 @@ fn throttle_json(state: &AppState) -> Value {
     })
 }
 
-async fn throttle_show(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Operate)?;
+async fn throttle_show(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &throttle_json(&state)))
 }
 
@@ -510,7 +788,6 @@ async fn throttle_set(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Operate)?;
     let changes: Map<String, Value> = json_body(body)?;
     let changes: Vec<(String, String)> = changes
         .into_iter()
@@ -538,7 +815,6 @@ async fn throttle_pause(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Operate)?;
     change_throttle(&state, &caller, &[("paused".into(), "true".into())]).await
 }
 
@@ -546,7 +822,6 @@ async fn throttle_resume(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Operate)?;
     change_throttle(&state, &caller, &[("paused".into(), "false".into())]).await
 }
 
@@ -567,6 +842,111 @@ async fn change_throttle(
     if let Some(map) = body.as_object_mut() {
         map.insert("changed".into(), Value::Object(changed));
     }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+// ----- API clients (admin listener, operator role) -----
+
+fn client_json(client: &crate::auth::ApiClient) -> Value {
+    json!({
+        "name": client.name,
+        "role": client.role.as_str(),
+        "created_at": client.created_at,
+    })
+}
+
+async fn clients_list(State(state): State<AppState>) -> Response {
+    let clients: Vec<Value> = state
+        .service
+        .clients
+        .list()
+        .iter()
+        .map(client_json)
+        .collect();
+    json_response(StatusCode::OK, &json!({ "clients": clients }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewClient {
+    name: String,
+    role: String,
+}
+
+/// `POST /admin/v1/clients` `{"name": …, "role": …}`: 201 with the new API key, which is
+/// shown this once (only its hash is kept).
+async fn clients_add(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body: NewClient = json_body(body)?;
+    let role = Role::from_name(&body.role).ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "role: one of {}",
+            Role::ALL.map(Role::as_str).join(", ")
+        ))
+    })?;
+    let (client, api_key) = state.service.add_client(&caller, &body.name, role).await?;
+    let mut reply = client_json(&client);
+    if let Some(map) = reply.as_object_mut() {
+        map.insert("api_key".into(), json!(api_key));
+    }
+    let mut response = json_response(StatusCode::CREATED, &reply);
+    // The key must not linger in caches between here and the operator.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn clients_revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = state.service.revoke_client(&caller, &name).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "revoked": client_json(&client) }),
+    ))
+}
+
+// ----- audit (admin listener, operator role) -----
+
+/// `?licence=` of `GET /admin/v1/audit`.
+#[derive(Deserialize)]
+struct AuditQuery {
+    licence: String,
+}
+
+/// `GET /admin/v1/audit?licence=N`: who looked up the licence (client, role, purpose,
+/// time) and every change made to it, from both audit logs.
+async fn audit_query(
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let number = parse_number(&query.licence)?;
+    let service = state.service.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        crate::audit::inspect::query(&service.store, service.lookups.path(), number.as_str())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /admin/v1/audit/verify`: both hash chains checked from the first record; the
+/// first break, if any. Reads both logs whole.
+async fn audit_verify(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let service = state.service.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        crate::audit::inspect::verify(&service.store, service.lookups.path())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -681,7 +1061,6 @@ async fn apply(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Apply)?;
     let request: ApplyRequest = json_body(body)?;
     let view = state.service.apply(&caller, request).await?;
     let ticket = view.application.ticket;
@@ -774,10 +1153,8 @@ fn application_json(view: &ApplicationView) -> Value {
 
 async fn application(
     State(state): State<AppState>,
-    caller: Caller,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Apply)?;
     let view = state
         .service
         .view(parse_ticket(&ticket)?)?
@@ -807,10 +1184,8 @@ fn issued_qr_text(state: &AppState, ticket: &str) -> Result<String, ApiError> {
 
 async fn qr_png(
     State(state): State<AppState>,
-    caller: Caller,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Apply)?;
     let text = issued_qr_text(&state, &ticket)?;
     let png = crate::render::png(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
@@ -818,10 +1193,8 @@ async fn qr_png(
 
 async fn qr_svg(
     State(state): State<AppState>,
-    caller: Caller,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Apply)?;
     let text = issued_qr_text(&state, &ticket)?;
     let svg = crate::render::svg(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
@@ -837,10 +1210,8 @@ struct ReviewQuery {
 
 async fn reviews(
     State(state): State<AppState>,
-    caller: Caller,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Review)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let apps = state.service.reviews(limit)?;
     let items: Vec<Value> = apps
@@ -859,10 +1230,8 @@ async fn reviews(
 
 async fn photo(
     State(state): State<AppState>,
-    caller: Caller,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Review)?;
     let (bytes, format) = state
         .service
         .photo(parse_ticket(&ticket)?)?
@@ -875,7 +1244,6 @@ async fn approve(
     caller: Caller,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Review)?;
     let view = state
         .service
         .review(&caller, parse_ticket(&ticket)?, None)
@@ -895,7 +1263,6 @@ async fn reject(
     Path(ticket): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Review)?;
     let body: RejectBody = json_body(body)?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -912,13 +1279,25 @@ async fn reject(
 
 // ----- credentials -----
 
+/// `?purpose=` on a live status lookup.
+#[derive(Deserialize)]
+struct LookupQuery {
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
 async fn live_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<LookupQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::LiveStatus)?;
-    let view = state.service.live_status(&caller, &id).await?;
+    let purpose = lookup_purpose(&headers, query.purpose)?;
+    let view = state
+        .service
+        .live_status(&caller, &id, purpose.as_ref())
+        .await?;
     let licence = licence_view(&view.licence, licence_fields(caller.role));
     Ok(json_response(
         StatusCode::OK,
@@ -929,6 +1308,26 @@ async fn live_status(
             "licence": licence,
         }),
     ))
+}
+
+/// The purpose a lookup declares: the `X-Edl-Purpose` header, else the `purpose` query
+/// parameter (the header is for programs, the parameter for people with a browser).
+fn lookup_purpose(
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<Option<crate::audit::Purpose>, ApiError> {
+    let text = match headers.get("x-edl-purpose") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::BadRequest("X-Edl-Purpose: not visible ASCII".into()))?
+                .to_owned(),
+        ),
+        None => query,
+    };
+    text.map(|t| t.parse())
+        .transpose()
+        .map_err(|e: &str| ApiError::BadRequest(e.to_owned()))
 }
 
 /// The licence fields a role may see.
@@ -970,7 +1369,6 @@ async fn refresh(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::Refresh)?;
     let record = state.service.refresh(&caller, &id).await?;
     let qr_text = URL_SAFE_NO_PAD
         .decode(&record.token)
@@ -1009,10 +1407,8 @@ fn change_json(state: &AppState, change: &LicenceChange) -> Result<Value, ApiErr
 
 async fn licence(
     State(state): State<AppState>,
-    caller: Caller,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::RegistryRead)?;
     let number = parse_number(&number)?;
     let record = state
         .service
@@ -1035,7 +1431,6 @@ async fn put_licence(
     Path(number): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::RegistryWrite)?;
     let line: RegistryLine = json_body(body)?;
     let change = state.service.put_licence(&caller, &number, line).await?;
     let status = if change.created {
@@ -1058,7 +1453,6 @@ async fn licence_state(
     Path(number): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::RegistryWrite)?;
     let number = parse_number(&number)?;
     let body: StateBody = json_body(body)?;
     let change = state
@@ -1083,7 +1477,6 @@ async fn licence_points(
     Path(number): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Endpoint::RegistryWrite)?;
     let number = parse_number(&number)?;
     let body: PointsBody = json_body(body)?;
     let change = state

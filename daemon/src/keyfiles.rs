@@ -1,6 +1,6 @@
-//! Signing key files: reading them (refusing group- or world-readable private keys) and
-//! creating development keys on first start (PKCS#8 v1 PEM, mode 0600, with an SPKI PEM
-//! public key beside each).
+//! Signing key files: reading them (refusing group- or world-readable private keys),
+//! reading pinned root public keys, and creating development keys on first start (PKCS#8
+//! v1 PEM, mode 0600, with an SPKI PEM public key beside each).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -13,14 +13,28 @@ use zeroize::Zeroizing;
 
 use crate::config::KeySource;
 
-/// The three keys the daemon signs with.
+/// The keys the daemon signs with, and where its trust list comes from.
 pub struct KeySet {
-    /// Signs the trust list at start.
-    pub root: SigningKey,
+    /// The root key, or the pre-signed trust list and the pinned roots.
+    pub root: Root,
     /// Signs credentials.
     pub credential: SigningKey,
     /// Signs status lists.
     pub status: SigningKey,
+}
+
+/// Where the trust list comes from.
+pub enum Root {
+    /// The daemon holds the root key and signs its own trust list (boxed: a signing key
+    /// with its precomputed public key is large).
+    Key(Box<SigningKey>),
+    /// The root key stays offline: the daemon serves a list signed with it.
+    Offline {
+        /// The signed trust list's file, read at start and again when it changes.
+        trust_list: PathBuf,
+        /// The root public keys the list must verify against.
+        pinned: Vec<PublicKey>,
+    },
 }
 
 /// What happened to each key file at start, for the log.
@@ -65,8 +79,10 @@ pub enum KeyFileError {
     },
 }
 
-/// Loads the configured keys, creating development keys in `<data>/keys` if absent.
+/// Loads the configured keys, creating development keys in `<data>/keys` if absent. With
+/// an offline root, reads the pinned root public keys instead of a root key.
 pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyReport>), KeyFileError> {
+    // The root: a key file to read (`Ok`), or already the offline root (`Err`).
     let (root, credential, status, create) = match source {
         KeySource::Development => {
             let dir = data_dir.join("keys");
@@ -75,7 +91,7 @@ pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyRepor
                 source,
             })?;
             (
-                dir.join("root.pem"),
+                Ok(dir.join("root.pem")),
                 dir.join("credential.pem"),
                 dir.join("status.pem"),
                 true,
@@ -85,7 +101,23 @@ pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyRepor
             root,
             credential,
             status,
-        } => (root.clone(), credential.clone(), status.clone(), false),
+        } => (Ok(root.clone()), credential.clone(), status.clone(), false),
+        KeySource::OfflineRoot {
+            credential,
+            status,
+            trust_list,
+            root_public,
+        } => {
+            let pinned = root_public
+                .iter()
+                .map(|path| read_public(path))
+                .collect::<Result<Vec<_>, _>>()?;
+            let root = Root::Offline {
+                trust_list: trust_list.clone(),
+                pinned,
+            };
+            (Err(root), credential.clone(), status.clone(), false)
+        }
     };
     let mut reports = Vec::new();
     let mut one = |key_use: KeyUse, path: PathBuf| -> Result<SigningKey, KeyFileError> {
@@ -103,21 +135,59 @@ pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyRepor
         Ok(key)
     };
     let keys = KeySet {
-        root: one(KeyUse::Root, root)?,
+        root: match root {
+            Ok(path) => Root::Key(Box::new(one(KeyUse::Root, path)?)),
+            Err(offline) => offline,
+        },
         credential: one(KeyUse::Credential, credential)?,
         status: one(KeyUse::Status, status)?,
     };
     Ok((keys, reports))
 }
 
-/// Reads a private key file after checking that only its owner may read it.
+/// What `edld check-config` checks beyond the configuration file: the configured private
+/// keys parse and only their owner may read them, and with an offline root the trust list
+/// verifies against the pinned roots, is for `issuer` and lets both keys sign at `now`.
+/// Development keys are neither created nor checked.
+pub fn check(source: &KeySource, issuer: &str, now: keys::UnixTime) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if *source == KeySource::Development {
+        return Ok(());
+    }
+    let (keys, _) = load(source, Path::new("."))?;
+    let Root::Offline {
+        trust_list: path,
+        pinned,
+    } = &keys.root
+    else {
+        return Ok(());
+    };
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let context = || format!("trust list {}", path.display());
+    let served = crate::trust::check_offline(&bytes, pinned, None, issuer).with_context(context)?;
+    for (key, key_use) in [
+        (&keys.credential, KeyUse::Credential),
+        (&keys.status, KeyUse::Status),
+    ] {
+        crate::trust::may_sign(&served.list, key_use, key.public(), now).with_context(context)?;
+    }
+    Ok(())
+}
+
+/// Reads a private key file after checking that only its owner may read it. In systemd's
+/// credentials directory (`$CREDENTIALS_DIRECTORY`, `LoadCredential=`) the group may too:
+/// systemd 254 and later make credentials group-readable (0440) for a `DynamicUser=`
+/// service, in a directory that only the service can enter.
 pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
     let io = |source| KeyFileError::Io {
         path: path.to_owned(),
         source,
     };
     let mode = fs::metadata(path).map_err(io)?.permissions().mode();
-    if mode & 0o077 != 0 {
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .is_some_and(|dir| !dir.is_empty() && path.starts_with(&dir));
+    let forbidden = if credentials { 0o007 } else { 0o077 };
+    if mode & forbidden != 0 {
         return Err(KeyFileError::Permissions {
             path: path.to_owned(),
             mode: mode & 0o777,

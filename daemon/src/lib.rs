@@ -101,7 +101,7 @@ pub async fn run(
     let admin_addr = listeners.admin.local_addr()?;
     let base_url = config.base_url(public_addr);
     let tls = match &config.tls {
-        Some(files) => Some(server::tls_acceptor(&files.cert, &files.key)?),
+        Some(files) => Some(server::tls(files)?),
         None => None,
     };
     let (keys, reports) = keyfiles::load(&config.keys, &config.data_dir)?;
@@ -162,23 +162,37 @@ pub async fn run(
         issuance: issuance_handle,
         intake: Arc::new(tokio::sync::Semaphore::new(ISSUANCE_IN_PROGRESS)),
     };
-    // A photo in base64 plus the JSON around it.
-    let body_limit = config.max_photo_bytes * 4 / 3 + 64 * 1024;
-    let public_router = http::router(http::public_routes(), state.clone(), body_limit);
-    let admin_router = http::router(http::admin_routes(), state, 64 * 1024);
+    let public_limits = http::Limits {
+        // A photo in base64 plus the JSON around it.
+        body_bytes: config.max_photo_bytes * 4 / 3 + 64 * 1024,
+        body_timeout: config.body_timeout,
+        header_bytes: config.max_header_bytes,
+    };
+    let admin_limits = http::Limits {
+        body_bytes: 64 * 1024,
+        ..public_limits
+    };
+    let public_router = http::router(http::public_routes(), state.clone(), public_limits);
+    let admin_router = http::router(http::admin_routes(), state, admin_limits);
+    let serving = server::ServeOptions {
+        tls: None,
+        header_timeout: config.header_timeout,
+        handshake_timeout: config.handshake_timeout,
+    };
     let public = tokio::spawn(server::serve(
         listeners.public,
-        tls,
         public_router,
-        config.header_timeout,
+        server::ServeOptions {
+            tls,
+            ..serving.clone()
+        },
         stop_rx.clone(),
     ));
     let mut watchdog_stop = stop_rx.clone();
     let admin = tokio::spawn(server::serve(
         listeners.admin,
-        None,
         admin_router,
-        config.header_timeout,
+        serving,
         stop_rx,
     ));
     // systemd's watchdog is pinged from the async runtime while the group committer lives:
@@ -195,6 +209,7 @@ pub async fn run(
         admin = %admin_addr,
         base_url = %base_url,
         tls = config.tls.is_some(),
+        client_certificates = config.tls.as_ref().is_some_and(|t| t.clients.is_some()),
         "edld ready"
     );
     systemd::ready();
@@ -286,6 +301,9 @@ async fn status_signer(
 }
 
 async fn trust_signer(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    if service.trust_is_offline() {
+        return trust_reloader(service, stop).await;
+    }
     loop {
         // Re-sign well before next_update, or at once when a status list opened.
         let now = service.clock.now();
@@ -303,6 +321,40 @@ async fn trust_signer(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
                 "trust list signed"
             ),
             Ok(Err(e)) => tracing::error!(error = %e, "signing the trust list failed"),
+            Err(e) => tracing::error!(error = %e, "trust list task failed"),
+        }
+    }
+}
+
+/// How often the file of a trust list signed offline is read again for a newer list.
+const TRUST_LIST_POLL: Duration = Duration::from_secs(2);
+
+/// With an offline root: serves a newer trust list once its file changes, checked every
+/// [`TRUST_LIST_POLL`] and at once on SIGHUP. A list that does not verify is refused and
+/// the one served stays.
+async fn trust_reloader(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    let mut ticker = tokio::time::interval(TRUST_LIST_POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => {}
+            Some(()) = async {
+                match &mut hangup {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => tracing::info!("SIGHUP: reading the trust list again"),
+        }
+        let s = service.clone();
+        match tokio::task::spawn_blocking(move || s.load_trust_list(false)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(
+                error = format!("{e:#}"),
+                "refused the new trust list; still serving the old one"
+            ),
             Err(e) => tracing::error!(error = %e, "trust list task failed"),
         }
     }

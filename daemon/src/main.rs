@@ -1,6 +1,6 @@
 //! `edld`: arguments → tracing → `Config` → bind → `daemon::run`, and the CLI commands
-//! (`check-config`, `demo`, `registry import`, `throttle`). The only place that reads the
-//! system clock.
+//! (`check-config`, `demo`, `registry import`, `throttle`, `clients`, `audit`). The only
+//! place that reads the system clock.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -78,6 +78,49 @@ enum Command {
         #[command(subcommand)]
         command: ThrottleCommand,
     },
+    /// Add, list and revoke API clients: through the admin listener while edld runs,
+    /// otherwise on the data directory itself.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Check the audit logs' hash chains, or show who looked up a licence: through the
+    /// admin listener while edld runs, otherwise on the data directory itself.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check both hash chains (changes and lookups) from the first record to the last;
+    /// exit 65 and name the first broken record if one does not check.
+    Verify {
+        #[command(flatten)]
+        target: AuditTarget,
+    },
+    /// Who looked up a licence's status, when, in which role and for what declared
+    /// purpose; and every change made to it.
+    Query {
+        /// The licence number.
+        #[arg(long)]
+        licence: String,
+        #[command(flatten)]
+        target: AuditTarget,
+    },
+}
+
+#[derive(Args, Clone)]
+struct AuditTarget {
+    #[command(flatten)]
+    key: OperatorKey,
+    /// Configuration (for the admin address and the data directory).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Clone)]
@@ -160,6 +203,50 @@ enum ThrottleCommand {
 }
 
 #[derive(Subcommand)]
+enum ClientsCommand {
+    /// Add a client and print its new API key (shown this once; only a hash is kept).
+    Add {
+        /// A unique name: letters, digits, '.', '_', '-' or '@'.
+        #[arg(long)]
+        name: String,
+        /// gateway, window, reviewer, registry, officer, insurer, rental, employer or
+        /// operator.
+        #[arg(long, value_parser = parse_role)]
+        role: daemon::auth::Role,
+        #[command(flatten)]
+        target: ClientsTarget,
+    },
+    /// List the clients: name, role, when added.
+    List {
+        #[command(flatten)]
+        target: ClientsTarget,
+    },
+    /// Revoke a client's API key: refused from then on.
+    Revoke {
+        /// The client's name.
+        name: String,
+        #[command(flatten)]
+        target: ClientsTarget,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ClientsTarget {
+    #[command(flatten)]
+    key: OperatorKey,
+    /// Configuration (for the admin address and the data directory).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn parse_role(name: &str) -> Result<daemon::auth::Role, String> {
+    daemon::auth::Role::from_name(name).ok_or_else(|| {
+        let names = daemon::auth::Role::ALL.map(daemon::auth::Role::as_str);
+        format!("one of {}", names.join(", "))
+    })
+}
+
+#[derive(Subcommand)]
 enum RegistryCommand {
     /// Import licence records from CSV or JSON Lines (the daemon must not be running on
     /// the same data directory).
@@ -195,7 +282,13 @@ fn main() -> ExitCode {
     // The demo talks to a person on stdout: only warnings in its log.
     let quiet = matches!(
         cli.command,
-        Some(Command::Demo | Command::Registry { .. } | Command::Throttle { .. })
+        Some(
+            Command::Demo
+                | Command::Registry { .. }
+                | Command::Throttle { .. }
+                | Command::Clients { .. }
+                | Command::Audit { .. }
+        )
     );
     init_tracing(if quiet { "warn" } else { "info" });
     let overrides = cli.serving.overrides();
@@ -203,9 +296,19 @@ fn main() -> ExitCode {
         None => serve(None, &overrides),
         Some(Command::Serve { config }) => serve(config, &overrides),
         Some(Command::CheckConfig { config }) => match Config::load(Some(&config), &overrides) {
-            Ok(_) => {
-                println!("{}: ok", config.display());
-                ExitCode::SUCCESS
+            Ok(checked) => {
+                // The key files and a trust list signed offline, as the daemon will read
+                // them at start.
+                match daemon::keyfiles::check(&checked.keys, &checked.issuer, SystemClock.now()) {
+                    Ok(()) => {
+                        println!("{}: ok", config.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("{}: {e:#}", config.display());
+                        ExitCode::from(EXIT_CONFIG)
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("{}: {e}", config.display());
@@ -222,7 +325,75 @@ fn main() -> ExitCode {
                 },
         }) => import(&file, config, format, &overrides),
         Some(Command::Throttle { command }) => throttle(command, &overrides),
+        Some(Command::Clients { command }) => clients(command, &overrides),
+        Some(Command::Audit { command }) => audit(command, &overrides),
     }
+}
+
+/// `edld audit …`: through the running daemon's admin listener when something answers
+/// there, otherwise on the data directory.
+fn audit(command: AuditCommand, overrides: &Overrides) -> ExitCode {
+    use daemon::audit::inspect::Source;
+    let target = match &command {
+        AuditCommand::Verify { target } | AuditCommand::Query { target, .. } => target.clone(),
+    };
+    let config = match load(target.config.as_deref(), overrides) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
+        rt.block_on(async {
+            let source = if tokio::net::TcpStream::connect(config.admin_listen)
+                .await
+                .is_ok()
+            {
+                Source::Daemon {
+                    addr: config.admin_listen,
+                    key: operator_key(&target.key, &config.data_dir)?,
+                }
+            } else {
+                eprintln!(
+                    "edld audit: nothing answers on {}: reading {} directly",
+                    config.admin_listen,
+                    config.data_dir.display()
+                );
+                Source::Offline {
+                    data_dir: config.data_dir.clone(),
+                }
+            };
+            match command {
+                AuditCommand::Verify { .. } => {
+                    let report = source.verify().await?;
+                    if target.json {
+                        println!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        print!("{}", report.render());
+                    }
+                    Ok(if report.is_intact() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(EXIT_DATA)
+                    })
+                }
+                AuditCommand::Query { licence, .. } => {
+                    let number: keys::licence::LicenceNumber = licence
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("--licence {licence}: {e}"))?;
+                    let report = source.query(number.as_str()).await?;
+                    if target.json {
+                        println!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        print!("{}", report.render());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        })
+    });
+    result.unwrap_or_else(|e: anyhow::Error| {
+        eprintln!("edld audit: {e:#}");
+        ExitCode::from(EXIT_SOFTWARE)
+    })
 }
 
 fn throttle(command: ThrottleCommand, overrides: &Overrides) -> ExitCode {
@@ -297,37 +468,109 @@ fn admin_call(
         .unwrap_or("127.0.0.1:8081")
         .parse()
         .context("--admin-listen: not an address with a port")?;
-    let key = match key
-        .key
+    let data = overrides
+        .data_dir
         .clone()
-        .or_else(|| std::env::var("EDLD_OPERATOR_KEY").ok())
-    {
-        Some(k) => k,
-        None => {
-            let data = overrides
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("./edl-data"));
-            let path = data.join("dev-clients.txt");
-            daemon::auth::read_dev_clients(&path)
-                .with_context(|| {
-                    format!(
-                        "no --key or EDLD_OPERATOR_KEY, and cannot read {}",
-                        path.display()
-                    )
-                })?
-                .into_iter()
-                .find(|(role, _)| role == "operator")
-                .map(|(_, k)| k)
-                .with_context(|| format!("{} has no operator key", path.display()))?
-        }
-    };
+        .unwrap_or_else(|| PathBuf::from("./edl-data"));
+    let key = operator_key(key, &data)?;
     let admin = daemon::operator::Admin { addr, key };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut out = std::io::stdout();
     rt.block_on(call(admin, &mut out))
+}
+
+/// The operator key: `--key`, else `$EDLD_OPERATOR_KEY`, else the development key in
+/// `<data>/dev-clients.txt`.
+fn operator_key(key: &OperatorKey, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    if let Some(k) = key
+        .key
+        .clone()
+        .or_else(|| std::env::var("EDLD_OPERATOR_KEY").ok())
+    {
+        return Ok(k);
+    }
+    let path = data_dir.join("dev-clients.txt");
+    daemon::auth::read_dev_clients(&path)
+        .with_context(|| {
+            format!(
+                "no --key or EDLD_OPERATOR_KEY, and cannot read {}",
+                path.display()
+            )
+        })?
+        .into_iter()
+        .find(|(role, _)| role == "operator")
+        .map(|(_, k)| k)
+        .with_context(|| format!("{} has no operator key", path.display()))
+}
+
+/// `edld clients …`: through the running daemon's admin listener when something answers
+/// there, otherwise on the data directory.
+fn clients(command: ClientsCommand, overrides: &Overrides) -> ExitCode {
+    let target = match &command {
+        ClientsCommand::Add { target, .. }
+        | ClientsCommand::List { target }
+        | ClientsCommand::Revoke { target, .. } => target.clone(),
+    };
+    let config = match load(target.config.as_deref(), overrides) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let now = SystemClock.now();
+    let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
+        rt.block_on(async {
+            let clients = if tokio::net::TcpStream::connect(config.admin_listen)
+                .await
+                .is_ok()
+            {
+                let key = operator_key(&target.key, &config.data_dir)?;
+                daemon::operator::Clients::Daemon(daemon::operator::Admin {
+                    addr: config.admin_listen,
+                    key,
+                })
+            } else {
+                eprintln!(
+                    "edld clients: nothing answers on {}: working on {} directly",
+                    config.admin_listen,
+                    config.data_dir.display()
+                );
+                let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+                daemon::operator::Clients::Offline {
+                    data_dir: config.data_dir.clone(),
+                    client: format!("local:{user}"),
+                }
+            };
+            let mut out = std::io::stdout();
+            match command {
+                ClientsCommand::Add { name, role, .. } => {
+                    let (client, key) = clients.add(&name, role, now).await?;
+                    eprintln!(
+                        "added {} ({}); its API key, shown this once:",
+                        client.name,
+                        client.role.as_str()
+                    );
+                    println!("{key}");
+                }
+                ClientsCommand::List { .. } => {
+                    daemon::operator::print_clients(&clients.list().await?, &mut out)?;
+                }
+                ClientsCommand::Revoke { name, .. } => {
+                    let client = clients.revoke(&name, now).await?;
+                    println!("revoked {} ({})", client.name, client.role.as_str());
+                }
+            }
+            anyhow::Ok(())
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edld clients: {e:#}");
+            ExitCode::from(EXIT_SOFTWARE)
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -442,7 +685,12 @@ fn serve(path: Option<PathBuf>, overrides: &Overrides) -> ExitCode {
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "edld failed");
             eprintln!("edld: {e:#}");
-            ExitCode::from(EXIT_SOFTWARE)
+            // Refused keys or trust list: a configuration error, which a restart does not
+            // mend (systemd's RestartPreventExitStatus= names 78).
+            let refused = e.chain().any(|c| {
+                c.is::<daemon::keyfiles::KeyFileError>() || c.is::<daemon::trust::TrustError>()
+            });
+            ExitCode::from(if refused { EXIT_CONFIG } else { EXIT_SOFTWARE })
         }
     }
 }

@@ -1,8 +1,15 @@
-//! The OpenAPI 3 document served at `GET /openapi.json`, written by hand from one table
-//! of operations. A test checks that every route of both listeners is described here and
-//! that nothing here lacks a route.
+//! The OpenAPI 3 documents: the public API's at `GET /openapi.json` on the public
+//! listener, the admin API's at the same path on the admin listener. Both are written by
+//! hand from one table of operations; which listener serves an operation, and whether it
+//! needs credentials (and which roles may call it), come from the route tables in `http`
+//! and the role-by-endpoint table in `auth`. A test checks that every route of each
+//! listener is described in its document and that nothing is described without a route.
 
+use axum::http::Method;
 use serde_json::{Map, Value, json};
+
+use crate::auth::{Endpoint, Role, allowed};
+use crate::http::{Route, admin_routes, public_routes};
 
 /// One described operation.
 struct Operation {
@@ -10,17 +17,18 @@ struct Operation {
     path: &'static str,
     summary: &'static str,
     tag: &'static str,
-    /// Whether it needs `Authorization: Bearer`.
-    auth: bool,
     /// Request body schema, if any.
     body: Option<&'static str>,
-    /// Success status, content type and schema.
-    ok: (u16, &'static str, &'static str),
-    /// Error statuses it may answer (problem+json).
+    /// Success statuses with content type and schema (an empty content type: no body).
+    ok: &'static [(u16, &'static str, &'static str)],
+    /// Error statuses worth naming (problem+json); 401 and 403 are added to guarded
+    /// operations, and every operation has a problem+json `default` response.
     errors: &'static [u16],
 }
 
 const JSON: &str = "application/json";
+/// A well-formed licence number (valid check character), for the documents' examples.
+const EXAMPLE_LICENCE: &str = "110105198001010016";
 
 const OPERATIONS: &[Operation] = &[
     Operation {
@@ -28,9 +36,8 @@ const OPERATIONS: &[Operation] = &[
         path: "/healthz",
         summary: "Liveness",
         tag: "operations",
-        auth: false,
         body: None,
-        ok: (200, JSON, "Health"),
+        ok: &[(200, JSON, "Health")],
         errors: &[],
     },
     Operation {
@@ -38,9 +45,8 @@ const OPERATIONS: &[Operation] = &[
         path: "/readyz",
         summary: "Readiness: store open, trust list and status lists signed",
         tag: "operations",
-        auth: false,
         body: None,
-        ok: (200, JSON, "Health"),
+        ok: &[(200, JSON, "Health")],
         errors: &[503],
     },
     Operation {
@@ -48,19 +54,17 @@ const OPERATIONS: &[Operation] = &[
         path: "/metrics",
         summary: "Prometheus metrics",
         tag: "operations",
-        auth: false,
         body: None,
-        ok: (200, "application/openmetrics-text", "Text"),
+        ok: &[(200, "application/openmetrics-text", "Text")],
         errors: &[],
     },
     Operation {
         method: "get",
         path: "/openapi.json",
-        summary: "This document",
+        summary: "This document (the admin listener serves the admin API's)",
         tag: "operations",
-        auth: false,
         body: None,
-        ok: (200, JSON, "Any"),
+        ok: &[(200, JSON, "Any")],
         errors: &[],
     },
     Operation {
@@ -68,9 +72,8 @@ const OPERATIONS: &[Operation] = &[
         path: "/admin/v1/queue",
         summary: "Queue depth per lane and drain rate (admin listener)",
         tag: "admin",
-        auth: false,
         body: None,
-        ok: (200, JSON, "QueueStats"),
+        ok: &[(200, JSON, "QueueStats")],
         errors: &[],
     },
     Operation {
@@ -78,49 +81,89 @@ const OPERATIONS: &[Operation] = &[
         path: "/admin/v1/throttle",
         summary: "Every throttle setting in force and the queue (admin listener, operator role)",
         tag: "admin",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Throttle"),
-        errors: &[401, 403],
+        ok: &[(200, JSON, "Throttle")],
+        errors: &[],
     },
     Operation {
         method: "patch",
         path: "/admin/v1/throttle",
         summary: "Change throttle settings live: audited, durable, in force at once (operator role)",
         tag: "admin",
-        auth: true,
         body: Some("ThrottleChange"),
-        ok: (200, JSON, "Throttle"),
-        errors: &[400, 401, 403, 422],
+        ok: &[(200, JSON, "Throttle")],
+        errors: &[400, 422],
     },
     Operation {
         method: "post",
         path: "/admin/v1/throttle/pause",
         summary: "Pause draining (operator role)",
         tag: "admin",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Throttle"),
-        errors: &[401, 403],
+        ok: &[(200, JSON, "Throttle")],
+        errors: &[],
     },
     Operation {
         method: "post",
         path: "/admin/v1/throttle/resume",
         summary: "Resume draining (operator role)",
         tag: "admin",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Throttle"),
-        errors: &[401, 403],
+        ok: &[(200, JSON, "Throttle")],
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/v1/clients",
+        summary: "Every API client: name, role, when added (never keys)",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "Clients")],
+        errors: &[],
+    },
+    Operation {
+        method: "post",
+        path: "/admin/v1/clients",
+        summary: "Add an API client: the answer shows its new key, once; only a hash is kept",
+        tag: "admin",
+        body: Some("NewClient"),
+        ok: &[(201, JSON, "AddedClient")],
+        errors: &[400, 409, 422],
+    },
+    Operation {
+        method: "delete",
+        path: "/admin/v1/clients/{name}",
+        summary: "Revoke an API client's key (refused from then on)",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "Revoked")],
+        errors: &[404],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/v1/audit",
+        summary: "Who looked up a licence (client, role, declared purpose, time) and every change made to it",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "AuditQuery")],
+        errors: &[400],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/v1/audit/verify",
+        summary: "Check both audit hash chains from the first record; the first break, if any",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "AuditVerify")],
+        errors: &[],
     },
     Operation {
         method: "get",
         path: "/v1/trust-list",
         summary: "The signed trust list (COSE_Sign1)",
         tag: "trust",
-        auth: false,
         body: None,
-        ok: (200, "application/edl-trust-list+cose", "Binary"),
+        ok: &[(200, "application/edl-trust-list+cose", "Binary")],
         errors: &[],
     },
     Operation {
@@ -128,9 +171,8 @@ const OPERATIONS: &[Operation] = &[
         path: "/.well-known/jwks.json",
         summary: "The trust list's unrevoked keys as a JWKS",
         tag: "trust",
-        auth: false,
         body: None,
-        ok: (200, "application/jwk-set+json", "Any"),
+        ok: &[(200, "application/jwk-set+json", "Any")],
         errors: &[],
     },
     Operation {
@@ -138,9 +180,8 @@ const OPERATIONS: &[Operation] = &[
         path: "/v1/status-lists",
         summary: "Every status list URI",
         tag: "trust",
-        auth: false,
         body: None,
-        ok: (200, JSON, "StatusLists"),
+        ok: &[(200, JSON, "StatusLists")],
         errors: &[],
     },
     Operation {
@@ -148,9 +189,8 @@ const OPERATIONS: &[Operation] = &[
         path: "/v1/status-lists/{n}",
         summary: "A Status List Token; honours If-None-Match",
         tag: "trust",
-        auth: false,
         body: None,
-        ok: (200, "application/statuslist+cwt", "Binary"),
+        ok: &[(200, "application/statuslist+cwt", "Binary"), (304, "", "")],
         errors: &[404],
     },
     Operation {
@@ -158,145 +198,162 @@ const OPERATIONS: &[Operation] = &[
         path: "/v1/applications",
         summary: "Apply for a credential (202 once durable; 200 with the open application if one exists)",
         tag: "applications",
-        auth: true,
         body: Some("ApplyRequest"),
-        ok: (202, JSON, "Application"),
-        errors: &[400, 401, 403, 413, 422, 429, 503],
+        ok: &[(202, JSON, "Application"), (200, JSON, "Application")],
+        errors: &[400, 413, 422, 429, 503],
     },
     Operation {
         method: "get",
         path: "/v1/applications/{ticket}",
         summary: "State, position and wait estimate; the credential once issued",
         tag: "applications",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Application"),
-        errors: &[401, 403, 404],
+        ok: &[(200, JSON, "Application")],
+        errors: &[404],
     },
     Operation {
         method: "get",
         path: "/v1/applications/{ticket}/qr.png",
         summary: "The issued credential's QR code as PNG",
         tag: "applications",
-        auth: true,
         body: None,
-        ok: (200, "image/png", "Binary"),
-        errors: &[401, 403, 404],
+        ok: &[(200, "image/png", "Binary")],
+        errors: &[404],
     },
     Operation {
         method: "get",
         path: "/v1/applications/{ticket}/qr.svg",
         summary: "The issued credential's QR code as SVG",
         tag: "applications",
-        auth: true,
         body: None,
-        ok: (200, "image/svg+xml", "Text"),
-        errors: &[401, 403, 404],
+        ok: &[(200, "image/svg+xml", "Text")],
+        errors: &[404],
     },
     Operation {
         method: "get",
         path: "/v1/applications/{ticket}/photo",
         summary: "The uploaded photo (reviewers)",
         tag: "review",
-        auth: true,
         body: None,
-        ok: (200, "image/jpeg", "Binary"),
-        errors: &[401, 403, 404],
+        ok: &[(200, "image/jpeg", "Binary"), (200, "image/png", "Binary")],
+        errors: &[404],
     },
     Operation {
         method: "post",
         path: "/v1/applications/{ticket}/approve",
         summary: "Approve the uploaded photo: the application joins the queue",
         tag: "review",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Application"),
-        errors: &[401, 403, 404, 409],
+        ok: &[(200, JSON, "Application")],
+        errors: &[404, 409],
     },
     Operation {
         method: "post",
         path: "/v1/applications/{ticket}/reject",
         summary: "Reject the uploaded photo with a reason",
         tag: "review",
-        auth: true,
         body: Some("RejectRequest"),
-        ok: (200, JSON, "Application"),
-        errors: &[400, 401, 403, 404, 409, 422],
+        ok: &[(200, JSON, "Application")],
+        errors: &[400, 404, 409, 422],
     },
     Operation {
         method: "get",
         path: "/v1/reviews",
         summary: "Applications waiting for a photo review",
         tag: "review",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Reviews"),
-        errors: &[401, 403],
+        ok: &[(200, JSON, "Reviews")],
+        errors: &[],
     },
     Operation {
         method: "get",
         path: "/v1/credentials/{id}/status",
         summary: "Live status, with the licence fields the caller's role may see",
         tag: "credentials",
-        auth: true,
         body: None,
-        ok: (200, JSON, "LiveStatus"),
-        errors: &[401, 403, 404],
+        ok: &[(200, JSON, "LiveStatus")],
+        errors: &[400, 404],
     },
     Operation {
         method: "post",
         path: "/v1/credentials/{id}/refresh",
         summary: "Re-sign with a new expiry (same id and status index)",
         tag: "credentials",
-        auth: true,
         body: None,
-        ok: (200, JSON, "Refreshed"),
-        errors: &[401, 403, 404, 409],
+        ok: &[(200, JSON, "Refreshed")],
+        errors: &[404, 409],
     },
     Operation {
         method: "get",
         path: "/v1/licences/{number}",
         summary: "A licence record and its credentials",
         tag: "registry",
-        auth: true,
         body: None,
-        ok: (200, JSON, "LicenceChange"),
-        errors: &[400, 401, 403, 404],
+        ok: &[(200, JSON, "LicenceChange")],
+        errors: &[400, 404],
     },
     Operation {
         method: "put",
         path: "/v1/licences/{number}",
         summary: "Create or replace a licence record; a changed class, validity, authority, name or photo supersedes the credential and queues a re-issue",
         tag: "registry",
-        auth: true,
         body: Some("LicenceInput"),
-        ok: (200, JSON, "LicenceChange"),
-        errors: &[400, 401, 403, 422],
+        ok: &[(200, JSON, "LicenceChange"), (201, JSON, "LicenceChange")],
+        errors: &[400, 422],
     },
     Operation {
         method: "post",
         path: "/v1/licences/{number}/state",
         summary: "Suspend, revoke, cancel or reinstate",
         tag: "registry",
-        auth: true,
         body: Some("StateRequest"),
-        ok: (200, JSON, "LicenceChange"),
-        errors: &[400, 401, 403, 404, 409],
+        ok: &[(200, JSON, "LicenceChange")],
+        errors: &[400, 404, 409],
     },
     Operation {
         method: "put",
         path: "/v1/licences/{number}/points",
         summary: "Set the penalty points (0 to 12)",
         tag: "registry",
-        auth: true,
         body: Some("PointsRequest"),
-        ok: (200, JSON, "LicenceChange"),
-        errors: &[400, 401, 403, 404],
+        ok: &[(200, JSON, "LicenceChange")],
+        errors: &[400, 404],
     },
 ];
 
-/// The (method, path) pairs described, lowercase methods.
-pub fn described() -> Vec<(String, String)> {
+/// The public listener's document.
+pub fn public_document() -> Value {
+    document(
+        "edld",
+        "Issuance daemon for electronic driving licences: the public API. Clients authenticate with an API key (`Authorization: Bearer`) or, where configured, a TLS client certificate; either carries a role, and each operation names the roles that may call it. Errors are RFC 9457 problem+json.",
+        &public_routes(),
+    )
+}
+
+/// The admin listener's document.
+pub fn admin_document() -> Value {
+    document(
+        "edld admin",
+        "Issuance daemon for electronic driving licences: the admin API, served only on the loopback admin listener. Operator endpoints need an API key of the operator role. Errors are RFC 9457 problem+json.",
+        &admin_routes(),
+    )
+}
+
+/// The (method, path) pairs a document describes, lowercase methods.
+pub fn described(document: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for (path, item) in paths {
+            for method in item.as_object().into_iter().flat_map(|m| m.keys()) {
+                out.push((method.clone(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The (method, path) pairs of the operation table, lowercase methods.
+pub fn operations() -> Vec<(String, String)> {
     OPERATIONS
         .iter()
         .map(|o| (o.method.to_owned(), o.path.to_owned()))
@@ -312,35 +369,81 @@ fn schema_ref(name: &str) -> Value {
     }
 }
 
-fn operation(o: &Operation) -> Value {
+fn problem_response() -> Value {
+    json!({"description": "problem", "content": {"application/problem+json": {"schema": schema_ref("Problem")}}})
+}
+
+fn operation(o: &Operation, endpoint: Endpoint) -> Value {
     let mut responses = Map::new();
-    responses.insert(
-        o.ok.0.to_string(),
-        json!({"description": "success", "content": {o.ok.1: {"schema": schema_ref(o.ok.2)}}}),
-    );
-    if o.path == "/v1/applications" {
-        responses.insert(
-            "200".into(),
-            json!({"description": "an open application already exists", "content": {JSON: {"schema": schema_ref("Application")}}}),
-        );
+    for (status, content_type, schema) in o.ok {
+        let entry = responses
+            .entry(status.to_string())
+            .or_insert_with(|| json!({"description": "success"}));
+        if content_type.is_empty() {
+            continue;
+        }
+        if let Some(map) = entry.as_object_mut() {
+            let content = map.entry("content").or_insert_with(|| json!({}));
+            if let Some(content) = content.as_object_mut() {
+                content.insert(
+                    (*content_type).to_owned(),
+                    json!({"schema": schema_ref(schema)}),
+                );
+            }
+        }
     }
-    if o.path == "/v1/status-lists/{n}" {
-        responses.insert("304".into(), json!({"description": "not modified"}));
+    let guarded = endpoint != Endpoint::Open;
+    let auth_errors: &[u16] = if guarded { &[401, 403] } else { &[] };
+    for status in o.errors.iter().chain(auth_errors) {
+        responses.insert(status.to_string(), problem_response());
     }
-    for status in o.errors {
-        responses.insert(
-            status.to_string(),
-            json!({"description": "problem", "content": {"application/problem+json": {"schema": schema_ref("Problem")}}}),
-        );
-    }
-    let parameters: Vec<Value> = o
+    responses.insert("default".into(), problem_response());
+    let mut parameters: Vec<Value> = o
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .map(|name| {
+            let mut parameter =
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+            if name == "number" {
+                parameter["example"] = json!(EXAMPLE_LICENCE);
+            }
+            parameter
+        })
         .collect();
+    if o.path == "/v1/credentials/{id}/status" {
+        let purpose = json!({"type": "string", "minLength": 1, "maxLength": 200});
+        parameters.push(json!({"name": "purpose", "in": "query", "required": false, "schema": purpose,
+            "description": "why the lookup is made; insurers, rental firms and employers must declare one (here or in X-Edl-Purpose)"}));
+        parameters.push(
+            json!({"name": "X-Edl-Purpose", "in": "header", "required": false, "schema": purpose,
+            "description": "why the lookup is made (takes precedence over the purpose parameter)"}),
+        );
+    }
+    if o.path == "/v1/status-lists/{n}" {
+        parameters.push(json!({"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}}));
+    }
+    if o.path == "/admin/v1/audit" {
+        parameters.push(json!({"name": "licence", "in": "query", "required": true,
+            "schema": {"type": "string", "minLength": 18, "maxLength": 18}, "example": EXAMPLE_LICENCE}));
+    }
+    if o.path == "/v1/reviews" {
+        parameters.push(json!({"name": "limit", "in": "query", "required": false,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}));
+    }
+    let description = if guarded {
+        let roles: Vec<&str> = Role::ALL
+            .into_iter()
+            .filter(|r| allowed(*r, endpoint))
+            .map(Role::as_str)
+            .collect();
+        format!("Roles: {}.", roles.join(", "))
+    } else {
+        "No credentials needed.".to_owned()
+    };
     let mut op = json!({
         "summary": o.summary,
+        "description": description,
         "tags": [o.tag],
         "operationId": format!("{}{}", o.method, o.path.replace(['/', '{', '}', '.', '-'], "_")),
         "responses": responses,
@@ -357,7 +460,7 @@ fn operation(o: &Operation) -> Value {
         }
         map.insert(
             "security".into(),
-            if o.auth {
+            if guarded {
                 json!([{"bearer": []}])
             } else {
                 json!([])
@@ -367,35 +470,43 @@ fn operation(o: &Operation) -> Value {
     op
 }
 
-/// The document.
-pub fn document() -> Value {
+/// A document with the operations of `routes`.
+fn document(title: &str, description: &str, routes: &[Route]) -> Value {
     let mut paths = Map::new();
     for o in OPERATIONS {
+        let Some(route) = routes
+            .iter()
+            .find(|r| r.path == o.path && r.method == method(o.method))
+        else {
+            continue;
+        };
         let entry = paths
             .entry(o.path.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(map) = entry.as_object_mut() {
-            map.insert(o.method.to_owned(), operation(o));
+            map.insert(o.method.to_owned(), operation(o, route.endpoint));
         }
     }
     json!({
         "openapi": "3.0.3",
-        "info": {
-            "title": "edld",
-            "version": "1",
-            "description": "Issuance daemon for electronic driving licences. Errors are RFC 9457 problem+json."
-        },
+        "info": {"title": title, "version": "1", "description": description},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                "description": "an API key from `edld clients add`; a TLS client certificate mapped in [[tls.clients]] may stand in for it"}},
             "schemas": schemas(),
         }
     })
 }
 
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or(Method::GET)
+}
+
 fn schemas() -> Value {
     let timestamp = json!({"type": "integer", "format": "int64", "description": "Unix seconds"});
-    json!({
+    let role = json!({"type": "string", "enum": Role::ALL.map(Role::as_str)});
+    let mut schemas = json!({
         "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "retry_after": {"type": "integer", "description": "seconds, as the Retry-After header"},
@@ -407,11 +518,13 @@ fn schemas() -> Value {
             "queue": {"$ref": "#/components/schemas/QueueStats"},
             "changed": {"type": "object", "description": "after a change: old and new value by name"}}},
         "ThrottleChange": {"type": "object", "description": "setting name → new value (string, number, boolean, or null for none)",
-            "additionalProperties": {"nullable": true}},
+            "additionalProperties": {"nullable": true}, "example": {"drain.rate": 500, "client.mode": "shadow"}},
         "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
         "QueueStats": {"type": "object", "properties": {
             "depth": {"type": "integer"}, "lanes": {"type": "object"},
             "drain_rate_per_second": {"type": "number", "nullable": true},
+            "signing_held": {"type": "array", "items": {"type": "string"},
+                "description": "why signing is held back now (the trust list does not let a key sign, or names no status list with room); empty when it is not"},
             "issued": {"type": "integer"}, "accepted": {"type": "integer"}}},
         "StatusLists": {"type": "object", "properties": {"status_lists": {"type": "array", "items": {"type": "string"}}}},
         "ApplyRequest": {"type": "object", "additionalProperties": false, "required": ["licence_number", "photo_source"], "properties": {
@@ -455,8 +568,70 @@ fn schemas() -> Value {
             "licence": {"type": "object"}, "credentials": {"type": "array", "items": {"type": "object"}},
             "reissue_ticket": {"type": "string"}}},
         "StateRequest": {"type": "object", "additionalProperties": false, "required": ["action"], "properties": {"action": {"type": "string", "enum": ["suspend", "revoke", "cancel", "reinstate"]}}},
+        "Clients": {"type": "object", "required": ["clients"], "properties": {"clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}}},
+        "Client": {"type": "object", "required": ["name", "role"], "properties": {
+            "name": {"type": "string"}, "role": role.clone(),
+            "created_at": {"type": "integer", "format": "int64", "nullable": true, "description": "Unix seconds"}}},
+        "NewClient": {"type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}, "role": role}},
+        "AddedClient": {"allOf": [{"$ref": "#/components/schemas/Client"}, {"type": "object", "required": ["api_key"],
+            "properties": {"api_key": {"type": "string", "description": "shown once"}}}]},
+        "Revoked": {"type": "object", "required": ["revoked"], "properties": {"revoked": {"$ref": "#/components/schemas/Client"}}},
         "PointsRequest": {"type": "object", "additionalProperties": false, "required": ["points"], "properties": {"points": {"type": "integer", "minimum": 0, "maximum": 12}}},
-    })
+        "AuditRecord": audit_record(),
+        "AuditQuery": {"type": "object", "required": ["licence", "lookups", "changes", "unreadable"], "properties": {
+            "licence": {"type": "string"},
+            "lookups": {"type": "array", "items": {"$ref": "#/components/schemas/AuditRecord"}},
+            "changes": {"type": "array", "items": {"$ref": "#/components/schemas/AuditRecord"}},
+            "unreadable": {"type": "integer", "description": "records that could not be read"}}},
+        "AuditVerify": {"type": "object", "required": ["changes", "lookups"], "properties": {
+            "changes": {"$ref": "#/components/schemas/AuditChain"}, "lookups": {"$ref": "#/components/schemas/AuditChain"}}},
+        "AuditChain": {"type": "object", "required": ["name", "location", "records", "head"], "properties": {
+            "name": {"type": "string"}, "location": {"type": "string"},
+            "records": {"type": "integer", "description": "records that check, from the first"},
+            "head": {"type": "string", "description": "hash of the last record that checks, hex"},
+            "broken": {"type": "object", "nullable": true, "required": ["record", "reason"], "properties": {
+                "record": {"type": "integer", "description": "the first record that does not check, from 1"},
+                "reason": {"type": "string"}}}}},
+    });
+    // Examples that pass the daemon's checks, so that clients (and property-based test
+    // tools) can start from a request that succeeds.
+    let examples = [
+        (
+            "LicenceInput",
+            json!({"number": EXAMPLE_LICENCE, "name": "张三", "classes": ["B1", "C1"],
+                "valid_from": "2020-01-01", "valid_until": "2036-01-01",
+                "authority": "Beijing Traffic Management Bureau",
+                "photo": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}),
+        ),
+        (
+            "ApplyRequest",
+            json!({"licence_number": EXAMPLE_LICENCE, "photo_source": "on_file"}),
+        ),
+        ("RejectRequest", json!({"reason": "face not visible"})),
+        ("StateRequest", json!({"action": "suspend"})),
+        ("PointsRequest", json!({"points": 3})),
+        (
+            "NewClient",
+            json!({"name": "acme-insurance", "role": "insurer"}),
+        ),
+    ];
+    for (name, example) in examples {
+        if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+            schema.insert("example".into(), example);
+        }
+    }
+    schemas
+}
+
+/// One audit record as stored (docs/FORMATS.md, "Audit log").
+fn audit_record() -> Value {
+    let text = json!({"type": "string"});
+    let optional = json!({"type": "string", "nullable": true});
+    json!({"type": "object", "required": ["seq", "at", "client", "role", "action", "prev"], "properties": {
+        "seq": {"type": "integer"}, "at": {"type": "integer", "format": "int64", "description": "Unix seconds"},
+        "client": text.clone(), "role": text.clone(), "action": text.clone(),
+        "licence": optional.clone(), "purpose": optional.clone(), "detail": optional, "prev": text}})
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
-//! `edld throttle …`: the operators' command line. `show`, `set`, `pause` and `resume`
-//! talk to the admin listener's throttle API with the operator's API key; `simulate` runs
-//! the throttle simulator over an arrival curve with the settings of a configuration file
-//! and `--set` changes, and writes a CSV and an SVG chart; `launch-day` writes an example
-//! arrival curve.
+//! `edld throttle …` and `edld clients …`: the operators' command line. `show`, `set`,
+//! `pause` and `resume` talk to the admin listener's throttle API with the operator's API
+//! key; `simulate` runs the throttle simulator over an arrival curve with the settings of
+//! a configuration file and `--set` changes, and writes a CSV and an SVG chart;
+//! `launch-day` writes an example arrival curve. `clients add|list|revoke` use the admin
+//! listener's client API while the daemon runs, and otherwise open the data directory
+//! themselves ([`Clients::Offline`]), which is how the first operator key of a new
+//! installation is made.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -13,7 +16,9 @@ use anyhow::{Context, bail};
 use hyper::Method;
 use serde_json::{Map, Value};
 
+use crate::auth::{ApiClient, ApiClients, Caller, Role};
 use crate::client::{Client, Reply};
+use crate::store::{Batch, Store};
 use crate::throttle::settings::{NAMES, ThrottleSettings};
 use crate::throttle::simulate::{self, ArrivalCurve, SimReport, SimSettings};
 
@@ -50,6 +55,164 @@ impl Admin {
         }
         Ok(json)
     }
+}
+
+/// Where `edld clients` makes its changes.
+pub enum Clients {
+    /// The running daemon, through its admin listener.
+    Daemon(Admin),
+    /// A stopped daemon's data directory, opened directly; changes are audited as made by
+    /// `client` (`local:<user>`).
+    Offline {
+        /// The data directory.
+        data_dir: std::path::PathBuf,
+        /// Who is recorded in the audit log.
+        client: String,
+    },
+}
+
+impl Clients {
+    /// Adds a client; returns it and its new API key.
+    pub async fn add(
+        &self,
+        name: &str,
+        role: Role,
+        now: keys::UnixTime,
+    ) -> anyhow::Result<(ApiClient, String)> {
+        match self {
+            Clients::Daemon(admin) => {
+                let body = serde_json::json!({"name": name, "role": role.as_str()});
+                let reply = admin
+                    .call(Method::POST, "/admin/v1/clients", Some(&body))
+                    .await?;
+                let key = reply["api_key"]
+                    .as_str()
+                    .context("the daemon's answer holds no api_key")?
+                    .to_owned();
+                Ok((client_from_json(&reply)?, key))
+            }
+            Clients::Offline { data_dir, client } => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating {}", data_dir.display()))?;
+                let (store, clients) = open_offline(data_dir)?;
+                let mut batch = Batch::default();
+                let key = clients.add(name, role, now, &mut batch)?;
+                let detail = format!("{name} {}", role.as_str());
+                audit_offline(&store, &mut batch, client, now, "client.add", &detail)?;
+                let added = ApiClient {
+                    name: name.to_owned(),
+                    role,
+                    created_at: Some(now),
+                };
+                Ok((added, key))
+            }
+        }
+    }
+
+    /// Every client.
+    pub async fn list(&self) -> anyhow::Result<Vec<ApiClient>> {
+        match self {
+            Clients::Daemon(admin) => {
+                let reply = admin.call(Method::GET, "/admin/v1/clients", None).await?;
+                reply["clients"]
+                    .as_array()
+                    .context("the daemon's answer holds no clients")?
+                    .iter()
+                    .map(client_from_json)
+                    .collect()
+            }
+            Clients::Offline { data_dir, .. } => {
+                anyhow::ensure!(data_dir.exists(), "{} does not exist", data_dir.display());
+                Ok(open_offline(data_dir)?.1.list())
+            }
+        }
+    }
+
+    /// Revokes a client's key.
+    pub async fn revoke(&self, name: &str, now: keys::UnixTime) -> anyhow::Result<ApiClient> {
+        match self {
+            Clients::Daemon(admin) => {
+                let path = format!("/admin/v1/clients/{}", percent_encode(name));
+                let reply = admin.call(Method::DELETE, &path, None).await?;
+                client_from_json(&reply["revoked"])
+            }
+            Clients::Offline { data_dir, client } => {
+                anyhow::ensure!(data_dir.exists(), "{} does not exist", data_dir.display());
+                let (store, clients) = open_offline(data_dir)?;
+                let mut batch = Batch::default();
+                let revoked = clients.revoke(name, &mut batch)?;
+                let detail = format!("{name} {}", revoked.role.as_str());
+                audit_offline(&store, &mut batch, client, now, "client.revoke", &detail)?;
+                Ok(revoked)
+            }
+        }
+    }
+}
+
+/// Prints clients as a table.
+pub fn print_clients(clients: &[ApiClient], out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "{:<32} {:<10} ADDED", "NAME", "ROLE")?;
+    for c in clients {
+        let added = c
+            .created_at
+            .and_then(|t| i64::try_from(t.0).ok())
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| "-".to_owned());
+        writeln!(out, "{:<32} {:<10} {added}", c.name, c.role.as_str())?;
+    }
+    Ok(())
+}
+
+fn client_from_json(value: &Value) -> anyhow::Result<ApiClient> {
+    serde_json::from_value(value.clone()).context("a client in the daemon's answer")
+}
+
+fn open_offline(data_dir: &Path) -> anyhow::Result<(Store, ApiClients)> {
+    let store = Store::open(data_dir).with_context(|| {
+        format!(
+            "opening {} (if edld runs on it, give its --admin-listen address)",
+            data_dir.display()
+        )
+    })?;
+    let clients = ApiClients::load(&store)?;
+    Ok((store, clients))
+}
+
+/// Adds the audit record to `batch`, applies it and makes it durable.
+fn audit_offline(
+    store: &Store,
+    batch: &mut Batch,
+    client: &str,
+    now: keys::UnixTime,
+    action: &str,
+    detail: &str,
+) -> anyhow::Result<()> {
+    let caller = Caller {
+        client: client.to_owned(),
+        role: Role::Operator,
+    };
+    crate::audit::Audit::restore(store)?.record(batch, &caller, now, action, None, Some(detail));
+    store.apply(std::mem::take(batch))?;
+    store.sync(&mut std::collections::HashSet::new())?;
+    Ok(())
+}
+
+/// Percent-encodes a path segment (client names are plain, but stay safe).
+fn percent_encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Prints every setting in force, one `name = value` per line with what it means, then the

@@ -1,6 +1,12 @@
-//! Serving a router on a TCP listener: optional TLS 1.3 (rustls, ring provider), HTTP/1.1
-//! with a header-read timeout, TCP_NODELAY, and a graceful stop that finishes in-flight
-//! requests. Every connection task is tracked and drained.
+//! Serving a router on a TCP listener: optional TLS 1.3 (rustls, ring provider) with
+//! optional client certificates, HTTP/1.1 with a header-read timeout and a cap on the
+//! request head, TCP_NODELAY, and a graceful stop that finishes in-flight requests. Every
+//! connection task is tracked and drained.
+//!
+//! **Timeouts.** A client has `handshake_timeout` to finish its TLS handshake and
+//! `header_timeout` to send each request's line and headers (also while a kept-alive
+//! connection idles); hyper enforces the latter only because a timer is installed. The
+//! request body's timeout and size limit are enforced per route in `http`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,6 +14,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -17,45 +25,105 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
-/// How long a client has to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::auth::{CertificateRoles, PeerIdentity};
+use crate::config::TlsFiles;
+
 /// How long in-flight requests get after a stop before connections are cut.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// hyper's own cap on a request's line and headers: beyond it hyper answers a bare 431
+/// and closes. `limits.max_header_bytes` (at most 60 KiB) sits below it, so ordinary
+/// oversized heads get our problem+json 431 from `http`.
+const HEAD_CAP: usize = 64 * 1024;
 
-/// A TLS 1.3-only acceptor from PEM files.
-pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
-    let certs = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("reading {}", cert.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing {}", cert.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", cert.display());
+/// How one listener serves.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// TLS, for the public listener when configured.
+    pub tls: Option<Tls>,
+    /// Time to send each request's head.
+    pub header_timeout: Duration,
+    /// Time to finish the TLS handshake.
+    pub handshake_timeout: Duration,
+}
+
+/// A TLS acceptor and what its client certificates stand for.
+#[derive(Clone)]
+pub struct Tls {
+    /// TLS 1.3 only.
+    pub acceptor: TlsAcceptor,
+    /// Maps verified client certificates to callers.
+    pub client_roles: Arc<CertificateRoles>,
+}
+
+/// A TLS 1.3-only acceptor from the configured files. With client certificates
+/// configured, rustls verifies any certificate a client sends against the client CA
+/// (chain, validity, client-auth usage) and refuses the handshake when it fails; clients
+/// that send none are let through to authenticate with an API key.
+pub fn tls(files: &TlsFiles) -> anyhow::Result<Tls> {
+    let (cert, key) = (&files.cert, &files.key);
+    let certs = read_certificates(cert)?;
     let key =
         PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .context("TLS 1.3 with the ring provider")?
-        .with_no_client_auth()
+        .context("TLS 1.3 with the ring provider")?;
+    let (builder, client_roles) = match &files.clients {
+        None => (builder.with_no_client_auth(), CertificateRoles::default()),
+        Some(clients) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in read_certificates(&clients.ca)? {
+                roots
+                    .add(ca)
+                    .with_context(|| format!("{}: not a CA certificate", clients.ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .with_context(|| format!("client CA {}", clients.ca.display()))?;
+            (
+                builder.with_client_cert_verifier(verifier),
+                CertificateRoles::new(clients.map.clone()),
+            )
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key)
         .context("certificate and key do not match")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Tls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        client_roles: Arc::new(client_roles),
+    })
+}
+
+fn read_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
+    Ok(certs)
 }
 
 /// Serves `router` until `stop` turns true, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
     router: Router,
-    header_timeout: Duration,
+    options: ServeOptions,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(options.header_timeout)
+        .max_header_size(HEAD_CAP)
         .keep_alive(true);
     loop {
         // Reap finished connection tasks so the set stays small.
@@ -74,22 +142,50 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
         let http = http.clone();
         let watcher = graceful.watcher();
-        let tls = tls.clone();
+        let tls = options.tls.clone();
+        let router = router.clone();
+        let handshake_timeout = options.handshake_timeout;
         connections.spawn(async move {
             match tls {
                 None => {
+                    let service = TowerToHyperService::new(router);
                     let conn = http.serve_connection(TokioIo::new(stream), service);
                     let _ = watcher.watch(conn).await;
                 }
-                Some(acceptor) => {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    else {
-                        return;
-                    };
+                Some(tls) => {
+                    let stream =
+                        match tokio::time::timeout(handshake_timeout, tls.acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "TLS handshake refused");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!("TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    // The certificate rustls verified, read once for the connection.
+                    let identity = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .map(|cert| tls.client_roles.identify(cert.as_ref()));
+                    let service = TowerToHyperService::new(router.map_request(
+                        move |mut request: Request<Incoming>| {
+                            if let Some(identity) = &identity {
+                                request
+                                    .extensions_mut()
+                                    .insert::<PeerIdentity>(identity.clone());
+                            }
+                            request
+                        },
+                    ));
                     let conn = http.serve_connection(TokioIo::new(stream), service);
                     let _ = watcher.watch(conn).await;
                 }

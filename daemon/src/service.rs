@@ -27,13 +27,13 @@ use rand_core::{OsRng, RngCore};
 use crate::application::{
     Application, ApplicationState, Channel, Photo, PhotoFormat, PhotoSource, Ticket, check_photo,
 };
-use crate::audit::{Audit, LookupLog};
+use crate::audit::{Audit, LookupLog, Purpose};
 use crate::auth::{ApiClients, Caller, Role};
 use crate::clock::{Clock, Monotonic};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::issue::{self, CredentialRecord, IssueInput, LiveStatus};
-use crate::keyfiles::KeySet;
+use crate::keyfiles::{KeySet, Root};
 use crate::metrics::Metrics;
 use crate::queue::{self, Lane, LaneRestore, Lanes};
 use crate::registry::{self, LicenceRecord, RegistryLine, StateAction};
@@ -43,7 +43,7 @@ use crate::throttle::admission::{LimitName, Verdict};
 use crate::throttle::control::Throttle;
 use crate::throttle::estimate::WaitEstimate;
 use crate::throttle::settings::ThrottleSettings;
-use crate::trust::{self, SignedTrust, TrustInput};
+use crate::trust::{self, SignedTrust, TrustError, TrustInput};
 
 const STRIPES: usize = 1024;
 
@@ -228,6 +228,10 @@ pub struct Service {
     pub trust_changed: tokio::sync::Notify,
     /// Set once shutting down.
     pub stopping: AtomicBool,
+    /// Why signing is held back, if it is: by key use, and for want of a status list.
+    signing_held: Mutex<HashMap<&'static str, String>>,
+    /// The pre-signed trust list file's content last examined (offline root).
+    trust_file_seen: Mutex<Vec<u8>>,
     keys: KeySet,
     /// Held (shared) by applications deciding whether they arrive before the opening;
     /// held (exclusive) while the last of those are put in order.
@@ -258,7 +262,7 @@ impl Service {
         let clients = ApiClients::load(&store)?;
         if clients.is_empty() && config.dev_clients {
             let path = config.data_dir.join("dev-clients.txt");
-            crate::auth::create_dev_clients(&clients, &store, &path)?;
+            crate::auth::create_dev_clients(&clients, &store, &path, clock.now())?;
             tracing::info!(path = %path.display(), "created one development API key per role");
         }
         let audit = Audit::restore(&store)?;
@@ -280,13 +284,7 @@ impl Service {
             trust_list_validity: config.trust_list_validity,
             photos_dir,
         };
-        let placeholder = Arc::new(SignedTrust {
-            bytes: Vec::new(),
-            etag: String::new(),
-            jwks: String::new(),
-            sequence: 0,
-            next_update: UnixTime(0),
-        });
+        let placeholder = Arc::new(SignedTrust::empty());
         let service = Service {
             store,
             committer,
@@ -308,6 +306,8 @@ impl Service {
             queue_wakeup: Wakeup::default(),
             trust_changed: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
+            signing_held: Mutex::new(HashMap::new()),
+            trust_file_seen: Mutex::new(Vec::new()),
             keys,
             opening_gate: RwLock::new(()),
             throttle_change: tokio::sync::Mutex::new(()),
@@ -315,7 +315,12 @@ impl Service {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             pending: Mutex::new(HashSet::new()),
         };
-        service.resign_trust_list()?;
+        match &service.keys.root {
+            Root::Key(_) => service.resign_trust_list()?,
+            Root::Offline { .. } => {
+                service.load_trust_list(true)?;
+            }
+        }
         service.sign_status_lists(true);
         service.store.sync(&mut HashSet::new())?;
         Ok((service, task))
@@ -368,9 +373,17 @@ impl Service {
         self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether the trust list is signed offline (and read from a file) rather than here.
+    pub fn trust_is_offline(&self) -> bool {
+        matches!(self.keys.root, Root::Offline { .. })
+    }
+
     /// Re-signs the trust list with the next sequence number, which is made durable first
-    /// (blocking).
+    /// (blocking). With an offline root there is nothing to sign here.
     pub fn resign_trust_list(&self) -> Result<(), StoreError> {
+        let Root::Key(root) = &self.keys.root else {
+            return Ok(());
+        };
         let now = self.now();
         let seq_key = key(prefix::META, &[b"trust-sequence"]);
         let sequence = self.store.get::<u64>(&seq_key)?.unwrap_or(0) + 1;
@@ -408,14 +421,176 @@ impl Service {
                 key_validity: self.settings.key_validity,
                 status_lists: self.status_lists.uris(),
             },
-            &self.keys.root,
+            root,
         );
         *self.trust.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(signed);
         Ok(())
     }
 
-    /// Signs changed status lists (or all); returns how many.
+    /// Reads the trust list signed offline from its file and serves it as-is if it is new
+    /// (blocking): it must verify against the pinned roots, be for this issuer and be no
+    /// older than the last list served (whose sequence is kept durably). `starting`: it
+    /// must also name this daemon's credential and status keys, unrevoked and with signing
+    /// windows covering now, and every status list in use, or the daemon does not start.
+    /// Later (a reload), a list that verifies is served even when it revokes or ends this
+    /// daemon's keys: it must reach verifiers, and signing with those keys stops. Returns
+    /// whether a new list is served.
+    pub fn load_trust_list(&self, starting: bool) -> anyhow::Result<bool> {
+        use anyhow::Context;
+        let Root::Offline {
+            trust_list: path,
+            pinned,
+        } = &self.keys.root
+        else {
+            return Ok(false);
+        };
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading the trust list {}", path.display()))?;
+        {
+            let mut seen = self
+                .trust_file_seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if *seen == bytes {
+                return Ok(false);
+            }
+            seen.clone_from(&bytes);
+        }
+        let seq_key = key(prefix::META, &[b"trust-sequence"]);
+        let served = self.store.get::<u64>(&seq_key)?;
+        let signed = trust::check_offline(&bytes, pinned, served, &self.settings.issuer)
+            .with_context(|| format!("trust list {}", path.display()))?;
+        if signed.bytes == self.trust_list().bytes {
+            return Ok(false);
+        }
+        let now = self.now();
+        let mut problems: Vec<TrustError> = [
+            (&self.keys.credential, KeyUse::Credential),
+            (&self.keys.status, KeyUse::Status),
+        ]
+        .into_iter()
+        .filter_map(|(k, key_use)| trust::may_sign(&signed.list, key_use, k.public(), now).err())
+        .collect();
+        let named = trust::named_status_lists(&signed.list, |n| self.status_lists.uri(n));
+        if let Some(n) = (named..self.status_lists.count()).next() {
+            problems.push(TrustError::StatusList {
+                sequence: signed.sequence,
+                uri: self.status_lists.uri(n),
+            });
+        }
+        if starting && let Some(problem) = problems.first() {
+            return Err(problem.clone()).with_context(|| format!("trust list {}", path.display()));
+        }
+        // A new list changes which keys every verifier trusts: it is audited like any
+        // change (a restart with the list served before is not a change).
+        let newer = served.is_none_or(|s| s < signed.sequence);
+        if newer || !starting {
+            let mut batch = Batch::default();
+            if newer {
+                batch.put(seq_key, &signed.sequence);
+            }
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&signed.bytes));
+            let detail = format!(
+                "sequence {}, sha256 {digest}, from {}",
+                signed.sequence,
+                path.display()
+            );
+            let daemon = Caller {
+                client: "edld".into(),
+                role: Role::Operator,
+            };
+            self.audit.record(
+                &mut batch,
+                &daemon,
+                now,
+                "keys.trust_list",
+                None,
+                Some(&detail),
+            );
+            self.store.apply(batch)?;
+            self.store.sync(&mut HashSet::new())?;
+        }
+        self.status_lists.set_max_lists(named);
+        for problem in &problems {
+            tracing::error!(path = %path.display(), problem = %problem, "the new trust list holds back signing");
+        }
+        if signed.next_update < now {
+            tracing::warn!(
+                path = %path.display(),
+                sequence = signed.sequence,
+                next_update = %signed.next_update,
+                "the trust list is past its next_update: sign and install a newer one"
+            );
+        }
+        tracing::info!(
+            path = %path.display(),
+            sequence = signed.sequence,
+            status_lists = named,
+            "serving the trust list signed offline"
+        );
+        *self.trust.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(signed);
+        Ok(true)
+    }
+
+    /// Whether the key of `key_use` may sign now, by the trust list being served.
+    pub fn may_sign(&self, key_use: KeyUse) -> Result<(), TrustError> {
+        let key = match key_use {
+            KeyUse::Status => &self.keys.status,
+            _ => &self.keys.credential,
+        };
+        trust::may_sign(&self.trust_list().list, key_use, key.public(), self.now())
+    }
+
+    /// Records whether `what` may go ahead, logging only when that changes; returns it.
+    fn signing_allowed(&self, what: &'static str, check: Result<(), String>) -> bool {
+        let mut held = self.signing_held.lock().unwrap_or_else(|p| p.into_inner());
+        match check {
+            Ok(()) => {
+                if held.remove(what).is_some() {
+                    tracing::info!(what, "signing resumes");
+                }
+                true
+            }
+            Err(reason) => {
+                if held.get(what) != Some(&reason) {
+                    tracing::error!(what, reason = %reason, "signing held back");
+                    held.insert(what, reason);
+                }
+                false
+            }
+        }
+    }
+
+    /// Why signing is held back now, if it is: the trust list served does not let a key
+    /// sign, or names no status list with room left (for operators: `GET /admin/v1/queue`).
+    pub fn signing_held(&self) -> Vec<String> {
+        let mut held: Vec<String> = [KeyUse::Credential, KeyUse::Status]
+            .into_iter()
+            .filter_map(|key_use| self.may_sign(key_use).err())
+            .map(|e| e.to_string())
+            .collect();
+        if self.status_lists.room() == 0 {
+            held.push(self.no_status_list_room());
+        }
+        held
+    }
+
+    fn no_status_list_room(&self) -> String {
+        let count = self.status_lists.count();
+        format!(
+            "the trust list names no status list after {}: install one that names {}",
+            self.status_lists.uri(count.saturating_sub(1)),
+            self.status_lists.uri(count)
+        )
+    }
+
+    /// Signs changed status lists (or all); returns how many. None while the trust list
+    /// does not let the status key sign.
     pub fn sign_status_lists(&self, all: bool) -> usize {
+        let allowed = self.may_sign(KeyUse::Status).map_err(|e| e.to_string());
+        if !self.signing_allowed("status lists", allowed) {
+            return 0;
+        }
         let n = self.status_lists.sign(
             &self.keys.status,
             self.now(),
@@ -636,6 +811,62 @@ impl Service {
         self.queue_wakeup.notify();
         tracing::info!(client = %caller.client, changes = %detail, "throttle changed");
         Ok((old, new))
+    }
+
+    // ----- API clients -----
+
+    /// Adds an API client; its key, returned once, works as soon as this returns (it is
+    /// durable and audited by then).
+    pub async fn add_client(
+        &self,
+        caller: &Caller,
+        name: &str,
+        role: Role,
+    ) -> Result<(crate::auth::ApiClient, String), ApiError> {
+        let now = self.now();
+        let mut batch = Batch::default();
+        let api_key = self
+            .clients
+            .add(name, role, now, &mut batch)
+            .map_err(client_error)?;
+        let detail = format!("{name} {}", role.as_str());
+        self.audit
+            .record(&mut batch, caller, now, "client.add", None, Some(&detail));
+        self.store.apply(batch)?;
+        self.commit().await?;
+        tracing::info!(client = %caller.client, name, role = role.as_str(), "API client added");
+        let client = crate::auth::ApiClient {
+            name: name.to_owned(),
+            role,
+            created_at: Some(now),
+        };
+        Ok((client, api_key))
+    }
+
+    /// Revokes an API client's key: refused at once, durable and audited when this returns.
+    pub async fn revoke_client(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<crate::auth::ApiClient, ApiError> {
+        let mut batch = Batch::default();
+        let client = self
+            .clients
+            .revoke(name, &mut batch)
+            .map_err(client_error)?;
+        let detail = format!("{name} {}", client.role.as_str());
+        self.audit.record(
+            &mut batch,
+            caller,
+            self.now(),
+            "client.revoke",
+            None,
+            Some(&detail),
+        );
+        self.store.apply(batch)?;
+        self.commit().await?;
+        tracing::info!(client = %caller.client, name, "API client revoked");
+        Ok(client)
     }
 
     fn apply_locked(
@@ -906,9 +1137,26 @@ impl Service {
     /// pending (shown as queued). `None` when nothing was waiting. Blocking: runs on the
     /// drain thread, which the pacer tells how many to take.
     pub fn drain_step(&self, take: [u64; 3]) -> Result<Option<InFlight>, StoreError> {
+        // Nothing is taken while the trust list does not let the credential key sign, or
+        // names no status list with room left: applications wait in the queue.
+        let allowed = self.may_sign(KeyUse::Credential).map_err(|e| e.to_string());
+        if !self.signing_allowed("credentials", allowed) {
+            return Ok(None);
+        }
+        let mut room = self.status_lists.room();
+        let has_room = if room == 0 {
+            Err(self.no_status_list_room())
+        } else {
+            Ok(())
+        };
+        if !self.signing_allowed("status list room", has_room) {
+            return Ok(None);
+        }
         let mut entries = Vec::new();
         for lane in Lane::ALL {
-            let n = usize::try_from(take[lane.index()]).unwrap_or(usize::MAX);
+            let n = take[lane.index()].min(room);
+            room -= n;
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
             if n == 0 {
                 continue;
             }
@@ -1163,6 +1411,10 @@ impl Service {
 
     /// Re-signs a credential with a new expiry; same id, same status index.
     pub async fn refresh(&self, caller: &Caller, id: &str) -> Result<CredentialRecord, ApiError> {
+        let allowed = self.may_sign(KeyUse::Credential).map_err(|e| e.to_string());
+        if !self.signing_allowed("credentials", allowed) {
+            return Err(ApiError::Unavailable { retry_after: 60 });
+        }
         let record = self
             .credential(id)?
             .ok_or(ApiError::NotFound("credential"))?;
@@ -1220,8 +1472,21 @@ impl Service {
         Ok(refreshed)
     }
 
-    /// Live status; relying-party lookups are audited durably before the answer.
-    pub async fn live_status(&self, caller: &Caller, id: &str) -> Result<StatusView, ApiError> {
+    /// Live status; relying-party lookups are audited durably, with the purpose the caller
+    /// declared, before the answer. Roles that must declare a purpose are refused without
+    /// one, before anything is looked up.
+    pub async fn live_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+        purpose: Option<&Purpose>,
+    ) -> Result<StatusView, ApiError> {
+        if purpose.is_none() && crate::audit::purpose_required(caller.role) {
+            return Err(ApiError::BadRequest(format!(
+                "the {} role must declare the purpose of a lookup: send the X-Edl-Purpose header or a purpose query parameter",
+                caller.role.as_str()
+            )));
+        }
         let credential = self
             .credential(id)?
             .ok_or(ApiError::NotFound("credential"))?;
@@ -1239,7 +1504,13 @@ impl Service {
         let status = issue::live_status(&credential, &licence, now);
         if caller.role.is_relying_party() {
             self.lookups
-                .record(caller, now, licence.number.as_str(), &credential.id)
+                .record(
+                    caller,
+                    now,
+                    licence.number.as_str(),
+                    &credential.id,
+                    purpose,
+                )
                 .await?;
         }
         Ok(StatusView {
@@ -1447,6 +1718,15 @@ impl Service {
     /// Forgets rested clients and licences in the admission limits (bounded memory).
     pub fn purge_admission(&self) {
         self.throttle().purge();
+    }
+}
+
+fn client_error(e: crate::auth::ClientError) -> ApiError {
+    use crate::auth::ClientError;
+    match e {
+        ClientError::Exists(_) => ApiError::Conflict(e.to_string()),
+        ClientError::Unknown(_) => ApiError::NotFound("client"),
+        ClientError::BadName => ApiError::Unprocessable(e.to_string()),
     }
 }
 

@@ -6,8 +6,11 @@
 //! format asks for); an index once allocated is never handed out again, even if the
 //! credential that got it was never stored (the store's `I/` table is the record); a new
 //! list opens once the newest is half full, which keeps random allocation to two tries on
-//! average and every list's population large.
+//! average and every list's population large. With a trust list signed offline, only the
+//! lists it names may open: the newest then fills up to three quarters ([`StatusLists::room`]
+//! says how far), and issuing waits for a trust list naming the next one.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keys::status_list::{self, CredentialStatus, StatusList, StatusListClaims};
@@ -77,6 +80,8 @@ pub struct StatusLists {
     signed: RwLock<Vec<Arc<SignedList>>>,
     base_url: String,
     changed: tokio::sync::Notify,
+    /// How many lists may exist (the trust list names them); `u32::MAX`: any number.
+    max_lists: AtomicU32,
 }
 
 /// A fresh index.
@@ -115,7 +120,31 @@ impl StatusLists {
             signed: RwLock::new(Vec::new()),
             base_url,
             changed: tokio::sync::Notify::new(),
+            max_lists: AtomicU32::new(u32::MAX),
         }
+    }
+
+    /// How many lists exist.
+    pub fn count(&self) -> u32 {
+        self.lock().len() as u32
+    }
+
+    /// Allows only `max` lists (lists 0 to `max - 1`): those the trust list names.
+    pub fn set_max_lists(&self, max: u32) {
+        self.max_lists.store(max, Ordering::SeqCst);
+    }
+
+    /// How many indices may still be allocated without opening a list beyond the allowed
+    /// ones: unbounded while a new list may open, else what is left of the newest list
+    /// below three quarters (random allocation stays at four tries on average).
+    pub fn room(&self) -> u64 {
+        let lists = self.lock();
+        if (lists.len() as u32) < self.max_lists.load(Ordering::SeqCst) {
+            return u64::MAX;
+        }
+        lists.last().map_or(0, |l| {
+            u64::from((LIST_ENTRIES / 4 * 3).saturating_sub(l.used))
+        })
     }
 
     /// The URI of list `n`, as credentials and the trust list name it.
@@ -134,11 +163,14 @@ impl StatusLists {
     }
 
     /// Allocates a random unused index in the newest list, opening a new list when it is
-    /// half full.
+    /// half full and another may open. Callers stay within [`StatusLists::room`].
     pub fn allocate(&self, rng: &mut impl RngCore) -> Allocation {
         let mut lists = self.lock();
         let mut opened_list = false;
-        if lists.last().is_none_or(|l| l.used >= LIST_ENTRIES / 2) {
+        let may_open = (lists.len() as u32) < self.max_lists.load(Ordering::SeqCst);
+        if lists.is_empty()
+            || (may_open && lists.last().is_some_and(|l| l.used >= LIST_ENTRIES / 2))
+        {
             lists.push(List::new());
             opened_list = true;
         }

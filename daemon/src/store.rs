@@ -24,18 +24,21 @@
 //! | `I/` | list (4) + index (4) | credential id: allocated status list indices |
 //! | `M/` | name | meta values (trust list sequence, key windows) |
 //! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
-//! | `U/` | sequence (8) | audit record JSON |
+//! | `U/` | sequence (8) | audit record: one hash-chained JSON record (see `audit::chain`) |
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::AuditRecord;
+use crate::audit::chain::{self, Head};
 
 /// Why a store operation failed. Internal: clients only ever see "service unavailable".
 #[derive(Debug, thiserror::Error, Clone)]
@@ -109,6 +112,8 @@ pub fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
+    /// The head of the change audit chain, held while a batch with audit records applies.
+    audit: Arc<Mutex<Head>>,
 }
 
 impl Store {
@@ -135,7 +140,18 @@ impl Store {
         // Make the files sled may just have created durable in their directories.
         sync_dir(&dir)?;
         sync_dir(data_dir)?;
-        Ok(Store { db, dir })
+        let head = match db.scan_prefix(prefix::AUDIT).next_back() {
+            Some(entry) => {
+                let (k, v) = entry?;
+                Head::after(audit_position(&k).unwrap_or(0), &v)
+            }
+            None => Head::EMPTY,
+        };
+        Ok(Store {
+            db,
+            dir,
+            audit: Arc::new(Mutex::new(head)),
+        })
     }
 
     /// The sled tree.
@@ -158,9 +174,37 @@ impl Store {
         }
     }
 
-    /// Applies a batch atomically (not yet durable: see [`Committer`]).
+    /// Applies a batch atomically (not yet durable: see [`Committer`]). Its audit records
+    /// are sealed onto the change chain here, under the chain's lock: the chain's order is
+    /// the order batches apply in, and a batch that fails leaves no gap.
     pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        Ok(self.db.apply_batch(batch.inner)?)
+        let Batch { mut inner, audit } = batch;
+        if audit.is_empty() {
+            return Ok(self.db.apply_batch(inner)?);
+        }
+        let mut head = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = *head;
+        for mut record in audit {
+            let position = next.next;
+            let (bytes, after) = chain::seal(&mut record, next);
+            inner.insert(key(prefix::AUDIT, &[&position.to_be_bytes()]), bytes);
+            next = after;
+        }
+        self.db.apply_batch(inner)?;
+        *head = next;
+        Ok(())
+    }
+
+    /// The change audit records, as (record number, stored bytes) in order.
+    pub fn audit_records(
+        &self,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + use<> {
+        self.db.scan_prefix(prefix::AUDIT).map(|entry| {
+            let (k, v) = entry?;
+            let position = audit_position(&k)
+                .ok_or_else(|| StoreError::Corrupt(String::from_utf8_lossy(&k).into_owned()))?;
+            Ok((position, v.to_vec()))
+        })
     }
 
     /// Keys and values under `prefix`, in key order.
@@ -206,10 +250,11 @@ impl Store {
     }
 }
 
-/// A set of writes applied atomically.
+/// A set of writes applied atomically, with the audit records that describe them.
 #[derive(Default)]
 pub struct Batch {
     inner: sled::Batch,
+    audit: Vec<AuditRecord>,
 }
 
 impl Batch {
@@ -230,6 +275,18 @@ impl Batch {
     pub fn remove(&mut self, key: Vec<u8>) {
         self.inner.remove(key);
     }
+
+    /// Adds an audit record, sealed onto the change chain when the batch applies.
+    pub fn audit(&mut self, record: AuditRecord) {
+        self.audit.push(record);
+    }
+}
+
+/// The record number in a `U/` key.
+fn audit_position(key: &[u8]) -> Option<u64> {
+    key.get(prefix::AUDIT.len()..)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
 }
 
 /// Syncs a directory so that entries created in it survive power loss.

@@ -81,7 +81,8 @@ fn serve_refuses_world_readable_key() {
         .arg(dir.path().join("data"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(70));
+    // A configuration error (EX_CONFIG), which systemd is told not to restart.
+    assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("readable by group or others"));
 }
 

@@ -111,9 +111,14 @@ async fn wait_list_value(
     }
 }
 
+/// A live status lookup, declaring its purpose (which employers, insurers and rental firms
+/// must).
 async fn status(c: &mut Client, key: &str, id: &str) -> (u16, Value) {
     let reply = c
-        .get(&format!("/v1/credentials/{id}/status"), Some(key))
+        .get(
+            &format!("/v1/credentials/{id}/status?purpose=lifecycle%20test"),
+            Some(key),
+        )
         .await
         .unwrap();
     (reply.status.as_u16(), reply.json().unwrap_or(Value::Null))

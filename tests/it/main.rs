@@ -3,8 +3,12 @@
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
+mod audit;
 mod crash;
 mod issue;
+mod keys;
+mod limits;
 mod secrets;
 mod systemd;
 mod throttle;

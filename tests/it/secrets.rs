@@ -1,7 +1,9 @@
 //! Secrets never reach the logs: the real `edld` runs at `RUST_LOG=trace` through a whole
 //! flow (registry, application, issue, live status, revocation, status list, shutdown), and
 //! its log is searched for every private key (seed in hex, base64 and the PEM body), every
-//! bearer API key, and the issued token and QR text.
+//! bearer API key, the issued token and QR text, and the holder's data (licence number,
+//! name, credential id, ticket). Every request leaves one `request` event with its route
+//! pattern, status, client and request id.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -120,7 +122,10 @@ async fn no_key_token_or_api_key_in_trace_logs() {
     let id = credential["id"].as_str().unwrap();
     for role in ["officer", "insurer", "rental", "employer"] {
         let reply = c
-            .get(&format!("/v1/credentials/{id}/status"), Some(&key(role)))
+            .get(
+                &format!("/v1/credentials/{id}/status?purpose=claim%20check"),
+                Some(&key(role)),
+            )
             .await
             .unwrap();
         assert_eq!(reply.status, 200, "{role}");
@@ -168,6 +173,36 @@ async fn no_key_token_or_api_key_in_trace_logs() {
     for event in ["edld ready", "licence.revoke", "stopped"] {
         assert!(log.contains(event), "the log lacks {event:?}: {log}");
     }
+    // One request event per request, by route pattern, with who asked and the outcome.
+    let requests: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "request" && v["message"] == "request")
+        .map(|v| v["span"].clone())
+        .collect();
+    let lookups: Vec<&serde_json::Value> = requests
+        .iter()
+        .filter(|r| r["route"] == "/v1/credentials/{id}/status")
+        .collect();
+    assert_eq!(lookups.len(), 5, "{requests:?}");
+    for role in ["officer", "insurer", "rental", "employer"] {
+        assert!(
+            lookups.iter().any(|r| r["client"] == format!("dev-{role}")
+                && r["role"] == role
+                && r["status"] == 200),
+            "no {role} lookup in {lookups:?}"
+        );
+    }
+    assert!(
+        lookups
+            .iter()
+            .any(|r| r["status"] == 401 && r["client"].is_null())
+    );
+    for r in &requests {
+        for field in ["method", "route", "request_id", "status", "latency_us"] {
+            assert!(!r[field].is_null(), "{field} missing in {r}");
+        }
+    }
     let mut secrets: Vec<(String, String)> = Vec::new();
     for name in ["root", "credential", "status"] {
         for spelling in spellings_of_key(&data.join(format!("keys/{name}.pem"))) {
@@ -186,6 +221,10 @@ async fn no_key_token_or_api_key_in_trace_logs() {
         "QR text".into(),
         credential["qr_text"].as_str().unwrap().to_owned(),
     ));
+    secrets.push(("licence number".into(), number.to_string()));
+    secrets.push(("holder's name".into(), "赵六".into()));
+    secrets.push(("credential id".into(), id.to_owned()));
+    secrets.push(("ticket".into(), ticket.clone()));
     for (what, secret) in &secrets {
         assert!(
             !log.contains(secret.as_str()),

@@ -40,7 +40,12 @@ async fn verify_cli(args: Vec<String>, now: keys::UnixTime) -> (u8, String, Stri
 }
 
 fn write_config(dir: &Path, d: &TestDaemon) -> String {
-    let config = dir.join("verify.toml");
+    write_config_as(dir, d, "officer", "verify.toml")
+}
+
+/// A verifier configuration for a terminal of `role`, written to `dir/name`.
+fn write_config_as(dir: &Path, d: &TestDaemon, role: &str, name: &str) -> String {
+    let config = dir.join(name);
     let text = format!(
         "server = \"https://localhost:{port}\"\n\
          roots = [\"{root}\"]\n\
@@ -50,7 +55,7 @@ fn write_config(dir: &Path, d: &TestDaemon) -> String {
          max_status_age = \"24h\"\n",
         port = d.addr.port(),
         root = d.data_dir().join("keys/root.pub.pem").display(),
-        key = d.key("officer"),
+        key = d.key(role),
         ca = d.dir.path().join("cert.pem").display(),
         cache = dir.join("cache").display(),
     );
@@ -141,6 +146,48 @@ async fn verifier_against_the_daemon_live_and_from_its_cache() {
     );
     assert_eq!(verdict["status"]["source"], "live");
     assert_eq!(verdict["credential"]["name"], "李娜");
+
+    // An insurer must declare why it checks: with a purpose it gets the live status, and
+    // the purpose is in the daemon's audit log; without one the daemon refuses the lookup
+    // and the verdict falls back to the cached list, never to "valid" on its own say-so.
+    let insurer = write_config_as(dir.path(), &d, "insurer", "insurer.toml");
+    let (code, out, err) = verify_cli(
+        vec![
+            "--config".into(),
+            insurer.clone(),
+            "check".into(),
+            "--json".into(),
+            "--purpose".into(),
+            "理赔 claim 4711".into(),
+            qr.clone(),
+        ],
+        now(),
+    )
+    .await;
+    let verdict: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    assert_eq!(
+        (code, verdict["status"]["source"].as_str()),
+        (0, Some("live")),
+        "{verdict}"
+    );
+    let audit = d
+        .admin_client()
+        .await
+        .unwrap()
+        .get(
+            &format!("/admin/v1/audit?licence={number}"),
+            Some(d.key("operator")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.status, 200, "{:?}", audit.body);
+    assert!(
+        String::from_utf8_lossy(&audit.body).contains("理赔 claim 4711"),
+        "{}",
+        String::from_utf8_lossy(&audit.body)
+    );
+    let (_, verdict) = check(&insurer, &qr, now()).await;
+    assert_eq!(verdict["status"]["source"], "cached_list", "{verdict}");
 
     // The licence office revokes: NOT VALID at once, from the live status.
     let reply = c

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use daemon::auth::Role;
 use daemon::client::Client;
-use daemon::config::{Config, RawConfig, RawTls};
+use daemon::config::{Config, RawCertClient, RawConfig, RawTls};
 use daemon::{Listeners, ManualClock};
 use keys::licence::LicenceNumber;
 use keys::{PublicKey, UnixTime};
@@ -28,6 +29,23 @@ pub struct Options {
     pub batch: usize,
     /// Status list coalescing delay.
     pub coalesce: Duration,
+    /// Accept client certificates from a test CA ([`TestDaemon::client_ca`]): one whose
+    /// subject OU is a role's name carries that role (`[[tls.clients]] ou = "<role>"`).
+    pub client_certs: bool,
+    /// `limits.header_timeout_secs`, `body_timeout_secs` and `handshake_timeout_secs`,
+    /// finer than whole seconds.
+    pub timeouts: Option<Timeouts>,
+}
+
+/// Request timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// For the request line and headers.
+    pub header: Duration,
+    /// For the body.
+    pub body: Duration,
+    /// For the TLS handshake.
+    pub handshake: Duration,
 }
 
 impl Default for Options {
@@ -36,7 +54,59 @@ impl Default for Options {
             tls: true,
             batch: 256,
             coalesce: Duration::from_millis(20),
+            client_certs: false,
+            timeouts: None,
         }
+    }
+}
+
+/// A CA that signs client certificates for mTLS tests.
+pub struct ClientCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA certificate, PEM.
+    pub pem: String,
+}
+
+impl ClientCa {
+    /// A new CA named `name`.
+    pub fn new(name: &str) -> anyhow::Result<ClientCa> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate()?;
+        let pem = params.self_signed(&key)?.pem();
+        Ok(ClientCa {
+            issuer: rcgen::Issuer::new(params, key),
+            pem,
+        })
+    }
+
+    /// A client certificate with subject `CN=<cn>, OU=<ou>`, after `adjust` (validity,
+    /// key usages, …): (certificate PEM, private key PEM).
+    pub fn issue(
+        &self,
+        cn: &str,
+        ou: &str,
+        adjust: impl FnOnce(&mut rcgen::CertificateParams),
+    ) -> anyhow::Result<(String, String)> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationalUnitName, ou);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        adjust(&mut params);
+        let key = rcgen::KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok((cert.pem(), key.serialize_pem()))
     }
 }
 
@@ -50,7 +120,10 @@ pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     /// The daemon's clock.
     pub clock: Arc<ManualClock>,
+    /// The CA of client certificates, with [`Options::client_certs`].
+    pub client_ca: Option<ClientCa>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    server_ca: String,
     keys: HashMap<String, String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -75,6 +148,8 @@ impl TestDaemon {
         raw.issuance.batch = options.batch;
         raw.status_lists.coalesce_ms = options.coalesce.as_millis() as u64;
         let mut tls = None;
+        let mut server_ca = String::new();
+        let mut client_ca = None;
         if options.tls {
             // Both names: clients connect to "localhost", and status list URIs derive from the
             // listen address 127.0.0.1.
@@ -85,10 +160,38 @@ impl TestDaemon {
             let cert_pem = certified.cert.pem();
             std::fs::write(&cert, &cert_pem)?;
             std::fs::write(&key, certified.signing_key.serialize_pem())?;
-            raw.tls = Some(RawTls { cert, key });
+            let mut files = RawTls {
+                cert,
+                key,
+                ..RawTls::default()
+            };
+            if options.client_certs {
+                let ca = ClientCa::new("edl test client CA")?;
+                let path = dir.path().join("client-ca.pem");
+                std::fs::write(&path, &ca.pem)?;
+                files.client_ca = Some(path);
+                files.clients = Role::ALL
+                    .into_iter()
+                    .map(|role| RawCertClient {
+                        cn: None,
+                        ou: Some(role.as_str().to_owned()),
+                        dns: None,
+                        role,
+                        client: None,
+                    })
+                    .collect();
+                client_ca = Some(ca);
+            }
+            raw.tls = Some(files);
             tls = Some(daemon::client::tls_config(cert_pem.as_bytes())?);
+            server_ca = cert_pem;
         }
-        let config = Config::try_from(raw)?;
+        let mut config = Config::try_from(raw)?;
+        if let Some(t) = options.timeouts {
+            config.header_timeout = t.header;
+            config.body_timeout = t.body;
+            config.handshake_timeout = t.handshake;
+        }
         let listeners = Listeners::bind(&config).await?;
         let addr = listeners.public.local_addr()?;
         let admin = listeners.admin.local_addr()?;
@@ -103,7 +206,9 @@ impl TestDaemon {
             admin,
             dir,
             clock,
+            client_ca,
             tls,
+            server_ca,
             keys: HashMap::new(),
             stop: Some(stop_tx),
             task: Some(task),
@@ -133,6 +238,28 @@ impl TestDaemon {
     /// A new connection to the public API.
     pub async fn client(&self) -> anyhow::Result<Client> {
         Client::connect(self.addr, self.tls.clone().map(|c| (c, "localhost"))).await
+    }
+
+    /// A new connection to the public API (TLS) presenting a client certificate.
+    pub async fn client_with_certificate(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> anyhow::Result<Client> {
+        let config = daemon::client::tls_config_with(
+            self.server_ca.as_bytes(),
+            Some((cert_pem.as_bytes(), key_pem.as_bytes())),
+        )?;
+        Client::connect(self.addr, Some((config, "localhost"))).await
+    }
+
+    /// A client certificate from [`TestDaemon::client_ca`] carrying `role`: (certificate
+    /// PEM, key PEM).
+    pub fn role_certificate(&self, role: Role) -> anyhow::Result<(String, String)> {
+        self.client_ca
+            .as_ref()
+            .context("started without client_certs")?
+            .issue(&format!("test-{}", role.as_str()), role.as_str(), |_| {})
     }
 
     /// A new connection to the admin API.
@@ -233,6 +360,16 @@ where
 /// The `edld` binary built by cargo, in the same profile as the running test: built (or
 /// confirmed fresh) with `cargo build -p daemon --bin edld` first.
 pub fn edld_binary() -> anyhow::Result<PathBuf> {
+    workspace_binary("daemon", "edld")
+}
+
+/// The `edl-keys` binary, built like [`edld_binary`].
+pub fn edl_keys_binary() -> anyhow::Result<PathBuf> {
+    workspace_binary("keys", "edl-keys")
+}
+
+/// A binary of this workspace built by cargo in the running test's profile.
+fn workspace_binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // target/<profile>/deps/<test> → target/<profile>
     let profile_dir = exe
@@ -249,9 +386,9 @@ pub fn edld_binary() -> anyhow::Result<PathBuf> {
             "build",
             "--quiet",
             "-p",
-            "daemon",
+            package,
             "--bin",
-            "edld",
+            name,
             "--manifest-path",
         ])
         .arg(&manifest);
@@ -261,9 +398,190 @@ pub fn edld_binary() -> anyhow::Result<PathBuf> {
     if let Some(target_dir) = profile_dir.parent() {
         build.arg("--target-dir").arg(target_dir);
     }
-    let status = build.status().context("running cargo build for edld")?;
-    anyhow::ensure!(status.success(), "cargo build -p daemon --bin edld failed");
-    let binary = profile_dir.join("edld");
+    let status = build
+        .status()
+        .with_context(|| format!("running cargo build for {name}"))?;
+    anyhow::ensure!(
+        status.success(),
+        "cargo build -p {package} --bin {name} failed"
+    );
+    let binary = profile_dir.join(name);
     anyhow::ensure!(binary.exists(), "{} not found", binary.display());
     Ok(binary)
+}
+
+/// The real `edld` running as a child process, for tests that kill it or signal it.
+/// Its JSON log is kept; the child is killed if still running when this is dropped.
+pub struct RealDaemon {
+    /// The process.
+    pub child: std::process::Child,
+    /// The public listener.
+    pub public: SocketAddr,
+    /// The admin listener.
+    pub admin: SocketAddr,
+    log: Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RealDaemon {
+    /// Runs `edld serve` with `args` and `env` and waits (up to 60 s) for its ready line.
+    /// Fails with its log if it exits first.
+    pub fn start(
+        edld: &Path,
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<RealDaemon> {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(edld);
+        command
+            .arg("serve")
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().context("starting edld")?;
+        let stderr = child.stderr.take().context("edld's stderr")?;
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps reading the log until edld exits, so it never blocks on a full pipe.
+        let reader = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                        && v["message"] == "edld ready"
+                    {
+                        let _ = tx.send((
+                            v["public"].as_str().unwrap_or_default().to_owned(),
+                            v["admin"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                    }
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            })
+        };
+        let addresses = rx.recv_timeout(Duration::from_secs(60));
+        let mut daemon = RealDaemon {
+            child,
+            public: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+            reader: Some(reader),
+        };
+        match addresses {
+            Ok((public, admin)) => {
+                daemon.public = public.parse()?;
+                daemon.admin = admin.parse()?;
+                Ok(daemon)
+            }
+            Err(_) => {
+                let _ = daemon.child.kill();
+                let status = daemon.child.wait()?;
+                if let Some(reader) = daemon.reader.take() {
+                    let _ = reader.join();
+                }
+                bail!("edld did not start ({status}):\n{}", daemon.log())
+            }
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A new connection to the public API (plain HTTP).
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        Client::connect(self.public, None).await
+    }
+
+    /// Sends a signal (`KILL`, `TERM`, `HUP`).
+    pub fn signal(&self, name: &str) -> anyhow::Result<()> {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{name} failed");
+        Ok(())
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM, and waits for the exit.
+    pub fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        self.signal("TERM")?;
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for RealDaemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Puts a licence in the registry, applies for it and waits until its credential is
+/// issued: the credential's JSON (`id`, `token`, …).
+pub async fn issue_credential(
+    c: &mut Client,
+    registry_key: &str,
+    gateway_key: &str,
+    number: &LicenceNumber,
+) -> anyhow::Result<serde_json::Value> {
+    let reply = c
+        .json(
+            hyper::Method::PUT,
+            &format!("/v1/licences/{number}"),
+            Some(registry_key),
+            &licence_json(number, "王五", &["C1"]),
+        )
+        .await?;
+    anyhow::ensure!(reply.status == 201, "registry: {:?}", reply.body);
+    let apply = serde_json::json!({"licence_number": number.as_str(), "photo_source": "on_file"});
+    let reply = c
+        .json(
+            hyper::Method::POST,
+            "/v1/applications",
+            Some(gateway_key),
+            &apply,
+        )
+        .await?;
+    anyhow::ensure!(reply.status == 202, "apply: {:?}", reply.body);
+    let ticket = reply.json()?["ticket"]
+        .as_str()
+        .context("a ticket")?
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = c
+            .get(&format!("/v1/applications/{ticket}"), Some(gateway_key))
+            .await?
+            .json()?;
+        if body["state"] == "issued" {
+            return Ok(body["credential"].clone());
+        }
+        if Instant::now() > deadline {
+            bail!("not issued within 30 s: {body}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -66,6 +66,10 @@ pub struct CheckArgs {
     /// Do not ask the server: use the cached status lists only.
     #[arg(long)]
     pub offline: bool,
+    /// The purpose of this check, recorded in the daemon's audit log (overrides `purpose`
+    /// in the configuration; insurers, rental firms and employers must give one).
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
 }
 
 /// `sync`.

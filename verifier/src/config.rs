@@ -10,6 +10,7 @@
 //! cache_dir = "/var/cache/edl-verify"
 //! max_status_age = "24h"
 //! clock_tolerance = "5m"
+//! purpose = "motor insurance claims"
 //! [timeouts]
 //! live_status = "2s"
 //! sync = "30s"
@@ -65,6 +66,9 @@ pub struct RawConfig {
     pub max_status_age: Option<String>,
     /// Clock difference from the server beyond which a warning is shown, e.g. `"5m"`.
     pub clock_tolerance: Option<String>,
+    /// The purpose declared with every live status lookup (insurers, rental firms and
+    /// employers must declare one; the daemon records it in its audit log).
+    pub purpose: Option<String>,
     /// Network timeouts.
     #[serde(default)]
     pub timeouts: RawTimeouts,
@@ -126,6 +130,8 @@ pub struct Config {
     pub max_status_age: u64,
     /// Clock difference that triggers a warning, seconds.
     pub clock_tolerance: u64,
+    /// The purpose declared with live status lookups.
+    pub purpose: Option<String>,
     /// Whole budget of one live status query.
     pub live_timeout: Duration,
     /// Budget of each sync request.
@@ -307,6 +313,16 @@ impl Config {
                 &raw.clock_tolerance,
                 DEFAULT_CLOCK_TOLERANCE,
             )?,
+            purpose: match raw.purpose.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(p) if p.chars().count() > 200 || p.chars().any(char::is_control) => {
+                    return Err(invalid(
+                        "purpose",
+                        "must be at most 200 characters, without control characters".into(),
+                    ));
+                }
+                Some(p) => Some(p.to_owned()),
+            },
             live_timeout: timeout(
                 "timeouts.live_status",
                 &raw.timeouts.live_status,

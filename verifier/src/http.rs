@@ -20,6 +20,7 @@ const MAX_BODY: u64 = 16 << 20;
 pub struct Client {
     agent: ureq::Agent,
     bearer: Option<String>,
+    purpose: Option<String>,
 }
 
 /// The answer to a conditional GET.
@@ -128,14 +129,34 @@ impl Client {
         Ok(Client {
             agent: ureq::Agent::new_with_config(agent_config),
             bearer,
+            purpose: None,
         })
+    }
+
+    /// Declares `purpose` with every live status lookup.
+    pub fn with_purpose(mut self, purpose: Option<String>) -> Client {
+        self.purpose = purpose;
+        self
     }
 
     /// GET `url`, with `If-None-Match: etag` when given.
     pub fn fetch(&self, url: &str, accept: &str, etag: Option<&str>) -> Result<Fetched, HttpError> {
+        self.fetch_with(url, accept, etag, None)
+    }
+
+    fn fetch_with(
+        &self,
+        url: &str,
+        accept: &str,
+        etag: Option<&str>,
+        purpose: Option<&str>,
+    ) -> Result<Fetched, HttpError> {
         let mut request = self.agent.get(url).header("Accept", accept);
         if let Some(etag) = etag {
             request = request.header("If-None-Match", etag);
+        }
+        if let Some(purpose) = purpose {
+            request = request.header("X-Edl-Purpose", purpose);
         }
         if let Some(bearer) = &self.bearer {
             request = request.header("Authorization", bearer);
@@ -160,8 +181,18 @@ impl Client {
 
     /// `GET {server}/v1/credentials/{id}/status` (docs/HTTP.md).
     pub fn live_status(&self, server: &str, id: &CredentialId) -> Result<LiveAnswer, HttpError> {
-        let url = format!("{server}/v1/credentials/{id}/status");
-        let bytes = match self.fetch(&url, "application/json", None)? {
+        let mut url = format!("{server}/v1/credentials/{id}/status");
+        // The purpose travels in a header when it is plain ASCII, else in the query.
+        let mut header = None;
+        if let Some(purpose) = &self.purpose {
+            if purpose.is_ascii() {
+                header = Some(purpose.as_str());
+            } else {
+                url.push_str("?purpose=");
+                url.push_str(&percent_encode(purpose));
+            }
+        }
+        let bytes = match self.fetch_with(&url, "application/json", None, header)? {
             Fetched::Body { bytes, .. } => bytes,
             Fetched::NotModified { .. } => {
                 return Err(body_error(&url, "304 to an unconditional request"));
@@ -196,6 +227,19 @@ fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, HttpError> {
         }
     }
     Ok(certs)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (UTF-8 bytes).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {

@@ -152,7 +152,8 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, now: UnixTime) -> Result<u8, Failure> {
             let client = match (&config.server, args.offline) {
                 (Some(server), false) => Some((
                     Client::new(&config, config.live_timeout)
-                        .map_err(|e| Failure::Config(e.to_string()))?,
+                        .map_err(|e| Failure::Config(e.to_string()))?
+                        .with_purpose(args.purpose.clone().or_else(|| config.purpose.clone())),
                     server.as_str(),
                 )),
                 _ => None,

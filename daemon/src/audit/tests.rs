@@ -1,6 +1,7 @@
-//! Tests for the lookup log.
+//! Tests for the lookup log and the hash chain.
 
-use super::LookupLog;
+use super::chain::{self, BreakReason, Head};
+use super::{AuditRecord, LookupLog, Purpose};
 use crate::auth::{Caller, Role};
 
 fn officer() -> Caller {
@@ -10,31 +11,194 @@ fn officer() -> Caller {
     }
 }
 
+fn lines(path: &std::path::Path) -> Vec<Vec<u8>> {
+    std::fs::read(path)
+        .unwrap()
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn sealed(n: u64) -> Vec<Vec<u8>> {
+    let mut head = Head::EMPTY;
+    (0..n)
+        .map(|i| {
+            let mut record = AuditRecord::new(
+                &officer(),
+                keys::UnixTime(1_900_000_000 + i),
+                "status.lookup",
+                Some("110101199003070014"),
+                Some("c1"),
+            );
+            let (bytes, next) = chain::seal(&mut record, head);
+            head = next;
+            bytes
+        })
+        .collect()
+}
+
+/// Checks `records` as one chain stored at positions 1, 2, …
+#[track_caller]
+fn check(records: &[Vec<u8>], expected: Result<u64, (u64, BreakReason)>) {
+    let stored = records
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Ok::<_, ()>((i as u64 + 1, b.clone())));
+    let result = chain::check(stored).unwrap();
+    match (result, expected) {
+        (Ok(head), Ok(n)) => assert_eq!(head.next, n + 1),
+        (Err(b), Err((record, reason))) => {
+            assert_eq!((b.record, b.reason), (record, reason))
+        }
+        (other, expected) => panic!("{other:?}, expected {expected:?}"),
+    }
+}
+
+#[test]
+fn an_intact_chain_checks() {
+    check(&sealed(5), Ok(5));
+    check(&[], Ok(0));
+}
+
+#[test]
+fn a_sealed_record_is_its_canonical_bytes_plus_the_hash_member() {
+    let record = &sealed(1)[0];
+    let text = std::str::from_utf8(record).unwrap();
+    assert!(text.starts_with("{\"seq\":1,\"at\":1900000000,\"client\":\"officer-1\",\"role\":\"officer\",\"action\":\"status.lookup\",\"licence\":\"110101199003070014\",\"purpose\":null,\"detail\":\"c1\",\"prev\":\"0000"), "{text}");
+    let (canonical, hash) = text.rsplit_once(",\"hash\":\"").unwrap();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{canonical}}}").as_bytes());
+    assert_eq!(hash, format!("{}\"}}", hex::encode(digest)));
+}
+
+#[test]
+fn a_changed_byte_is_found_in_its_record() {
+    let mut records = sealed(5);
+    // "officer-1" → "officer-2" in record 3.
+    let text = String::from_utf8(records[2].clone()).unwrap();
+    records[2] = text.replace("officer-1", "officer-2").into_bytes();
+    check(&records, Err((3, BreakReason::Altered)));
+}
+
+#[test]
+fn a_rehashed_record_breaks_the_next_link() {
+    let mut records = sealed(4);
+    let mut forged: AuditRecord = chain::decode(&records[1]).unwrap();
+    forged.client = "someone-else".into();
+    let head = Head::after(1, &records[0]);
+    records[1] = chain::seal(&mut forged, head).0;
+    check(&records, Err((3, BreakReason::Link)));
+}
+
+#[test]
+fn a_removed_record_is_found() {
+    let mut records = sealed(4);
+    records.remove(1);
+    check(&records, Err((2, BreakReason::Sequence { found: 3 })));
+}
+
+#[test]
+fn a_damaged_record_is_malformed() {
+    let mut records = sealed(3);
+    records[1].truncate(20);
+    let result = chain::check(
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Ok::<_, ()>((i as u64 + 1, b.clone()))),
+    )
+    .unwrap();
+    let b = result.unwrap_err();
+    assert_eq!(b.record, 2);
+    assert!(matches!(b.reason, BreakReason::Malformed(_)), "{b}");
+}
+
+#[test]
+fn a_gap_in_stored_positions_is_missing() {
+    let records = sealed(3);
+    let stored = [(1, records[0].clone()), (3, records[2].clone())]
+        .into_iter()
+        .map(Ok::<_, ()>);
+    let b = chain::check(stored).unwrap().unwrap_err();
+    assert_eq!((b.record, b.reason), (2, BreakReason::Missing { next: 3 }));
+}
+
+#[test]
+fn purposes_are_parsed() {
+    assert_eq!(
+        " motor policy 77 ".parse::<Purpose>().unwrap().as_str(),
+        "motor policy 77"
+    );
+    assert!("".parse::<Purpose>().is_err());
+    assert!("a\nb".parse::<Purpose>().is_err());
+    assert!("x".repeat(201).parse::<Purpose>().is_err());
+    assert!("保险单 12".parse::<Purpose>().is_ok());
+}
+
 #[tokio::test]
-async fn lookups_are_appended_one_line_each_and_a_torn_line_stands_alone() {
+async fn lookups_are_chained_one_line_each_and_a_torn_line_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lookups.jsonl");
-    // A crash cut the last line short.
-    std::fs::write(&path, "{\"at\":1,\"cli").unwrap();
     let log = LookupLog::open(dir.path()).unwrap();
-    log.record(&officer(), keys::UnixTime(5), "L1", "c1")
-        .await
-        .unwrap();
-    log.record(&officer(), keys::UnixTime(6), "L2", "c2")
+    let purpose: Purpose = "policy 1".parse().unwrap();
+    log.record(&officer(), keys::UnixTime(5), "L1", "c1", Some(&purpose))
         .await
         .unwrap();
     log.stop();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
-    let second: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
-    assert_eq!(second["action"], "status.lookup");
-    assert_eq!(second["licence"], "L2");
-    assert_eq!(second["client"], "officer-1");
+    // A crash cut the next line short.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":2,\"at\":1,\"cli");
+    std::fs::write(&path, bytes).unwrap();
+
+    let log = LookupLog::open(dir.path()).unwrap();
+    log.record(&officer(), keys::UnixTime(6), "L2", "c2", None)
+        .await
+        .unwrap();
+    log.stop();
+    let records = lines(&path);
+    assert_eq!(records.len(), 2);
+    check(&records, Ok(2));
+    let first = chain::decode(&records[0]).unwrap();
+    assert_eq!(first.purpose.as_deref(), Some("policy 1"));
+    let second = chain::decode(&records[1]).unwrap();
+    assert_eq!(
+        (
+            second.action.as_str(),
+            second.licence.as_deref(),
+            second.seq
+        ),
+        ("status.lookup", Some("L2"), 2)
+    );
+    assert_eq!(second.client, "officer-1");
     // After stop, nothing more is accepted.
     assert!(
-        log.record(&officer(), keys::UnixTime(7), "L3", "c3")
+        log.record(&officer(), keys::UnixTime(7), "L3", "c3", None)
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_chain_goes_on_after_a_damaged_last_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lookups.jsonl");
+    let log = LookupLog::open(dir.path()).unwrap();
+    for i in 0..3 {
+        log.record(&officer(), keys::UnixTime(i), "L1", "c1", None)
+            .await
+            .unwrap();
+    }
+    log.stop();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"seq\":3", "\"seq\":9")).unwrap();
+    let log = LookupLog::open(dir.path()).unwrap();
+    log.record(&officer(), keys::UnixTime(4), "L1", "c1", None)
+        .await
+        .unwrap();
+    log.stop();
+    let records = lines(&path);
+    assert_eq!(records.len(), 4);
+    // The damage is reported where it is, and the new record carries on after it.
+    check(&records, Err((3, BreakReason::Altered)));
+    assert_eq!(chain::decode(&records[3]).unwrap().seq, 4);
 }

@@ -1,6 +1,14 @@
-//! Tests for the access tables and key handling.
+//! Tests for the access tables, authentication and key handling.
 
-use super::{ApiClients, Endpoint, LicenceField, Role, allowed, licence_fields};
+use axum::http::{HeaderMap, HeaderValue, header};
+use keys::UnixTime;
+
+use super::{
+    ApiClients, Caller, CertificateRoles, ClientError, Endpoint, LicenceField, PeerIdentity, Role,
+    allowed, authenticate, licence_fields,
+};
+use crate::config::{CertClient, CertMatch};
+use crate::error::ApiError;
 use crate::store::Batch;
 
 #[track_caller]
@@ -32,18 +40,205 @@ fn officer_checks_status() {
 fn gateway_cannot_check_status() {
     check(Role::Gateway, Endpoint::LiveStatus, false)
 }
+#[test]
+fn only_operators_operate() {
+    for role in Role::ALL {
+        check(role, Endpoint::Operate, role == Role::Operator);
+    }
+}
+#[test]
+fn everyone_reaches_open_endpoints() {
+    for role in Role::ALL {
+        check(role, Endpoint::Open, true);
+    }
+}
 
 #[test]
 fn employer_sees_classes_only() {
     assert_eq!(licence_fields(Role::Employer), &[LicenceField::Classes]);
 }
 
-#[test]
-fn keys_authenticate_by_hash() {
+fn clients() -> (ApiClients, String) {
     let clients = ApiClients::default();
     let mut batch = Batch::default();
-    let key = clients.add("x", Role::Officer, &mut batch);
+    let key = clients
+        .add("x", Role::Officer, UnixTime(1), &mut batch)
+        .unwrap();
+    (clients, key)
+}
+
+#[test]
+fn keys_authenticate_by_hash() {
+    let (clients, key) = clients();
     assert!(key.starts_with("edl_officer_"));
     assert_eq!(clients.authenticate(&key).unwrap().role, Role::Officer);
     assert!(clients.authenticate("edl_officer_wrong").is_none());
+}
+
+#[test]
+fn names_are_unique_and_revocation_refuses_the_key() {
+    let (clients, key) = clients();
+    let mut batch = Batch::default();
+    assert_eq!(
+        clients.add("x", Role::Gateway, UnixTime(2), &mut batch),
+        Err(ClientError::Exists("x".into()))
+    );
+    assert_eq!(
+        clients.add("has space", Role::Gateway, UnixTime(2), &mut batch),
+        Err(ClientError::BadName)
+    );
+    assert_eq!(
+        clients.add("cert:x", Role::Gateway, UnixTime(2), &mut batch),
+        Err(ClientError::BadName)
+    );
+    assert_eq!(clients.list().len(), 1);
+    assert_eq!(clients.revoke("x", &mut batch).unwrap().role, Role::Officer);
+    assert!(clients.authenticate(&key).is_none());
+    assert_eq!(
+        clients.revoke("x", &mut batch),
+        Err(ClientError::Unknown("x".into()))
+    );
+}
+
+#[track_caller]
+fn check_auth(authorization: Option<&str>, peer: Option<PeerIdentity>, expected: Option<&str>) {
+    let (clients, key) = clients();
+    let mut headers = HeaderMap::new();
+    if let Some(value) = authorization {
+        let value = value.replace("KEY", &key);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&value).unwrap(),
+        );
+    }
+    let result = authenticate(&headers, peer.as_ref(), &clients);
+    match expected {
+        Some(client) => assert_eq!(result.unwrap().client, client),
+        None => assert!(
+            matches!(result, Err(ApiError::Unauthenticated)),
+            "{result:?}"
+        ),
+    }
+}
+
+fn certified(client: &str) -> Option<PeerIdentity> {
+    Some(PeerIdentity::Client(Caller {
+        client: client.into(),
+        role: Role::Insurer,
+    }))
+}
+
+#[test]
+fn bearer_key() {
+    check_auth(Some("Bearer KEY"), None, Some("x"))
+}
+#[test]
+fn bearer_scheme_is_case_insensitive() {
+    check_auth(Some("bearer  KEY "), None, Some("x"))
+}
+#[test]
+fn basic_scheme_is_refused() {
+    check_auth(Some("Basic KEY"), None, None)
+}
+#[test]
+fn empty_bearer_is_refused() {
+    check_auth(Some("Bearer "), None, None)
+}
+#[test]
+fn nothing_is_refused() {
+    check_auth(None, None, None)
+}
+#[test]
+fn certificate_alone() {
+    check_auth(None, certified("cert:a"), Some("cert:a"))
+}
+#[test]
+fn certificate_and_key_together_are_refused() {
+    check_auth(Some("Bearer KEY"), certified("cert:a"), None)
+}
+#[test]
+fn unmapped_certificate_is_refused() {
+    check_auth(None, Some(PeerIdentity::Unmapped), None)
+}
+
+/// A certificate with subject `CN=<cn>, OU=<ou>…` and the given DNS names.
+fn certificate(cn: Option<&str>, units: &[&str], dns: &[&str]) -> Vec<u8> {
+    let mut params =
+        rcgen::CertificateParams::new(dns.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let mut name = rcgen::DistinguishedName::new();
+    if let Some(cn) = cn {
+        name.push(rcgen::DnType::CommonName, cn);
+    }
+    for unit in units {
+        name.push(rcgen::DnType::OrganizationalUnitName, *unit);
+    }
+    params.distinguished_name = name;
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().der().to_vec()
+}
+
+fn roles() -> CertificateRoles {
+    CertificateRoles::new(vec![
+        CertClient {
+            matches: CertMatch::CommonName("terminal-7".into()),
+            role: Role::Officer,
+            client: Some("police-7".into()),
+        },
+        CertClient {
+            matches: CertMatch::OrganisationalUnit("claims".into()),
+            role: Role::Insurer,
+            client: None,
+        },
+        CertClient {
+            matches: CertMatch::DnsName("gw.example.gov".into()),
+            role: Role::Gateway,
+            client: None,
+        },
+    ])
+}
+
+#[track_caller]
+fn check_cert(der: Vec<u8>, expected: Option<(&str, Role)>) {
+    let identity = roles().identify(&der);
+    match expected {
+        Some((client, role)) => assert_eq!(
+            identity,
+            PeerIdentity::Client(Caller {
+                client: client.into(),
+                role
+            })
+        ),
+        None => assert_eq!(identity, PeerIdentity::Unmapped),
+    }
+}
+
+#[test]
+fn certificate_by_common_name() {
+    check_cert(
+        certificate(Some("terminal-7"), &["claims"], &[]),
+        Some(("police-7", Role::Officer)),
+    )
+}
+#[test]
+fn certificate_by_unit() {
+    check_cert(
+        certificate(Some("acme-1"), &["sales", "claims"], &[]),
+        Some(("cert:acme-1", Role::Insurer)),
+    )
+}
+#[test]
+fn certificate_by_dns_name_without_common_name() {
+    check_cert(
+        certificate(None, &[], &["GW.example.gov"]),
+        Some(("cert:gw.example.gov", Role::Gateway)),
+    )
+}
+#[test]
+fn certificate_matching_nothing() {
+    check_cert(certificate(Some("terminal-8"), &["sales"], &[]), None)
+}
+#[test]
+fn not_a_certificate() {
+    check_cert(b"not DER".to_vec(), None)
 }

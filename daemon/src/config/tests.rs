@@ -102,3 +102,58 @@ fn throttle_refusals_name_the_setting() {
         Err("unknown setting \"drain.speed\""),
     );
 }
+
+/// `[tls]` with files that exist (their contents are read only at start) and `extra`.
+fn tls(extra: &str) -> String {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    format!("[tls]\ncert = \"{file}\"\nkey = \"{file}\"\n{extra}")
+        .replace("CA", &format!("client_ca = \"{file}\""))
+}
+#[test]
+fn client_certificates() {
+    check(
+        &tls(
+            "CA\n[[tls.clients]]\nou = \"roadside\"\nrole = \"officer\"\n[[tls.clients]]\ndns = \"gw.example\"\nrole = \"gateway\"\nclient = \"app\"",
+        ),
+        Ok(()),
+    )
+}
+#[test]
+fn client_ca_without_mapping() {
+    check(&tls("CA"), Err("tls.client_ca"))
+}
+#[test]
+fn mapping_without_client_ca() {
+    check(
+        &tls("[[tls.clients]]\ncn = \"t\"\nrole = \"officer\""),
+        Err("needs tls.client_ca"),
+    )
+}
+#[test]
+fn mapping_with_two_names() {
+    check(
+        &tls("CA\n[[tls.clients]]\ncn = \"t\"\nou = \"u\"\nrole = \"officer\""),
+        Err("exactly one of cn, ou or dns"),
+    )
+}
+#[test]
+fn mapping_with_unknown_role() {
+    check(
+        &tls("CA\n[[tls.clients]]\ncn = \"t\"\nrole = \"admin\""),
+        Err("unknown variant `admin`"),
+    )
+}
+#[test]
+fn header_limit_above_the_cap() {
+    check(
+        "[limits]\nmax_header_bytes = 65536",
+        Err("limits.max_header_bytes"),
+    )
+}
+#[test]
+fn zero_body_timeout() {
+    check(
+        "[limits]\nbody_timeout_secs = 0",
+        Err("limits.body_timeout_secs"),
+    )
+}

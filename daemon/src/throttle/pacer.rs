@@ -26,10 +26,12 @@ pub struct PaceSettings {
 }
 
 impl PaceSettings {
-    /// The rate in millicells per second, the pacer's exact internal unit.
+    /// The rate in millicells per second, the pacer's exact internal unit: rounded down,
+    /// so the pacer never runs faster than the rate set (a rate under 0.001/s runs at
+    /// 0.001/s).
     fn millirate(self) -> u128 {
         if self.rate.is_finite() && self.rate > 0.0 {
-            (self.rate * 1000.0).round() as u128
+            ((self.rate * 1000.0).floor() as u128).max(1)
         } else {
             0
         }

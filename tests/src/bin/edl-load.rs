@@ -109,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             tls: true,
             batch: args.batch,
             coalesce: Duration::from_millis(1000),
+            ..Options::default()
         },
         dir,
         None,

@@ -1,0 +1,335 @@
+//! Reading the audit logs back: checking both chains (`edld audit verify`) and listing who
+//! looked up one licence and what was changed on it (`edld audit query`). Works on a
+//! store and a lookup log file, so the same code runs offline on a data directory and
+//! inside the running daemon (admin listener).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::chain::{self, Head};
+use super::{AuditRecord, LOOKUPS_FILE};
+use crate::store::{Store, StoreError};
+
+/// Where `edld audit` reads the logs.
+pub enum Source {
+    /// The running daemon, through its admin listener, with an operator's API key.
+    Daemon {
+        /// The admin listener.
+        addr: SocketAddr,
+        /// An API key of the operator role.
+        key: String,
+    },
+    /// A stopped daemon's data directory.
+    Offline {
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+}
+
+impl Source {
+    /// Checks both chains.
+    pub async fn verify(&self) -> anyhow::Result<VerifyReport> {
+        match self {
+            Source::Daemon { addr, key } => admin_get(*addr, key, "/admin/v1/audit/verify").await,
+            Source::Offline { data_dir } => {
+                let data_dir = data_dir.clone();
+                offline(data_dir, verify).await
+            }
+        }
+    }
+
+    /// The records about one licence.
+    pub async fn query(&self, licence: &str) -> anyhow::Result<QueryReport> {
+        match self {
+            Source::Daemon { addr, key } => {
+                let path = format!("/admin/v1/audit?licence={licence}");
+                admin_get(*addr, key, &path).await
+            }
+            Source::Offline { data_dir } => {
+                let (data_dir, licence) = (data_dir.clone(), licence.to_owned());
+                offline(data_dir, move |store, lookups| {
+                    query(store, lookups, &licence)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// The lookup log's path in a data directory.
+pub fn lookups_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("audit").join(LOOKUPS_FILE)
+}
+
+async fn offline<T: Send + 'static>(
+    data_dir: PathBuf,
+    read: impl FnOnce(&Store, &Path) -> Result<T, StoreError> + Send + 'static,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    tokio::task::spawn_blocking(move || {
+        let store = Store::open(&data_dir)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        Ok(read(&store, &lookups_path(&data_dir))?)
+    })
+    .await?
+}
+
+async fn admin_get<T: serde::de::DeserializeOwned>(
+    addr: SocketAddr,
+    key: &str,
+    path: &str,
+) -> anyhow::Result<T> {
+    let mut client = crate::client::Client::connect(addr, None).await?;
+    let reply = client.get(path, Some(key)).await?;
+    if reply.status != 200 {
+        anyhow::bail!(
+            "the admin listener on {addr} answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    Ok(serde_json::from_slice(&reply.body)?)
+}
+
+/// The result of checking one chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReport {
+    /// `changes` or `lookups`.
+    pub name: String,
+    /// Where it is stored.
+    pub location: String,
+    /// Records that check, from the first.
+    pub records: u64,
+    /// The hash of the last record that checks (hex): keep it elsewhere to detect a
+    /// later rewrite of the whole log.
+    pub head: String,
+    /// The first break, if any.
+    pub broken: Option<BrokenAt>,
+}
+
+/// Where and why a chain breaks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenAt {
+    /// The record number, from 1 (in the lookup log: its line number).
+    pub record: u64,
+    /// Why, for a person.
+    pub reason: String,
+}
+
+/// Both chains.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Registry, review, credential, client and throttle changes.
+    pub changes: ChainReport,
+    /// Relying-party lookups.
+    pub lookups: ChainReport,
+}
+
+impl VerifyReport {
+    /// Whether both chains check from the first record to the last.
+    pub fn is_intact(&self) -> bool {
+        self.changes.broken.is_none() && self.lookups.broken.is_none()
+    }
+
+    /// The report for a person.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for chain in [&self.changes, &self.lookups] {
+            match &chain.broken {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "{}: ok, {} ({})\n  head {}",
+                        chain.name,
+                        records(chain.records),
+                        chain.location,
+                        chain.head
+                    );
+                }
+                Some(b) => {
+                    let _ = writeln!(
+                        out,
+                        "{}: BROKEN at record {}: {} ({}; {} before it check)",
+                        chain.name,
+                        b.record,
+                        b.reason,
+                        chain.location,
+                        records(chain.records)
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Everything the audit logs hold about one licence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryReport {
+    /// The licence number.
+    pub licence: String,
+    /// Relying-party lookups of its credentials, oldest first.
+    pub lookups: Vec<AuditRecord>,
+    /// Changes to its record, applications and credentials, oldest first.
+    pub changes: Vec<AuditRecord>,
+    /// Records left out because they could not be read or do not match their own hash
+    /// (see `edld audit verify`).
+    pub unreadable: u64,
+}
+
+impl QueryReport {
+    /// The report for a person: who checked the licence and when, then what changed.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "licence {}: checked {} times",
+            self.licence,
+            self.lookups.len()
+        );
+        if !self.lookups.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<20}  {:<24}  {:<9}  purpose",
+                "when (UTC)", "client", "role"
+            );
+        }
+        for r in &self.lookups {
+            let _ = writeln!(
+                out,
+                "  {:<20}  {:<24}  {:<9}  {}",
+                r.at.to_string(),
+                r.client,
+                r.role,
+                r.purpose.as_deref().unwrap_or("(none declared)")
+            );
+        }
+        let _ = writeln!(out, "changes: {}", self.changes.len());
+        for r in &self.changes {
+            let _ = writeln!(
+                out,
+                "  {:<20}  {:<24}  {:<9}  {}{}",
+                r.at.to_string(),
+                r.client,
+                r.role,
+                r.action,
+                r.detail
+                    .as_deref()
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default()
+            );
+        }
+        if self.unreadable > 0 {
+            let _ = writeln!(
+                out,
+                "warning: {} left out: damaged or altered; run `edld audit verify`",
+                records(self.unreadable)
+            );
+        }
+        out
+    }
+}
+
+/// Checks the change chain in `store` and the lookup chain in the file `lookups`.
+/// Blocking: reads both logs whole.
+pub fn verify(store: &Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
+    let changes = chain::check(store.audit_records())?;
+    let lookup_chain = chain::check(lookup_lines(lookups)?)?;
+    Ok(VerifyReport {
+        changes: report("changes", "the store's U/ table".into(), changes),
+        lookups: report("lookups", lookups.display().to_string(), lookup_chain),
+    })
+}
+
+/// The records about `licence` in both logs. Blocking: reads both logs whole.
+pub fn query(store: &Store, lookups: &Path, licence: &str) -> Result<QueryReport, StoreError> {
+    let mut unreadable = 0;
+    let changes = select(store.audit_records(), licence, &mut unreadable)?;
+    let lookups = select(lookup_lines(lookups)?, licence, &mut unreadable)?;
+    Ok(QueryReport {
+        licence: licence.to_owned(),
+        lookups,
+        changes,
+        unreadable,
+    })
+}
+
+fn select(
+    records: impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>>,
+    licence: &str,
+    unreadable: &mut u64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut out = Vec::new();
+    for entry in records {
+        let (_, bytes) = entry?;
+        match chain::decode_intact(&bytes) {
+            Some(r) if r.licence.as_deref() == Some(licence) => out.push(r),
+            Some(_) => {}
+            None => *unreadable += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// "1 record", "2 records".
+fn records(n: u64) -> String {
+    if n == 1 {
+        "1 record".into()
+    } else {
+        format!("{n} records")
+    }
+}
+
+fn report(name: &str, location: String, result: Result<Head, chain::Break>) -> ChainReport {
+    match result {
+        Ok(head) => ChainReport {
+            name: name.into(),
+            location,
+            records: head.next - 1,
+            head: hex::encode(head.hash),
+            broken: None,
+        },
+        Err(b) => ChainReport {
+            name: name.into(),
+            location,
+            records: b.record.saturating_sub(1),
+            head: String::new(),
+            broken: Some(BrokenAt {
+                record: b.record,
+                reason: b.reason.to_string(),
+            }),
+        },
+    }
+}
+
+/// The whole lines of the lookup log as (line number, bytes without the newline). A last
+/// line still being written (no newline yet) is left out. A missing file is empty.
+fn lookup_lines(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + use<>, StoreError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => Some(BufReader::new(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut reader = file;
+    let mut number = 0u64;
+    Ok(std::iter::from_fn(move || {
+        let r = reader.as_mut()?;
+        let mut line = Vec::new();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) => None,
+            Ok(_) if line.last() != Some(&b'\n') => None,
+            Ok(_) => {
+                line.pop();
+                number += 1;
+                Some(Ok((number, line)))
+            }
+            Err(e) => Some(Err(e.into())),
+        }
+    }))
+}
