@@ -4,36 +4,27 @@
 
 #![no_main]
 
+#[path = "shared.rs"]
+mod shared;
+
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 
 use keys::status_list::{self, StatusList};
-use keys::{KeyUse, Keyring, SigningKey, TrustedKey, UnixTime, VerifyPolicy};
+use keys::{KeyUse, Keyring, VerifyPolicy};
 
-/// 2026-11-01T00:00:00Z.
-const NOW: UnixTime = UnixTime(1_793_491_200);
+use shared::{NOW, keyring};
 
 /// Lists up to this size also go through a compression round trip (it is slow for more).
 const ROUND_TRIP_LIMIT: usize = 1 << 20;
 
 static KEYRING: LazyLock<Keyring> = LazyLock::new(|| {
-    Keyring::new(
-        [
-            (3, KeyUse::Status),
-            (4, KeyUse::Status),
-            (1, KeyUse::Credential),
-        ]
-        .into_iter()
-        .map(|(seed, key_use)| TrustedKey {
-            public: SigningKey::from_seed(&[seed; 32]).public().clone(),
-            key_use,
-            not_before: UnixTime(0),
-            not_after: UnixTime(u64::MAX),
-            revoked: false,
-        })
-        .collect(),
-    )
+    keyring(&[
+        (3, KeyUse::Status),
+        (4, KeyUse::Status),
+        (1, KeyUse::Credential),
+    ])
 });
 
 fuzz_target!(|data: &[u8]| {

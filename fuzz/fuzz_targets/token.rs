@@ -3,32 +3,23 @@
 
 #![no_main]
 
+#[path = "shared.rs"]
+mod shared;
+
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 
-use keys::{KeyUse, Keyring, SigningKey, TrustedKey, UnixTime, VerifyPolicy, danger, token};
+use keys::{KeyUse, Keyring, VerifyPolicy, danger, token};
 
-/// 2026-11-01T00:00:00Z.
-const NOW: UnixTime = UnixTime(1_793_491_200);
+use shared::{NOW, keyring};
 
 static KEYRING: LazyLock<Keyring> = LazyLock::new(|| {
-    Keyring::new(
-        [
-            (1, KeyUse::Credential),
-            (2, KeyUse::Credential),
-            (3, KeyUse::Status),
-        ]
-        .into_iter()
-        .map(|(seed, key_use)| TrustedKey {
-            public: SigningKey::from_seed(&[seed; 32]).public().clone(),
-            key_use,
-            not_before: UnixTime(0),
-            not_after: UnixTime(u64::MAX),
-            revoked: false,
-        })
-        .collect(),
-    )
+    keyring(&[
+        (1, KeyUse::Credential),
+        (2, KeyUse::Credential),
+        (3, KeyUse::Status),
+    ])
 });
 
 fuzz_target!(|data: &[u8]| {

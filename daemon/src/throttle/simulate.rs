@@ -387,18 +387,7 @@ impl SimReport {
                 .map(|s| per_second(s.arrivals))
                 .fold(1.0f64, f64::max)
                 * 1.05;
-            let mut chart = ChartBuilder::on(&top)
-                .margin(10)
-                .caption("applications per second", ("sans-serif", 18))
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..x_max, 0.0..rate_max)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("hours")
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let mut chart = panel(&top, "applications per second", x_max, rate_max)?;
             let series: [Line<u64>; 5] = [
                 ("arrivals", BLACK, |s| s.arrivals),
                 ("admitted", BLUE, |s| s.admitted),
@@ -418,12 +407,7 @@ impl SimReport {
                     .label(name)
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())?;
+            legend(&mut chart)?;
 
             let depth_max = self
                 .samples
@@ -433,18 +417,7 @@ impl SimReport {
                 .unwrap_or(1)
                 .max(1) as f64
                 * 1.05;
-            let mut chart = ChartBuilder::on(&middle)
-                .margin(10)
-                .caption("queue depth", ("sans-serif", 18))
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..x_max, 0.0..depth_max)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("hours")
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let mut chart = panel(&middle, "queue depth", x_max, depth_max)?;
             chart
                 .draw_series(LineSeries::new(
                     self.samples.iter().map(|s| (hours(s), s.depth as f64)),
@@ -460,21 +433,12 @@ impl SimReport {
                 .fold(1.0f64, f64::max)
                 / 60.0
                 * 1.05;
-            let mut chart = ChartBuilder::on(&bottom)
-                .margin(10)
-                .caption(
-                    "wait, minutes, by arrival time: quoted on arrival vs actual",
-                    ("sans-serif", 18),
-                )
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..x_max, 0.0..wait_max)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("hours")
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let mut chart = panel(
+                &bottom,
+                "wait, minutes, by arrival time: quoted on arrival vs actual",
+                x_max,
+                wait_max,
+            )?;
             let waits: [Line<Option<f64>>; 2] = [
                 ("quoted (midpoint)", BLUE, |s| s.quoted_wait),
                 ("actual", RED, |s| s.actual_wait),
@@ -491,16 +455,55 @@ impl SimReport {
                     .label(name)
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())?;
+            legend(&mut chart)?;
             root.present().map_err(|e| e.to_string())?;
         }
         Ok(svg)
     }
+}
+
+type Chart<'a, DB> = plotters::chart::ChartContext<
+    'a,
+    DB,
+    plotters::coord::cartesian::Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::types::RangedCoordf64,
+    >,
+>;
+
+/// One chart panel over `hours` on x and 0..`y_max` on y, with its grid drawn.
+fn panel<'a, DB: plotters::prelude::DrawingBackend>(
+    area: &'a plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    x_max: f64,
+    y_max: f64,
+) -> Result<Chart<'a, DB>, String> {
+    let mut chart = plotters::prelude::ChartBuilder::on(area)
+        .margin(10)
+        .caption(caption, ("sans-serif", 18))
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("hours")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
+/// Draws the legend of a panel's labelled series.
+fn legend<'a, DB: plotters::prelude::DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+) -> Result<(), String> {
+    use plotters::prelude::{BLACK, Color, WHITE};
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
