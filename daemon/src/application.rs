@@ -182,6 +182,11 @@ pub struct Application {
     /// The wait quoted when it joined the queue, seconds (low, high), if one was known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quoted: Option<(u64, u64)>,
+    /// The licence's application before this one (its latest when this one was
+    /// accepted). A licence's applications form a chain from its latest (`O/`) back to its
+    /// first, and the issued ones on it name the licence's credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Ticket>,
 }
 
 fn is_false(b: &bool) -> bool {

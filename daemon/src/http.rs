@@ -51,9 +51,29 @@ use crate::registry::{LicenceRecord, RegistryLine, StateAction};
 use crate::service::{ApplicationView, ApplyRequest, LicenceChange, Service, Throttled};
 use crate::throttle::estimate::WaitEstimate;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one `Arc`, because every request clones and drops it
+/// in each layer it passes, and each clone of a shared counter is a cache line the two
+/// cores pass back and forth.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state.
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The daemon's operations.
     pub service: Arc<Service>,
     /// The runtime issuance routes run on.

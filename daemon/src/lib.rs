@@ -157,11 +157,11 @@ pub async fn run(
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
 
-    let state = AppState {
+    let state = AppState::new(http::Shared {
         service: service.clone(),
         issuance: issuance_handle,
         intake: Arc::new(tokio::sync::Semaphore::new(ISSUANCE_IN_PROGRESS)),
-    };
+    });
     let public_limits = http::Limits {
         // A photo in base64 plus the JSON around it.
         body_bytes: config.max_photo_bytes * 4 / 3 + 64 * 1024,

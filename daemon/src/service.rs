@@ -869,6 +869,36 @@ impl Service {
         Ok(client)
     }
 
+    /// The ticket of the licence's latest application (`O/`), if it ever had one.
+    fn latest_application(&self, number: &LicenceNumber) -> Result<Option<Ticket>, StoreError> {
+        let Some(ticket) = self
+            .store
+            .get_raw(&key(prefix::OPEN, &[number.as_str().as_bytes()]))?
+        else {
+            return Ok(None);
+        };
+        let ticket = ticket
+            .as_ref()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("latest application".into()))?;
+        Ok(Some(Ticket(ticket)))
+    }
+
+    /// The application `latest` names, while it is still open (queued or in review; an
+    /// issuance not yet durable still counts as queued, as it shows). The caller holds the
+    /// licence's stripe.
+    fn open_application(
+        &self,
+        latest: Option<Ticket>,
+    ) -> Result<Option<ApplicationView>, StoreError> {
+        let Some(ticket) = latest else {
+            return Ok(None);
+        };
+        Ok(self
+            .view(ticket)?
+            .filter(|view| view.application.state.is_open()))
+    }
+
     fn apply_locked(
         &self,
         caller: &Caller,
@@ -877,19 +907,12 @@ impl Service {
         photo: Photo,
     ) -> Result<ApplicationView, ApiError> {
         let _guard = self.stripe(&number);
-        let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
-        if let Some(ticket) = self.store.get_raw(&open_key)? {
-            let ticket = Ticket(
-                ticket
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("open application".into()))?,
-            );
-            if let Some(mut view) = self.view(ticket)? {
-                view.existing = true;
-                return Ok(view);
-            }
+        let latest = self.latest_application(&number)?;
+        if let Some(mut view) = self.open_application(latest)? {
+            view.existing = true;
+            return Ok(view);
         }
+        let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
         let licence: LicenceRecord = self
             .store
             .get(&key(prefix::LICENCE, &[number.as_str().as_bytes()]))?
@@ -913,7 +936,7 @@ impl Service {
         let now = self.now();
         let mut ticket = [0u8; 16];
         OsRng.fill_bytes(&mut ticket);
-        let reissue = channel == Channel::App && !self.licence_credentials(&number)?.is_empty();
+        let reissue = channel == Channel::App && !self.credentials_from(latest)?.is_empty();
         let mut application = Application {
             ticket: Ticket(ticket),
             licence: number.clone(),
@@ -925,6 +948,7 @@ impl Service {
             updated_at: now,
             reissue,
             quoted: None,
+            previous: latest,
         };
         let mut batch = Batch::default();
         // Held until the batch is applied: the last step of ordering the applications
@@ -1098,7 +1122,6 @@ impl Service {
                 Some(reason) => {
                     app.reject(reason.clone(), now)
                         .map_err(|e| ApiError::Conflict(e.to_string()))?;
-                    batch.remove(key(prefix::OPEN, &[app.licence.as_str().as_bytes()]));
                     self.metrics.rejected("photo_rejected");
                     "review.reject"
                 }
@@ -1172,17 +1195,23 @@ impl Service {
         if entries.is_empty() {
             return Ok(None);
         }
+        // Each application is read once, before its licence is locked: only this thread
+        // moves an application out of `Queued { lane, sequence }` (intake creates them,
+        // review moves them into the queue), so what is read here is still current under
+        // the lock. The licence record is read under the lock.
+        let mut apps = Vec::with_capacity(entries.len());
+        for (lane, sequence, ticket) in entries {
+            let app = self
+                .store
+                .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?;
+            apps.push((lane, sequence, ticket, app));
+        }
         // Lock every licence of the step, each stripe once and in order (no other thread
         // holds two stripes, so this cannot deadlock).
-        let mut stripes = Vec::new();
-        for (_, _, ticket) in &entries {
-            if let Some(app) = self
-                .store
-                .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
-            {
-                stripes.push(self.stripe_index(&app.licence));
-            }
-        }
+        let mut stripes: Vec<usize> = apps
+            .iter()
+            .filter_map(|(_, _, _, app)| app.as_ref().map(|a| self.stripe_index(&a.licence)))
+            .collect();
         stripes.sort_unstable();
         stripes.dedup();
         let guards: Vec<MutexGuard<'_, ()>> = stripes
@@ -1193,15 +1222,32 @@ impl Service {
         let mut issued = Vec::new();
         let mut batch = Batch::default();
         let mut after = After::default();
-        for (lane, sequence, ticket) in entries {
+        let mut served: [Option<u64>; 3] = [None; 3];
+        for (lane, sequence, ticket, app) in apps {
             report.taken[lane.index()] += 1;
-            match self.issue_one(lane, sequence, ticket, &mut batch, &mut after)? {
-                Some(true) => {
-                    report.issued += 1;
-                    issued.push(ticket);
-                }
-                Some(false) => report.rejected += 1,
-                None => {}
+            batch.remove(queue::entry_key(lane, sequence));
+            after.served.push((lane, sequence));
+            let last = &mut served[lane.index()];
+            *last = Some(last.map_or(sequence, |s| s.max(sequence)));
+            // The application's state decides, not the queue entry.
+            let Some(app) =
+                app.filter(|a| a.state == (ApplicationState::Queued { lane, sequence }))
+            else {
+                continue;
+            };
+            if self.issue_one(ticket, app, &mut batch, &mut after)? {
+                report.issued += 1;
+                issued.push(ticket);
+            } else {
+                report.rejected += 1;
+            }
+        }
+        for lane in Lane::ALL {
+            if let Some(sequence) = served[lane.index()] {
+                batch.put(
+                    key(prefix::META, &[b"served/", lane.as_str().as_bytes()]),
+                    &sequence,
+                );
             }
         }
         self.pending().extend(issued.iter().copied());
@@ -1258,35 +1304,19 @@ impl Service {
         }
     }
 
-    /// Adds the issuing (`Some(true)`) or rejection (`Some(false)`) of one queued
-    /// application to `batch`; `None` when the entry was stale. The caller holds the
-    /// licence's stripe and applies the batch.
+    /// Adds the issuing (`true`) or rejection (`false`) of one queued application to
+    /// `batch`. The caller holds the licence's stripe and applies the batch.
     fn issue_one(
         &self,
-        lane: Lane,
-        sequence: u64,
         ticket: Ticket,
+        mut app: Application,
         batch: &mut Batch,
         after: &mut After,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let app_key = key(prefix::APPLICATION, &[&ticket.0]);
-        batch.remove(queue::entry_key(lane, sequence));
-        batch.put(
-            key(prefix::META, &[b"served/", lane.as_str().as_bytes()]),
-            &sequence,
-        );
-        after.served.push((lane, sequence));
-        // The application's state decides, not the queue entry.
-        let Some(mut app) = self.store.get::<Application>(&app_key)? else {
-            return Ok(None);
-        };
-        if app.state != (ApplicationState::Queued { lane, sequence }) {
-            return Ok(None);
-        }
         let now = self.now();
         let number = app.licence.clone();
         let licence_key = key(prefix::LICENCE, &[number.as_str().as_bytes()]);
-        let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
         let licence: Option<LicenceRecord> = self.store.get(&licence_key)?;
         let photo = match app.photo {
             Photo::OnFile => licence.as_ref().and_then(|l| l.photo),
@@ -1317,8 +1347,7 @@ impl Service {
                 // The application cannot be issued: reject it with the reason.
                 let _ = app.reject(reason, now);
                 batch.put(app_key, &app);
-                batch.remove(open_key);
-                return Ok(Some(false));
+                return Ok(false);
             }
         };
         let allocation = self.status_lists.allocate(&mut OsRng);
@@ -1346,7 +1375,7 @@ impl Service {
             photo: claims.licence.photo,
         };
         // Supersede the licence's earlier credentials.
-        for mut old in self.licence_credentials(&number)? {
+        for mut old in self.credentials_from(app.previous)? {
             if !old.superseded {
                 old.superseded = true;
                 batch.put(credential_key(&old.id), &old);
@@ -1365,44 +1394,45 @@ impl Service {
             .waited(now.0.saturating_sub(app.created_at.0), app.quoted);
         let _ = app.issue(id_hex.clone(), now);
         batch.put(app_key, &app);
-        batch.remove(open_key);
         batch.put(credential_key(&id_hex), &record);
-        batch.put_raw(
-            key(
-                prefix::LICENCE_CREDENTIAL,
-                &[number.as_str().as_bytes(), b"/", &credential_id],
-            ),
-            &[][..],
-        );
-        batch.put_raw(
-            key(
-                prefix::INDEX,
-                &[
-                    &allocation.list.to_be_bytes(),
-                    &allocation.index.to_be_bytes(),
-                ],
-            ),
-            &credential_id[..],
-        );
-        Ok(Some(true))
+        Ok(true)
     }
 
-    /// Every credential of a licence.
+    /// Every credential of a licence, newest first.
     pub fn licence_credentials(
         &self,
         number: &LicenceNumber,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
-        let p = key(
-            prefix::LICENCE_CREDENTIAL,
-            &[number.as_str().as_bytes(), b"/"],
-        );
+        self.credentials_from(self.latest_application(number)?)
+    }
+
+    /// The credentials issued to the applications on the chain from `latest` back
+    /// (see [`Application::previous`]), newest first.
+    fn credentials_from(
+        &self,
+        latest: Option<Ticket>,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.store.scan(&p) {
-            let (k, _) = entry?;
-            let id = hex::encode(&k[p.len()..]);
-            if let Some(c) = self.store.get::<CredentialRecord>(&credential_key(&id))? {
+        let mut seen = HashSet::new();
+        let mut next = latest;
+        while let Some(ticket) = next {
+            if !seen.insert(ticket) {
+                return Err(StoreError::Corrupt(format!(
+                    "the application chain loops at {ticket}"
+                )));
+            }
+            let Some(app) = self
+                .store
+                .get::<Application>(&key(prefix::APPLICATION, &[&ticket.0]))?
+            else {
+                break;
+            };
+            if let ApplicationState::Issued { credential_id } = &app.state
+                && let Some(c) = self.credential(credential_id)?
+            {
                 out.push(c);
             }
+            next = app.previous;
         }
         Ok(out)
     }
@@ -1642,12 +1672,13 @@ impl Service {
                         issue::list_status(c.superseded, new.state),
                     ));
                 }
-                let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
+                let latest = self.latest_application(&number)?;
                 if effect.supersede
                     && had_current
                     && new.state == LicenceState::Normal
-                    && self.store.get_raw(&open_key)?.is_none()
+                    && self.open_application(latest)?.is_none()
                 {
+                    let open_key = key(prefix::OPEN, &[number.as_str().as_bytes()]);
                     let mut ticket = [0u8; 16];
                     OsRng.fill_bytes(&mut ticket);
                     let lane = Lane::Reissue;
@@ -1663,6 +1694,7 @@ impl Service {
                         updated_at: now,
                         reissue: true,
                         quoted: None,
+                        previous: latest,
                     };
                     batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
                     batch.put_raw(open_key, &ticket[..]);
@@ -1782,8 +1814,12 @@ fn restore_lanes(store: &Store) -> Result<Lanes, StoreError> {
 }
 
 fn restore_status_lists(store: &Store, base_url: String) -> Result<StatusLists, StoreError> {
+    // Every allocated index belongs to a stored credential: the index is allocated in
+    // memory and written with its credential in one batch, and a credential is never
+    // shown before that batch is durable. So the credentials alone restore every index
+    // taken, and an index lost in a crash was never seen outside.
     let mut states: HashMap<String, LicenceState> = HashMap::new();
-    let mut values = HashMap::new();
+    let mut entries = Vec::new();
     for entry in store.scan(prefix::CREDENTIAL) {
         let (_, v) = entry?;
         let c: CredentialRecord =
@@ -1798,24 +1834,7 @@ fn restore_status_lists(store: &Store, base_url: String) -> Result<StatusLists, 
                 s
             }
         };
-        values.insert((c.list, c.index), issue::list_status(c.superseded, state));
-    }
-    // Every allocated index stays taken, including those of credentials that were never
-    // stored (a crash between allocation and commit).
-    let mut entries = Vec::new();
-    for entry in store.scan(prefix::INDEX) {
-        let (k, _) = entry?;
-        let rest = &k[prefix::INDEX.len()..];
-        let list = rest.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok());
-        let index = rest.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok());
-        if let (Some(list), Some(index)) = (list, index) {
-            let (list, index) = (u32::from_be_bytes(list), u32::from_be_bytes(index));
-            let value = values
-                .get(&(list, index))
-                .copied()
-                .unwrap_or(keys::status_list::CredentialStatus::Valid);
-            entries.push((list, index, value));
-        }
+        entries.push((c.list, c.index, issue::list_status(c.superseded, state)));
     }
     Ok(StatusLists::restore(base_url, entries))
 }

@@ -14,14 +14,12 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `L/` | licence number | `LicenceRecord` JSON |
-//! | `A/` | ticket (16 bytes) | `Application` JSON |
-//! | `O/` | licence number | ticket of the open application |
+//! | `A/` | ticket (16 bytes) | `Application` JSON; `previous` chains a licence's applications (and so its credentials) |
+//! | `O/` | licence number | ticket of its latest application (open while queued or in review) |
 //! | `Q/` | lane (1) + sequence (8) | ticket |
 //! | `P/` | ticket | lane (1): accepted before the opening time, not yet in order |
 //! | `R/` | ticket | (empty): applications waiting for review |
 //! | `C/` | credential id (16) | `CredentialRecord` JSON |
-//! | `c/` | licence number + `/` + credential id | (empty): a licence's credentials |
-//! | `I/` | list (4) + index (4) | credential id: allocated status list indices |
 //! | `M/` | name | meta values (trust list sequence, key windows) |
 //! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
 //! | `U/` | sequence (8) | audit record: one hash-chained JSON record (see `audit::chain`) |
@@ -75,7 +73,7 @@ pub mod prefix {
     pub const LICENCE: &[u8] = b"L/";
     /// Applications.
     pub const APPLICATION: &[u8] = b"A/";
-    /// Open application per licence.
+    /// Latest application per licence (open while queued or in review).
     pub const OPEN: &[u8] = b"O/";
     /// The queue.
     pub const QUEUE: &[u8] = b"Q/";
@@ -85,10 +83,6 @@ pub mod prefix {
     pub const REVIEW: &[u8] = b"R/";
     /// Credentials.
     pub const CREDENTIAL: &[u8] = b"C/";
-    /// Credentials per licence.
-    pub const LICENCE_CREDENTIAL: &[u8] = b"c/";
-    /// Allocated status list indices.
-    pub const INDEX: &[u8] = b"I/";
     /// Meta values.
     pub const META: &[u8] = b"M/";
     /// API clients.

@@ -460,3 +460,109 @@ async fn issue_verify_revoke_refresh_supersede() {
 
     d.stop().await.unwrap();
 }
+
+/// A licence's applications chain from its latest back to its first, and that chain is how
+/// its credentials are found: a holder applying again after an issue (with a rejected
+/// application in between) supersedes the earlier credential, and a registry change finds
+/// and supersedes the current one at the end of the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reapplying_supersedes_along_the_chain_of_applications() {
+    let d = TestDaemon::start().await.unwrap();
+    let mut c = d.client().await.unwrap();
+    let (registry, gateway, reviewer, officer) = (
+        d.key("registry").to_owned(),
+        d.key("gateway").to_owned(),
+        d.key("reviewer").to_owned(),
+        d.key("officer").to_owned(),
+    );
+    let n = licence_numbers(1, 220_207).remove(0);
+    let reply = c
+        .json(
+            Method::PUT,
+            &format!("/v1/licences/{n}"),
+            Some(&registry),
+            &licence_json(&n, "Ana", &["C1"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let on_file = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
+    let apply = async |c: &mut Client, body: &Value| {
+        let reply = c
+            .json(Method::POST, "/v1/applications", Some(&gateway), body)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 202, "{:?}", reply.body);
+        reply.json().unwrap()["ticket"].as_str().unwrap().to_owned()
+    };
+
+    let first = apply(&mut c, &on_file).await;
+    let id_1 = issued(&d, &mut c, &first).await["credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An uploaded photo the reviewer rejects: on the chain, with no credential.
+    let upload = json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(TINY_PNG)});
+    let rejected = apply(&mut c, &upload).await;
+    assert_ne!(rejected, first, "the first application is done: a new one");
+    let reply = c
+        .json(
+            Method::POST,
+            &format!("/v1/applications/{rejected}/reject"),
+            Some(&reviewer),
+            &json!({"reason": "blurred"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    // Applying again: a re-issue that supersedes the first credential.
+    let second = apply(&mut c, &on_file).await;
+    assert!(![first.as_str(), rejected.as_str()].contains(&second.as_str()));
+    let body = issued(&d, &mut c, &second).await;
+    let id_2 = body["credential"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(id_1, id_2);
+    assert_eq!(
+        status(&mut c, &officer, &id_1).await.1["status"],
+        "superseded"
+    );
+    assert_eq!(status(&mut c, &officer, &id_2).await.1["status"], "valid");
+
+    // A class change finds the current credential along the chain and supersedes it.
+    let change = c
+        .json(
+            Method::PUT,
+            &format!("/v1/licences/{n}"),
+            Some(&registry),
+            &licence_json(&n, "Ana", &["C1", "D"]),
+        )
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let credentials: Vec<(String, bool)> = change["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["superseded"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(credentials, [(id_2.clone(), true), (id_1.clone(), true)]);
+    let reissue = change["reissue_ticket"]
+        .as_str()
+        .expect("a re-issue")
+        .to_owned();
+    let id_3 = issued(&d, &mut c, &reissue).await["credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        status(&mut c, &officer, &id_2).await.1["status"],
+        "superseded"
+    );
+    assert_eq!(status(&mut c, &officer, &id_3).await.1["status"], "valid");
+    d.stop().await.unwrap();
+}

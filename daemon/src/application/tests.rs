@@ -19,6 +19,7 @@ fn application(state: ApplicationState) -> Application {
         updated_at: UnixTime(0),
         reissue: false,
         quoted: None,
+        previous: None,
     }
 }
 
