@@ -106,12 +106,16 @@ async fn apply_until_stopped(
     let Ok(mut c) = Client::connect(addr, None).await else {
         return;
     };
+    let mut number = None;
     while !stop.load(Ordering::SeqCst) {
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        let Some(number) = licences.get(i) else {
+        // A refused application is sent again, as a well-behaved client does.
+        let Some(n) = number
+            .take()
+            .or_else(|| licences.get(next.fetch_add(1, Ordering::SeqCst)))
+        else {
             return;
         };
-        let body = json!({"licence_number": number.as_str(), "photo_source": "on_file"});
+        let body = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
         match c
             .json(Method::POST, "/v1/applications", Some(&key), &body)
             .await
@@ -121,7 +125,14 @@ async fn apply_until_stopped(
                 accepted
                     .lock()
                     .unwrap()
-                    .insert(ticket, (number.to_string(), None));
+                    .insert(ticket, (n.to_string(), None));
+            }
+            // The default throttles hold a fast client back: wait as told (briefly, so
+            // the rounds stay short) and send it again.
+            Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
+                let seconds = reply.json().unwrap()["retry_after"].as_u64().unwrap_or(1);
+                tokio::time::sleep(Duration::from_millis(100 * seconds.clamp(1, 10))).await;
+                number = Some(n);
             }
             Ok(reply) => panic!("unexpected {}: {:?}", reply.status, reply.body),
             // The daemon was killed mid-request: this application was never acknowledged.
