@@ -216,19 +216,7 @@ async fn answered_lookups_survive_sigkill_and_tampering_is_found() {
     let edld = edld_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let serve_args = |data: &Path| {
-        vec![
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--admin-listen".into(),
-            "127.0.0.1:0".into(),
-            "--data".into(),
-            data.as_os_str().to_owned(),
-        ]
-    };
-    let args: Vec<std::ffi::OsString> = serve_args(&data);
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let running = RealDaemon::start(&edld, &args, &[]).unwrap();
+    let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
     let keys: HashMap<String, String> =
         daemon::auth::read_dev_clients(&data.join("dev-clients.txt"))
             .unwrap()
@@ -307,7 +295,7 @@ async fn answered_lookups_survive_sigkill_and_tampering_is_found() {
     );
 
     // Restarted, more lookups chain on; verify and query go through the admin listener.
-    let running = RealDaemon::start(&edld, &args, &[]).unwrap();
+    let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
     let mut c = running.client().await.unwrap();
     for i in 0..3 {
         let reply = c

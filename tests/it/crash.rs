@@ -6,10 +6,9 @@
 //! N is 3 by default; `RUN_SLOW_TESTS=1` makes it 20 (any other number: that many).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +21,7 @@ use keys::licence::LicenceNumber;
 use keys::token::VerifyPolicy;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
-use tests::{edld_binary, licence_json, licence_numbers};
+use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
 
 const CLIENTS: usize = 8;
 
@@ -30,56 +29,6 @@ fn rounds() -> usize {
     match std::env::var("RUN_SLOW_TESTS") {
         Ok(v) => v.parse().ok().filter(|n| *n > 1).unwrap_or(20),
         Err(_) => 3,
-    }
-}
-
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    stderr: std::thread::JoinHandle<()>,
-}
-
-fn start(edld: &Path, data: &Path) -> Running {
-    let mut child = Command::new(edld)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Reads the JSON log until the ready line names the address, then keeps draining it
-    // so the daemon never blocks on a full pipe.
-    let reader = std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent
-                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["message"] == "edld ready"
-            {
-                let _ = tx.send(v["public"].as_str().unwrap_or_default().to_owned());
-                sent = true;
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("edld reports its address")
-        .parse()
-        .unwrap();
-    Running {
-        child,
-        addr,
-        stderr: reader,
     }
 }
 
@@ -263,16 +212,16 @@ async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
     let accepted: Accepted = Arc::new(Mutex::new(HashMap::new()));
     let next = Arc::new(AtomicUsize::new(0));
     for round in 0..rounds {
-        let mut running = start(&edld, &data);
+        let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
         if round > 0 {
-            check_all(running.addr, &data, &accepted, false).await;
+            check_all(running.public, &data, &accepted, false).await;
         }
         let key = gateway_key(&data);
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|_| {
                 tokio::spawn(apply_until_stopped(
-                    running.addr,
+                    running.public,
                     key.clone(),
                     licences.clone(),
                     next.clone(),
@@ -284,34 +233,28 @@ async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
         // A random moment: 50 to 550 ms into the load.
         let delay = 50 + u64::from(OsRng.next_u32() % 500);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        running.child.kill().unwrap();
-        running.child.wait().unwrap();
+        running.kill().unwrap();
         stop.store(true, Ordering::SeqCst);
         for c in clients {
             c.await.unwrap();
         }
-        let _ = running.stderr.join();
     }
 
     // Final restart: everything acknowledged is eventually issued, exactly once.
-    let mut running = start(&edld, &data);
+    let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
     let total = accepted.lock().unwrap().len();
     assert!(total > 0, "no application was acknowledged");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let issued = check_all(running.addr, &data, &accepted, false).await;
+        let issued = check_all(running.public, &data, &accepted, false).await;
         if issued == total {
             break;
         }
         assert!(Instant::now() < deadline, "only {issued} of {total} issued");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    check_all(running.addr, &data, &accepted, true).await;
+    check_all(running.public, &data, &accepted, true).await;
     eprintln!("crash test: {rounds} SIGKILLs, {total} applications acknowledged, all issued once");
     // A graceful stop exits 0.
-    let pid = running.child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(status.success());
-    assert!(running.child.wait().unwrap().success());
-    let _ = running.stderr.join();
+    assert!(running.stop().unwrap().success());
 }

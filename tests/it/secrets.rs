@@ -5,17 +5,15 @@
 //! name, credential id, ticket). Every request leaves one `request` event with its route
 //! pattern, status, client and request id.
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use daemon::client::Client;
 use hyper::Method;
 use serde_json::json;
-use tests::{edld_binary, licence_json, licence_numbers};
+use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
 
 /// Every spelling of a private key file's secret that could leak into a log.
 fn spellings_of_key(pem_path: &Path) -> Vec<String> {
@@ -38,49 +36,11 @@ async fn no_key_token_or_api_key_in_trace_logs() {
     let edld = edld_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let log_path = dir.path().join("edld.log");
-    let mut child = Command::new(edld)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(&data)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Copy the log to a file while watching for the ready line.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log_file = log_path.clone();
-    let copier = std::thread::spawn(move || {
-        use std::io::Write;
-        let mut out = std::fs::File::create(log_file).unwrap();
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            writeln!(out, "{line}").unwrap();
-            if !sent
-                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["message"] == "edld ready"
-            {
-                let _ = tx.send(v["public"].as_str().unwrap_or_default().to_owned());
-                sent = true;
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let running =
+        RealDaemon::on_loopback(&edld, &data, &[("RUST_LOG", OsStr::new("trace"))]).unwrap();
     let clients = daemon::auth::read_dev_clients(&data.join("dev-clients.txt")).unwrap();
     let key = |role: &str| clients.iter().find(|(r, _)| r == role).unwrap().1.clone();
-    let mut c = Client::connect(addr, None).await.unwrap();
+    let mut c = running.client().await.unwrap();
 
     let number = licence_numbers(1, 310_115).remove(0);
     let reply = c
@@ -157,18 +117,8 @@ async fn no_key_token_or_api_key_in_trace_logs() {
         401
     );
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(child.wait().unwrap().success());
-    copier.join().unwrap();
-
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let (status, log) = running.stop_with_log().unwrap();
+    assert!(status.success());
     // The log covers the whole run, start to drain.
     for event in ["edld ready", "licence.revoke", "stopped"] {
         assert!(log.contains(event), "the log lacks {event:?}: {log}");

@@ -2,11 +2,11 @@
 //! watchdog pings at half of `WATCHDOG_USEC`, and `STOPPING=1` when SIGTERM starts the drain,
 //! after which it exits 0.
 
+use std::ffi::OsStr;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::edld_binary;
+use tests::{RealDaemon, edld_binary};
 
 /// Receives datagrams until one contains `needle` or the deadline passes.
 fn wait_for(socket: &UnixDatagram, needle: &str, deadline: Instant) -> Vec<String> {
@@ -39,23 +39,13 @@ fn edld_notifies_ready_watchdog_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let socket_path = dir.path().join("notify");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
-    let mut child = Command::new(edld)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir.path().join("data"))
-        .env("NOTIFY_SOCKET", &socket_path)
+    let data = dir.path().join("data");
+    let env = [
+        ("NOTIFY_SOCKET", socket_path.as_os_str()),
         // A 2 s watchdog: pings come every second.
-        .env("WATCHDOG_USEC", "2000000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ("WATCHDOG_USEC", OsStr::new("2000000")),
+    ];
+    let mut running = RealDaemon::on_loopback(&edld, &data, &env).unwrap();
     let start = Instant::now();
     wait_for(&socket, "READY=1", start + Duration::from_secs(60));
     wait_for(
@@ -63,19 +53,12 @@ fn edld_notifies_ready_watchdog_and_stopping() {
         "WATCHDOG=1",
         Instant::now() + Duration::from_secs(10),
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    running.signal("TERM").unwrap();
     wait_for(
         &socket,
         "STOPPING=1",
         Instant::now() + Duration::from_secs(30),
     );
-    let status = child.wait().unwrap();
+    let status = running.child.wait().unwrap();
     assert!(status.success(), "edld exited with {status}");
 }

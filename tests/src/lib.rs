@@ -493,6 +493,26 @@ impl RealDaemon {
         }
     }
 
+    /// `edld serve` on free loopback ports (public and admin) with its state in `data`,
+    /// as [`RealDaemon::start`].
+    pub fn on_loopback(
+        edld: &Path,
+        data: &Path,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<RealDaemon> {
+        let args = [
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data",
+        ]
+        .map(std::ffi::OsStr::new);
+        let mut args = args.to_vec();
+        args.push(data.as_os_str());
+        RealDaemon::start(edld, &args, env)
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -524,6 +544,16 @@ impl RealDaemon {
     pub fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
         self.signal("TERM")?;
         Ok(self.child.wait()?)
+    }
+
+    /// SIGTERM, waits for the exit, and returns its status and the whole log.
+    pub fn stop_with_log(mut self) -> anyhow::Result<(std::process::ExitStatus, String)> {
+        self.signal("TERM")?;
+        let status = self.child.wait()?;
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        Ok((status, self.log()))
     }
 }
 
