@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -16,9 +15,7 @@ use daemon::auth::Role;
 use daemon::client::{Client, Reply};
 use hyper::Method;
 use serde_json::{Value, json};
-use tests::{ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers};
-
-const WAIT: Duration = Duration::from_secs(30);
+use tests::{ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, wait_issued};
 
 /// Who may call a route, as the product describes it (kept apart from `daemon::auth` on
 /// purpose: a change to the table in the code must be made here too).
@@ -517,20 +514,10 @@ async fn fixture() -> Fixture {
         );
     }
     let mut c = d.client().await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    let credential = loop {
-        let body = c
-            .get(&format!("/v1/applications/{ticket}"), Some(&gateway))
-            .await
-            .unwrap()
-            .json()
-            .unwrap();
-        if body["state"] == "issued" {
-            break body["credential"]["id"].as_str().unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "not issued: {body}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let credential = wait_issued(&mut c, &gateway, &ticket).await.unwrap()["credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         ticket,
         credential,

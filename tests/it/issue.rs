@@ -12,7 +12,7 @@ use hyper::Method;
 use keys::token::{VerifiedCredential, VerifyPolicy};
 use keys::trust_list::TrustList;
 use serde_json::{Value, json};
-use tests::{TINY_PNG, TestDaemon, licence_json, licence_numbers};
+use tests::{TINY_PNG, TestDaemon, licence_json, licence_numbers, wait_issued};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -27,23 +27,7 @@ async fn trust(d: &TestDaemon, c: &mut Client) -> TrustList {
 }
 
 async fn issued(d: &TestDaemon, c: &mut Client, ticket: &str) -> Value {
-    let key = d.key("gateway").to_owned();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let body = c
-            .get(&format!("/v1/applications/{ticket}"), Some(&key))
-            .await
-            .unwrap()
-            .json()
-            .unwrap();
-        match body["state"].as_str() {
-            Some("issued") => return body,
-            Some("rejected") => panic!("rejected: {body}"),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "{ticket} not issued: {body}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_issued(c, d.key("gateway"), ticket).await.unwrap()
 }
 
 fn verify(d: &TestDaemon, trust: &TrustList, credential: &Value) -> VerifiedCredential {

@@ -7,13 +7,12 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hyper::Method;
 use serde_json::json;
-use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
+use tests::{RealDaemon, edld_binary, licence_json, licence_numbers, wait_issued};
 
 /// Every spelling of a private key file's secret that could leak into a log.
 fn spellings_of_key(pem_path: &Path) -> Vec<String> {
@@ -65,20 +64,8 @@ async fn no_key_token_or_api_key_in_trace_logs() {
         .unwrap();
     assert_eq!(reply.status, 202);
     let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let credential = loop {
-        let body = c
-            .get(&format!("/v1/applications/{ticket}"), Some(&key("gateway")))
-            .await
-            .unwrap()
-            .json()
-            .unwrap();
-        if body["state"] == "issued" {
-            break body["credential"].clone();
-        }
-        assert!(Instant::now() < deadline, "not issued: {body}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let credential =
+        wait_issued(&mut c, &key("gateway"), &ticket).await.unwrap()["credential"].clone();
     let id = credential["id"].as_str().unwrap();
     for role in ["officer", "insurer", "rental", "employer"] {
         let reply = c

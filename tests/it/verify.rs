@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use serde_json::{Value, json};
-use tests::{TestDaemon, licence_json, licence_numbers};
+use tests::{TestDaemon, licence_json, licence_numbers, wait_issued};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -118,20 +118,10 @@ async fn verifier_against_the_daemon_live_and_from_its_cache() {
         .unwrap();
     assert_eq!(reply.status, 202);
     let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + WAIT;
-    let qr = loop {
-        let body = c
-            .get(&format!("/v1/applications/{ticket}"), Some(&gateway))
-            .await
-            .unwrap()
-            .json()
-            .unwrap();
-        if body["state"] == "issued" {
-            break body["credential"]["qr_text"].as_str().unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "not issued: {body}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let qr = wait_issued(&mut c, &gateway, &ticket).await.unwrap()["credential"]["qr_text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &d);

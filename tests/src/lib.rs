@@ -600,18 +600,27 @@ pub async fn issue_credential(
         .as_str()
         .context("a ticket")?
         .to_owned();
+    Ok(wait_issued(c, gateway_key, &ticket).await?["credential"].clone())
+}
+
+/// Polls an application (as the client holding `key`) until it is issued, and returns
+/// its JSON. Fails if it is rejected or not issued within 30 s.
+pub async fn wait_issued(
+    c: &mut Client,
+    key: &str,
+    ticket: &str,
+) -> anyhow::Result<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = c
-            .get(&format!("/v1/applications/{ticket}"), Some(gateway_key))
+            .get(&format!("/v1/applications/{ticket}"), Some(key))
             .await?
             .json()?;
-        if body["state"] == "issued" {
-            return Ok(body["credential"].clone());
+        match body["state"].as_str() {
+            Some("issued") => return Ok(body),
+            Some("rejected") => bail!("{ticket} was rejected: {body}"),
+            _ if Instant::now() > deadline => bail!("{ticket} not issued within 30 s: {body}"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
-        if Instant::now() > deadline {
-            bail!("not issued within 30 s: {body}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
