@@ -128,6 +128,67 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
+/// Runs a command that must succeed and parses its stdout as JSON.
+#[track_caller]
+fn ok_json<T: serde::de::DeserializeOwned>(dir: &Path, args: &[&str]) -> T {
+    serde_json::from_str(&ok(dir, args)).unwrap()
+}
+
+/// `generate` arguments: a new `key_use` key written to `out`.
+fn generate_args<'a>(key_use: &'a str, out: &'a str) -> [&'a str; 5] {
+    ["generate", "--use", key_use, "--out", out]
+}
+
+/// Generates a `key_use` key into `out`, which must succeed; returns stdout.
+#[track_caller]
+fn generate(dir: &Path, key_use: &str, out: &str) -> String {
+    ok(dir, &generate_args(key_use, out))
+}
+
+/// `trust-list sign` arguments: `spec` signed with `root` into `out`.
+fn sign_args<'a>(root: &'a str, spec: &'a str, out: &'a str) -> [&'a str; 8] {
+    [
+        "trust-list",
+        "sign",
+        "--root",
+        root,
+        "--spec",
+        spec,
+        "--out",
+        out,
+    ]
+}
+
+/// `trust-list show trust-list.cose` arguments, then `extra`.
+fn show_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [&["trust-list", "show", "trust-list.cose"], extra].concat()
+}
+
+/// Shows `trust-list.cose` with `extra` arguments, which must succeed; returns stdout.
+#[track_caller]
+fn show(dir: &Path, extra: &[&str]) -> String {
+    ok(dir, &show_args(extra))
+}
+
+/// `rotate` arguments: a new `key_use` key into `out`, recorded in `spec`, then `extra`.
+fn rotate_args<'a>(
+    spec: &'a str,
+    key_use: &'a str,
+    out: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    [
+        &["rotate", "--spec", spec, "--use", key_use, "--out", out],
+        extra,
+    ]
+    .concat()
+}
+
+/// `revoke` arguments: the key `kid` marked revoked in `spec`.
+fn revoke_args<'a>(spec: &'a str, kid: &'a str) -> [&'a str; 5] {
+    ["revoke", "--spec", spec, "--kid", kid]
+}
+
 /// A credential for a real licence, issued at `issued_at`.
 fn claims(issued_at: UnixTime) -> CredentialClaims {
     CredentialClaims {
@@ -161,21 +222,9 @@ impl Authority {
     fn new() -> Authority {
         let dir = TempDir::new().unwrap();
         let path = dir.path();
-        ok(path, &["generate", "--use", "root", "--out", "root.pem"]);
-        ok(
-            path,
-            &[
-                "generate",
-                "--use",
-                "credential",
-                "--out",
-                "credential-1.pem",
-            ],
-        );
-        ok(
-            path,
-            &["generate", "--use", "status", "--out", "status-1.pem"],
-        );
+        generate(path, "root", "root.pem");
+        generate(path, "credential", "credential-1.pem");
+        generate(path, "status", "status-1.pem");
         let authority = Authority { dir };
         authority.write_spec(1);
         authority
@@ -218,16 +267,7 @@ not_after = "2099-01-01T00:00:00Z"
     fn sign(&self) -> String {
         ok(
             self.path(),
-            &[
-                "trust-list",
-                "sign",
-                "--root",
-                "root.pem",
-                "--spec",
-                "spec.toml",
-                "--out",
-                "trust-list.cose",
-            ],
+            &sign_args("root.pem", "spec.toml", "trust-list.cose"),
         )
     }
 
@@ -249,13 +289,24 @@ not_after = "2099-01-01T00:00:00Z"
     }
 }
 
+/// Checks that `trust-list sign` refuses `spec` (written to `bad.toml`) with `code`, saying
+/// `mentions`, and writes no list.
+#[track_caller]
+fn check_spec_refused(authority: &Authority, spec: &str, code: i32, mentions: &str) {
+    fs::write(authority.file("bad.toml"), spec).unwrap();
+    let run = edl_keys(
+        authority.path(),
+        &sign_args("root.pem", "bad.toml", "out.cose"),
+    );
+    let args = ["trust-list", "sign", "--spec", "bad.toml"];
+    check_run_fails(&run, &args, code, mentions);
+    assert!(!authority.file("out.cose").exists());
+}
+
 #[test]
 fn generate_writes_a_0600_private_key_and_its_public_key() {
     let dir = TempDir::new().unwrap();
-    let out = ok(
-        dir.path(),
-        &["generate", "--use", "credential", "--out", "key.pem"],
-    );
+    let out = generate(dir.path(), "credential", "key.pem");
     let private = dir.path().join("key.pem");
     assert_eq!(mode(&private), 0o600);
     let key = load_private(&private);
@@ -276,14 +327,7 @@ fn generate_without_public_writes_only_the_private_key() {
     let dir = TempDir::new().unwrap();
     ok(
         dir.path(),
-        &[
-            "generate",
-            "--use",
-            "root",
-            "--out",
-            "root.pem",
-            "--no-public",
-        ],
+        &[&generate_args("root", "root.pem")[..], &["--no-public"]].concat(),
     );
     assert_eq!(mode(&dir.path().join("root.pem")), 0o600);
     assert!(!dir.path().join("root.pem.pub").exists());
@@ -307,17 +351,10 @@ fn generate_is_0600_whatever_the_umask() {
 #[test]
 fn generate_refuses_to_overwrite_a_key() {
     let dir = TempDir::new().unwrap();
-    ok(
-        dir.path(),
-        &["generate", "--use", "root", "--out", "root.pem"],
-    );
+    let args = generate_args("root", "root.pem");
+    ok(dir.path(), &args);
     let before = fs::read(dir.path().join("root.pem")).unwrap();
-    check_fails(
-        dir.path(),
-        &["generate", "--use", "root", "--out", "root.pem"],
-        CANNOT_CREATE,
-        "already exists",
-    );
+    check_fails(dir.path(), &args, CANNOT_CREATE, "already exists");
     assert_eq!(fs::read(dir.path().join("root.pem")).unwrap(), before);
 }
 
@@ -327,7 +364,7 @@ fn generate_refuses_when_the_public_key_file_exists() {
     fs::write(dir.path().join("k.pem.pub"), "someone else's").unwrap();
     check_fails(
         dir.path(),
-        &["generate", "--use", "root", "--out", "k.pem"],
+        &generate_args("root", "k.pem"),
         CANNOT_CREATE,
         "k.pem.pub",
     );
@@ -339,7 +376,7 @@ fn generate_into_a_missing_directory_cannot_create() {
     let dir = TempDir::new().unwrap();
     check_fails(
         dir.path(),
-        &["generate", "--use", "root", "--out", "no/such/dir/k.pem"],
+        &generate_args("root", "no/such/dir/k.pem"),
         CANNOT_CREATE,
         "cannot create",
     );
@@ -349,50 +386,19 @@ fn generate_into_a_missing_directory_cannot_create() {
 fn usage_errors_exit_64_in_one_line() {
     let dir = TempDir::new().unwrap();
     let path = dir.path();
-    check_fails(path, &["generate", "--out", "k.pem"], USAGE, "--use");
-    check_fails(
-        path,
-        &["generate", "--use", "admin", "--out", "k.pem"],
-        USAGE,
-        "admin",
-    );
-    check_fails(path, &["genrate"], USAGE, "genrate");
-    check_fails(
-        path,
-        &[
-            "rotate", "--spec", "s.toml", "--use", "root", "--out", "k.pem",
-        ],
-        USAGE,
-        "root",
-    );
-    check_fails(
-        path,
-        &[
-            "rotate",
-            "--spec",
-            "s.toml",
-            "--use",
-            "status",
-            "--out",
-            "k",
-            "--overlap",
-            "soon",
-        ],
-        USAGE,
-        "soon",
-    );
-    check_fails(
-        path,
-        &["revoke", "--spec", "s.toml", "--kid", "ABCDEF0123456789"],
-        USAGE,
-        "kid",
-    );
-    check_fails(
-        path,
-        &["trust-list", "show", "f", "--json", "--jwks"],
-        USAGE,
-        "--jwks",
-    );
+    let bad_overlap = rotate_args("s.toml", "status", "k", &["--overlap", "soon"]);
+    let cases: [(&[&str], &str); 7] = [
+        (&["generate", "--out", "k.pem"], "--use"),
+        (&generate_args("admin", "k.pem"), "admin"),
+        (&["genrate"], "genrate"),
+        (&rotate_args("s.toml", "root", "k.pem", &[]), "root"),
+        (&bad_overlap, "soon"),
+        (&revoke_args("s.toml", "ABCDEF0123456789"), "kid"),
+        (&["trust-list", "show", "f", "--json", "--jwks"], "--jwks"),
+    ];
+    for (args, mentions) in cases {
+        check_fails(path, args, USAGE, mentions);
+    }
 }
 
 #[test]
@@ -408,10 +414,7 @@ fn help_and_version_succeed() {
 #[test]
 fn show_prints_kid_public_key_and_jwk() {
     let dir = TempDir::new().unwrap();
-    ok(
-        dir.path(),
-        &["generate", "--use", "credential", "--out", "k.pem"],
-    );
+    generate(dir.path(), "credential", "k.pem");
     let key = load_private(&dir.path().join("k.pem"));
     let kid = key.key_id().to_string();
     for file in ["k.pem", "k.pem.pub"] {
@@ -420,8 +423,7 @@ fn show_prints_kid_public_key_and_jwk() {
         assert!(out.contains(&key.public().to_spki_pem()), "{out}");
         assert!(out.contains(r#""kty":"OKP""#), "{out}");
 
-        let json: serde_json::Value =
-            serde_json::from_str(&ok(dir.path(), &["show", file, "--json"])).unwrap();
+        let json: serde_json::Value = ok_json(dir.path(), &["show", file, "--json"]);
         assert_eq!(json["kid"], kid.as_str());
         assert_eq!(json["public_key_pem"], key.public().to_spki_pem().as_str());
         let jwk: keys::jwk::Jwk = serde_json::from_value(json["jwk"].clone()).unwrap();
@@ -432,10 +434,7 @@ fn show_prints_kid_public_key_and_jwk() {
 #[test]
 fn show_warns_about_a_private_key_others_can_read() {
     let dir = TempDir::new().unwrap();
-    ok(
-        dir.path(),
-        &["generate", "--use", "credential", "--out", "k.pem"],
-    );
+    generate(dir.path(), "credential", "k.pem");
     let quiet = edl_keys(dir.path(), &["show", "k.pem"]);
     assert_eq!(quiet.stderr, "");
     fs::set_permissions(dir.path().join("k.pem"), fs::Permissions::from_mode(0o644)).unwrap();
@@ -479,16 +478,13 @@ fn trust_list_sign_then_show_with_and_without_root() {
 
     let root_kid = authority.kid("root.pem");
     let credential_kid = authority.kid("credential-1.pem");
-    let unverified = ok(path, &["trust-list", "show", "trust-list.cose"]);
+    let unverified = show(path, &[]);
     assert!(unverified.starts_with("UNVERIFIED"), "{unverified}");
     assert!(!unverified.contains("verified by root"), "{unverified}");
     assert!(unverified.contains(&credential_kid), "{unverified}");
 
     for root in ["root.pem.pub", "root.pem"] {
-        let verified = ok(
-            path,
-            &["trust-list", "show", "trust-list.cose", "--root", root],
-        );
+        let verified = show(path, &["--root", root]);
         assert!(
             verified.starts_with(&format!("verified by root {root_kid}\n")),
             "{verified}"
@@ -497,17 +493,9 @@ fn trust_list_sign_then_show_with_and_without_root() {
         assert!(!verified.contains("UNVERIFIED"), "{verified}");
     }
     // Among several pinned roots, the one that signed is named.
-    let verified = ok(
+    let verified = show(
         path,
-        &[
-            "trust-list",
-            "show",
-            "trust-list.cose",
-            "--root",
-            "status-1.pem.pub",
-            "--root",
-            "root.pem.pub",
-        ],
+        &["--root", "status-1.pem.pub", "--root", "root.pem.pub"],
     );
     assert!(
         verified.starts_with(&format!("verified by root {root_kid}\n")),
@@ -515,35 +503,14 @@ fn trust_list_sign_then_show_with_and_without_root() {
     );
     check_fails(
         path,
-        &[
-            "trust-list",
-            "show",
-            "trust-list.cose",
-            "--root",
-            "credential-1.pem.pub",
-        ],
+        &show_args(&["--root", "credential-1.pem.pub"]),
         DATA,
         "unknown root",
     );
 
-    let jwks: keys::jwk::Jwks = serde_json::from_str(&ok(
-        path,
-        &[
-            "trust-list",
-            "show",
-            "trust-list.cose",
-            "--jwks",
-            "--root",
-            "root.pem.pub",
-        ],
-    ))
-    .unwrap();
+    let jwks: keys::jwk::Jwks = ok_json(path, &show_args(&["--jwks", "--root", "root.pem.pub"]));
     assert_eq!(jwks, list.jwks());
-    let json: serde_json::Value = serde_json::from_str(&ok(
-        path,
-        &["trust-list", "show", "trust-list.cose", "--json"],
-    ))
-    .unwrap();
+    let json: serde_json::Value = ok_json(path, &show_args(&["--json"]));
     assert_eq!(json["verified"], false);
     assert_eq!(json["sequence"], 1);
     assert_eq!(json["keys"][0]["kid"], credential_kid.as_str());
@@ -558,44 +525,14 @@ fn the_example_spec_signs() {
         path.join("trust-list.toml"),
     )
     .unwrap();
-    ok(path, &["generate", "--use", "root", "--out", "root.pem"]);
+    generate(path, "root", "root.pem");
+    generate(path, "credential", "credential-2025.pem");
+    generate(path, "status", "status-2025.pem");
     ok(
         path,
-        &[
-            "generate",
-            "--use",
-            "credential",
-            "--out",
-            "credential-2025.pem",
-        ],
+        &sign_args("root.pem", "trust-list.toml", "trust-list.cose"),
     );
-    ok(
-        path,
-        &["generate", "--use", "status", "--out", "status-2025.pem"],
-    );
-    ok(
-        path,
-        &[
-            "trust-list",
-            "sign",
-            "--root",
-            "root.pem",
-            "--spec",
-            "trust-list.toml",
-            "--out",
-            "trust-list.cose",
-        ],
-    );
-    let shown = ok(
-        path,
-        &[
-            "trust-list",
-            "show",
-            "trust-list.cose",
-            "--root",
-            "root.pem.pub",
-        ],
-    );
+    let shown = show(path, &["--root", "root.pem.pub"]);
     assert!(shown.contains("open-ended"), "{shown}");
 }
 
@@ -606,16 +543,7 @@ fn sign_refuses_to_roll_the_sequence_back() {
     authority.write_spec(5);
     authority.sign();
     let published = fs::read(authority.file("trust-list.cose")).unwrap();
-    let args = [
-        "trust-list",
-        "sign",
-        "--root",
-        "root.pem",
-        "--spec",
-        "spec.toml",
-        "--out",
-        "trust-list.cose",
-    ];
+    let args = sign_args("root.pem", "spec.toml", "trust-list.cose");
     for sequence in [5, 4, 0] {
         authority.write_spec(sequence);
         check_fails(path, &args, DATA, "not greater than 5");
@@ -635,16 +563,7 @@ fn sign_refuses_to_replace_a_list_it_cannot_read() {
     fs::write(authority.file("trust-list.cose"), b"not a trust list").unwrap();
     check_fails(
         authority.path(),
-        &[
-            "trust-list",
-            "sign",
-            "--root",
-            "root.pem",
-            "--spec",
-            "spec.toml",
-            "--out",
-            "trust-list.cose",
-        ],
+        &sign_args("root.pem", "spec.toml", "trust-list.cose"),
         DATA,
         "move it away",
     );
@@ -663,17 +582,12 @@ fn rotate_then_sign() {
     fs::create_dir(authority.file("next")).unwrap();
     let out = ok(
         path,
-        &[
-            "rotate",
-            "--spec",
+        &rotate_args(
             "spec.toml",
-            "--use",
             "credential",
-            "--out",
             "next/credential-2.pem",
-            "--overlap",
-            "14d",
-        ],
+            &["--overlap", "14d"],
+        ),
     );
     let new_kid = authority.kid("next/credential-2.pem");
     assert_eq!(mode(&authority.file("next/credential-2.pem")), 0o600);
@@ -722,17 +636,12 @@ fn rotate_then_sign() {
     // A second rotation ends the second key but never lengthens the first one's window.
     ok(
         path,
-        &[
-            "rotate",
-            "--spec",
+        &rotate_args(
             "spec.toml",
-            "--use",
             "credential",
-            "--out",
             "credential-3.pem",
-            "--overlap",
-            "60d",
-        ],
+            &["--overlap", "60d"],
+        ),
     );
     authority.sign();
     let list = authority.published();
@@ -756,7 +665,8 @@ fn revoke_then_sign_stops_the_keys_credentials() {
     assert_eq!(verified.claims, claims(now));
 
     let kid = credential_key.key_id().to_string();
-    let run = edl_keys(path, &["revoke", "--spec", "spec.toml", "--kid", &kid]);
+    let revoke = revoke_args("spec.toml", &kid);
+    let run = edl_keys(path, &revoke);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains(&kid) && run.stdout.contains("sequence 1 -> 2"),
@@ -774,9 +684,7 @@ fn revoke_then_sign_stops_the_keys_credentials() {
             .contains("revoked = true")
     );
     // Revoking again changes nothing.
-    assert!(
-        ok(path, &["revoke", "--spec", "spec.toml", "--kid", &kid]).contains("already revoked")
-    );
+    assert!(ok(path, &revoke).contains("already revoked"));
 
     authority.sign();
     let list = authority.published();
@@ -790,16 +698,7 @@ fn revoke_then_sign_stops_the_keys_credentials() {
         list.jwks().keys.iter().all(|k| k.kid != kid),
         "revoked keys leave the JWKS"
     );
-    let shown = ok(
-        path,
-        &[
-            "trust-list",
-            "show",
-            "trust-list.cose",
-            "--root",
-            "root.pem.pub",
-        ],
-    );
+    let shown = show(path, &["--root", "root.pem.pub"]);
     assert!(shown.contains("revoked"), "{shown}");
 }
 
@@ -843,8 +742,7 @@ fn inspect_prints_every_claim_marked_unverified() {
         out
     );
 
-    let json: serde_json::Value =
-        serde_json::from_str(&ok(dir.path(), &["inspect", &qr, "--json"])).unwrap();
+    let json: serde_json::Value = ok_json(dir.path(), &["inspect", &qr, "--json"]);
     assert_eq!(json["verified"], false);
     assert_eq!(json["sub"], "11010519491231002X");
     assert_eq!(json["kid"], key.key_id().to_string().as_str());
@@ -877,25 +775,19 @@ fn bad_key_files_are_refused() {
         p256_public.to_str().unwrap(),
         x25519.to_str().unwrap(),
     );
-    check_fails(path, &["show", "missing.pem"], NO_INPUT, "missing.pem");
-    check_fails(path, &["show", "."], NO_INPUT, "cannot read");
-    check_fails(
-        path,
-        &["show", "garbage.pem"],
-        DATA,
-        "not an Ed25519 private key",
-    );
-    check_fails(path, &["show", "text.pem"], DATA, "not a PEM");
-    check_fails(path, &["show", "binary.pem"], DATA, "not a text file");
-    check_fails(path, &["show", "cert.pem"], DATA, "CERTIFICATE");
-    check_fails(path, &["show", p256], DATA, "not an Ed25519 private key");
-    check_fails(
-        path,
-        &["show", p256_public],
-        DATA,
-        "not an Ed25519 public key",
-    );
-    check_fails(path, &["show", x25519], DATA, "not an Ed25519 private key");
+    for (file, code, mentions) in [
+        ("missing.pem", NO_INPUT, "missing.pem"),
+        (".", NO_INPUT, "cannot read"),
+        ("garbage.pem", DATA, "not an Ed25519 private key"),
+        ("text.pem", DATA, "not a PEM"),
+        ("binary.pem", DATA, "not a text file"),
+        ("cert.pem", DATA, "CERTIFICATE"),
+        (p256, DATA, "not an Ed25519 private key"),
+        (p256_public, DATA, "not an Ed25519 public key"),
+        (x25519, DATA, "not an Ed25519 private key"),
+    ] {
+        check_fails(path, &["show", file], code, mentions);
+    }
 }
 
 #[test]
@@ -908,19 +800,20 @@ fn bad_qr_texts_are_refused() {
     let lowercase = format!("DL1:{}", qr["DL1:".len()..].to_lowercase());
     let truncated = &qr[..qr.len() - 7];
     let short = &qr[..qr.len() - 1];
-    check_fails(path, &["inspect", &lowercase], DATA, "not base45");
-    check_fails(path, &["inspect", truncated], DATA, "");
-    check_fails(path, &["inspect", short], DATA, "");
-    check_fails(path, &["inspect", &qr[4..]], DATA, "DL1:");
-    check_fails(path, &["inspect", "DL1:"], DATA, "no data");
-    check_fails(path, &["inspect", "DL1:00"], DATA, "not a credential");
-    check_fails(path, &["inspect", "--hex", "d2zz"], DATA, "hex");
-    check_fails(
-        path,
-        &["inspect", "--hex", &hex::encode(&token[..token.len() - 1])],
-        DATA,
-        "not a credential",
-    );
+    let truncated_token = hex::encode(&token[..token.len() - 1]);
+    let cases: [(&[&str], &str); 8] = [
+        (&["inspect", &lowercase], "not base45"),
+        (&["inspect", truncated], ""),
+        (&["inspect", short], ""),
+        (&["inspect", &qr[4..]], "DL1:"),
+        (&["inspect", "DL1:"], "no data"),
+        (&["inspect", "DL1:00"], "not a credential"),
+        (&["inspect", "--hex", "d2zz"], "hex"),
+        (&["inspect", "--hex", &truncated_token], "not a credential"),
+    ];
+    for (args, mentions) in cases {
+        check_fails(path, args, DATA, mentions);
+    }
     let run = edl_keys_with_input(path, &["inspect", "-"], Some(""));
     check_run_fails(&run, &["inspect", "-"], DATA, "DL1:");
     // A trust list is not a credential.
@@ -939,187 +832,72 @@ fn bad_qr_texts_are_refused() {
 fn bad_trust_list_inputs_are_refused() {
     let authority = Authority::new();
     let path = authority.path();
-    let sign = |spec: &str| {
-        fs::write(authority.file("bad.toml"), spec).unwrap();
-        edl_keys(
-            path,
-            &[
-                "trust-list",
-                "sign",
-                "--root",
-                "root.pem",
-                "--spec",
-                "bad.toml",
-                "--out",
-                "out.cose",
-            ],
-        )
-    };
-    let args = ["trust-list", "sign", "--spec", "bad.toml"];
     let good = fs::read_to_string(authority.file("spec.toml")).unwrap();
-    let cases: Vec<(String, i32, &str)> = vec![
-        ("issuer = ".into(), DATA, "line 1"),
-        ("\u{0}".into(), DATA, "bad.toml"),
-        (good.replace("issuer", "issuer_name"), DATA, "issuer_name"),
+    check_spec_refused(&authority, "issuer = ", DATA, "line 1");
+    check_spec_refused(&authority, "\u{0}", DATA, "bad.toml");
+    // Edits of the good spec, each refused as bad data: (replace, with, what stderr mentions).
+    for (from, to, mentions) in [
+        ("issuer", "issuer_name", "issuer_name"),
+        ("sequence = 1", "sequence = -1", "line 3"),
+        ("7d", "7 days", "7 days"),
+        ("7d", "2020-01-01T00:00:00Z", "not in the future"),
+        ("2025-01-01T00:00:00Z", "2025-01-01T00:00:00", "offset"),
+        ("\"https://dl.example.gov\"", "\"\"", "issuer is empty"),
+        ("use = \"credential\"", "use = \"root\"", "root"),
+        ("use = \"credential\"", "use = \"signing\"", "signing"),
+        ("2099-01-01", "2001-01-01", "not_after is before not_before"),
         (
-            good.replace("sequence = 1", "sequence = -1"),
-            DATA,
-            "line 3",
-        ),
-        (good.replace("7d", "7 days"), DATA, "7 days"),
-        (
-            good.replace("7d", "2020-01-01T00:00:00Z"),
-            DATA,
-            "not in the future",
-        ),
-        (
-            good.replace("2025-01-01T00:00:00Z", "2025-01-01T00:00:00"),
-            DATA,
-            "offset",
-        ),
-        (
-            good.replace("\"https://dl.example.gov\"", "\"\""),
-            DATA,
-            "issuer is empty",
-        ),
-        (
-            good.replace("use = \"credential\"", "use = \"root\""),
-            DATA,
-            "root",
-        ),
-        (
-            good.replace("use = \"credential\"", "use = \"signing\""),
-            DATA,
-            "signing",
-        ),
-        (
-            good.replace("2099-01-01", "2001-01-01"),
-            DATA,
-            "not_after is before not_before",
-        ),
-        (
-            good.replace(
-                "use = \"credential\"",
-                "use = \"credential\"\nkid = \"0123456789abcdef\"",
-            ),
-            DATA,
+            "use = \"credential\"",
+            "use = \"credential\"\nkid = \"0123456789abcdef\"",
             "does not match",
         ),
+        ("credential-1.pem.pub", "status-1.pem", "the same key"),
+        ("credential-1.pem.pub", "root.pem.pub", "is the root key"),
+    ] {
+        check_spec_refused(&authority, &good.replace(from, to), DATA, mentions);
+    }
+    let gone = good.replace("credential-1.pem.pub", "gone.pem.pub");
+    check_spec_refused(&authority, &gone, NO_INPUT, "gone.pem.pub");
+    let keyless = &good[..good.find("[[keys]]").unwrap()];
+    check_spec_refused(&authority, keyless, DATA, "no [[keys]]");
+    fs::write(authority.file("junk.cose"), b"\xd2\x84junk").unwrap();
+    let missing_spec = rotate_args("missing.toml", "status", "k.pem", &[]);
+    let cases: [(&[&str], i32, &str); 7] = [
         (
-            good.replace("credential-1.pem.pub", "gone.pem.pub"),
+            &sign_args("root.pem.pub", "spec.toml", "out.cose"),
+            DATA,
+            "a public key",
+        ),
+        (
+            &sign_args("root.pem", "missing.toml", "out.cose"),
             NO_INPUT,
-            "gone.pem.pub",
+            "missing.toml",
         ),
         (
-            good.replace("credential-1.pem.pub", "status-1.pem"),
-            DATA,
-            "the same key",
+            &sign_args("root.pem", "spec.toml", "no/dir/out.cose"),
+            CANNOT_CREATE,
+            "cannot create",
         ),
+        (&["trust-list", "show", "junk.cose"], DATA, "junk.cose"),
         (
-            good.replace("credential-1.pem.pub", "root.pem.pub"),
-            DATA,
-            "is the root key",
+            &["trust-list", "show", "missing.cose"],
+            NO_INPUT,
+            "missing.cose",
         ),
+        (&missing_spec, NO_INPUT, "missing.toml"),
         (
-            good[..good.find("[[keys]]").unwrap()].to_owned(),
+            &revoke_args("spec.toml", "0123456789abcdef"),
             DATA,
-            "no [[keys]]",
+            "no key with kid",
         ),
     ];
-    for (spec, code, mentions) in &cases {
-        check_run_fails(&sign(spec), &args, *code, mentions);
-        assert!(!authority.file("out.cose").exists());
+    for (args, code, mentions) in cases {
+        check_fails(path, args, code, mentions);
     }
-    check_fails(
-        path,
-        &[
-            "trust-list",
-            "sign",
-            "--root",
-            "root.pem.pub",
-            "--spec",
-            "spec.toml",
-            "--out",
-            "out.cose",
-        ],
-        DATA,
-        "a public key",
-    );
-    check_fails(
-        path,
-        &[
-            "trust-list",
-            "sign",
-            "--root",
-            "root.pem",
-            "--spec",
-            "missing.toml",
-            "--out",
-            "out.cose",
-        ],
-        NO_INPUT,
-        "missing.toml",
-    );
-    check_fails(
-        path,
-        &[
-            "trust-list",
-            "sign",
-            "--root",
-            "root.pem",
-            "--spec",
-            "spec.toml",
-            "--out",
-            "no/dir/out.cose",
-        ],
-        CANNOT_CREATE,
-        "cannot create",
-    );
-    fs::write(authority.file("junk.cose"), b"\xd2\x84junk").unwrap();
-    check_fails(
-        path,
-        &["trust-list", "show", "junk.cose"],
-        DATA,
-        "junk.cose",
-    );
-    check_fails(
-        path,
-        &["trust-list", "show", "missing.cose"],
-        NO_INPUT,
-        "missing.cose",
-    );
-    check_fails(
-        path,
-        &[
-            "rotate",
-            "--spec",
-            "missing.toml",
-            "--use",
-            "status",
-            "--out",
-            "k.pem",
-        ],
-        NO_INPUT,
-        "missing.toml",
-    );
-    check_fails(
-        path,
-        &["revoke", "--spec", "spec.toml", "--kid", "0123456789abcdef"],
-        DATA,
-        "no key with kid",
-    );
     // A failed rotation leaves no key behind and the spec as it was.
     check_fails(
         path,
-        &[
-            "rotate",
-            "--spec",
-            "spec.toml",
-            "--use",
-            "status",
-            "--out",
-            "root.pem",
-        ],
+        &rotate_args("spec.toml", "status", "root.pem", &[]),
         CANNOT_CREATE,
         "already exists",
     );
