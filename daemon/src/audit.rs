@@ -34,13 +34,12 @@ use crate::store::{Batch, Store, StoreError, sync_dir};
 
 use self::chain::Head;
 
-/// While lookups keep arriving less than this apart, the writer gathers them into the
-/// group it is about to sync...
+/// While lookups keep arriving less than this apart (and the last group held more than
+/// one), the writer gathers them into the group it is about to sync...
 const GATHER_GAP: Duration = Duration::from_micros(50);
 /// ...for at most this long after the first. Under load this turns thousands of tiny
 /// `fdatasync`s a second (each a journal commit the whole file system queues behind) into
-/// a few hundred larger ones, which shortens the slowest answers several-fold; a lone
-/// lookup waits one gap longer.
+/// a few hundred larger ones, which shortens the slowest answers several-fold.
 const GATHER_MAX: Duration = Duration::from_micros(500);
 /// The most records in one group.
 const GROUP_MAX: usize = 4096;
@@ -316,6 +315,7 @@ fn write_lookups(
 ) {
     let mut waiters: VecDeque<LookupWaiter> = VecDeque::new();
     let mut buffer = Vec::new();
+    let mut last_group = 1;
     while let Ok(first) = receiver.recv() {
         let mut next = head;
         let mut add = |(mut record, waiter): (AuditRecord, LookupWaiter)| {
@@ -326,14 +326,24 @@ fn write_lookups(
             waiters.push_back(waiter);
         };
         add(first);
+        // Gather only while lookups come in together (the last group had company): a
+        // lone lookup is synced at once.
+        let gap = if last_group > 1 {
+            GATHER_GAP
+        } else {
+            Duration::ZERO
+        };
         let until = Instant::now() + GATHER_MAX;
-        for _ in 1..GROUP_MAX {
+        let mut group = 1;
+        while group < GROUP_MAX {
             let left = until.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(left.min(GATHER_GAP)) {
+            match receiver.recv_timeout(left.min(gap)) {
                 Ok(entry) => add(entry),
                 Err(_) => break,
             }
+            group += 1;
         }
+        last_group = group;
         let result = file
             .write_all(&buffer)
             .and_then(|()| file.sync_data())
