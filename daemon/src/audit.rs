@@ -44,8 +44,43 @@ const GATHER_MAX: Duration = Duration::from_micros(500);
 /// The most records in one group.
 const GROUP_MAX: usize = 4096;
 
-/// The lookup log's file name in `<data>/audit`.
+/// The lookup log's file name in `<data>/audit`: the segment being written.
 pub const LOOKUPS_FILE: &str = "lookups.jsonl";
+
+/// Once the segment being written reaches this size it is closed: renamed to
+/// [`segment_name`] of its last record, and a new `lookups.jsonl` carries the chain on.
+pub const SEGMENT_BYTES: u64 = 256 << 20;
+
+/// A closed segment's file name: `lookups.<its last record number, 20 digits>.jsonl`, so
+/// that names sort in record order.
+pub fn segment_name(last: u64) -> String {
+    format!("lookups.{last:020}.jsonl")
+}
+
+/// The closed segments in `dir`, oldest first, each with its last record number.
+pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let last = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("lookups."))
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .filter(|n| n.len() == 20)
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(last) = last {
+            out.push((last, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
 
 /// The action of a relying-party status lookup.
 pub const LOOKUP_ACTION: &str = "status.lookup";
@@ -175,24 +210,32 @@ pub struct LookupLog {
 }
 
 impl LookupLog {
-    /// Opens (or creates) `<dir>/lookups.jsonl` and starts its writer thread. A last line
-    /// that a crash cut short was never acknowledged: it is cut off, so the chain goes on
-    /// from the last whole record.
+    /// Opens (or creates) `<dir>/lookups.jsonl` and starts its writer thread, closing
+    /// segments at [`SEGMENT_BYTES`]. A last line that a crash cut short was never
+    /// acknowledged: it is cut off, so the chain goes on from the last whole record.
     pub fn open(dir: &Path) -> Result<LookupLog, StoreError> {
+        LookupLog::open_with_segments(dir, SEGMENT_BYTES)
+    }
+
+    /// [`LookupLog::open`], closing segments at `segment_bytes`.
+    pub fn open_with_segments(dir: &Path, segment_bytes: u64) -> Result<LookupLog, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(LOOKUPS_FILE);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)?;
-        let (head, len) = recover(&mut file, &path)?;
+        let mut file = open_segment(&path)?;
+        let (head, len) = recover(&mut file, &path, segments(dir)?.last())?;
         file.sync_all()?;
         sync_dir(dir)?;
         let (sender, receiver) = mpsc::channel();
+        let writer = Writer {
+            path: path.clone(),
+            file,
+            head,
+            len,
+            segment_bytes,
+        };
         let thread = std::thread::Builder::new()
             .name("edld-lookup-log".into())
-            .spawn(move || write_lookups(file, head, len, receiver))?;
+            .spawn(move || writer.run(receiver))?;
         Ok(LookupLog {
             path,
             sender: Mutex::new(Some(sender)),
@@ -200,7 +243,7 @@ impl LookupLog {
         })
     }
 
-    /// The file.
+    /// The segment being written (closed ones are beside it, see [`segments`]).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -239,8 +282,22 @@ impl LookupLog {
     }
 }
 
-/// Cuts off a torn last line and finds the chain's head and the file's length.
-fn recover(file: &mut File, path: &Path) -> Result<(Head, u64), StoreError> {
+fn open_segment(path: &Path) -> Result<File, StoreError> {
+    Ok(std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?)
+}
+
+/// Cuts off a torn last line and finds the chain's head and the file's length. The
+/// records before the file's first are in the closed segments, the newest of which is
+/// `closed` (its last record number and path).
+fn recover(
+    file: &mut File,
+    path: &Path,
+    closed: Option<&(u64, PathBuf)>,
+) -> Result<(Head, u64), StoreError> {
     let len = file.metadata()?.len();
     let (end, last) = last_line(file, len)?;
     if end < len {
@@ -251,8 +308,24 @@ fn recover(file: &mut File, path: &Path) -> Result<(Head, u64), StoreError> {
         );
         file.set_len(end)?;
     }
+    let before = closed.map_or(0, |(last, _)| *last);
     let Some(last) = last else {
-        return Ok((Head::EMPTY, end));
+        // Nothing written since the last segment was closed: the chain goes on from it.
+        let head = match closed {
+            Some((number, segment)) => {
+                let mut segment = File::open(segment)?;
+                let len = segment.metadata()?.len();
+                match last_line(&mut segment, len)? {
+                    (_, Some(line)) => {
+                        let seq = chain::decode_intact(&line).map_or(*number, |r| r.seq);
+                        Head::after(seq, &line)
+                    }
+                    (_, None) => Head::EMPTY,
+                }
+            }
+            None => Head::EMPTY,
+        };
+        return Ok((head, end));
     };
     let head = match chain::decode_intact(&last) {
         Some(record) => Head::after(record.seq, &last),
@@ -271,7 +344,7 @@ fn recover(file: &mut File, path: &Path) -> Result<(Head, u64), StoreError> {
                 lines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
                 left -= n as u64;
             }
-            Head::after(lines, &last)
+            Head::after(before + lines, &last)
         }
     };
     Ok((head, end))
@@ -304,63 +377,99 @@ fn last_line(file: &mut File, len: u64) -> Result<(u64, Option<Vec<u8>>), StoreE
     }
 }
 
-/// The writer: gathers what arrives (see [`GATHER_GAP`]), seals it onto the chain, writes
-/// it, one `fdatasync`, answers everyone. A failed write is cut back off, and the chain goes on
-/// from the last durable record.
-fn write_lookups(
-    mut file: File,
-    mut head: Head,
-    mut len: u64,
-    receiver: mpsc::Receiver<(AuditRecord, LookupWaiter)>,
-) {
-    let mut waiters: VecDeque<LookupWaiter> = VecDeque::new();
-    let mut buffer = Vec::new();
-    let mut last_group = 1;
-    while let Ok(first) = receiver.recv() {
-        let mut next = head;
-        let mut add = |(mut record, waiter): (AuditRecord, LookupWaiter)| {
-            let (bytes, after) = chain::seal(&mut record, next);
-            next = after;
-            buffer.extend_from_slice(&bytes);
-            buffer.push(b'\n');
-            waiters.push_back(waiter);
-        };
-        add(first);
-        // Gather only while lookups come in together (the last group had company): a
-        // lone lookup is synced at once.
-        let gap = if last_group > 1 {
-            GATHER_GAP
-        } else {
-            Duration::ZERO
-        };
-        let until = Instant::now() + GATHER_MAX;
-        let mut group = 1;
-        while group < GROUP_MAX {
-            let left = until.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(left.min(gap)) {
-                Ok(entry) => add(entry),
-                Err(_) => break,
+/// The lookup log's writer thread: the segment being written and the chain's head.
+struct Writer {
+    path: PathBuf,
+    file: File,
+    head: Head,
+    len: u64,
+    segment_bytes: u64,
+}
+
+impl Writer {
+    /// Gathers what arrives (see [`GATHER_GAP`]), seals it onto the chain, writes it, one
+    /// `fdatasync`, answers everyone; closes the segment once it is full. A failed write is
+    /// cut back off, and the chain goes on from the last durable record.
+    fn run(mut self, receiver: mpsc::Receiver<(AuditRecord, LookupWaiter)>) {
+        let mut waiters: VecDeque<LookupWaiter> = VecDeque::new();
+        let mut buffer = Vec::new();
+        let mut last_group = 1;
+        while let Ok(first) = receiver.recv() {
+            let mut next = self.head;
+            let mut add = |(mut record, waiter): (AuditRecord, LookupWaiter)| {
+                let (bytes, after) = chain::seal(&mut record, next);
+                next = after;
+                buffer.extend_from_slice(&bytes);
+                buffer.push(b'\n');
+                waiters.push_back(waiter);
+            };
+            add(first);
+            // Gather only while lookups come in together (the last group had company): a
+            // lone lookup is synced at once.
+            let gap = if last_group > 1 {
+                GATHER_GAP
+            } else {
+                Duration::ZERO
+            };
+            let until = Instant::now() + GATHER_MAX;
+            let mut group = 1;
+            while group < GROUP_MAX {
+                let left = until.saturating_duration_since(Instant::now());
+                match receiver.recv_timeout(left.min(gap)) {
+                    Ok(entry) => add(entry),
+                    Err(_) => break,
+                }
+                group += 1;
             }
-            group += 1;
+            last_group = group;
+            let result = self
+                .file
+                .write_all(&buffer)
+                .and_then(|()| self.file.sync_data())
+                .map_err(StoreError::from);
+            match &result {
+                Ok(()) => {
+                    self.head = next;
+                    self.len += buffer.len() as u64;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "writing the lookup audit log failed");
+                    let _ = self.file.set_len(self.len);
+                }
+            }
+            buffer.clear();
+            for waiter in waiters.drain(..) {
+                let _ = waiter.send(result.clone());
+            }
+            if result.is_ok() && self.len >= self.segment_bytes {
+                self.close_segment();
+            }
         }
-        last_group = group;
-        let result = file
-            .write_all(&buffer)
-            .and_then(|()| file.sync_data())
-            .map_err(StoreError::from);
-        match &result {
-            Ok(()) => {
-                head = next;
-                len += buffer.len() as u64;
+    }
+
+    /// Renames the full segment after its last record and starts a new one. On failure
+    /// the writer keeps appending where it was and tries again after the next write.
+    fn close_segment(&mut self) {
+        let last = self.head.next - 1;
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        let closed = dir.join(segment_name(last));
+        let result = std::fs::rename(&self.path, &closed)
+            .map_err(StoreError::from)
+            .and_then(|()| open_segment(&self.path))
+            .and_then(|file| {
+                file.sync_all()?;
+                sync_dir(dir)?;
+                Ok(file)
+            });
+        match result {
+            Ok(file) => {
+                self.file = file;
+                self.len = 0;
+                tracing::info!(segment = %closed.display(), last, "closed a lookup log segment");
             }
-            Err(e) => {
-                tracing::error!(error = %e, "writing the lookup audit log failed");
-                let _ = file.set_len(len);
-            }
-        }
-        buffer.clear();
-        for waiter in waiters.drain(..) {
-            let _ = waiter.send(result.clone());
+            Err(e) => tracing::error!(error = %e, "closing a lookup log segment failed"),
         }
     }
 }

@@ -234,14 +234,23 @@ impl QueryReport {
     }
 }
 
-/// Checks the change chain in `store` and the lookup chain in the file `lookups`.
-/// Blocking: reads both logs whole.
+/// Checks the change chain in `store` and the lookup chain in the file `lookups` and the
+/// closed segments beside it. Blocking: reads both logs whole.
 pub fn verify(store: &Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
     let changes = chain::check(store.audit_records())?;
     let lookup_chain = chain::check(lookup_lines(lookups)?)?;
+    let closed = match lookups.parent() {
+        Some(dir) => super::segments(dir)?.len(),
+        None => 0,
+    };
+    let location = match closed {
+        0 => lookups.display().to_string(),
+        1 => format!("{} and 1 closed segment beside it", lookups.display()),
+        n => format!("{} and {n} closed segments beside it", lookups.display()),
+    };
     Ok(VerifyReport {
         changes: report("changes", "the store's U/ table".into(), changes),
-        lookups: report("lookups", lookups.display().to_string(), lookup_chain),
+        lookups: report("lookups", location, lookup_chain),
     })
 }
 
@@ -306,30 +315,43 @@ fn report(name: &str, location: String, result: Result<Head, chain::Break>) -> C
     }
 }
 
-/// The whole lines of the lookup log as (line number, bytes without the newline). A last
-/// line still being written (no newline yet) is left out. A missing file is empty.
-fn lookup_lines(
+/// The whole lines of the lookup log, its closed segments first (see
+/// [`super::segments`]) and then `path`, the segment being written, as (record number,
+/// bytes without the newline), numbered on across the files. A last line still being
+/// written (no newline yet) is left out. A missing file is empty.
+pub(crate) fn lookup_lines(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + use<>, StoreError> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => Some(BufReader::new(f)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e.into()),
+    let mut files: Vec<PathBuf> = match path.parent() {
+        Some(dir) => super::segments(dir)?.into_iter().map(|(_, p)| p).collect(),
+        None => Vec::new(),
     };
-    let mut reader = file;
+    files.push(path.to_owned());
+    let mut files = files.into_iter();
+    let mut reader: Option<BufReader<std::fs::File>> = None;
     let mut number = 0u64;
     Ok(std::iter::from_fn(move || {
-        let r = reader.as_mut()?;
-        let mut line = Vec::new();
-        match r.read_until(b'\n', &mut line) {
-            Ok(0) => None,
-            Ok(_) if line.last() != Some(&b'\n') => None,
-            Ok(_) => {
-                line.pop();
-                number += 1;
-                Some(Ok((number, line)))
+        loop {
+            let Some(r) = reader.as_mut() else {
+                let next = files.next()?;
+                match std::fs::File::open(&next) {
+                    Ok(f) => reader = Some(BufReader::new(f)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Some(Err(e.into())),
+                }
+                continue;
+            };
+            let mut line = Vec::new();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) => reader = None,
+                Ok(_) if line.last() != Some(&b'\n') => reader = None,
+                Ok(_) => {
+                    line.pop();
+                    number += 1;
+                    return Some(Ok((number, line)));
+                }
+                Err(e) => return Some(Err(e.into())),
             }
-            Err(e) => Some(Err(e.into())),
         }
     }))
 }

@@ -202,3 +202,78 @@ async fn the_chain_goes_on_after_a_damaged_last_record() {
     check(&records, Err((3, BreakReason::Altered)));
     assert_eq!(chain::decode(&records[3]).unwrap().seq, 4);
 }
+
+/// Every record of the log, closed segments first, as `edld audit` reads them.
+fn all_records(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    super::inspect::lookup_lines(&dir.join(super::LOOKUPS_FILE))
+        .unwrap()
+        .map(|r| r.unwrap().1)
+        .collect()
+}
+
+async fn lookups(log: &LookupLog, from: u64, to: u64) {
+    for i in from..to {
+        log.record(&officer(), keys::UnixTime(i), "L1", "c1", None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // About two records a segment.
+    let log = LookupLog::open_with_segments(dir.path(), 400).unwrap();
+    lookups(&log, 0, 9).await;
+    log.stop();
+    let closed = super::segments(dir.path()).unwrap();
+    assert!(closed.len() >= 3, "{closed:?}");
+    // Each closed segment is named after its last record, and ends with it.
+    for (last, path) in &closed {
+        let records = lines(path);
+        let record = chain::decode(records.last().unwrap()).unwrap();
+        assert_eq!(record.seq, *last);
+    }
+    check(&all_records(dir.path()), Ok(9));
+
+    // A crash after a segment was closed, before the new one was created: the chain goes
+    // on from the closed segment.
+    let current = dir.path().join(super::LOOKUPS_FILE);
+    let mut bytes = std::fs::read(&current).unwrap();
+    let before = closed.len();
+    if !bytes.is_empty() {
+        let log = LookupLog::open_with_segments(dir.path(), 1).unwrap();
+        lookups(&log, 9, 10).await;
+        log.stop();
+        bytes = std::fs::read(&current).unwrap();
+    }
+    assert!(bytes.is_empty());
+    std::fs::remove_file(&current).unwrap();
+    let log = LookupLog::open_with_segments(dir.path(), 400).unwrap();
+    let total = all_records(dir.path()).len() as u64;
+    lookups(&log, total, total + 3).await;
+    log.stop();
+    assert!(super::segments(dir.path()).unwrap().len() > before);
+    check(&all_records(dir.path()), Ok(total + 3));
+
+    // A damaged last record in the segment being written: numbered on from the segments
+    // before it.
+    let log = LookupLog::open_with_segments(dir.path(), 1 << 20).unwrap();
+    lookups(&log, 100, 102).await;
+    log.stop();
+    let records = all_records(dir.path());
+    let last_seq = records.len() as u64;
+    let text = std::fs::read_to_string(&current).unwrap();
+    let damaged = text.replace(&format!("\"seq\":{last_seq},"), "\"seq\":1,");
+    assert_ne!(damaged, text);
+    std::fs::write(&current, damaged).unwrap();
+    let log = LookupLog::open_with_segments(dir.path(), 1 << 20).unwrap();
+    lookups(&log, 200, 201).await;
+    log.stop();
+    let records = all_records(dir.path());
+    assert_eq!(
+        chain::decode(records.last().unwrap()).unwrap().seq,
+        last_seq + 1
+    );
+    check(&records, Err((last_seq, BreakReason::Altered)));
+}
