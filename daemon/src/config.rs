@@ -222,6 +222,9 @@ pub struct RawLimits {
     pub body_timeout_secs: u64,
     /// Seconds a client has to finish its TLS handshake.
     pub handshake_timeout_secs: u64,
+    /// Seconds an answer may wait for the client to read it (a write that cannot go on
+    /// for this long closes the connection).
+    pub write_timeout_secs: u64,
     /// Largest request line and headers together, in bytes (431 beyond).
     pub max_header_bytes: usize,
 }
@@ -233,6 +236,7 @@ impl Default for RawLimits {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             handshake_timeout_secs: 10,
+            write_timeout_secs: 30,
             max_header_bytes: 16 * 1024,
         }
     }
@@ -351,6 +355,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// TLS handshake timeout.
     pub handshake_timeout: Duration,
+    /// How long a write may wait for the client to read.
+    pub write_timeout: Duration,
     /// Largest request line and headers.
     pub max_header_bytes: usize,
     /// Throttle settings at first start.
@@ -576,6 +582,7 @@ impl TryFrom<RawConfig> for Config {
         positive("limits.header_timeout_secs", l.header_timeout_secs)?;
         positive("limits.body_timeout_secs", l.body_timeout_secs)?;
         positive("limits.handshake_timeout_secs", l.handshake_timeout_secs)?;
+        positive("limits.write_timeout_secs", l.write_timeout_secs)?;
         // hyper's own limit on the head sits at 64 KiB (see `server`); ours must be below.
         if !(1024..=MAX_HEADER_BYTES_CAP).contains(&l.max_header_bytes) {
             return Err(ConfigError::Range {
@@ -617,6 +624,7 @@ impl TryFrom<RawConfig> for Config {
             header_timeout: Duration::from_secs(l.header_timeout_secs),
             body_timeout: Duration::from_secs(l.body_timeout_secs),
             handshake_timeout: Duration::from_secs(l.handshake_timeout_secs),
+            write_timeout: Duration::from_secs(l.write_timeout_secs),
             max_header_bytes: l.max_header_bytes,
             throttle,
         })

@@ -178,6 +178,7 @@ pub async fn run(
         tls: None,
         header_timeout: config.header_timeout,
         handshake_timeout: config.handshake_timeout,
+        write_timeout: config.write_timeout,
     };
     let public = tokio::spawn(server::serve(
         listeners.public,

@@ -5,8 +5,10 @@
 //!
 //! **Timeouts.** A client has `handshake_timeout` to finish its TLS handshake and
 //! `header_timeout` to send each request's line and headers (also while a kept-alive
-//! connection idles); hyper enforces the latter only because a timer is installed. The
-//! request body's timeout and size limit are enforced per route in `http`.
+//! connection idles); hyper enforces the latter only because a timer is installed. A
+//! write to the connection that cannot go on for `write_timeout` (a client that stopped
+//! reading its answer) closes it. The request body's timeout and size limit are enforced
+//! per route in `http`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Time to finish the TLS handshake.
     pub handshake_timeout: Duration,
+    /// Time a write may wait for the client to read.
+    pub write_timeout: Duration,
 }
 
 /// A TLS acceptor and what its client certificates stand for.
@@ -142,6 +146,10 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        // Under TLS too: a TLS write is a write to this stream.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(options.write_timeout));
+        let stream = Box::pin(stream);
         let http = http.clone();
         let watcher = graceful.watcher();
         let tls = options.tls.clone();

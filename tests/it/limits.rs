@@ -1,5 +1,5 @@
 //! Bad input never hurts: slow clients are cut off at the header, body and handshake
-//! timeouts; oversized bodies get 413 and oversized heads 431, as problem+json; malformed
+//! timeouts, and one that stops reading its answers at the write timeout; oversized bodies get 413 and oversized heads 431, as problem+json; malformed
 //! requests get problem+json too. Raw sockets, so the client can misbehave.
 
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 const HEADER: Duration = Duration::from_millis(600);
 const BODY: Duration = Duration::from_millis(600);
 const HANDSHAKE: Duration = Duration::from_millis(600);
+const WRITE: Duration = Duration::from_millis(600);
 /// How late a cut-off may come on a busy machine.
 const SLACK: Duration = Duration::from_secs(10);
 /// The daemon's timers start when it accepts the connection, a little before the test's
@@ -18,13 +19,22 @@ const SLACK: Duration = Duration::from_secs(10);
 const EARLY: Duration = Duration::from_millis(50);
 
 async fn start(tls: bool) -> TestDaemon {
-    let options = Options {
+    start_with(
         tls,
-        timeouts: Some(Timeouts {
+        Timeouts {
             header: HEADER,
             body: BODY,
             handshake: HANDSHAKE,
-        }),
+            write: WRITE,
+        },
+    )
+    .await
+}
+
+async fn start_with(tls: bool, timeouts: Timeouts) -> TestDaemon {
+    let options = Options {
+        tls,
+        timeouts: Some(timeouts),
         ..Options::default()
     };
     TestDaemon::start_with(options, tempfile::tempdir().unwrap(), None)
@@ -344,4 +354,49 @@ async fn malformed_requests_get_problems() {
         reply.header("content-type"),
         Some("application/problem+json")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off_at_the_write_timeout() {
+    // A long header timeout, so only the write timeout can close the connection.
+    let d = start_with(
+        false,
+        Timeouts {
+            header: SLACK * 3,
+            body: BODY,
+            handshake: HANDSHAKE,
+            write: WRITE,
+        },
+    )
+    .await;
+    // Far more answers than the socket buffers hold, asked for at once, never read (a
+    // small receive buffer makes the server's writes block sooner).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(d.addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let asked = 400;
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    writer.write_all(&request.repeat(asked)).await.unwrap();
+    tokio::time::sleep(WRITE + Duration::from_secs(2)).await;
+
+    // Reading now finds the connection closed before every answer came.
+    let started = Instant::now();
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout_at((started + SLACK).into(), reader.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+            Err(_) => panic!(
+                "still open {SLACK:?} after the client started reading; {} bytes received",
+                bytes.len()
+            ),
+        }
+    }
+    let answers = bytes
+        .windows(b"HTTP/1.1 200".len())
+        .filter(|w| *w == b"HTTP/1.1 200")
+        .count();
+    assert!(answers < asked, "all {asked} answers arrived");
 }

@@ -32,8 +32,8 @@ pub struct Options {
     /// Accept client certificates from a test CA ([`TestDaemon::client_ca`]): one whose
     /// subject OU is a role's name carries that role (`[[tls.clients]] ou = "<role>"`).
     pub client_certs: bool,
-    /// `limits.header_timeout_secs`, `body_timeout_secs` and `handshake_timeout_secs`,
-    /// finer than whole seconds.
+    /// `limits.header_timeout_secs`, `body_timeout_secs`, `handshake_timeout_secs` and
+    /// `write_timeout_secs`, finer than whole seconds.
     pub timeouts: Option<Timeouts>,
 }
 
@@ -46,6 +46,8 @@ pub struct Timeouts {
     pub body: Duration,
     /// For the TLS handshake.
     pub handshake: Duration,
+    /// For a write the client does not read.
+    pub write: Duration,
 }
 
 impl Default for Options {
@@ -191,6 +193,7 @@ impl TestDaemon {
             config.header_timeout = t.header;
             config.body_timeout = t.body;
             config.handshake_timeout = t.handshake;
+            config.write_timeout = t.write;
         }
         let listeners = Listeners::bind(&config).await?;
         let addr = listeners.public.local_addr()?;
