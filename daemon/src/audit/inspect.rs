@@ -238,11 +238,8 @@ impl QueryReport {
 /// closed segments beside it. Blocking: reads both logs whole.
 pub fn verify(store: &Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
     let changes = chain::check(store.audit_records())?;
-    let lookup_chain = chain::check(lookup_lines(lookups)?)?;
-    let closed = match lookups.parent() {
-        Some(dir) => super::segments(dir)?.len(),
-        None => 0,
-    };
+    let (lookup_chain, closed) = unrotated(lookups, || chain::check(lookup_lines(lookups)?))?;
+    let closed = closed.len();
     let location = match closed {
         0 => lookups.display().to_string(),
         1 => format!("{} and 1 closed segment beside it", lookups.display()),
@@ -258,13 +255,42 @@ pub fn verify(store: &Store, lookups: &Path) -> Result<VerifyReport, StoreError>
 pub fn query(store: &Store, lookups: &Path, licence: &str) -> Result<QueryReport, StoreError> {
     let mut unreadable = 0;
     let changes = select(store.audit_records(), licence, &mut unreadable)?;
-    let lookups = select(lookup_lines(lookups)?, licence, &mut unreadable)?;
+    let (lookups, _) = unrotated(lookups, || {
+        let mut skipped = 0;
+        let selected = select(lookup_lines(lookups)?, licence, &mut skipped)?;
+        Ok((selected, skipped))
+    })?;
+    let (lookups, skipped) = lookups;
+    unreadable += skipped;
     Ok(QueryReport {
         licence: licence.to_owned(),
         lookups,
         changes,
         unreadable,
     })
+}
+
+/// Runs `read` over the lookup log at `lookups` until no segment was closed while it
+/// read (a running daemon may close one at any moment), and returns its result and the
+/// closed segments it saw.
+fn unrotated<T>(
+    lookups: &Path,
+    mut read: impl FnMut() -> Result<T, StoreError>,
+) -> Result<(T, Vec<(u64, PathBuf)>), StoreError> {
+    let segments = || match lookups.parent() {
+        Some(dir) => super::segments(dir),
+        None => Ok(Vec::new()),
+    };
+    let mut attempts = 0;
+    loop {
+        let before = segments()?;
+        let result = read()?;
+        let after = segments()?;
+        attempts += 1;
+        if before == after || attempts == 3 {
+            return Ok((result, after));
+        }
+    }
 }
 
 fn select(

@@ -255,6 +255,22 @@ async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
     log.stop();
     assert!(super::segments(dir.path()).unwrap().len() > before);
     check(&all_records(dir.path()), Ok(total + 3));
+    // `edld audit verify` reads the same: every segment, then the current file.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::open(store_dir.path()).unwrap();
+    let report = super::inspect::verify(&store, &current).unwrap();
+    assert_eq!(
+        (report.lookups.records, report.lookups.broken),
+        (total + 3, None)
+    );
+    assert!(
+        report
+            .lookups
+            .location
+            .contains("closed segments beside it"),
+        "{}",
+        report.lookups.location
+    );
 
     // A damaged last record in the segment being written: numbered on from the segments
     // before it.
