@@ -11,7 +11,8 @@
 //! 3. live-status requests/s with p50/p99 latency at 64 connections;
 //! 4. isolation: live-status p99 at a fixed offered rate, first alone, then under an
 //!    issuance flood of 10x the drain rate, in the same run; their ratio, and how many
-//!    live-status requests were refused (must be none).
+//!    live-status requests were refused (must be none);
+//! 5. how long a restart on the run's data takes until the daemon is ready.
 //!
 //! The daemon serves from its own runtime; the harness's live-status clients and the flood
 //! run on two others. Build it in release:
@@ -110,16 +111,13 @@ fn main() -> anyhow::Result<()> {
     preload(&dir, &numbers, false)?;
     preload(&dir, &backlog, true)?;
     preload(&dir, &flooders, false)?;
-    let d = serving.block_on(TestDaemon::start_with(
-        Options {
-            tls: true,
-            batch: args.batch,
-            coalesce: Duration::from_millis(1000),
-            ..Options::default()
-        },
-        dir,
-        None,
-    ))?;
+    let options = || Options {
+        tls: true,
+        batch: args.batch,
+        coalesce: Duration::from_millis(1000),
+        ..Options::default()
+    };
+    let d = serving.block_on(TestDaemon::start_with(options(), dir, None))?;
     let result = clients.block_on(phases(
         &args,
         &d,
@@ -128,8 +126,22 @@ fn main() -> anyhow::Result<()> {
         flooders,
         flood.handle(),
     ));
-    serving.block_on(d.stop())?;
-    result
+    let dir = serving.block_on(d.stop())?;
+    result?;
+    if !args.isolation_only {
+        // A restart on the run's data: the status lists are rebuilt from every credential.
+        let credentials = daemon::store::Store::open(&dir.path().join("data"))?
+            .scan(daemon::store::prefix::CREDENTIAL)
+            .count();
+        let started = Instant::now();
+        let d = serving.block_on(TestDaemon::start_with(options(), dir, None))?;
+        println!(
+            "restart with {credentials} credentials in the store: ready after {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        serving.block_on(d.stop())?;
+    }
+    Ok(())
 }
 
 async fn set(d: &TestDaemon, changes: Value) -> anyhow::Result<()> {
