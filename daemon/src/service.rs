@@ -1818,11 +1818,20 @@ fn restore_status_lists(store: &Store, base_url: String) -> Result<StatusLists, 
     // memory and written with its credential in one batch, and a credential is never
     // shown before that batch is durable. So the credentials alone restore every index
     // taken, and an index lost in a crash was never seen outside.
+    /// What a status list needs of a credential record: the token and the rest are
+    /// skipped, not copied.
+    #[derive(serde::Deserialize)]
+    struct ListEntry {
+        licence: LicenceNumber,
+        list: u32,
+        index: u32,
+        superseded: bool,
+    }
     let mut states: HashMap<String, LicenceState> = HashMap::new();
     let mut entries = Vec::new();
     for entry in store.scan(prefix::CREDENTIAL) {
         let (_, v) = entry?;
-        let c: CredentialRecord =
+        let c: ListEntry =
             serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("credential".into()))?;
         let state = match states.get(c.licence.as_str()) {
             Some(s) => *s,
