@@ -15,7 +15,9 @@ use daemon::auth::Role;
 use daemon::client::{Client, Reply};
 use hyper::Method;
 use serde_json::{Value, json};
-use tests::{ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, wait_issued};
+use tests::{
+    ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
+};
 
 /// Who may call a route, as the product describes it (kept apart from `daemon::auth` on
 /// purpose: a change to the table in the code must be made here too).
@@ -863,32 +865,11 @@ async fn edl_verify_with_a_client_certificate() {
             .unwrap(),
     );
     let verify = async |config: &str, command: &str| {
-        let mut args = vec!["edl-verify".to_owned(), "--config".into(), config.into()];
-        args.push(command.into());
+        let mut args = vec!["--config".to_owned(), config.into(), command.into()];
         if command == "check" {
             args.extend(["--json".to_owned(), qr.clone()]);
         }
-        tokio::task::spawn_blocking(move || {
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            let mut stdin = std::io::empty();
-            let mut stdin = std::io::BufReader::new(&mut stdin);
-            let env = |_: &str| None;
-            let mut io = verifier::Io {
-                stdin: &mut stdin,
-                stdout: &mut out,
-                stderr: &mut err,
-                env: &env,
-                stdout_is_terminal: false,
-            };
-            let code = verifier::run(args, &mut io, now);
-            (
-                code,
-                String::from_utf8_lossy(&out).into_owned(),
-                String::from_utf8_lossy(&err).into_owned(),
-            )
-        })
-        .await
-        .unwrap()
+        verify_cli(args, now).await.unwrap()
     };
     let (code, out, err) = verify(&terminal, "sync").await;
     assert_eq!(code, 0, "{out} {err}");

@@ -6,38 +6,9 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use serde_json::{Value, json};
-use tests::{TestDaemon, licence_json, licence_numbers, wait_issued};
+use tests::{TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Runs `edl-verify` in-process at the daemon's time; returns (exit code, stdout, stderr).
-async fn verify_cli(args: Vec<String>, now: keys::UnixTime) -> (u8, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let mut stdin = std::io::empty();
-        let mut stdin = std::io::BufReader::new(&mut stdin);
-        let env = |_: &str| None;
-        let mut io = verifier::Io {
-            stdin: &mut stdin,
-            stdout: &mut out,
-            stderr: &mut err,
-            env: &env,
-            stdout_is_terminal: false,
-        };
-        let code = verifier::run(
-            std::iter::once("edl-verify".to_owned()).chain(args),
-            &mut io,
-            now,
-        );
-        (
-            code,
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&err).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
 
 fn write_config(dir: &Path, d: &TestDaemon) -> String {
     write_config_as(dir, d, "officer", "verify.toml")
@@ -74,7 +45,8 @@ async fn check(config: &str, qr: &str, now: keys::UnixTime) -> (u8, Value) {
         ],
         now,
     )
-    .await;
+    .await
+    .unwrap();
     let verdict = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
     (code, verdict)
 }
@@ -90,7 +62,8 @@ async fn sync(config: &str, now: keys::UnixTime) {
         ],
         now,
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(code, 0, "sync failed: {out} {err}");
 }
 
@@ -153,7 +126,8 @@ async fn verifier_against_the_daemon_live_and_from_its_cache() {
         ],
         now(),
     )
-    .await;
+    .await
+    .unwrap();
     let verdict: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
     assert_eq!(
         (code, verdict["status"]["source"].as_str()),
@@ -216,7 +190,8 @@ async fn verifier_against_the_daemon_live_and_from_its_cache() {
             ],
             now(),
         )
-        .await;
+        .await
+        .unwrap();
         let offline: Value = serde_json::from_str(&out).unwrap();
         if offline["reason"] == "revoked" {
             assert_eq!(offline["status"]["source"], "cached_list");

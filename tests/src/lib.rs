@@ -627,3 +627,35 @@ pub async fn wait_issued(
         }
     }
 }
+
+/// Runs `edl-verify` with `args` in-process at `now`, with no standard input and no
+/// environment; returns (exit code, stdout, stderr).
+pub async fn verify_cli(
+    args: Vec<String>,
+    now: keys::UnixTime,
+) -> anyhow::Result<(u8, String, String)> {
+    Ok(tokio::task::spawn_blocking(move || {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdin = std::io::empty();
+        let mut stdin = std::io::BufReader::new(&mut stdin);
+        let env = |_: &str| None;
+        let mut io = verifier::Io {
+            stdin: &mut stdin,
+            stdout: &mut out,
+            stderr: &mut err,
+            env: &env,
+            stdout_is_terminal: false,
+        };
+        let code = verifier::run(
+            std::iter::once("edl-verify".to_owned()).chain(args),
+            &mut io,
+            now,
+        );
+        (
+            code,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    })
+    .await?)
+}
