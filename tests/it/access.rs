@@ -458,17 +458,10 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let mut c = d.client().await.unwrap();
-    let mut admin = d.admin_client().await.unwrap();
-    let reply = admin
-        .json(
-            Method::PATCH,
-            "/admin/v1/throttle",
-            Some(d.key("operator")),
-            &json!({"client.mode": "off", "licence.mode": "off"}),
-        )
+    d.set_throttle(&json!({"client.mode": "off", "licence.mode": "off"}))
         .await
         .unwrap();
-    assert_eq!(reply.status, 200);
+    let mut admin = d.admin_client().await.unwrap();
     let reply = admin
         .json(
             Method::POST,

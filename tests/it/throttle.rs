@@ -19,20 +19,9 @@ async fn start() -> TestDaemon {
         .unwrap()
 }
 
-/// Changes throttle settings through the admin API; returns the reply body.
+/// Changes throttle settings through the admin API; returns the settings in force.
 async fn set(d: &TestDaemon, changes: Value) -> Value {
-    let mut admin = d.admin_client().await.unwrap();
-    let reply = admin
-        .json(
-            Method::PATCH,
-            "/admin/v1/throttle",
-            Some(d.key("operator")),
-            &changes,
-        )
-        .await
-        .unwrap();
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    reply.json().unwrap()
+    d.set_throttle(&changes).await.unwrap()
 }
 
 /// Registers `n` licences (region `region`) and returns their numbers.

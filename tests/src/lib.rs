@@ -270,6 +270,26 @@ impl TestDaemon {
         Client::connect(self.admin, None).await
     }
 
+    /// Changes throttle settings through the admin API as the operator; returns the
+    /// settings in force.
+    pub async fn set_throttle(
+        &self,
+        changes: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let reply = self
+            .admin_client()
+            .await?
+            .json(
+                hyper::Method::PATCH,
+                "/admin/v1/throttle",
+                Some(self.key("operator")),
+                changes,
+            )
+            .await?;
+        anyhow::ensure!(reply.status == 200, "{}: {:?}", reply.status, reply.body);
+        reply.json()
+    }
+
     /// The development API key of `role`.
     pub fn key(&self, role: &str) -> &str {
         self.keys.get(role).map_or("", String::as_str)

@@ -145,16 +145,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn set(d: &TestDaemon, changes: Value) -> anyhow::Result<()> {
-    let mut admin = d.admin_client().await?;
-    let reply = admin
-        .json(
-            Method::PATCH,
-            "/admin/v1/throttle",
-            Some(d.key("operator")),
-            &changes,
-        )
-        .await?;
-    anyhow::ensure!(reply.status == 200, "{}: {:?}", reply.status, reply.body);
+    d.set_throttle(&changes).await?;
     Ok(())
 }
 
@@ -495,8 +486,8 @@ async fn isolation(
     let (mut alone, mut flooded) = (Vec::new(), Vec::new());
     let (mut refused_alone, mut refused_flooded) = (0, 0);
     let (mut sent, mut flood_secs) = (0, 0.0);
-    for _ in 0..args.rounds {
-        let (latencies, refused) = status_load(
+    let window = || {
+        status_load(
             d,
             &args.status_role,
             ids,
@@ -504,7 +495,9 @@ async fn isolation(
             connections,
             args.isolation_seconds,
         )
-        .await?;
+    };
+    for _ in 0..args.rounds {
+        let (latencies, refused) = window().await?;
         alone.extend(latencies);
         refused_alone += refused;
 
@@ -513,15 +506,7 @@ async fn isolation(
         tokio::time::sleep(Duration::from_secs(2)).await;
         let sent_before = tally.sent.load(Ordering::SeqCst);
         let started = Instant::now();
-        let (latencies, refused) = status_load(
-            d,
-            &args.status_role,
-            ids,
-            args.status_rate,
-            connections,
-            args.isolation_seconds,
-        )
-        .await?;
+        let (latencies, refused) = window().await?;
         flood_secs += started.elapsed().as_secs_f64();
         sent += tally.sent.load(Ordering::SeqCst) - sent_before;
         running.stop().await;
