@@ -1408,6 +1408,15 @@ async fn refresh(
 
 // ----- registry -----
 
+/// A registry change's answer: the record, the licence's credentials, any re-issue.
+fn change_response(
+    state: &AppState,
+    status: StatusCode,
+    change: &LicenceChange,
+) -> Result<Response, ApiError> {
+    Ok(json_response(status, &change_json(state, change)?))
+}
+
 fn change_json(state: &AppState, change: &LicenceChange) -> Result<Value, ApiError> {
     let credentials: Vec<Value> = state
         .service
@@ -1439,10 +1448,7 @@ async fn licence(
         created: false,
         reissue: None,
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &change_json(&state, &change)?,
-    ))
+    change_response(&state, StatusCode::OK, &change)
 }
 
 async fn put_licence(
@@ -1458,7 +1464,7 @@ async fn put_licence(
     } else {
         StatusCode::OK
     };
-    Ok(json_response(status, &change_json(&state, &change)?))
+    change_response(&state, status, &change)
 }
 
 #[derive(Deserialize)]
@@ -1479,10 +1485,7 @@ async fn licence_state(
         .service
         .change_state(&caller, &number, body.action)
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &change_json(&state, &change)?,
-    ))
+    change_response(&state, StatusCode::OK, &change)
 }
 
 #[derive(Deserialize)]
@@ -1503,8 +1506,5 @@ async fn licence_points(
         .service
         .set_points(&caller, &number, body.points)
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &change_json(&state, &change)?,
-    ))
+    change_response(&state, StatusCode::OK, &change)
 }

@@ -1601,23 +1601,18 @@ impl Service {
         number: &LicenceNumber,
         action: StateAction,
     ) -> Result<LicenceChange, ApiError> {
-        let change = {
-            let _guard = self.stripe(number);
-            let old = self.licence(number)?.ok_or(ApiError::NotFound("licence"))?;
-            let state = registry::transition(old.state, action)
-                .map_err(|e| ApiError::Conflict(e.to_string()))?;
-            let mut new = old.clone();
-            new.state = state;
-            let name = match action {
-                StateAction::Suspend => "licence.suspend",
-                StateAction::Revoke => "licence.revoke",
-                StateAction::Cancel => "licence.cancel",
-                StateAction::Reinstate => "licence.reinstate",
-            };
-            self.change_licence_locked(caller, Some(old), new, name)?
+        let name = match action {
+            StateAction::Suspend => "licence.suspend",
+            StateAction::Revoke => "licence.revoke",
+            StateAction::Cancel => "licence.cancel",
+            StateAction::Reinstate => "licence.reinstate",
         };
-        self.commit().await?;
-        Ok(change)
+        self.modify_licence(caller, number, name, |record| {
+            record.state = registry::transition(record.state, action)
+                .map_err(|e| ApiError::Conflict(e.to_string()))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Sets the points.
@@ -1627,15 +1622,31 @@ impl Service {
         number: &LicenceNumber,
         points: Points,
     ) -> Result<LicenceChange, ApiError> {
-        let change = {
+        self.modify_licence(caller, number, "licence.points", |record| {
+            record.points = points;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies `change` to an existing licence record under its stripe, records it as
+    /// `action`, and waits until it is durable.
+    async fn modify_licence(
+        &self,
+        caller: &Caller,
+        number: &LicenceNumber,
+        action: &str,
+        change: impl FnOnce(&mut LicenceRecord) -> Result<(), ApiError>,
+    ) -> Result<LicenceChange, ApiError> {
+        let done = {
             let _guard = self.stripe(number);
             let old = self.licence(number)?.ok_or(ApiError::NotFound("licence"))?;
             let mut new = old.clone();
-            new.points = points;
-            self.change_licence_locked(caller, Some(old), new, "licence.points")?
+            change(&mut new)?;
+            self.change_licence_locked(caller, Some(old), new, action)?
         };
         self.commit().await?;
-        Ok(change)
+        Ok(done)
     }
 
     /// Writes a changed record with its consequences: a changed credential content
