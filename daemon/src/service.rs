@@ -1222,13 +1222,10 @@ impl Service {
         let mut issued = Vec::new();
         let mut batch = Batch::default();
         let mut after = After::default();
-        let mut served: [Option<u64>; 3] = [None; 3];
         for (lane, sequence, ticket, app) in apps {
             report.taken[lane.index()] += 1;
             batch.remove(queue::entry_key(lane, sequence));
             after.served.push((lane, sequence));
-            let last = &mut served[lane.index()];
-            *last = Some(last.map_or(sequence, |s| s.max(sequence)));
             // The application's state decides, not the queue entry.
             let Some(app) =
                 app.filter(|a| a.state == (ApplicationState::Queued { lane, sequence }))
@@ -1243,7 +1240,8 @@ impl Service {
             }
         }
         for lane in Lane::ALL {
-            if let Some(sequence) = served[lane.index()] {
+            let served = after.served.iter().filter(|(l, _)| *l == lane);
+            if let Some(sequence) = served.map(|(_, s)| *s).max() {
                 batch.put(
                     key(prefix::META, &[b"served/", lane.as_str().as_bytes()]),
                     &sequence,
@@ -1670,7 +1668,8 @@ impl Service {
         if let Some(old) = &old {
             let effect = registry::change_effect(old, &new);
             if effect.supersede || effect.state_changed {
-                let credentials = self.licence_credentials(&number)?;
+                let latest = self.latest_application(&number)?;
+                let credentials = self.credentials_from(latest)?;
                 let had_current = credentials.iter().any(|c| !c.superseded);
                 for mut c in credentials {
                     if effect.supersede && !c.superseded {
@@ -1683,7 +1682,6 @@ impl Service {
                         issue::list_status(c.superseded, new.state),
                     ));
                 }
-                let latest = self.latest_application(&number)?;
                 if effect.supersede
                     && had_current
                     && new.state == LicenceState::Normal
