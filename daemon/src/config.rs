@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::Role;
-use crate::throttle::settings::ThrottleSettings;
+use crate::domain::throttle::settings::ThrottleSettings;
 
 /// The embedded default configuration `edld` runs on without `--config`.
 pub const DEFAULT_TOML: &str = r#"

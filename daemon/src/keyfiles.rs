@@ -164,12 +164,14 @@ pub fn check(source: &KeySource, issuer: &str, now: keys::UnixTime) -> anyhow::R
     };
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let context = || format!("trust list {}", path.display());
-    let served = crate::trust::check_offline(&bytes, pinned, None, issuer).with_context(context)?;
+    let served =
+        crate::domain::trust::check_offline(&bytes, pinned, None, issuer).with_context(context)?;
     for (key, key_use) in [
         (&keys.credential, KeyUse::Credential),
         (&keys.status, KeyUse::Status),
     ] {
-        crate::trust::may_sign(&served.list, key_use, key.public(), now).with_context(context)?;
+        crate::domain::trust::may_sign(&served.list, key_use, key.public(), now)
+            .with_context(context)?;
     }
     Ok(())
 }

@@ -19,32 +19,20 @@
 //! through their own log and its own group commit. Under saturation issuance is shed (503)
 //! before verification waits.
 
-pub mod application;
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
-pub mod demo;
-pub mod drain;
+pub mod domain;
 pub mod error;
 pub mod http;
-pub mod import;
-pub mod issue;
 pub mod keyfiles;
 pub mod metrics;
-pub mod openapi;
-pub mod operator;
-pub mod queue;
-pub mod registry;
-pub mod render;
-pub mod server;
 pub mod service;
-pub mod status_lists;
 pub mod store;
 pub mod systemd;
-pub mod throttle;
-pub mod trust;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,8 +47,8 @@ pub use clock::{Clock, ManualClock};
 pub use config::Config;
 
 use crate::http::AppState;
+use crate::http::server::stopped;
 use crate::metrics::Metrics;
-use crate::server::stopped;
 use crate::service::Service;
 
 /// The bound listeners `run` serves on.
@@ -101,7 +89,7 @@ pub async fn run(
     let admin_addr = listeners.admin.local_addr()?;
     let base_url = config.base_url(public_addr);
     let tls = match &config.tls {
-        Some(files) => Some(server::tls(files)?),
+        Some(files) => Some(http::server::tls(files)?),
         None => None,
     };
     let (keys, reports) = keyfiles::load(&config.keys, &config.data_dir)?;
@@ -130,7 +118,7 @@ pub async fn run(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("edld-issuance")
-            .on_thread_start(drain::yield_cpu_to_verification)
+            .on_thread_start(service::signing::yield_cpu_to_verification)
             .enable_all()
             .build()
             .context("starting the issuance runtime")?,
@@ -144,7 +132,7 @@ pub async fn run(
         let service = service.clone();
         std::thread::Builder::new()
             .name("edld-drain".into())
-            .spawn(move || drain::run(&service))
+            .spawn(move || service::signing::run(&service))
             .context("starting the drain thread")?
     };
 
@@ -174,23 +162,23 @@ pub async fn run(
     };
     let public_router = http::router(http::public_routes(), state.clone(), public_limits);
     let admin_router = http::router(http::admin_routes(), state, admin_limits);
-    let serving = server::ServeOptions {
+    let serving = http::server::ServeOptions {
         tls: None,
         header_timeout: config.header_timeout,
         handshake_timeout: config.handshake_timeout,
         write_timeout: config.write_timeout,
     };
-    let public = tokio::spawn(server::serve(
+    let public = tokio::spawn(http::server::serve(
         listeners.public,
         public_router,
-        server::ServeOptions {
+        http::server::ServeOptions {
             tls,
             ..serving.clone()
         },
         stop_rx.clone(),
     ));
     let mut watchdog_stop = stop_rx.clone();
-    let admin = tokio::spawn(server::serve(
+    let admin = tokio::spawn(http::server::serve(
         listeners.admin,
         admin_router,
         serving,

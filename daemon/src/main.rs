@@ -263,7 +263,7 @@ enum RegistryCommand {
         config: Option<PathBuf>,
         /// Force the format.
         #[arg(long, value_enum)]
-        format: Option<daemon::import::Format>,
+        format: Option<daemon::cli::import::Format>,
     },
 }
 
@@ -430,21 +430,21 @@ fn throttle(command: ThrottleCommand, overrides: &Overrides) -> ExitCode {
             out,
         } => std::fs::write(
             &out,
-            daemon::operator::launch_day(base, spike, hours).to_csv(),
+            daemon::cli::operator::launch_day(base, spike, hours).to_csv(),
         )
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))
         .map(|()| println!("wrote {}", out.display())),
         ThrottleCommand::Show { key } => admin_call(&key, overrides, |admin, out| {
-            Box::pin(async move { daemon::operator::show(&admin, out).await })
+            Box::pin(async move { daemon::cli::operator::show(&admin, out).await })
         }),
         ThrottleCommand::Set { key, changes } => admin_call(&key, overrides, |admin, out| {
-            Box::pin(async move { daemon::operator::set(&admin, &changes, out).await })
+            Box::pin(async move { daemon::cli::operator::set(&admin, &changes, out).await })
         }),
         ThrottleCommand::Pause { key } => admin_call(&key, overrides, |admin, out| {
-            Box::pin(async move { daemon::operator::pause(&admin, true, out).await })
+            Box::pin(async move { daemon::cli::operator::pause(&admin, true, out).await })
         }),
         ThrottleCommand::Resume { key } => admin_call(&key, overrides, |admin, out| {
-            Box::pin(async move { daemon::operator::pause(&admin, false, out).await })
+            Box::pin(async move { daemon::cli::operator::pause(&admin, false, out).await })
         }),
     };
     match result {
@@ -464,7 +464,7 @@ type AdminFuture<'a> =
 fn admin_call(
     key: &OperatorKey,
     overrides: &Overrides,
-    call: impl for<'a> FnOnce(daemon::operator::Admin, &'a mut std::io::Stdout) -> AdminFuture<'a>,
+    call: impl for<'a> FnOnce(daemon::cli::operator::Admin, &'a mut std::io::Stdout) -> AdminFuture<'a>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     let addr: std::net::SocketAddr = overrides
@@ -478,7 +478,7 @@ fn admin_call(
         .clone()
         .unwrap_or_else(|| PathBuf::from("./edl-data"));
     let key = operator_key(key, &data)?;
-    let admin = daemon::operator::Admin { addr, key };
+    let admin = daemon::cli::operator::Admin { addr, key };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -531,7 +531,7 @@ fn clients(command: ClientsCommand, overrides: &Overrides) -> ExitCode {
                 .is_ok()
             {
                 let key = operator_key(&target.key, &config.data_dir)?;
-                daemon::operator::Clients::Daemon(daemon::operator::Admin {
+                daemon::cli::operator::Clients::Daemon(daemon::cli::operator::Admin {
                     addr: config.admin_listen,
                     key,
                 })
@@ -542,7 +542,7 @@ fn clients(command: ClientsCommand, overrides: &Overrides) -> ExitCode {
                     config.data_dir.display()
                 );
                 let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-                daemon::operator::Clients::Offline {
+                daemon::cli::operator::Clients::Offline {
                     data_dir: config.data_dir.clone(),
                     client: format!("local:{user}"),
                 }
@@ -559,7 +559,7 @@ fn clients(command: ClientsCommand, overrides: &Overrides) -> ExitCode {
                     println!("{key}");
                 }
                 ClientsCommand::List { .. } => {
-                    daemon::operator::print_clients(&clients.list().await?, &mut out)?;
+                    daemon::cli::operator::print_clients(&clients.list().await?, &mut out)?;
                 }
                 ClientsCommand::Revoke { name, .. } => {
                     let client = clients.revoke(&name, now).await?;
@@ -597,7 +597,7 @@ fn simulate(
                 .with_context(|| format!("{}", path.display()))?
                 .throttle
         }
-        None => daemon::throttle::settings::ThrottleSettings::default(),
+        None => daemon::domain::throttle::settings::ThrottleSettings::default(),
     };
     for change in changes {
         let (name, value) = change
@@ -613,14 +613,14 @@ fn simulate(
     let lane_mix: [f64; 3] = mix
         .try_into()
         .map_err(|_| anyhow::anyhow!("--lane-mix: three numbers, window,reissue,first"))?;
-    let scenario = daemon::operator::Scenario {
+    let scenario = daemon::cli::operator::Scenario {
         lane_mix,
         clients,
         repeat_share,
-        ..daemon::operator::Scenario::default()
+        ..daemon::cli::operator::Scenario::default()
     };
     let started = std::time::Instant::now();
-    let report = daemon::operator::simulate(arrivals, &settings, &scenario)?;
+    let report = daemon::cli::operator::simulate(arrivals, &settings, &scenario)?;
     let title = format!(
         "{}: drain {}/s, queue bound {} s, intake {}/s",
         arrivals.display(),
@@ -634,7 +634,7 @@ fn simulate(
         .to_svg(&title)
         .map_err(|e| anyhow::anyhow!("drawing: {e}"))?;
     std::fs::write(out_svg, svg).with_context(|| format!("writing {}", out_svg.display()))?;
-    println!("{}", daemon::operator::summary(&report));
+    println!("{}", daemon::cli::operator::summary(&report));
     println!(
         "simulated {:.1} h in {:.1} s; wrote {} and {}",
         report.samples.len() as f64 / 60.0,
@@ -693,7 +693,8 @@ fn serve(path: Option<PathBuf>, overrides: &Overrides) -> ExitCode {
             // Refused keys or trust list: a configuration error, which a restart does not
             // mend (systemd's RestartPreventExitStatus= names 78).
             let refused = e.chain().any(|c| {
-                c.is::<daemon::keyfiles::KeyFileError>() || c.is::<daemon::trust::TrustError>()
+                c.is::<daemon::keyfiles::KeyFileError>()
+                    || c.is::<daemon::domain::trust::TrustError>()
             });
             ExitCode::from(if refused { EXIT_CONFIG } else { EXIT_SOFTWARE })
         }
@@ -738,7 +739,7 @@ fn demo(overrides: &Overrides) -> ExitCode {
     // Show a revocation in the next status list within a fraction of a second.
     config.status_coalesce = std::time::Duration::from_millis(100);
     let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
-        rt.block_on(daemon::demo::run(
+        rt.block_on(daemon::cli::demo::run(
             config,
             Arc::new(SystemClock),
             &mut std::io::stdout(),
@@ -756,15 +757,15 @@ fn demo(overrides: &Overrides) -> ExitCode {
 fn import(
     file: &std::path::Path,
     config: Option<PathBuf>,
-    format: Option<daemon::import::Format>,
+    format: Option<daemon::cli::import::Format>,
     overrides: &Overrides,
 ) -> ExitCode {
     let config = match load(config.as_deref(), overrides) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let format = format.unwrap_or_else(|| daemon::import::Format::from_path(file));
-    let result = (|| -> anyhow::Result<daemon::import::ImportReport> {
+    let format = format.unwrap_or_else(|| daemon::cli::import::Format::from_path(file));
+    let result = (|| -> anyhow::Result<daemon::cli::import::ImportReport> {
         let (keys, _) = daemon::keyfiles::load(&config.keys, &config.data_dir)?;
         let metrics = Arc::new(daemon::metrics::Metrics::new());
         let base_url = config.base_url(config.listen);
@@ -775,7 +776,7 @@ fn import(
             base_url,
             metrics,
         )?;
-        daemon::import::import_file(&service, file, format)
+        daemon::cli::import::import_file(&service, file, format)
     })();
     match result {
         Ok(report) => {

@@ -13,10 +13,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::queue::Lane;
+use crate::domain::queue::Lane;
+use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
+use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::CommitObserver;
-use crate::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
-use crate::throttle::settings::ThrottleSettings;
 
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

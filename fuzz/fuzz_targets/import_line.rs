@@ -3,8 +3,8 @@
 
 #![no_main]
 
-use daemon::import::csv_line;
-use daemon::registry::RegistryLine;
+use daemon::cli::import::csv_line;
+use daemon::domain::registry::RegistryLine;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(2).thread_name(name).enable_all();
         if low {
-            builder.on_thread_start(daemon::drain::yield_cpu_to_verification);
+            builder.on_thread_start(daemon::service::signing::yield_cpu_to_verification);
         }
         builder.build()
     };
@@ -644,8 +644,8 @@ fn backlog_ticket(i: usize) -> String {
 /// Registry records written straight into the store before the daemon starts.
 /// With `queued`, each licence also gets an application waiting in the queue.
 fn preload(dir: &tempfile::TempDir, numbers: &[LicenceNumber], queued: bool) -> anyhow::Result<()> {
-    use daemon::application::{Application, ApplicationState, Channel, Photo, Ticket};
-    use daemon::queue::Lane;
+    use daemon::domain::application::{Application, ApplicationState, Channel, Photo, Ticket};
+    use daemon::domain::queue::Lane;
     use daemon::store::{key, prefix};
     let store = daemon::store::Store::open(&dir.path().join("data"))?;
     for (i, n) in numbers.iter().enumerate() {
@@ -673,10 +673,13 @@ fn preload(dir: &tempfile::TempDir, numbers: &[LicenceNumber], queued: bool) -> 
             let mut batch = daemon::store::Batch::default();
             batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
             batch.put_raw(key(prefix::OPEN, &[n.as_str().as_bytes()]), &ticket[..]);
-            batch.put_raw(daemon::queue::entry_key(Lane::First, sequence), &ticket[..]);
+            batch.put_raw(
+                daemon::domain::queue::entry_key(Lane::First, sequence),
+                &ticket[..],
+            );
             store.apply(batch)?;
         }
-        let line: daemon::registry::RegistryLine =
+        let line: daemon::domain::registry::RegistryLine =
             serde_json::from_value(licence_json(n, &format!("Holder {i}"), &["C1"]))?;
         let record = line.into_record(None).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut batch = daemon::store::Batch::default();

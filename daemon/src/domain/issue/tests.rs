@@ -6,8 +6,8 @@ use keys::token::StatusReference;
 use time::macros::date;
 
 use super::{CredentialRecord, IssueError, IssueInput, LiveStatus, claims, expiry, live_status};
-use crate::application::Ticket;
-use crate::registry::LicenceRecord;
+use crate::domain::application::Ticket;
+use crate::domain::registry::LicenceRecord;
 
 const DAY: u64 = 86_400;
 // 2030-01-01T00:00:00Z

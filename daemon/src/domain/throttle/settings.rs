@@ -3,10 +3,10 @@
 //! whether draining is paused. Changes arrive as `name = value` pairs (the admin API and
 //! `edld throttle set` share [`ThrottleSettings::change`]), so one parser checks them all.
 
-use crate::throttle::admission::{AdmissionSettings, Mode};
-use crate::throttle::keyed::LimitSettings;
-use crate::throttle::lanes::LaneWeights;
-use crate::throttle::pacer::PaceSettings;
+use crate::domain::throttle::admission::{AdmissionSettings, Mode};
+use crate::domain::throttle::keyed::LimitSettings;
+use crate::domain::throttle::lanes::LaneWeights;
+use crate::domain::throttle::pacer::PaceSettings;
 
 /// The whole throttle configuration in force.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,7 +1,7 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::throttle::pacer::{PaceSettings, Pacer};
+use crate::domain::throttle::pacer::{PaceSettings, Pacer};
 
 #[test]
 fn unknown_until_measured_and_while_paused() {

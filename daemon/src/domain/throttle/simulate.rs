@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
 
-use crate::throttle::admission::{Admission, AdmissionSettings, QueueView, Verdict};
-use crate::throttle::estimate::{DrainMeter, WaitEstimate, lane_estimate};
-use crate::throttle::lanes::{Lane, LaneWeights, Scheduler};
-use crate::throttle::pacer::{PaceSettings, Pacer};
+use crate::domain::throttle::admission::{Admission, AdmissionSettings, QueueView, Verdict};
+use crate::domain::throttle::estimate::{DrainMeter, WaitEstimate, lane_estimate};
+use crate::domain::throttle::lanes::{Lane, LaneWeights, Scheduler};
+use crate::domain::throttle::pacer::{PaceSettings, Pacer};
 
 /// Arrivals per second over time, piecewise linear.
 #[derive(Clone, Debug, PartialEq)]

@@ -23,6 +23,10 @@
 //! a server error. Paths are logged only as their route pattern, never with the licence
 //! numbers, tickets or ids in them; headers and bodies are never logged.
 
+pub mod openapi;
+pub mod render;
+pub mod server;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,13 +47,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
-use crate::application::{Application, ApplicationState, Ticket};
 use crate::auth::{Caller, Endpoint, LicenceField, PeerIdentity, Role, licence_fields};
+use crate::domain::application::{Application, ApplicationState, Ticket};
+use crate::domain::registry::{LicenceRecord, RegistryLine, StateAction};
+use crate::domain::throttle::estimate::WaitEstimate;
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
-use crate::registry::{LicenceRecord, RegistryLine, StateAction};
 use crate::service::{ApplicationView, ApplyRequest, LicenceChange, Service, Throttled};
-use crate::throttle::estimate::WaitEstimate;
 
 /// Shared state of every handler: one `Arc`, because every request clones and drops it
 /// in each layer it passes, and each clone of a shared counter is a cache line the two
@@ -744,11 +748,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn openapi_public() -> Response {
-    json_response(StatusCode::OK, &crate::openapi::public_document())
+    json_response(StatusCode::OK, &crate::http::openapi::public_document())
 }
 
 async fn openapi_admin() -> Response {
-    json_response(StatusCode::OK, &crate::openapi::admin_document())
+    json_response(StatusCode::OK, &crate::http::openapi::admin_document())
 }
 
 async fn queue(State(state): State<AppState>) -> Response {
@@ -758,7 +762,7 @@ async fn queue(State(state): State<AppState>) -> Response {
 fn queue_json(s: &Service) -> Value {
     let now = s.monotonic.elapsed();
     let throttle = s.throttle();
-    let lanes: Map<String, Value> = crate::queue::Lane::ALL
+    let lanes: Map<String, Value> = crate::domain::queue::Lane::ALL
         .into_iter()
         .map(|l| {
             (
@@ -1105,7 +1109,7 @@ fn poll_hint(view: &ApplicationView) -> u64 {
     use rand_core::RngCore;
     let expected = view.estimate.and_then(WaitEstimate::midpoint);
     let jitter = f64::from(rand_core::OsRng.next_u32()) / f64::from(u32::MAX);
-    crate::throttle::lanes::poll_after(expected, jitter)
+    crate::domain::throttle::lanes::poll_after(expected, jitter)
 }
 
 /// A wait estimate as JSON: `{"kind": "unknown"}` or a range in whole seconds.
@@ -1207,7 +1211,7 @@ async fn qr_png(
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
     let text = issued_qr_text(&state, &ticket)?;
-    let png = crate::render::png(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let png = crate::http::render::png(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
@@ -1216,7 +1220,7 @@ async fn qr_svg(
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
     let text = issued_qr_text(&state, &ticket)?;
-    let svg = crate::render::svg(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let svg = crate::http::render::svg(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 

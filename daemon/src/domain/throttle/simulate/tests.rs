@@ -1,6 +1,6 @@
 use super::*;
-use crate::throttle::admission::Mode;
-use crate::throttle::keyed::LimitSettings;
+use crate::domain::throttle::admission::Mode;
+use crate::domain::throttle::keyed::LimitSettings;
 
 fn settings(mode: Mode) -> SimSettings {
     SimSettings {

@@ -171,7 +171,7 @@ async fn walkthrough(
     );
 
     say!(out, "\n4. The holder shows this QR code:\n");
-    say!(out, "{}", crate::render::terminal(&qr_text)?);
+    say!(out, "{}", crate::http::render::terminal(&qr_text)?);
 
     say!(
         out,

@@ -13,7 +13,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::auth::{Caller, Role};
-use crate::registry::{CSV_HEADER, Classes, RegistryLine};
+use crate::domain::registry::{CSV_HEADER, Classes, RegistryLine};
 use crate::service::Service;
 
 /// Lines between durable commits.

@@ -8,8 +8,8 @@ use keys::status_list::CredentialStatus;
 use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReference};
 use serde::{Deserialize, Serialize};
 
-use crate::application::Ticket;
-use crate::registry::LicenceRecord;
+use crate::domain::application::Ticket;
+use crate::domain::registry::LicenceRecord;
 
 /// An issued credential as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,9 @@
 //! readers show pending applications as still queued, so no client ever sees a credential
 //! that a crash could take back.
 
+pub mod signing;
+pub mod status_lists;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,26 +27,26 @@ use keys::token::StatusReference;
 use keys::{KeyUse, UnixTime};
 use rand_core::{OsRng, RngCore};
 
-use crate::application::{
-    Application, ApplicationState, Channel, Photo, PhotoFormat, PhotoSource, Ticket, check_photo,
-};
 use crate::audit::{Audit, LookupLog, Purpose};
 use crate::auth::{ApiClients, Caller, Role};
 use crate::clock::{Clock, Monotonic};
 use crate::config::Config;
+use crate::domain::application::{
+    Application, ApplicationState, Channel, Photo, PhotoFormat, PhotoSource, Ticket, check_photo,
+};
+use crate::domain::issue::{self, CredentialRecord, IssueInput, LiveStatus};
+use crate::domain::queue::{self, Lane, LaneRestore, Lanes};
+use crate::domain::registry::{self, LicenceRecord, RegistryLine, StateAction};
+use crate::domain::throttle::admission::{LimitName, Verdict};
+use crate::domain::throttle::control::Throttle;
+use crate::domain::throttle::estimate::WaitEstimate;
+use crate::domain::throttle::settings::ThrottleSettings;
+use crate::domain::trust::{self, SignedTrust, TrustError, TrustInput};
 use crate::error::ApiError;
-use crate::issue::{self, CredentialRecord, IssueInput, LiveStatus};
 use crate::keyfiles::{KeySet, Root};
 use crate::metrics::Metrics;
-use crate::queue::{self, Lane, LaneRestore, Lanes};
-use crate::registry::{self, LicenceRecord, RegistryLine, StateAction};
-use crate::status_lists::StatusLists;
+use crate::service::status_lists::StatusLists;
 use crate::store::{Batch, Committer, CommitterTask, Store, StoreError, key, prefix};
-use crate::throttle::admission::{LimitName, Verdict};
-use crate::throttle::control::Throttle;
-use crate::throttle::estimate::WaitEstimate;
-use crate::throttle::settings::ThrottleSettings;
-use crate::trust::{self, SignedTrust, TrustError, TrustInput};
 
 const STRIPES: usize = 1024;
 

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use crate::throttle::lanes::Lane;
+pub use crate::domain::throttle::lanes::Lane;
 
 /// The queue key of an entry.
 pub fn entry_key(lane: Lane, sequence: u64) -> Vec<u8> {

@@ -5,7 +5,7 @@ use keys::UnixTime;
 use super::{
     Application, ApplicationState, Channel, Photo, PhotoError, PhotoFormat, Ticket, check_photo,
 };
-use crate::queue::Lane;
+use crate::domain::queue::Lane;
 
 fn application(state: ApplicationState) -> Application {
     Application {

@@ -3,8 +3,8 @@ use std::time::Duration;
 use governor::clock::FakeRelativeClock;
 
 use super::*;
-use crate::throttle::admission::{LimitName, Mode};
-use crate::throttle::estimate::WaitEstimate;
+use crate::domain::throttle::admission::{LimitName, Mode};
+use crate::domain::throttle::estimate::WaitEstimate;
 
 const TICK: Duration = Duration::from_millis(3);
 

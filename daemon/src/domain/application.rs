@@ -6,7 +6,7 @@ use keys::UnixTime;
 use keys::licence::{LicenceNumber, PhotoDigest};
 use serde::{Deserialize, Serialize};
 
-use crate::queue::Lane;
+use crate::domain::queue::Lane;
 
 /// An application's ticket: 16 random bytes, written as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use governor::clock::Clock;
 
-use crate::throttle::keyed::{LimitSettings, RetunableLimiter};
-use crate::throttle::pacer::{PaceSettings, Pacer};
+use crate::domain::throttle::keyed::{LimitSettings, RetunableLimiter};
+use crate::domain::throttle::pacer::{PaceSettings, Pacer};
 
 /// How a limit is applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -258,7 +258,7 @@ impl<C: Clock + Clone> Admission<C> {
 
 fn keyed_refusal(
     limit: LimitName,
-    result: Result<(), crate::throttle::keyed::Limited>,
+    result: Result<(), crate::domain::throttle::keyed::Limited>,
 ) -> Option<Refusal> {
     result.err().map(|limited| Refusal {
         limit,

@@ -18,9 +18,9 @@ use serde_json::{Map, Value};
 
 use crate::auth::{ApiClient, ApiClients, Caller, Role};
 use crate::client::{Client, Reply};
+use crate::domain::throttle::settings::{NAMES, ThrottleSettings};
+use crate::domain::throttle::simulate::{self, ArrivalCurve, SimReport, SimSettings};
 use crate::store::{Batch, Store};
-use crate::throttle::settings::{NAMES, ThrottleSettings};
-use crate::throttle::simulate::{self, ArrivalCurve, SimReport, SimSettings};
 
 /// Where the admin API is and the key to call it with.
 #[derive(Clone, Debug)]

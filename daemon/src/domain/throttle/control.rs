@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use governor::clock::Clock;
 
-use crate::throttle::admission::{Admission, QueueView, Verdict};
-use crate::throttle::estimate::{DrainMeter, WaitEstimate, lane_estimate};
-use crate::throttle::lanes::{Lane, Scheduler};
-use crate::throttle::pacer::Pacer;
-use crate::throttle::settings::ThrottleSettings;
+use crate::domain::throttle::admission::{Admission, QueueView, Verdict};
+use crate::domain::throttle::estimate::{DrainMeter, WaitEstimate, lane_estimate};
+use crate::domain::throttle::lanes::{Lane, Scheduler};
+use crate::domain::throttle::pacer::Pacer;
+use crate::domain::throttle::settings::ThrottleSettings;
 
 /// Admission, pacing, scheduling and measurement together.
 pub struct Throttle<C: Clock + Clone> {

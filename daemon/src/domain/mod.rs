@@ -1,0 +1,11 @@
+//! The daemon's pure domain logic: licence records and what a change to one means,
+//! applications and their state machine, issuing, the queue's bookkeeping, the throttles
+//! and the trust list. No IO, no clock reads, no store, no async runtime: time and
+//! randomness come in as arguments.
+
+pub mod application;
+pub mod issue;
+pub mod queue;
+pub mod registry;
+pub mod throttle;
+pub mod trust;
