@@ -22,15 +22,17 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keys::UnixTime;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Caller, Role};
-use crate::store::{Batch, Store, StoreError, sync_dir};
+use crate::auth::Caller;
+use crate::clock::Clock;
+use crate::store::StoreError;
+use crate::store::files::sync_dir;
 
 use self::chain::Head;
 
@@ -110,6 +112,19 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// An unsealed record of a change, logged (who and what, never holder data) as it is
+    /// made.
+    pub fn change(
+        caller: &Caller,
+        at: UnixTime,
+        action: &str,
+        licence: Option<&str>,
+        detail: Option<&str>,
+    ) -> AuditRecord {
+        tracing::info!(target: "audit", client = %caller.client, role = caller.role.as_str(), action, "audit");
+        AuditRecord::new(caller, at, action, licence, detail)
+    }
+
     /// An unsealed record.
     pub fn new(
         caller: &Caller,
@@ -165,39 +180,6 @@ impl std::str::FromStr for Purpose {
     }
 }
 
-/// Whether a role must declare a purpose to look up a credential's live status. Insurers,
-/// rental firms and employers check a licence for their own business and must say why;
-/// roadside officers check under their statutory powers, and their terminals may send
-/// none (their lookups are still recorded, with no purpose).
-pub fn purpose_required(role: Role) -> bool {
-    matches!(role, Role::Insurer | Role::Rental | Role::Employer)
-}
-
-/// Adds change records to batches (the store seals them onto the chain).
-#[derive(Default)]
-pub struct Audit;
-
-impl Audit {
-    /// The hook for a store (the chain's head lives in the store).
-    pub fn restore(_store: &Store) -> Result<Audit, StoreError> {
-        Ok(Audit)
-    }
-
-    /// Adds a record to `batch`, to be sealed and committed with the change it describes.
-    pub fn record(
-        &self,
-        batch: &mut Batch,
-        caller: &Caller,
-        at: UnixTime,
-        action: &str,
-        licence: Option<&str>,
-        detail: Option<&str>,
-    ) {
-        tracing::info!(target: "audit", client = %caller.client, role = caller.role.as_str(), action, "audit");
-        batch.audit(AuditRecord::new(caller, at, action, licence, detail));
-    }
-}
-
 type LookupWaiter = tokio::sync::oneshot::Sender<Result<(), StoreError>>;
 type LookupSender = mpsc::Sender<(AuditRecord, LookupWaiter)>;
 
@@ -213,12 +195,16 @@ impl LookupLog {
     /// Opens (or creates) `<dir>/lookups.jsonl` and starts its writer thread, closing
     /// segments at [`SEGMENT_BYTES`]. A last line that a crash cut short was never
     /// acknowledged: it is cut off, so the chain goes on from the last whole record.
-    pub fn open(dir: &Path) -> Result<LookupLog, StoreError> {
-        LookupLog::open_with_segments(dir, SEGMENT_BYTES)
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<LookupLog, StoreError> {
+        LookupLog::open_with_segments(dir, clock, SEGMENT_BYTES)
     }
 
     /// [`LookupLog::open`], closing segments at `segment_bytes`.
-    pub fn open_with_segments(dir: &Path, segment_bytes: u64) -> Result<LookupLog, StoreError> {
+    pub fn open_with_segments(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        segment_bytes: u64,
+    ) -> Result<LookupLog, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(LOOKUPS_FILE);
         let mut file = open_segment(&path)?;
@@ -227,6 +213,7 @@ impl LookupLog {
         sync_dir(dir)?;
         let (sender, receiver) = mpsc::channel();
         let writer = Writer {
+            clock,
             path: path.clone(),
             file,
             head,
@@ -255,10 +242,10 @@ impl LookupLog {
         at: UnixTime,
         licence: &str,
         credential: &str,
+        action: &str,
         purpose: Option<&Purpose>,
     ) -> Result<(), StoreError> {
-        let mut record =
-            AuditRecord::new(caller, at, LOOKUP_ACTION, Some(licence), Some(credential));
+        let mut record = AuditRecord::new(caller, at, action, Some(licence), Some(credential));
         record.purpose = purpose.map(|p| p.as_str().to_owned());
         let (tx, rx) = tokio::sync::oneshot::channel();
         {
@@ -379,6 +366,8 @@ fn last_line(file: &mut File, len: u64) -> Result<(u64, Option<Vec<u8>>), StoreE
 
 /// The lookup log's writer thread: the segment being written and the chain's head.
 struct Writer {
+    /// Times the gathering of a group.
+    clock: Arc<dyn Clock>,
     path: PathBuf,
     file: File,
     head: Head,
@@ -411,10 +400,10 @@ impl Writer {
             } else {
                 Duration::ZERO
             };
-            let until = Instant::now() + GATHER_MAX;
+            let until = self.clock.monotonic() + GATHER_MAX;
             let mut group = 1;
             while group < GROUP_MAX {
-                let left = until.saturating_duration_since(Instant::now());
+                let left = until.saturating_sub(self.clock.monotonic());
                 match receiver.recv_timeout(left.min(gap)) {
                     Ok(entry) => add(entry),
                     Err(_) => break,

@@ -15,9 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::RwLock;
 
-use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keys::UnixTime;
@@ -26,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{CertClient, CertMatch};
-use crate::error::ApiError;
-use crate::store::{Batch, Store, StoreError, key, prefix};
+use crate::domain::application::Channel;
+use crate::store::StoredClient;
 
 /// A client's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,6 +113,9 @@ pub enum Endpoint {
     RegistryWrite,
     /// `GET /v1/credentials/{id}/status`.
     LiveStatus,
+    /// `GET /v1/licences/{number}/credential` and its QR images: the licence's current
+    /// credential, whoever applied (the app shows credentials issued at an office).
+    LicenceCredential,
     /// The throttle and API client controls on the admin listener.
     Operate,
 }
@@ -131,10 +132,29 @@ pub fn allowed(role: Role, endpoint: Endpoint) -> bool {
         RegistryRead => matches!(role, Registry | Window),
         RegistryWrite => matches!(role, Registry),
         Operate => matches!(role, Operator),
+        LicenceCredential => matches!(role, Gateway),
         LiveStatus => matches!(
             role,
             Officer | Insurer | Rental | Employer | Registry | Window
         ),
+    }
+}
+
+/// Whether a role must declare a purpose to look up a credential's live status. Insurers,
+/// rental firms and employers check a licence for their own business and must say why;
+/// roadside officers check under their statutory powers, and their terminals may send
+/// none (their lookups are still recorded, with no purpose).
+pub fn purpose_required(role: Role) -> bool {
+    matches!(role, Role::Insurer | Role::Rental | Role::Employer)
+}
+
+/// The channel an applicant role applies through: the national app's back end for
+/// holders, the licence office's window. Other roles do not apply.
+pub fn applicant_channel(role: Role) -> Option<Channel> {
+    match role {
+        Role::Gateway => Some(Channel::App),
+        Role::Window => Some(Channel::Window),
+        _ => None,
     }
 }
 
@@ -182,20 +202,6 @@ pub struct Caller {
     pub role: Role,
 }
 
-/// Handlers of guarded routes take the `Caller` that the router's access check
-/// authenticated and authorized (`http::authorize`); it is never absent there.
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, ApiError> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or(ApiError::Unauthenticated)
-    }
-}
-
 /// Who the client certificate of a TLS connection says the caller is; attached to every
 /// request of the connection. Absent when the connection has no client certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,25 +212,30 @@ pub enum PeerIdentity {
     Unmapped,
 }
 
+/// No, unknown or ambiguous credentials: 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("authentication required")]
+pub struct Unauthenticated;
+
 /// Authenticates a request: by its client certificate when the connection has one,
 /// otherwise by its bearer API key.
 pub fn authenticate(
     headers: &HeaderMap,
     peer: Option<&PeerIdentity>,
     clients: &ApiClients,
-) -> Result<Caller, ApiError> {
+) -> Result<Caller, Unauthenticated> {
     let authorization = headers.get(axum::http::header::AUTHORIZATION);
     match (peer, authorization) {
-        (Some(_), Some(_)) => Err(ApiError::Unauthenticated),
+        (Some(_), Some(_)) => Err(Unauthenticated),
         (Some(PeerIdentity::Client(caller)), None) => Ok(caller.clone()),
-        (Some(PeerIdentity::Unmapped), None) | (None, None) => Err(ApiError::Unauthenticated),
+        (Some(PeerIdentity::Unmapped), None) | (None, None) => Err(Unauthenticated),
         (None, Some(value)) => {
             let key = value
                 .to_str()
                 .ok()
                 .and_then(bearer_token)
-                .ok_or(ApiError::Unauthenticated)?;
-            clients.authenticate(key).ok_or(ApiError::Unauthenticated)
+                .ok_or(Unauthenticated)?;
+            clients.authenticate(key).ok_or(Unauthenticated)
         }
     }
 }
@@ -332,6 +343,10 @@ pub struct ApiClient {
     /// When it was added (absent for clients stored before this was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<UnixTime>,
+    /// Clients the operator named as this one's delegates: they may read the applications
+    /// this client made (an office's second window, a gateway's standby).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegates: Vec<String>,
 }
 
 /// Why an API client could not be added or revoked.
@@ -357,28 +372,19 @@ pub fn valid_client_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
 }
 
-/// API clients by key hash, loaded from the store.
+/// API clients by key hash: the store's clients, kept in memory for authenticating every
+/// request without a store read.
 #[derive(Default)]
 pub struct ApiClients {
     by_hash: RwLock<HashMap<[u8; 32], ApiClient>>,
 }
 
 impl ApiClients {
-    /// Loads every client.
-    pub fn load(store: &Store) -> Result<ApiClients, StoreError> {
-        let mut map = HashMap::new();
-        for entry in store.scan(prefix::CLIENT) {
-            let (k, v) = entry?;
-            let hash: [u8; 32] = k[prefix::CLIENT.len()..]
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("client key".into()))?;
-            let client: ApiClient =
-                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("client".into()))?;
-            map.insert(hash, client);
+    /// The clients the store holds.
+    pub fn new(stored: Vec<StoredClient>) -> ApiClients {
+        ApiClients {
+            by_hash: RwLock::new(stored.into_iter().map(|s| (s.key_hash, s.client)).collect()),
         }
-        Ok(ApiClients {
-            by_hash: RwLock::new(map),
-        })
     }
 
     /// The caller a key belongs to.
@@ -412,19 +418,18 @@ impl ApiClients {
         clients
     }
 
-    /// Adds a client and returns its new key (shown once; only its hash is stored). Names
-    /// are unique. The caller commits the batch before it shows the key.
-    pub fn add(
+    /// A new client named `name` and its new key (to be shown once; only its hash is
+    /// stored). Names are unique; the store checks that again when it adds the client.
+    pub fn prepare(
         &self,
         name: &str,
         role: Role,
         at: UnixTime,
-        batch: &mut Batch,
-    ) -> Result<String, ClientError> {
+    ) -> Result<(StoredClient, String), ClientError> {
         if !valid_client_name(name) {
             return Err(ClientError::BadName);
         }
-        let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
+        let map = self.by_hash.read().unwrap_or_else(|p| p.into_inner());
         if map.values().any(|c| c.name == name) {
             return Err(ClientError::Exists(name.to_owned()));
         }
@@ -432,64 +437,80 @@ impl ApiClients {
         OsRng.fill_bytes(&mut secret);
         let api_key = format!("edl_{}_{}", role.as_str(), URL_SAFE_NO_PAD.encode(secret));
         zeroize::Zeroize::zeroize(&mut secret);
-        let hash: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
+        let key_hash: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
         let client = ApiClient {
             name: name.to_owned(),
             role,
             created_at: Some(at),
+            delegates: Vec::new(),
         };
-        batch.put(key(prefix::CLIENT, &[&hash]), &client);
-        map.insert(hash, client);
-        Ok(api_key)
+        Ok((StoredClient { key_hash, client }, api_key))
     }
 
-    /// Revokes a client's key: refused from now on (before the batch is committed, so a
-    /// revocation never waits). The caller commits the batch.
-    pub fn revoke(&self, name: &str, batch: &mut Batch) -> Result<ApiClient, ClientError> {
+    /// Whether `caller` may act for `owner`, the client that made an application: it is
+    /// that client, or one the operator named as its delegate.
+    pub fn may_act_for(&self, caller: &Caller, owner: &str) -> bool {
+        caller.client == owner
+            || self
+                .by_hash
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .any(|c| c.name == owner && c.delegates.contains(&caller.client))
+    }
+
+    /// A client by name.
+    pub fn get(&self, name: &str) -> Option<ApiClient> {
+        self.by_hash
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|c| c.name == name)
+            .cloned()
+    }
+
+    /// Replaces a stored client's record (its delegates changed).
+    pub fn update(&self, client: ApiClient) {
+        let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
+        for stored in map.values_mut().filter(|c| c.name == client.name) {
+            *stored = client.clone();
+        }
+    }
+
+    /// Accepts a client's key from now on (once it is stored).
+    pub fn insert(&self, stored: StoredClient) {
+        self.by_hash
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stored.key_hash, stored.client);
+    }
+
+    /// Refuses a client's key from now on (before the store forgets it, so a revocation
+    /// never waits); returns the client.
+    pub fn remove(&self, name: &str) -> Option<ApiClient> {
         let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
         let hashes: Vec<[u8; 32]> = map
             .iter()
             .filter(|(_, c)| c.name == name)
             .map(|(h, _)| *h)
             .collect();
-        let mut revoked = None;
+        let mut removed = None;
         for hash in hashes {
-            batch.remove(key(prefix::CLIENT, &[&hash]));
-            revoked = map.remove(&hash);
+            removed = map.remove(&hash);
         }
-        revoked.ok_or_else(|| ClientError::Unknown(name.to_owned()))
+        removed
     }
 }
 
-/// Creates one development client per role and writes their keys to `path` (mode 0600).
-pub fn create_dev_clients(
-    clients: &ApiClients,
-    store: &Store,
-    path: &Path,
-    at: UnixTime,
-) -> Result<(), StoreError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut batch = Batch::default();
+/// The development API keys file: one line per role, `<role> <key>`.
+pub fn dev_clients_text(keys: &[(Role, String)]) -> String {
     let mut text = String::from(
         "# Development API keys, one per role: send as `Authorization: Bearer <key>`.\n",
     );
-    for role in Role::ALL {
-        let api_key = clients
-            .add(&format!("dev-{}", role.as_str()), role, at, &mut batch)
-            .map_err(|e| StoreError::Corrupt(format!("development client: {e}")))?;
+    for (role, api_key) in keys {
         text.push_str(&format!("{} {}\n", role.as_str(), api_key));
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    store.apply(batch)?;
-    Ok(())
+    text
 }
 
 /// Reads `<data>/dev-clients.txt` into (role, key) pairs.

@@ -26,13 +26,13 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod http;
 pub mod keyfiles;
 pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod systemd;
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,10 +46,13 @@ use tokio::sync::watch;
 pub use clock::{Clock, ManualClock};
 pub use config::Config;
 
-use crate::http::AppState;
+use crate::config::KeySource;
 use crate::http::server::stopped;
+use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::service::Service;
+use crate::store::Store;
+use crate::store::sled::{CommitTiming, SledStore};
 
 /// The bound listeners `run` serves on.
 pub struct Listeners {
@@ -103,16 +106,35 @@ pub async fn run(
         );
     }
     let metrics = Arc::new(Metrics::new());
-    let (service, committer_task) = {
-        let config = config.clone();
-        let clock = clock.clone();
-        let base_url = base_url.clone();
-        let metrics = metrics.clone();
-        tokio::task::spawn_blocking(move || Service::open(&config, keys, clock, base_url, metrics))
+    let store: Arc<dyn Store> = {
+        let data_dir = config.data_dir.clone();
+        let timing = CommitTiming {
+            clock: clock.clone(),
+            observer: metrics.clone(),
+        };
+        let store = tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
             .await
-            .context("opening the service")??
+            .context("opening the store")?
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        Arc::new(store)
     };
-    service.throttle_step_cap(config.issuance_batch as u64);
+    let service = Service::open(
+        &config,
+        keys,
+        clock.clone(),
+        base_url.clone(),
+        metrics,
+        store.clone(),
+    )
+    .await?;
+    if config.dev_clients && config.keys == KeySource::Development {
+        let (data_dir, url) = (config.data_dir.clone(), base_url.clone());
+        tokio::task::spawn_blocking(move || {
+            service::clients::write_dev_verify_config(&data_dir, &url)
+        })
+        .await?
+        .context("writing the development verifier configuration")?;
+    }
     let service = Arc::new(service);
     let issuance = IssuanceRuntime(Some(
         tokio::runtime::Builder::new_multi_thread()
@@ -124,15 +146,15 @@ pub async fn run(
             .context("starting the issuance runtime")?,
     ));
     let issuance_handle = issuance.handle();
-    let committer = issuance_handle.spawn(committer_task.run());
 
     // The drain worker: a dedicated thread, so signing never occupies the async workers
     // that serve live status.
     let drain = {
         let service = service.clone();
+        let runtime = issuance_handle.clone();
         std::thread::Builder::new()
             .name("edld-drain".into())
-            .spawn(move || service::signing::run(&service))
+            .spawn(move || service::signing::run(&service, &runtime))
             .context("starting the drain thread")?
     };
 
@@ -145,23 +167,25 @@ pub async fn run(
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
 
-    let state = AppState::new(http::Shared {
+    let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
+    let state = AppState::new(http::state::Shared {
         service: service.clone(),
         issuance: issuance_handle,
         intake: Arc::new(tokio::sync::Semaphore::new(ISSUANCE_IN_PROGRESS)),
+        documents: http::router::documents(&public_routes, &admin_routes),
     });
-    let public_limits = http::Limits {
+    let public_limits = http::state::Limits {
         // A photo in base64 plus the JSON around it.
         body_bytes: config.max_photo_bytes * 4 / 3 + 64 * 1024,
         body_timeout: config.body_timeout,
         header_bytes: config.max_header_bytes,
     };
-    let admin_limits = http::Limits {
+    let admin_limits = http::state::Limits {
         body_bytes: 64 * 1024,
         ..public_limits
     };
-    let public_router = http::router(http::public_routes(), state.clone(), public_limits);
-    let admin_router = http::router(http::admin_routes(), state, admin_limits);
+    let public_router = http::router::router(public_routes, state.clone(), public_limits);
+    let admin_router = http::router::router(admin_routes, state, admin_limits);
     let serving = http::server::ServeOptions {
         tls: None,
         header_timeout: config.header_timeout,
@@ -184,15 +208,12 @@ pub async fn run(
         serving,
         stop_rx,
     ));
-    // systemd's watchdog is pinged from the async runtime while the group committer lives:
-    // a wedged runtime or a dead committer (nothing could be made durable) gets restarted.
-    let committer_alive = committer.abort_handle();
-    let watchdog = tokio::spawn(systemd::watchdog(
-        move || !committer_alive.is_finished(),
-        async move {
-            let _ = watchdog_stop.wait_for(|stopped| *stopped).await;
-        },
-    ));
+    // systemd's watchdog is pinged from the async runtime while the store can still make
+    // writes durable: a wedged runtime or a dead committer gets restarted.
+    let healthy = store.clone();
+    let watchdog = tokio::spawn(systemd::watchdog(move || healthy.healthy(), async move {
+        let _ = watchdog_stop.wait_for(|stopped| *stopped).await;
+    }));
     tracing::info!(
         public = %public_addr,
         admin = %admin_addr,
@@ -210,7 +231,7 @@ pub async fn run(
     let _ = watchdog.await;
     let _ = public.await;
     let _ = admin.await;
-    service::request_stop(&service);
+    service.signer.stop();
     let drain_done = tokio::task::spawn_blocking(move || drain.join()).await;
     if !matches!(drain_done, Ok(Ok(()))) {
         tracing::error!("the drain thread ended abnormally");
@@ -218,10 +239,7 @@ pub async fn run(
     let _ = signer.await;
     let _ = trust.await;
     // The last commit: everything applied so far is durable before we return.
-    service.commit().await.context("final commit")?;
-    // Nothing writes any more: the committer can go.
-    committer.abort();
-    let _ = committer.await;
+    store.close().await.context("closing the store")?;
     let lookups = service.clone();
     let _ = tokio::task::spawn_blocking(move || {
         lookups.lookups.stop();
@@ -279,7 +297,7 @@ async fn status_signer(
                 let s = service.clone();
                 let _ = tokio::task::spawn_blocking(move || s.sign_status_lists(true)).await;
             }
-            _ = service.status_lists.changed() => {
+            () = service.status_lists.changed() => {
                 // Collect further changes for a moment, then sign once.
                 tokio::time::sleep(coalesce).await;
                 let s = service.clone();
@@ -290,7 +308,7 @@ async fn status_signer(
 }
 
 async fn trust_signer(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
-    if service.trust_is_offline() {
+    if service.trust.is_offline() {
         return trust_reloader(service, stop).await;
     }
     loop {
@@ -301,16 +319,14 @@ async fn trust_signer(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stopped(&mut stop) => return,
             _ = tokio::time::sleep(wait) => {}
-            _ = service.trust_changed.notified() => {}
+            _ = service.trust.changed.notified() => {}
         }
-        let s = service.clone();
-        match tokio::task::spawn_blocking(move || s.resign_trust_list()).await {
-            Ok(Ok(())) => tracing::info!(
+        match service.resign_trust_list().await {
+            Ok(()) => tracing::info!(
                 sequence = service.trust_list().sequence,
                 "trust list signed"
             ),
-            Ok(Err(e)) => tracing::error!(error = %e, "signing the trust list failed"),
-            Err(e) => tracing::error!(error = %e, "trust list task failed"),
+            Err(e) => tracing::error!(error = %e, "signing the trust list failed"),
         }
     }
 }
@@ -337,14 +353,11 @@ async fn trust_reloader(service: Arc<Service>, mut stop: watch::Receiver<bool>) 
                 }
             } => tracing::info!("SIGHUP: reading the trust list again"),
         }
-        let s = service.clone();
-        match tokio::task::spawn_blocking(move || s.load_trust_list(false)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(
+        if let Err(e) = service.load_trust_list(false).await {
+            tracing::error!(
                 error = format!("{e:#}"),
                 "refused the new trust list; still serving the old one"
-            ),
-            Err(e) => tracing::error!(error = %e, "trust list task failed"),
+            );
         }
     }
 }

@@ -267,8 +267,19 @@ enum RegistryCommand {
     },
 }
 
-/// The system clock.
-struct SystemClock;
+/// The system clock: wall time, and monotonic time since the process started.
+struct SystemClock {
+    origin: std::time::Instant,
+}
+
+impl SystemClock {
+    fn new() -> SystemClock {
+        // The daemon's one read of the monotonic clock's origin.
+        #[allow(clippy::disallowed_methods)]
+        let origin = std::time::Instant::now();
+        SystemClock { origin }
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
@@ -279,6 +290,13 @@ impl Clock for SystemClock {
             now.duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         )
+    }
+
+    fn monotonic(&self) -> std::time::Duration {
+        // `elapsed` reads the monotonic clock: this is its one place.
+        #[allow(clippy::disallowed_methods)]
+        let elapsed = self.origin.elapsed();
+        elapsed
     }
 }
 
@@ -304,7 +322,11 @@ fn main() -> ExitCode {
             Ok(checked) => {
                 // The key files and a trust list signed offline, as the daemon will read
                 // them at start.
-                match daemon::keyfiles::check(&checked.keys, &checked.issuer, SystemClock.now()) {
+                match daemon::keyfiles::check(
+                    &checked.keys,
+                    &checked.issuer,
+                    SystemClock::new().now(),
+                ) {
                     Ok(()) => {
                         println!("{}: ok", config.display());
                         ExitCode::SUCCESS
@@ -523,7 +545,7 @@ fn clients(command: ClientsCommand, overrides: &Overrides) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let now = SystemClock.now();
+    let now = SystemClock::new().now();
     let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
         rt.block_on(async {
             let clients = if tokio::net::TcpStream::connect(config.admin_listen)
@@ -682,7 +704,13 @@ fn serve(path: Option<PathBuf>, overrides: &Overrides) -> ExitCode {
     let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
         rt.block_on(async {
             let listeners = Listeners::bind(&config).await?;
-            daemon::run(config, listeners, Arc::new(SystemClock), shutdown_signal()).await
+            daemon::run(
+                config,
+                listeners,
+                Arc::new(SystemClock::new()),
+                shutdown_signal(),
+            )
+            .await
         })
     });
     match result {
@@ -741,7 +769,7 @@ fn demo(overrides: &Overrides) -> ExitCode {
     let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
         rt.block_on(daemon::cli::demo::run(
             config,
-            Arc::new(SystemClock),
+            Arc::new(SystemClock::new()),
             &mut std::io::stdout(),
         ))
     });
@@ -765,19 +793,28 @@ fn import(
         Err(code) => return code,
     };
     let format = format.unwrap_or_else(|| daemon::cli::import::Format::from_path(file));
-    let result = (|| -> anyhow::Result<daemon::cli::import::ImportReport> {
-        let (keys, _) = daemon::keyfiles::load(&config.keys, &config.data_dir)?;
-        let metrics = Arc::new(daemon::metrics::Metrics::new());
-        let base_url = config.base_url(config.listen);
-        let (service, _committer) = daemon::service::Service::open(
-            &config,
-            keys,
-            Arc::new(SystemClock),
-            base_url,
-            metrics,
-        )?;
-        daemon::cli::import::import_file(&service, file, format)
-    })();
+    let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
+        rt.block_on(async {
+            let (keys, _) = daemon::keyfiles::load(&config.keys, &config.data_dir)?;
+            let metrics = Arc::new(daemon::metrics::Metrics::new());
+            let base_url = config.base_url(config.listen);
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+            let store = daemon::store::sled::SledStore::open(&config.data_dir, None)?;
+            let store: Arc<dyn daemon::store::Store> = Arc::new(store);
+            let service = daemon::service::Service::open(
+                &config,
+                keys,
+                clock,
+                base_url,
+                metrics,
+                store.clone(),
+            )
+            .await?;
+            let report = daemon::cli::import::import_file(&service, file, format).await;
+            store.close().await?;
+            report
+        })
+    });
     match result {
         Ok(report) => {
             for (line, message) in &report.failed {

@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
-use crate::store::CommitObserver;
+use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

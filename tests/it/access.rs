@@ -35,6 +35,7 @@ const STATUS_READERS: Who = Who::Roles(&[
     "window", "registry", "officer", "insurer", "rental", "employer",
 ]);
 const OPERATORS: Who = Who::Roles(&["operator"]);
+const GATEWAYS: Who = Who::Roles(&["gateway"]);
 
 /// The live status licence fields each role sees.
 fn licence_fields(role: &str) -> BTreeSet<&'static str> {
@@ -302,6 +303,27 @@ impl Fixture {
                 ),
                 json!({"points": 3}),
             ),
+            public(
+                Method::GET,
+                "/v1/licences/{number}/credential",
+                format!("/v1/licences/{n}/credential"),
+                GATEWAYS,
+                &[200],
+            ),
+            public(
+                Method::GET,
+                "/v1/licences/{number}/credential/qr.png",
+                format!("/v1/licences/{n}/credential/qr.png"),
+                GATEWAYS,
+                &[200],
+            ),
+            public(
+                Method::GET,
+                "/v1/licences/{number}/credential/qr.svg",
+                format!("/v1/licences/{n}/credential/qr.svg"),
+                GATEWAYS,
+                &[200],
+            ),
             admin(Method::GET, "/healthz", Who::Anyone, &[200]),
             admin(Method::GET, "/metrics", Who::Anyone, &[200]),
             admin(Method::GET, "/openapi.json", Who::Anyone, &[200]),
@@ -319,6 +341,18 @@ impl Fixture {
             },
             admin(Method::GET, "/admin/v1/audit/verify", OPERATORS, &[200]),
             admin(Method::GET, "/admin/v1/clients", OPERATORS, &[200]),
+            with(
+                Call {
+                    path: "/admin/v1/clients/dev-employer/delegates".into(),
+                    ..admin(
+                        Method::PUT,
+                        "/admin/v1/clients/{name}/delegates",
+                        OPERATORS,
+                        &[200],
+                    )
+                },
+                json!({"delegates": []}),
+            ),
             with(
                 admin(Method::POST, "/admin/v1/clients", OPERATORS, &[201]),
                 json!({"name": client_name, "role": "employer"}),
@@ -472,6 +506,18 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     assert_eq!(reply.status, 201, "{:?}", reply.body);
+    // The gateway's applications are read by every applicant of the matrix: the window
+    // and both certificate clients act for it.
+    let reply = admin
+        .json(
+            Method::PUT,
+            "/admin/v1/clients/dev-gateway/delegates",
+            Some(d.key("operator")),
+            &json!({"delegates": ["dev-window", "cert:test-gateway", "cert:test-window"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
 
     let numbers = licence_numbers(7, 440_301);
     for (i, n) in numbers.iter().enumerate() {
@@ -537,14 +583,16 @@ async fn every_role_against_every_endpoint() {
         .iter()
         .map(|c| (c.listener, c.method.to_string(), c.pattern))
         .collect();
-    let routed: BTreeSet<(Listener, String, &str)> = daemon::http::public_routes()
-        .iter()
-        .map(|r| (Listener::Public, r.method.to_string(), r.path))
-        .chain(
-            daemon::http::admin_routes()
-                .iter()
-                .map(|r| (Listener::Admin, r.method.to_string(), r.path)),
-        )
+    let routed: BTreeSet<(Listener, String, &str)> = daemon::testing::routes()
+        .into_iter()
+        .map(|(admin, method, path)| {
+            let listener = if admin {
+                Listener::Admin
+            } else {
+                Listener::Public
+            };
+            (listener, method, path)
+        })
         .collect();
     assert_eq!(walked, routed, "the matrix and the routers differ");
 

@@ -368,18 +368,16 @@ async fn answered_lookups_survive_sigkill_and_tampering_is_found() {
     // Tampering with a change record in the store: the licence's creation, by another
     // client.
     {
-        let store = daemon::store::Store::open(&data).unwrap();
-        let (position, bytes) = store
-            .audit_records()
-            .map(Result::unwrap)
+        let (position, bytes) = daemon::testing::change_records(&data)
+            .await
+            .unwrap()
+            .into_iter()
             .find(|(_, b)| text(b).contains("licence.create"))
             .unwrap();
         let forged = text(&bytes).replacen("dev-registry", "dev-registrx", 1);
-        let mut key = daemon::store::prefix::AUDIT.to_vec();
-        key.extend_from_slice(&position.to_be_bytes());
-        store.tree().insert(key, forged.as_bytes()).unwrap();
-        store.tree().flush().unwrap();
-        drop(store);
+        daemon::testing::tamper_change_record(&data, position, forged.as_bytes())
+            .await
+            .unwrap();
         let out = audit_cli(&edld, &data, admin, &["verify", "--json"]);
         assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -281,10 +281,11 @@ root_public = ["{root_public}"]
 
     // Both lists served are in the change audit log.
     {
-        let store = daemon::store::Store::open(&data).unwrap();
-        let served: Vec<String> = store
-            .audit_records()
-            .map(|r| daemon::audit::chain::decode(&r.unwrap().1).unwrap())
+        let served: Vec<String> = daemon::testing::change_records(&data)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, bytes)| daemon::testing::decode_record(&bytes).unwrap())
             .filter(|r| r.action == "keys.trust_list")
             .filter_map(|r| r.detail)
             .collect();

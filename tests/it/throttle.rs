@@ -237,10 +237,11 @@ async fn a_retune_is_in_force_within_a_second_audited_and_kept() {
     let dir = d.stop().await.unwrap();
 
     // Audited: who, what, old and new.
-    let store = daemon::store::Store::open(&dir.path().join("data")).unwrap();
-    let audit: Vec<Value> = store
-        .scan(daemon::store::prefix::AUDIT)
-        .map(|e| serde_json::from_slice(&e.unwrap().1).unwrap())
+    let audit: Vec<Value> = daemon::testing::change_records(&dir.path().join("data"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
         .filter(|r: &Value| r["action"] == "throttle.set")
         .collect();
     assert_eq!(audit.len(), 3, "{audit:?}");

@@ -129,6 +129,9 @@ pub struct TestDaemon {
     keys: HashMap<String, String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// While set, monotonic time stands still and moves only by [`TestDaemon::advance`].
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+    ticker: tokio::task::JoinHandle<()>,
 }
 
 impl TestDaemon {
@@ -199,6 +202,8 @@ impl TestDaemon {
         let addr = listeners.public.local_addr()?;
         let admin = listeners.admin.local_addr()?;
         let clock = clock.unwrap_or_else(|| Arc::new(ManualClock::new(START)));
+        let frozen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ticker = tokio::spawn(follow_real_time(clock.clone(), frozen.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let data_dir = config.data_dir.clone();
         let task = tokio::spawn(daemon::run(config, listeners, clock.clone(), async {
@@ -215,6 +220,8 @@ impl TestDaemon {
             keys: HashMap::new(),
             stop: Some(stop_tx),
             task: Some(task),
+            frozen,
+            ticker,
         };
         daemon.wait_ready().await?;
         daemon.keys = daemon::auth::read_dev_clients(&data_dir.join("dev-clients.txt"))?
@@ -307,8 +314,19 @@ impl TestDaemon {
         )?)
     }
 
+    /// Stops monotonic time: the throttles see no time pass until [`TestDaemon::advance`].
+    pub fn freeze_time(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves monotonic time forward by `by` (wall time by its whole seconds).
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance_by(by);
+    }
+
     /// Stops the daemon gracefully and returns its data directory.
     pub async fn stop(mut self) -> anyhow::Result<tempfile::TempDir> {
+        self.ticker.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -322,9 +340,26 @@ impl TestDaemon {
 
 impl Drop for TestDaemon {
     fn drop(&mut self) {
+        self.ticker.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Moves `clock`'s monotonic time along with real time (the drain paces by it), except
+/// while `frozen`. Wall time stays where the test puts it.
+async fn follow_real_time(clock: Arc<ManualClock>, frozen: Arc<std::sync::atomic::AtomicBool>) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tokio::time::Instant::now();
+    loop {
+        ticks.tick().await;
+        let now = tokio::time::Instant::now();
+        if !frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            clock.advance_monotonic(now - last);
+        }
+        last = now;
     }
 }
 

@@ -148,22 +148,50 @@ pub struct Break {
 pub fn check<E>(
     records: impl IntoIterator<Item = Result<(u64, Vec<u8>), E>>,
 ) -> Result<Result<Head, Break>, E> {
-    let mut head = Head::EMPTY;
+    let mut checker = Checker::default();
     for entry in records {
         let (position, bytes) = entry?;
+        if let Err(broken) = checker.feed(position, &bytes) {
+            return Ok(Err(broken));
+        }
+    }
+    Ok(Ok(checker.head()))
+}
+
+/// Checks a chain one record at a time, for records that arrive in pages.
+#[derive(Clone, Copy, Debug)]
+pub struct Checker {
+    head: Head,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker { head: Head::EMPTY }
+    }
+}
+
+impl Checker {
+    /// The head of the chain checked so far.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Checks the next stored record, found at record number `position`.
+    pub fn feed(&mut self, position: u64, bytes: &[u8]) -> Result<(), Break> {
+        let head = self.head;
         if position != head.next {
-            return Ok(Err(Break {
+            return Err(Break {
                 record: head.next,
                 reason: BreakReason::Missing { next: position },
-            }));
+            });
         }
         let broken = |reason| {
-            Ok(Err(Break {
+            Err(Break {
                 record: position,
                 reason,
-            }))
+            })
         };
-        let Some((canonical, claimed)) = split(&bytes) else {
+        let Some((canonical, claimed)) = split(bytes) else {
             return broken(BreakReason::Malformed(
                 "it does not end with a hash member".into(),
             ));
@@ -182,10 +210,10 @@ pub fn check<E>(
         if record.prev != hex::encode(head.hash) {
             return broken(BreakReason::Link);
         }
-        head = Head {
+        self.head = Head {
             next: position.saturating_add(1),
             hash,
         };
+        Ok(())
     }
-    Ok(Ok(head))
 }

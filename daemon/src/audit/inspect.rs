@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::chain::{self, Head};
+use super::chain::{self, Checker, Head};
 use super::{AuditRecord, LOOKUPS_FILE};
+use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
+
+/// Change records read from the store at a time.
+const PAGE: usize = 4096;
 
 /// Where `edld audit` reads the logs.
 pub enum Source {
@@ -36,8 +40,10 @@ impl Source {
         match self {
             Source::Daemon { addr, key } => admin_get(*addr, key, "/admin/v1/audit/verify").await,
             Source::Offline { data_dir } => {
-                let data_dir = data_dir.clone();
-                offline(data_dir, verify).await
+                let store = open_offline(data_dir)?;
+                let report = verify(&store, &lookups_path(data_dir)).await;
+                store.close().await?;
+                Ok(report?)
             }
         }
     }
@@ -50,11 +56,10 @@ impl Source {
                 admin_get(*addr, key, &path).await
             }
             Source::Offline { data_dir } => {
-                let (data_dir, licence) = (data_dir.clone(), licence.to_owned());
-                offline(data_dir, move |store, lookups| {
-                    query(store, lookups, &licence)
-                })
-                .await
+                let store = open_offline(data_dir)?;
+                let report = query(&store, &lookups_path(data_dir), licence).await;
+                store.close().await?;
+                Ok(report?)
             }
         }
     }
@@ -65,17 +70,11 @@ pub fn lookups_path(data_dir: &Path) -> PathBuf {
     data_dir.join("audit").join(LOOKUPS_FILE)
 }
 
-async fn offline<T: Send + 'static>(
-    data_dir: PathBuf,
-    read: impl FnOnce(&Store, &Path) -> Result<T, StoreError> + Send + 'static,
-) -> anyhow::Result<T> {
+/// Opens a stopped daemon's store to read it.
+fn open_offline(data_dir: &Path) -> anyhow::Result<SledStore> {
     use anyhow::Context;
-    tokio::task::spawn_blocking(move || {
-        let store = Store::open(&data_dir)
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-        Ok(read(&store, &lookups_path(&data_dir))?)
-    })
-    .await?
+    SledStore::open(data_dir, None)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))
 }
 
 async fn admin_get<T: serde::de::DeserializeOwned>(
@@ -235,10 +234,12 @@ impl QueryReport {
 }
 
 /// Checks the change chain in `store` and the lookup chain in the file `lookups` and the
-/// closed segments beside it. Blocking: reads both logs whole.
-pub fn verify(store: &Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
-    let changes = chain::check(store.audit_records())?;
-    let (lookup_chain, closed) = unrotated(lookups, || chain::check(lookup_lines(lookups)?))?;
+/// closed segments beside it. Reads both logs whole.
+pub async fn verify(store: &dyn Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
+    let changes = check_changes(store).await?;
+    let path = lookups.to_owned();
+    let (lookup_chain, closed) =
+        blocking(move || unrotated(&path, || chain::check(lookup_lines(&path)?))).await?;
     let closed = closed.len();
     let location = match closed {
         0 => lookups.display().to_string(),
@@ -246,21 +247,37 @@ pub fn verify(store: &Store, lookups: &Path) -> Result<VerifyReport, StoreError>
         n => format!("{} and {n} closed segments beside it", lookups.display()),
     };
     Ok(VerifyReport {
-        changes: report("changes", "the store's U/ table".into(), changes),
+        changes: report("changes", "the store's change log".into(), changes),
         lookups: report("lookups", location, lookup_chain),
     })
 }
 
-/// The records about `licence` in both logs. Blocking: reads both logs whole.
-pub fn query(store: &Store, lookups: &Path, licence: &str) -> Result<QueryReport, StoreError> {
+/// The records about `licence` in both logs. Reads both logs whole.
+pub async fn query(
+    store: &dyn Store,
+    lookups: &Path,
+    licence: &str,
+) -> Result<QueryReport, StoreError> {
     let mut unreadable = 0;
-    let changes = select(store.audit_records(), licence, &mut unreadable)?;
-    let (lookups, _) = unrotated(lookups, || {
-        let mut skipped = 0;
-        let selected = select(lookup_lines(lookups)?, licence, &mut skipped)?;
-        Ok((selected, skipped))
-    })?;
-    let (lookups, skipped) = lookups;
+    let mut changes = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.audit_records(from, PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        from = last + 1;
+        changes.extend(select(page.into_iter().map(Ok), licence, &mut unreadable)?);
+    }
+    let (path, wanted) = (lookups.to_owned(), licence.to_owned());
+    let ((lookups, skipped), _) = blocking(move || {
+        unrotated(&path, || {
+            let mut skipped = 0;
+            let selected = select(lookup_lines(&path)?, &wanted, &mut skipped)?;
+            Ok((selected, skipped))
+        })
+    })
+    .await?;
     unreadable += skipped;
     Ok(QueryReport {
         licence: licence.to_owned(),
@@ -268,6 +285,33 @@ pub fn query(store: &Store, lookups: &Path, licence: &str) -> Result<QueryReport
         changes,
         unreadable,
     })
+}
+
+/// The change chain checked page by page.
+async fn check_changes(store: &dyn Store) -> Result<Result<Head, chain::Break>, StoreError> {
+    let mut checker = Checker::default();
+    let mut from = 1;
+    loop {
+        let page = store.audit_records(from, PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            return Ok(Ok(checker.head()));
+        };
+        from = last + 1;
+        for (position, bytes) in &page {
+            if let Err(broken) = checker.feed(*position, bytes) {
+                return Ok(Err(broken));
+            }
+        }
+    }
+}
+
+/// Runs file reading off the async workers.
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| StoreError::Io(format!("reading the lookup log: {e}")))?
 }
 
 /// Runs `read` over the lookup log at `lookups` until no segment was closed while it

@@ -1,8 +1,15 @@
 //! Tests for the lookup log and the hash chain.
 
 use super::chain::{self, BreakReason, Head};
-use super::{AuditRecord, LookupLog, Purpose};
+use std::sync::Arc;
+
+use super::{AuditRecord, LOOKUP_ACTION, LookupLog, Purpose};
 use crate::auth::{Caller, Role};
+use crate::clock::{Clock, ManualClock};
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(ManualClock::new(keys::UnixTime(0)))
+}
 
 fn officer() -> Caller {
     Caller {
@@ -139,21 +146,35 @@ fn purposes_are_parsed() {
 async fn lookups_are_chained_one_line_each_and_a_torn_line_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lookups.jsonl");
-    let log = LookupLog::open(dir.path()).unwrap();
+    let log = LookupLog::open(dir.path(), clock()).unwrap();
     let purpose: Purpose = "policy 1".parse().unwrap();
-    log.record(&officer(), keys::UnixTime(5), "L1", "c1", Some(&purpose))
-        .await
-        .unwrap();
+    log.record(
+        &officer(),
+        keys::UnixTime(5),
+        "L1",
+        "c1",
+        LOOKUP_ACTION,
+        Some(&purpose),
+    )
+    .await
+    .unwrap();
     log.stop();
     // A crash cut the next line short.
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(b"{\"seq\":2,\"at\":1,\"cli");
     std::fs::write(&path, bytes).unwrap();
 
-    let log = LookupLog::open(dir.path()).unwrap();
-    log.record(&officer(), keys::UnixTime(6), "L2", "c2", None)
-        .await
-        .unwrap();
+    let log = LookupLog::open(dir.path(), clock()).unwrap();
+    log.record(
+        &officer(),
+        keys::UnixTime(6),
+        "L2",
+        "c2",
+        LOOKUP_ACTION,
+        None,
+    )
+    .await
+    .unwrap();
     log.stop();
     let records = lines(&path);
     assert_eq!(records.len(), 2);
@@ -172,9 +193,16 @@ async fn lookups_are_chained_one_line_each_and_a_torn_line_is_cut_off() {
     assert_eq!(second.client, "officer-1");
     // After stop, nothing more is accepted.
     assert!(
-        log.record(&officer(), keys::UnixTime(7), "L3", "c3", None)
-            .await
-            .is_err()
+        log.record(
+            &officer(),
+            keys::UnixTime(7),
+            "L3",
+            "c3",
+            LOOKUP_ACTION,
+            None
+        )
+        .await
+        .is_err()
     );
 }
 
@@ -182,19 +210,33 @@ async fn lookups_are_chained_one_line_each_and_a_torn_line_is_cut_off() {
 async fn the_chain_goes_on_after_a_damaged_last_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lookups.jsonl");
-    let log = LookupLog::open(dir.path()).unwrap();
+    let log = LookupLog::open(dir.path(), clock()).unwrap();
     for i in 0..3 {
-        log.record(&officer(), keys::UnixTime(i), "L1", "c1", None)
-            .await
-            .unwrap();
+        log.record(
+            &officer(),
+            keys::UnixTime(i),
+            "L1",
+            "c1",
+            LOOKUP_ACTION,
+            None,
+        )
+        .await
+        .unwrap();
     }
     log.stop();
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replace("\"seq\":3", "\"seq\":9")).unwrap();
-    let log = LookupLog::open(dir.path()).unwrap();
-    log.record(&officer(), keys::UnixTime(4), "L1", "c1", None)
-        .await
-        .unwrap();
+    let log = LookupLog::open(dir.path(), clock()).unwrap();
+    log.record(
+        &officer(),
+        keys::UnixTime(4),
+        "L1",
+        "c1",
+        LOOKUP_ACTION,
+        None,
+    )
+    .await
+    .unwrap();
     log.stop();
     let records = lines(&path);
     assert_eq!(records.len(), 4);
@@ -213,9 +255,16 @@ fn all_records(dir: &std::path::Path) -> Vec<Vec<u8>> {
 
 async fn lookups(log: &LookupLog, from: u64, to: u64) {
     for i in from..to {
-        log.record(&officer(), keys::UnixTime(i), "L1", "c1", None)
-            .await
-            .unwrap();
+        log.record(
+            &officer(),
+            keys::UnixTime(i),
+            "L1",
+            "c1",
+            LOOKUP_ACTION,
+            None,
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -223,7 +272,7 @@ async fn lookups(log: &LookupLog, from: u64, to: u64) {
 async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
     let dir = tempfile::tempdir().unwrap();
     // About two records a segment.
-    let log = LookupLog::open_with_segments(dir.path(), 400).unwrap();
+    let log = LookupLog::open_with_segments(dir.path(), clock(), 400).unwrap();
     lookups(&log, 0, 9).await;
     log.stop();
     let closed = super::segments(dir.path()).unwrap();
@@ -242,14 +291,14 @@ async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
     let mut bytes = std::fs::read(&current).unwrap();
     let before = closed.len();
     if !bytes.is_empty() {
-        let log = LookupLog::open_with_segments(dir.path(), 1).unwrap();
+        let log = LookupLog::open_with_segments(dir.path(), clock(), 1).unwrap();
         lookups(&log, 9, 10).await;
         log.stop();
         bytes = std::fs::read(&current).unwrap();
     }
     assert!(bytes.is_empty());
     std::fs::remove_file(&current).unwrap();
-    let log = LookupLog::open_with_segments(dir.path(), 400).unwrap();
+    let log = LookupLog::open_with_segments(dir.path(), clock(), 400).unwrap();
     let total = all_records(dir.path()).len() as u64;
     lookups(&log, total, total + 3).await;
     log.stop();
@@ -257,8 +306,8 @@ async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
     check(&all_records(dir.path()), Ok(total + 3));
     // `edld audit verify` reads the same: every segment, then the current file.
     let store_dir = tempfile::tempdir().unwrap();
-    let store = crate::store::Store::open(store_dir.path()).unwrap();
-    let report = super::inspect::verify(&store, &current).unwrap();
+    let store = crate::store::sled::SledStore::open(store_dir.path(), None).unwrap();
+    let report = super::inspect::verify(&store, &current).await.unwrap();
     assert_eq!(
         (report.lookups.records, report.lookups.broken),
         (total + 3, None)
@@ -274,7 +323,7 @@ async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
 
     // A damaged last record in the segment being written: numbered on from the segments
     // before it.
-    let log = LookupLog::open_with_segments(dir.path(), 1 << 20).unwrap();
+    let log = LookupLog::open_with_segments(dir.path(), clock(), 1 << 20).unwrap();
     lookups(&log, 100, 102).await;
     log.stop();
     let records = all_records(dir.path());
@@ -283,7 +332,7 @@ async fn full_segments_are_closed_and_the_chain_runs_on_across_them() {
     let damaged = text.replace(&format!("\"seq\":{last_seq},"), "\"seq\":1,");
     assert_ne!(damaged, text);
     std::fs::write(&current, damaged).unwrap();
-    let log = LookupLog::open_with_segments(dir.path(), 1 << 20).unwrap();
+    let log = LookupLog::open_with_segments(dir.path(), clock(), 1 << 20).unwrap();
     lookups(&log, 200, 201).await;
     log.stop();
     let records = all_records(dir.path());

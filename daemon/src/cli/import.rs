@@ -4,7 +4,6 @@
 //! in one atomic batch, or not at all; failures are reported by line number. Writes are
 //! made durable every few thousand lines and at the end.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
@@ -13,7 +12,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::auth::{Caller, Role};
-use crate::domain::registry::{CSV_HEADER, Classes, RegistryLine};
+use crate::domain::registry::{CSV_HEADER, Classes, LicenceRecord, RegistryLine};
 use crate::service::Service;
 
 /// Lines between durable commits.
@@ -48,7 +47,11 @@ impl Format {
 }
 
 /// Imports `path` into the service's registry.
-pub fn import_file(service: &Service, path: &Path, format: Format) -> anyhow::Result<ImportReport> {
+pub async fn import_file(
+    service: &Service,
+    path: &Path,
+    format: Format,
+) -> anyhow::Result<ImportReport> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = if std::io::stderr().is_terminal() {
@@ -60,30 +63,14 @@ pub fn import_file(service: &Service, path: &Path, format: Format) -> anyhow::Re
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let caller = Caller {
-        client: "registry-import".into(),
-        role: Role::Registry,
-    };
-    let mut report = ImportReport::default();
-    let mut since_commit = 0;
-    let mut write = |line_no: usize,
-                     line: Result<RegistryLine, String>,
-                     report: &mut ImportReport|
-     -> anyhow::Result<()> {
-        let record = line.and_then(|l| l.into_record(None).map_err(|e| e.to_string()));
-        match record {
-            Ok(record) => {
-                service.put_licence_uncommitted(&caller, record)?;
-                report.imported += 1;
-                since_commit += 1;
-                if since_commit >= COMMIT_EVERY {
-                    service.store.sync(&mut HashSet::new())?;
-                    since_commit = 0;
-                }
-            }
-            Err(message) => report.failed.push((line_no, message)),
-        }
-        Ok(())
+    let mut import = Import {
+        service,
+        caller: Caller {
+            client: "registry-import".into(),
+            role: Role::Registry,
+        },
+        pending: Vec::new(),
+        report: ImportReport::default(),
     };
     match format {
         Format::Csv => {
@@ -103,15 +90,14 @@ pub fn import_file(service: &Service, path: &Path, format: Format) -> anyhow::Re
                     Ok(r) => {
                         let line_no = r.position().map_or(0, |p| p.line() as usize);
                         progress.set_position(r.position().map_or(0, |p| p.byte()));
-                        (line_no, Ok(csv_line(&r)))
+                        (line_no, csv_line(&r))
                     }
                     Err(e) => {
                         let line_no = e.position().map_or(0, |p| p.line() as usize);
                         (line_no, Err(e.to_string()))
                     }
                 };
-                let line = line.and_then(|l| l);
-                write(line_no, line, &mut report)?;
+                import.line(line_no, line).await?;
             }
         }
         Format::Jsonl => {
@@ -124,13 +110,55 @@ pub fn import_file(service: &Service, path: &Path, format: Format) -> anyhow::Re
                     continue;
                 }
                 let parsed = serde_json::from_str::<RegistryLine>(&line).map_err(|e| e.to_string());
-                write(n + 1, parsed, &mut report)?;
+                import.line(n + 1, parsed).await?;
             }
         }
     }
-    service.store.sync(&mut HashSet::new())?;
+    import.flush().await?;
     progress.finish_and_clear();
-    Ok(report)
+    Ok(import.report)
+}
+
+/// Records checked and waiting to be written together.
+struct Import<'a> {
+    service: &'a Service,
+    caller: Caller,
+    pending: Vec<(usize, LicenceRecord)>,
+    report: ImportReport,
+}
+
+impl Import<'_> {
+    /// One line: checked in full, then written with the next group.
+    async fn line(
+        &mut self,
+        line_no: usize,
+        line: Result<RegistryLine, String>,
+    ) -> anyhow::Result<()> {
+        match line.and_then(|l| l.into_record(None).map_err(|e| e.to_string())) {
+            Ok(record) => {
+                self.pending.push((line_no, record));
+                if self.pending.len() >= COMMIT_EVERY {
+                    self.flush().await?;
+                }
+            }
+            Err(message) => self.report.failed.push((line_no, message)),
+        }
+        Ok(())
+    }
+
+    /// Writes the pending records, durable together.
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        let (lines, records): (Vec<usize>, Vec<LicenceRecord>) =
+            std::mem::take(&mut self.pending).into_iter().unzip();
+        let outcomes = self.service.import_licences(&self.caller, records).await?;
+        for (line_no, outcome) in lines.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(_) => self.report.imported += 1,
+                Err(e) => self.report.failed.push((line_no, e.to_string())),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One CSV record (in `CSV_HEADER` order) as a registry line: pure, no IO; what the import

@@ -16,11 +16,13 @@ use anyhow::{Context, bail};
 use hyper::Method;
 use serde_json::{Map, Value};
 
+use crate::audit::AuditRecord;
 use crate::auth::{ApiClient, ApiClients, Caller, Role};
 use crate::client::{Client, Reply};
 use crate::domain::throttle::settings::{NAMES, ThrottleSettings};
 use crate::domain::throttle::simulate::{self, ArrivalCurve, SimReport, SimSettings};
-use crate::store::{Batch, Store};
+use crate::store::Store;
+use crate::store::sled::SledStore;
 
 /// Where the admin API is and the key to call it with.
 #[derive(Clone, Debug)]
@@ -94,16 +96,13 @@ impl Clients {
             Clients::Offline { data_dir, client } => {
                 std::fs::create_dir_all(data_dir)
                     .with_context(|| format!("creating {}", data_dir.display()))?;
-                let (store, clients) = open_offline(data_dir)?;
-                let mut batch = Batch::default();
-                let key = clients.add(name, role, now, &mut batch)?;
+                let (store, clients) = open_offline(data_dir).await?;
+                let (stored, key) = clients.prepare(name, role, now)?;
                 let detail = format!("{name} {}", role.as_str());
-                audit_offline(&store, &mut batch, client, now, "client.add", &detail)?;
-                let added = ApiClient {
-                    name: name.to_owned(),
-                    role,
-                    created_at: Some(now),
-                };
+                let audit = offline_audit(client, now, "client.add", &detail);
+                let added = stored.client.clone();
+                store.add_clients(vec![stored], vec![audit]).await?;
+                store.close().await?;
                 Ok((added, key))
             }
         }
@@ -123,7 +122,9 @@ impl Clients {
             }
             Clients::Offline { data_dir, .. } => {
                 anyhow::ensure!(data_dir.exists(), "{} does not exist", data_dir.display());
-                Ok(open_offline(data_dir)?.1.list())
+                let (store, clients) = open_offline(data_dir).await?;
+                store.close().await?;
+                Ok(clients.list())
             }
         }
     }
@@ -138,11 +139,15 @@ impl Clients {
             }
             Clients::Offline { data_dir, client } => {
                 anyhow::ensure!(data_dir.exists(), "{} does not exist", data_dir.display());
-                let (store, clients) = open_offline(data_dir)?;
-                let mut batch = Batch::default();
-                let revoked = clients.revoke(name, &mut batch)?;
-                let detail = format!("{name} {}", revoked.role.as_str());
-                audit_offline(&store, &mut batch, client, now, "client.revoke", &detail)?;
+                let (store, clients) = open_offline(data_dir).await?;
+                let role = clients
+                    .get(name)
+                    .map(|c| c.role)
+                    .with_context(|| format!("no client named {name:?}"))?;
+                let detail = format!("{name} {}", role.as_str());
+                let audit = offline_audit(client, now, "client.revoke", &detail);
+                let revoked = store.revoke_client(name, audit).await?;
+                store.close().await?;
                 Ok(revoked)
             }
         }
@@ -171,34 +176,24 @@ fn client_from_json(value: &Value) -> anyhow::Result<ApiClient> {
     serde_json::from_value(value.clone()).context("a client in the daemon's answer")
 }
 
-fn open_offline(data_dir: &Path) -> anyhow::Result<(Store, ApiClients)> {
-    let store = Store::open(data_dir).with_context(|| {
+async fn open_offline(data_dir: &Path) -> anyhow::Result<(SledStore, ApiClients)> {
+    let store = SledStore::open(data_dir, None).with_context(|| {
         format!(
             "opening {} (if edld runs on it, give its --admin-listen address)",
             data_dir.display()
         )
     })?;
-    let clients = ApiClients::load(&store)?;
+    let clients = ApiClients::new(store.clients().await?);
     Ok((store, clients))
 }
 
-/// Adds the audit record to `batch`, applies it and makes it durable.
-fn audit_offline(
-    store: &Store,
-    batch: &mut Batch,
-    client: &str,
-    now: keys::UnixTime,
-    action: &str,
-    detail: &str,
-) -> anyhow::Result<()> {
+/// The audit record of a change made on the data directory by `client`.
+fn offline_audit(client: &str, now: keys::UnixTime, action: &str, detail: &str) -> AuditRecord {
     let caller = Caller {
         client: client.to_owned(),
         role: Role::Operator,
     };
-    crate::audit::Audit::restore(store)?.record(batch, &caller, now, action, None, Some(detail));
-    store.apply(std::mem::take(batch))?;
-    store.sync(&mut std::collections::HashSet::new())?;
-    Ok(())
+    AuditRecord::change(&caller, now, action, None, Some(detail))
 }
 
 /// Percent-encodes a path segment (client names are plain, but stay safe).

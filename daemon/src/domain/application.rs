@@ -193,12 +193,38 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Where a new application waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// With an uploaded photo: for a reviewer.
+    Review,
+    /// Before the opening time: until it is put in (random) order at the opening.
+    BeforeOpening(Lane),
+    /// In its lane of the queue.
+    Queue(Lane),
+}
+
+/// Whether an application through `channel` re-issues a credential: one from the app for
+/// a licence that has had credentials. (A registry change's re-issue is always one.)
+pub fn is_reissue(channel: Channel, has_credentials: bool) -> bool {
+    channel == Channel::App && has_credentials
+}
+
 /// A transition that the application's state does not allow.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the application is {0}")]
 pub struct StateError(pub &'static str);
 
 impl Application {
+    /// Where the application waits when it is made, `before_opening` or not.
+    pub fn placement(&self, before_opening: bool) -> Placement {
+        match self.photo {
+            Photo::Uploaded { .. } => Placement::Review,
+            Photo::OnFile if before_opening => Placement::BeforeOpening(self.lane()),
+            Photo::OnFile => Placement::Queue(self.lane()),
+        }
+    }
+
     /// The lane the application joins: the window's, the re-issues' (after a registry
     /// change, or a new application for a licence that already had a credential), or the
     /// first applications'.

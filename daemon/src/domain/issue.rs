@@ -9,7 +9,7 @@ use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReferenc
 use serde::{Deserialize, Serialize};
 
 use crate::domain::application::Ticket;
-use crate::domain::registry::LicenceRecord;
+use crate::domain::registry::{ChangeEffect, LicenceRecord, change_effect};
 
 /// An issued credential as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +171,67 @@ pub fn live_status(
         return LiveStatus::Expired;
     }
     LiveStatus::Valid
+}
+
+/// A status list entry: list, index, value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// The list.
+    pub list: u32,
+    /// The index.
+    pub index: u32,
+    /// Its value.
+    pub value: CredentialStatus,
+}
+
+/// What a change of a licence record means for its credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Consequences {
+    /// Credentials the change supersedes, already marked superseded.
+    pub superseded: Vec<CredentialRecord>,
+    /// Status list entries whose value the change sets.
+    pub list_updates: Vec<StatusEntry>,
+    /// Whether a re-issue application is queued: the current credential was superseded,
+    /// the licence is in force and no application is open.
+    pub reissue: bool,
+}
+
+/// The consequences of changing `old` (none: a new record) to `new` for the licence's
+/// `credentials` (newest first), when an application is open or not. A change the
+/// credential shows supersedes it and, if the licence is in force and nothing is open,
+/// queues a re-issue; a change of state sets every credential's status list value.
+pub fn consequences(
+    old: Option<&LicenceRecord>,
+    new: &LicenceRecord,
+    credentials: Vec<CredentialRecord>,
+    open_application: bool,
+) -> Consequences {
+    let Some(old) = old else {
+        return Consequences::default();
+    };
+    let ChangeEffect {
+        supersede,
+        state_changed,
+    } = change_effect(old, new);
+    if !(supersede || state_changed) {
+        return Consequences::default();
+    }
+    let had_current = credentials.iter().any(|c| !c.superseded);
+    let mut out = Consequences::default();
+    for mut c in credentials {
+        if supersede && !c.superseded {
+            c.superseded = true;
+            out.superseded.push(c.clone());
+        }
+        out.list_updates.push(StatusEntry {
+            list: c.list,
+            index: c.index,
+            value: list_status(c.superseded, new.state),
+        });
+    }
+    out.reissue =
+        supersede && had_current && new.state == LicenceState::Normal && !open_application;
+    out
 }
 
 /// The value in the status list: expiry is left to the token's `exp`.

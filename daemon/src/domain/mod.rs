@@ -7,5 +7,6 @@ pub mod application;
 pub mod issue;
 pub mod queue;
 pub mod registry;
+pub mod status_index;
 pub mod throttle;
 pub mod trust;

@@ -1,6 +1,6 @@
 //! The durable FIFO's bookkeeping: lanes, sequence numbers and positions. The entries
-//! themselves live in the store under `Q/<lane><sequence>` (and, before an opening time,
-//! under `P/<ticket>`); this module keeps the counters that make positions cheap.
+//! themselves live in the store; an engine keeps these counters beside them so that
+//! positions are cheap.
 //!
 //! Lanes are the throttle's (`window`, `reissue`, `first`), served by weight. Position =
 //! own sequence − the sequence last served in the same lane: arrivals in other lanes never
@@ -10,42 +10,40 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use crate::domain::throttle::lanes::Lane;
 
+/// The queue's counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueFigures {
+    /// Applications waiting in each lane.
+    pub depth: [u64; 3],
+    /// Applications accepted before the opening, not yet in order, per lane.
+    pub unordered: [u64; 3],
+    /// The sequence last served in each lane.
+    pub served: [u64; 3],
+}
+
+impl QueueFigures {
+    /// A ticket's position in its lane (1 = next).
+    pub fn position(&self, lane: Lane, sequence: u64) -> u64 {
+        sequence.saturating_sub(self.served[lane.index()]).max(1)
+    }
+
+    /// Waiting per lane, including those not yet in order.
+    pub fn backlog(&self) -> [u64; 3] {
+        Lane::ALL.map(|l| self.depth[l.index()] + self.unordered[l.index()])
+    }
+
+    /// Everything waiting.
+    pub fn total(&self) -> u64 {
+        self.backlog().iter().sum()
+    }
+
+    /// Applications not yet in order.
+    pub fn unordered_total(&self) -> u64 {
+        self.unordered.iter().sum()
+    }
+}
+
 /// The queue key of an entry.
-pub fn entry_key(lane: Lane, sequence: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(11);
-    key.extend_from_slice(crate::store::prefix::QUEUE);
-    key.push(lane_byte(lane));
-    key.extend_from_slice(&sequence.to_be_bytes());
-    key
-}
-
-/// The store key prefix of a lane.
-pub fn lane_prefix(lane: Lane) -> Vec<u8> {
-    let mut key = crate::store::prefix::QUEUE.to_vec();
-    key.push(lane_byte(lane));
-    key
-}
-
-/// Reads the lane and sequence back from a queue key.
-pub fn parse_entry_key(key: &[u8]) -> Option<(Lane, u64)> {
-    let rest = key.strip_prefix(crate::store::prefix::QUEUE)?;
-    let (&lane, sequence) = rest.split_first()?;
-    let lane = Lane::ALL.into_iter().find(|l| lane_byte(*l) == lane)?;
-    Some((lane, u64::from_be_bytes(sequence.try_into().ok()?)))
-}
-
-/// The byte that starts a lane's queue keys (and marks the lane of a pre-opening entry).
-pub fn lane_byte(lane: Lane) -> u8 {
-    // `Lane::index` is 0, 1 or 2.
-    lane.index() as u8
-}
-
-/// The lane a byte from [`lane_byte`] names.
-pub fn lane_from_byte(byte: u8) -> Option<Lane> {
-    Lane::ALL.into_iter().find(|l| lane_byte(*l) == byte)
-}
-
-/// Counters per lane.
 #[derive(Debug, Default)]
 struct LaneCounters {
     /// The next sequence number to hand out.
@@ -76,6 +74,15 @@ pub struct Lanes {
 }
 
 impl Lanes {
+    /// The counters now.
+    pub fn figures(&self) -> QueueFigures {
+        QueueFigures {
+            depth: self.depths(),
+            unordered: Lane::ALL.map(|l| self.unordered[l.index()].load(Ordering::SeqCst)),
+            served: Lane::ALL.map(|l| self.lanes[l.index()].served.load(Ordering::SeqCst)),
+        }
+    }
+
     /// Counters from what the store holds, per lane (by [`Lane::index`]), and the entries
     /// waiting for the opening, per lane.
     pub fn restore(per_lane: [LaneRestore; 3], unordered: [u64; 3]) -> Lanes {

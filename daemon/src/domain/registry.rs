@@ -215,6 +215,57 @@ pub enum StateAction {
     Reinstate,
 }
 
+/// What a change does to a licence record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LicenceEdit {
+    /// Create or replace the whole record.
+    Put(LicenceRecord),
+    /// Suspend, revoke, cancel or reinstate an existing record.
+    State(StateAction),
+    /// Set an existing record's points.
+    Points(Points),
+}
+
+/// Why an edit cannot apply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// A state or points change of a licence the registry does not hold.
+    #[error("no such licence")]
+    NotFound,
+    /// A state change not allowed from the current state.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+}
+
+/// The record after `edit` of `old` (none: not in the registry), and the audit action
+/// that names the change.
+pub fn edit(
+    old: Option<&LicenceRecord>,
+    edit: &LicenceEdit,
+) -> Result<(LicenceRecord, &'static str), EditError> {
+    match (edit, old) {
+        (LicenceEdit::Put(record), None) => Ok((record.clone(), "licence.create")),
+        (LicenceEdit::Put(record), Some(_)) => Ok((record.clone(), "licence.update")),
+        (_, None) => Err(EditError::NotFound),
+        (LicenceEdit::State(action), Some(old)) => {
+            let mut new = old.clone();
+            new.state = transition(old.state, *action)?;
+            let name = match action {
+                StateAction::Suspend => "licence.suspend",
+                StateAction::Revoke => "licence.revoke",
+                StateAction::Cancel => "licence.cancel",
+                StateAction::Reinstate => "licence.reinstate",
+            };
+            Ok((new, name))
+        }
+        (LicenceEdit::Points(points), Some(old)) => {
+            let mut new = old.clone();
+            new.points = *points;
+            Ok((new, "licence.points"))
+        }
+    }
+}
+
 /// A state change that is not allowed from the current state.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {action:?} a licence that is {from}")]

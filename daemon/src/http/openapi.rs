@@ -9,7 +9,9 @@ use axum::http::Method;
 use serde_json::{Map, Value, json};
 
 use crate::auth::{Endpoint, Role, allowed};
-use crate::http::{Route, admin_routes, public_routes};
+
+/// What a document needs of a route table: method, path and who may call each route.
+pub type Described = (Method, &'static str, Endpoint);
 
 /// One described operation.
 struct Operation {
@@ -140,6 +142,15 @@ const OPERATIONS: &[Operation] = &[
         errors: &[404],
     },
     Operation {
+        method: "put",
+        path: "/admin/v1/clients/{name}/delegates",
+        summary: "Name the clients that may read this client's applications (replaces the list)",
+        tag: "admin",
+        body: Some("Delegates"),
+        ok: &[(200, JSON, "Client")],
+        errors: &[400, 404],
+    },
+    Operation {
         method: "get",
         path: "/admin/v1/audit",
         summary: "Who looked up a licence (client, role, declared purpose, time) and every change made to it",
@@ -228,6 +239,33 @@ const OPERATIONS: &[Operation] = &[
         body: None,
         ok: &[(200, "image/svg+xml", "Text")],
         errors: &[404],
+    },
+    Operation {
+        method: "get",
+        path: "/v1/licences/{number}/credential",
+        summary: "The licence's current credential, whoever applied for it (audited like a lookup)",
+        tag: "credentials",
+        body: None,
+        ok: &[(200, JSON, "Credential")],
+        errors: &[400, 404],
+    },
+    Operation {
+        method: "get",
+        path: "/v1/licences/{number}/credential/qr.png",
+        summary: "The licence's current credential as a QR code (PNG)",
+        tag: "credentials",
+        body: None,
+        ok: &[(200, "image/png", "Binary")],
+        errors: &[400, 404],
+    },
+    Operation {
+        method: "get",
+        path: "/v1/licences/{number}/credential/qr.svg",
+        summary: "The licence's current credential as a QR code (SVG)",
+        tag: "credentials",
+        body: None,
+        ok: &[(200, "image/svg+xml", "Text")],
+        errors: &[400, 404],
     },
     Operation {
         method: "get",
@@ -321,21 +359,21 @@ const OPERATIONS: &[Operation] = &[
     },
 ];
 
-/// The public listener's document.
-pub fn public_document() -> Value {
+/// The public listener's document, for its route table.
+pub fn public_document(routes: &[Described]) -> Value {
     document(
         "edld",
         "Issuance daemon for electronic driving licences: the public API. Clients authenticate with an API key (`Authorization: Bearer`) or, where configured, a TLS client certificate; either carries a role, and each operation names the roles that may call it. Errors are RFC 9457 problem+json.",
-        &public_routes(),
+        routes,
     )
 }
 
-/// The admin listener's document.
-pub fn admin_document() -> Value {
+/// The admin listener's document, for its route table.
+pub fn admin_document(routes: &[Described]) -> Value {
     document(
         "edld admin",
         "Issuance daemon for electronic driving licences: the admin API, served only on the loopback admin listener. Operator endpoints need an API key of the operator role. Errors are RFC 9457 problem+json.",
-        &admin_routes(),
+        routes,
     )
 }
 
@@ -471,12 +509,12 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
 }
 
 /// A document with the operations of `routes`.
-fn document(title: &str, description: &str, routes: &[Route]) -> Value {
+fn document(title: &str, description: &str, routes: &[Described]) -> Value {
     let mut paths = Map::new();
     for o in OPERATIONS {
-        let Some(route) = routes
+        let Some((_, _, endpoint)) = routes
             .iter()
-            .find(|r| r.path == o.path && r.method == method(o.method))
+            .find(|(m, path, _)| *path == o.path && *m == method(o.method))
         else {
             continue;
         };
@@ -484,7 +522,7 @@ fn document(title: &str, description: &str, routes: &[Route]) -> Value {
             .entry(o.path.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(map) = entry.as_object_mut() {
-            map.insert(o.method.to_owned(), operation(o, route.endpoint));
+            map.insert(o.method.to_owned(), operation(o, *endpoint));
         }
     }
     json!({
@@ -571,7 +609,8 @@ fn schemas() -> Value {
         "Clients": {"type": "object", "required": ["clients"], "properties": {"clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}}},
         "Client": {"type": "object", "required": ["name", "role"], "properties": {
             "name": {"type": "string"}, "role": role.clone(),
-            "created_at": {"type": "integer", "format": "int64", "nullable": true, "description": "Unix seconds"}}},
+            "created_at": {"type": "integer", "format": "int64", "nullable": true, "description": "Unix seconds"},
+            "delegates": {"type": "array", "items": {"type": "string"}, "description": "clients that may read this client's applications"}}},
         "NewClient": {"type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {
             "name": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}, "role": role}},
         "AddedClient": {"allOf": [{"$ref": "#/components/schemas/Client"}, {"type": "object", "required": ["api_key"],
@@ -616,6 +655,20 @@ fn schemas() -> Value {
             json!({"name": "acme-insurance", "role": "insurer"}),
         ),
     ];
+    if let Some(map) = schemas.as_object_mut() {
+        map.insert(
+            "Delegates".into(),
+            json!({"type": "object", "additionalProperties": false, "required": ["delegates"], "properties": {
+                "delegates": {"type": "array", "items": {"type": "string"}}}}),
+        );
+        map.insert(
+            "Credential".into(),
+            json!({"type": "object", "required": ["id", "token", "qr_text"], "properties": {
+                "id": {"type": "string"}, "token": {"type": "string", "description": "base64url COSE_Sign1"},
+                "qr_text": {"type": "string"}, "qr_png": {"type": "string"}, "qr_svg": {"type": "string"},
+                "issued_at": timestamp, "expires_at": timestamp, "superseded": {"type": "boolean"}}}),
+        );
+    }
     for (name, example) in examples {
         if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
             schema.insert("example".into(), example);
@@ -633,6 +686,3 @@ fn audit_record() -> Value {
         "client": text.clone(), "role": text.clone(), "action": text.clone(),
         "licence": optional.clone(), "purpose": optional.clone(), "detail": optional, "prev": text}})
 }
-
-#[cfg(test)]
-mod tests;

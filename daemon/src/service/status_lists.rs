@@ -1,24 +1,21 @@
-//! Status lists in memory: the two-bit values of every credential, which indices are
-//! taken, random allocation of new indices, and the signed Status List Tokens served at
-//! `GET /v1/status-lists/{n}`.
+//! Status lists in memory: the two-bit value of every credential's index, and the signed
+//! Status List Tokens served at `GET /v1/status-lists/{n}`, re-signed when values change
+//! (coalesced) and on a fixed cadence. Which indices are taken is the store's (see
+//! `domain::status_index`); a list exists here once the store opened it.
 //!
-//! **Invariants:** every list has [`LIST_ENTRIES`] entries (at least the 131 072 the
-//! format asks for); an index once allocated is never handed out again, even if the
-//! credential that got it was never stored (the store's `I/` table is the record); a new
-//! list opens once the newest is half full, which keeps random allocation to two tries on
-//! average and every list's population large. With a trust list signed offline, only the
-//! lists it names may open: the newest then fills up to three quarters ([`StatusLists::room`]
-//! says how far), and issuing waits for a trust list naming the next one.
+//! **Invariants:** every list has `LIST_ENTRIES` entries; a value changes only after the
+//! change that causes it applied; a list is signed only while the trust list lets the
+//! status key sign.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keys::status_list::{self, CredentialStatus, StatusList, StatusListClaims};
-use keys::{SigningKey, UnixTime};
-use rand_core::RngCore;
+use keys::{KeyUse, SigningKey, UnixTime};
 
-/// Entries per list.
-pub const LIST_ENTRIES: u32 = keys::status_list::MIN_ENTRIES as u32;
+pub use crate::domain::status_index::LIST_ENTRIES;
+use crate::service::Service;
+use crate::store::StatusEntry;
 
 /// One signed list as served.
 #[derive(Debug)]
@@ -33,8 +30,6 @@ pub struct SignedList {
 
 struct List {
     values: StatusList,
-    allocated: Vec<u64>,
-    used: u32,
     dirty: bool,
 }
 
@@ -44,26 +39,7 @@ impl List {
             // Two bits per entry and a fixed length: cannot fail.
             values: StatusList::new(2, LIST_ENTRIES as usize)
                 .unwrap_or_else(|_| unreachable_list()),
-            allocated: vec![0; (LIST_ENTRIES as usize).div_ceil(64)],
-            used: 0,
             dirty: true,
-        }
-    }
-
-    fn is_allocated(&self, index: u32) -> bool {
-        let i = index as usize;
-        self.allocated
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn mark(&mut self, index: u32) {
-        let i = index as usize;
-        if let Some(w) = self.allocated.get_mut(i / 64)
-            && *w & (1 << (i % 64)) == 0
-        {
-            *w |= 1 << (i % 64);
-            self.used += 1;
         }
     }
 }
@@ -74,7 +50,7 @@ fn unreachable_list() -> StatusList {
     StatusList::new(1, 8).expect("one-bit lists exist")
 }
 
-/// All lists.
+/// Every list.
 pub struct StatusLists {
     lists: Mutex<Vec<List>>,
     signed: RwLock<Vec<Arc<SignedList>>>,
@@ -84,36 +60,22 @@ pub struct StatusLists {
     max_lists: AtomicU32,
 }
 
-/// A fresh index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Allocation {
-    /// The list.
-    pub list: u32,
-    /// The index.
-    pub index: u32,
-    /// A new list was opened for it: the trust list must name it.
-    pub opened_list: bool,
-}
-
 impl StatusLists {
-    /// Lists rebuilt from the store: `entries` gives (list, index, value) for every
-    /// allocated index.
+    /// Lists rebuilt from the store: `count` lists, with the value of every allocated
+    /// index in `entries`.
     pub fn restore(
         base_url: String,
-        entries: impl IntoIterator<Item = (u32, u32, CredentialStatus)>,
+        entries: impl IntoIterator<Item = StatusEntry>,
+        count: u32,
     ) -> StatusLists {
-        let mut lists: Vec<List> = Vec::new();
-        for (list, index, value) in entries {
-            while lists.len() <= list as usize {
+        let mut lists: Vec<List> = (0..count.max(1)).map(|_| List::new()).collect();
+        for entry in entries {
+            while lists.len() <= entry.list as usize {
                 lists.push(List::new());
             }
-            if let Some(l) = lists.get_mut(list as usize) {
-                l.mark(index);
-                let _ = l.values.set(u64::from(index), value.value());
+            if let Some(l) = lists.get_mut(entry.list as usize) {
+                let _ = l.values.set(u64::from(entry.index), entry.value.value());
             }
-        }
-        if lists.is_empty() {
-            lists.push(List::new());
         }
         StatusLists {
             lists: Mutex::new(lists),
@@ -129,22 +91,22 @@ impl StatusLists {
         self.lock().len() as u32
     }
 
+    /// Opens lists until `count` exist (the store opened them).
+    pub fn open_through(&self, count: u32) {
+        let mut lists = self.lock();
+        while (lists.len() as u32) < count {
+            lists.push(List::new());
+        }
+    }
+
     /// Allows only `max` lists (lists 0 to `max - 1`): those the trust list names.
     pub fn set_max_lists(&self, max: u32) {
         self.max_lists.store(max, Ordering::SeqCst);
     }
 
-    /// How many indices may still be allocated without opening a list beyond the allowed
-    /// ones: unbounded while a new list may open, else what is left of the newest list
-    /// below three quarters (random allocation stays at four tries on average).
-    pub fn room(&self) -> u64 {
-        let lists = self.lock();
-        if (lists.len() as u32) < self.max_lists.load(Ordering::SeqCst) {
-            return u64::MAX;
-        }
-        lists.last().map_or(0, |l| {
-            u64::from((LIST_ENTRIES / 4 * 3).saturating_sub(l.used))
-        })
+    /// How many lists may exist (`u32::MAX`: any number).
+    pub fn max_lists(&self) -> u32 {
+        self.max_lists.load(Ordering::SeqCst)
     }
 
     /// The URI of list `n`, as credentials and the trust list name it.
@@ -160,37 +122,6 @@ impl StatusLists {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<List>> {
         self.lists.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Allocates a random unused index in the newest list, opening a new list when it is
-    /// half full and another may open. Callers stay within [`StatusLists::room`].
-    pub fn allocate(&self, rng: &mut impl RngCore) -> Allocation {
-        let mut lists = self.lock();
-        let mut opened_list = false;
-        let may_open = (lists.len() as u32) < self.max_lists.load(Ordering::SeqCst);
-        if lists.is_empty()
-            || (may_open && lists.last().is_some_and(|l| l.used >= LIST_ENTRIES / 2))
-        {
-            lists.push(List::new());
-            opened_list = true;
-        }
-        let list = (lists.len() - 1) as u32;
-        let l = lists.last_mut();
-        let mut index = 0;
-        if let Some(l) = l {
-            loop {
-                index = rng.next_u32() % LIST_ENTRIES;
-                if !l.is_allocated(index) {
-                    l.mark(index);
-                    break;
-                }
-            }
-        }
-        Allocation {
-            list,
-            index,
-            opened_list,
-        }
     }
 
     /// Sets an entry's value; the list is re-signed soon.
@@ -277,6 +208,33 @@ impl StatusLists {
     /// How many lists are signed.
     pub fn signed_count(&self) -> usize {
         self.signed.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl Service {
+    /// Signs the changed status lists (or all); returns how many. None while the trust
+    /// list does not let the status key sign.
+    pub fn sign_status_lists(&self, all: bool) -> usize {
+        let allowed = self.may_sign(KeyUse::Status).map_err(|e| e.to_string());
+        if !self.trust.signing_allowed("status lists", allowed) {
+            return 0;
+        }
+        let n = self.status_lists.sign(
+            &self.trust.keys.status,
+            self.now(),
+            self.settings.status_ttl,
+            self.settings.status_validity,
+            all,
+        );
+        self.metrics.status_lists_signed.inc_by(n as u64);
+        n
+    }
+
+    /// Applies changed status list values (after the change that causes them applied).
+    pub(crate) fn set_list_values(&self, entries: &[StatusEntry]) {
+        for e in entries {
+            self.status_lists.set(e.list, e.index, e.value);
+        }
     }
 }
 

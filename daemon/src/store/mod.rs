@@ -1,64 +1,51 @@
-//! Durable state in sled 0.34: one tree with a one-letter prefix per table, so that one
-//! `Batch` changes several tables atomically, and the group committer that makes writes
-//! durable.
+//! The daemon's durable state behind one interface of domain commands: [`Store`]. Each
+//! command happens whole or not at all and is durable when it returns; a reader never sees
+//! what a crash could take back. The engines implement it: `sled` (the embedded default,
+//! one box) today. No key layout, prefix or engine type is visible outside an engine's own
+//! module; `conformance` is the suite every engine must pass.
 //!
-//! **Durability.** sled 0.34's `flush()` writes its log with `sync_file_range`, which on
-//! Linux neither flushes the drive's cache nor the file's metadata, and it never syncs
-//! the files it writes under `blobs/` (values over ~128 KiB). So a commit here is
-//! `flush()`, then `fdatasync` of the `db` file, then `fsync` of any new blob file and of
-//! the `blobs` directory. An acknowledgement waits for a commit that started after its
-//! write; commits are grouped: whoever arrives while one is running shares the next.
-//!
-//! Key layout (all multi-byte integers big-endian, so keys sort numerically):
-//!
-//! | prefix | key | value |
-//! |---|---|---|
-//! | `L/` | licence number | `LicenceRecord` JSON |
-//! | `A/` | ticket (16 bytes) | `Application` JSON; `previous` chains a licence's applications (and so its credentials) |
-//! | `O/` | licence number | ticket of its latest application (open while queued or in review) |
-//! | `Q/` | lane (1) + sequence (8) | ticket |
-//! | `P/` | ticket | lane (1): accepted before the opening time, not yet in order |
-//! | `R/` | ticket | (empty): applications waiting for review |
-//! | `C/` | credential id (16) | `CredentialRecord` JSON |
-//! | `M/` | name | meta values (trust list sequence, key windows) |
-//! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
-//! | `U/` | sequence (8) | audit record: one hash-chained JSON record (see `audit::chain`) |
+//! The decisions a command makes under its lock or transaction (what a registry change
+//! supersedes, whether an application is a re-issue, where it is placed) are the pure
+//! functions of `domain`, so every engine decides alike.
 
-use std::collections::HashSet;
-use std::ffi::OsString;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+pub mod files;
+pub mod sled;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot};
+#[cfg(test)]
+mod conformance;
+
+use keys::UnixTime;
+use keys::licence::{LicenceNumber, LicenceState};
 
 use crate::audit::AuditRecord;
-use crate::audit::chain::{self, Head};
+use crate::auth::{ApiClient, Caller};
+use crate::domain::application::{Application, Channel, Photo, Ticket};
+use crate::domain::issue::CredentialRecord;
+pub use crate::domain::issue::StatusEntry;
+use crate::domain::queue::Lane;
+pub use crate::domain::queue::QueueFigures;
+pub use crate::domain::registry::LicenceEdit;
+use crate::domain::registry::{LicenceRecord, TransitionError};
+use crate::domain::throttle::settings::ThrottleSettings;
 
-/// Why a store operation failed. Internal: clients only ever see "service unavailable".
-#[derive(Debug, thiserror::Error, Clone)]
+/// Why a store command failed. Internal: clients only ever see "service unavailable".
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum StoreError {
-    /// sled refused.
-    #[error("sled: {0}")]
-    Sled(String),
+    /// The engine refused.
+    #[error("engine: {0}")]
+    Engine(String),
     /// fsync or another file operation failed.
     #[error("io: {0}")]
     Io(String),
     /// A stored value did not decode.
-    #[error("corrupt value under {0}")]
+    #[error("corrupt value: {0}")]
     Corrupt(String),
-    /// The committer has stopped (shutdown).
-    #[error("the committer has stopped")]
+    /// Another process holds the store (a second edld, or a command run beside it).
+    #[error("{0} is in use by another process (is edld running?)")]
+    InUse(String),
+    /// The store is closing or closed.
+    #[error("the store has stopped")]
     Stopped,
-}
-
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Sled(e.to_string())
-    }
 }
 
 impl From<std::io::Error> for StoreError {
@@ -67,345 +54,423 @@ impl From<std::io::Error> for StoreError {
     }
 }
 
-/// Table prefixes.
-pub mod prefix {
-    /// Licence records.
-    pub const LICENCE: &[u8] = b"L/";
-    /// Applications.
-    pub const APPLICATION: &[u8] = b"A/";
-    /// Latest application per licence (open while queued or in review).
-    pub const OPEN: &[u8] = b"O/";
-    /// The queue.
-    pub const QUEUE: &[u8] = b"Q/";
-    /// Applications accepted before the opening time, in ticket (random) order.
-    pub const PREOPEN: &[u8] = b"P/";
-    /// Applications waiting for review.
-    pub const REVIEW: &[u8] = b"R/";
-    /// Credentials.
-    pub const CREDENTIAL: &[u8] = b"C/";
-    /// Meta values.
-    pub const META: &[u8] = b"M/";
-    /// API clients.
-    pub const CLIENT: &[u8] = b"K/";
-    /// Audit records.
-    pub const AUDIT: &[u8] = b"U/";
-}
+/// The result of a command that can only fail in the store.
+pub type StoreResult<T> = Result<T, StoreError>;
 
-/// `prefix` followed by `parts`.
-pub fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>());
-    key.extend_from_slice(prefix);
-    for part in parts {
-        key.extend_from_slice(part);
-    }
-    key
-}
+/// The daemon's durable state. Each command happens whole or not at all, and is durable
+/// when it returns. Reads show only durable state.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ----- the registry -----
 
-/// The sled database and the directory it lives in.
-#[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    dir: PathBuf,
-    /// The head of the change audit chain, held while a batch with audit records applies.
-    audit: Arc<Mutex<Head>>,
-}
+    /// A licence record.
+    async fn licence(&self, number: &LicenceNumber) -> StoreResult<Option<LicenceRecord>>;
 
-impl Store {
-    /// Opens (or creates) the database in `<data_dir>/db`.
-    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        let dir = data_dir.join("db");
-        std::fs::create_dir_all(&dir)?;
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(256 << 20)
-            // sled's own background flush runs every 500 ms by default; our commits are
-            // explicit, so a slower background flush only saves work.
-            .flush_every_ms(Some(1_000))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Io(format!(
-                        "{} is in use by another process (is edld running?)",
-                        dir.display()
-                    ))
-                }
-                other => other.into(),
-            })?;
-        // Make the files sled may just have created durable in their directories.
-        sync_dir(&dir)?;
-        sync_dir(data_dir)?;
-        let head = match db.scan_prefix(prefix::AUDIT).next_back() {
-            Some(entry) => {
-                let (k, v) = entry?;
-                Head::after(audit_position(&k).unwrap_or(0), &v)
-            }
-            None => Head::EMPTY,
-        };
-        Ok(Store {
-            db,
-            dir,
-            audit: Arc::new(Mutex::new(head)),
-        })
-    }
+    /// Creates, replaces or edits a licence record with its consequences, all in one
+    /// atomic step: the credentials it supersedes (see `registry::consequences`), the
+    /// re-issue application it queues, and its audit record.
+    async fn change_licence(&self, change: LicenceChange) -> Result<LicenceChanged, ChangeError>;
 
-    /// The sled tree.
-    pub fn tree(&self) -> &sled::Db {
-        &self.db
-    }
-
-    /// Reads raw bytes.
-    pub fn get_raw(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.db.get(key)?)
-    }
-
-    /// Reads and decodes a JSON value.
-    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.db.get(key)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt(String::from_utf8_lossy(key).into_owned())),
-        }
-    }
-
-    /// Applies a batch atomically (not yet durable: see [`Committer`]). Its audit records
-    /// are sealed onto the change chain here, under the chain's lock: the chain's order is
-    /// the order batches apply in, and a batch that fails leaves no gap.
-    pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        let Batch { mut inner, audit } = batch;
-        if audit.is_empty() {
-            return Ok(self.db.apply_batch(inner)?);
-        }
-        let mut head = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = *head;
-        for mut record in audit {
-            let position = next.next;
-            let (bytes, after) = chain::seal(&mut record, next);
-            inner.insert(key(prefix::AUDIT, &[&position.to_be_bytes()]), bytes);
-            next = after;
-        }
-        self.db.apply_batch(inner)?;
-        *head = next;
-        Ok(())
-    }
-
-    /// The change audit records, as (record number, stored bytes) in order.
-    pub fn audit_records(
+    /// [`Store::change_licence`] for many records (an import), durable together at the
+    /// end: one outcome per change, in order.
+    async fn change_licences(
         &self,
-    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + use<> {
-        self.db.scan_prefix(prefix::AUDIT).map(|entry| {
-            let (k, v) = entry?;
-            let position = audit_position(&k)
-                .ok_or_else(|| StoreError::Corrupt(String::from_utf8_lossy(&k).into_owned()))?;
-            Ok((position, v.to_vec()))
-        })
-    }
+        changes: Vec<LicenceChange>,
+    ) -> StoreResult<Vec<Result<LicenceChanged, ChangeError>>>;
 
-    /// Keys and values under `prefix`, in key order.
-    pub fn scan(
+    /// Every credential of a licence, newest first.
+    async fn credentials_of(&self, number: &LicenceNumber) -> StoreResult<Vec<CredentialRecord>>;
+
+    // ----- applications -----
+
+    /// Accepts an application, or returns the licence's open one (one open application per
+    /// licence, whoever asks).
+    async fn admit(&self, admit: Admit<'_>) -> Result<Admitted, AdmitError>;
+
+    /// An application by ticket, as far as it is durable: an issuance whose step is not
+    /// yet durable still shows the application queued.
+    async fn application(&self, ticket: Ticket) -> StoreResult<Option<Application>>;
+
+    /// Applications waiting for review, oldest first, at most `limit`.
+    async fn reviews(&self, limit: usize) -> StoreResult<Vec<Application>>;
+
+    /// A reviewer's decision on an application waiting for review, with its audit record.
+    async fn decide_review(&self, decision: ReviewDecision) -> Result<Application, DecideError>;
+
+    /// Puts the applications accepted before the opening time in order: the next `limit`
+    /// in ticket (random) order, or all that remain when that is no more than `limit`, so
+    /// that no newcomer slips ahead of the last ones. Returns how many were ordered.
+    async fn order_opening(&self, limit: usize) -> StoreResult<u64>;
+
+    // ----- the drain -----
+
+    /// Claims up to `take[i]` entries from the front of each lane `i` that no earlier
+    /// claim holds, with what signing them needs.
+    async fn claim_step(&self, take: [u64; 3]) -> StoreResult<Claim>;
+
+    /// Completes a claimed step in one atomic step: every issued credential with its
+    /// application and the credentials it supersedes, every rejection, every served
+    /// queue entry. An issuance whose licence changed since the claim is not written: its
+    /// entry stays queued for the next step (returned in [`Completed::requeued`]).
+    async fn complete_step(&self, step: CompletedStep) -> StoreResult<Completed>;
+
+    /// Gives back the entries of a claim that will not be completed.
+    fn release_claim(&self, tickets: &[Ticket]);
+
+    // ----- credentials -----
+
+    /// A credential by id.
+    async fn credential(&self, id: &str) -> StoreResult<Option<CredentialRecord>>;
+
+    /// A credential and its licence, for a live status lookup.
+    async fn lookup(&self, id: &str) -> StoreResult<Option<(CredentialRecord, LicenceRecord)>>;
+
+    /// Replaces a credential's token (a refresh), if the credential and its licence are
+    /// still as read (`expected`); with its audit record.
+    async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict>;
+
+    /// Every allocated status list index with its value, for restoring the lists.
+    async fn status_entries(&self) -> StoreResult<Vec<StatusEntry>>;
+
+    /// Allocates `n` fresh, never-used status list indices at random in the newest list,
+    /// opening a new list when it is half full and fewer than `max_lists` exist. Fewer
+    /// than `n` when the allowed lists are full (see [`Store::index_room`]).
+    fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations>;
+
+    /// How many indices may still be allocated within `max_lists` lists.
+    fn index_room(&self, max_lists: u32) -> u64;
+
+    /// How many status lists are open.
+    fn list_count(&self) -> u32;
+
+    // ----- queue figures -----
+
+    /// The queue's counters now: what positions and wait estimates are computed from.
+    fn queue(&self) -> QueueFigures;
+
+    /// When the oldest application waiting in each lane was made.
+    async fn oldest_queued(&self) -> StoreResult<[Option<UnixTime>; 3]>;
+
+    // ----- operators -----
+
+    /// The throttle settings operators stored, if they ever changed them.
+    async fn throttle_settings(&self) -> StoreResult<Option<ThrottleSettings>>;
+
+    /// Stores new throttle settings with the audit record of the change.
+    async fn change_throttle(
         &self,
-        prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + use<> {
-        self.db
-            .scan_prefix(prefix)
-            .map(|r| r.map_err(StoreError::from))
-    }
+        settings: ThrottleSettings,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
 
-    /// The last key under `prefix`.
-    pub fn last_key(&self, prefix: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        match self.db.scan_prefix(prefix).next_back() {
-            Some(r) => Ok(Some(r?.0)),
-            None => Ok(None),
-        }
-    }
+    /// Every API client with the SHA-256 of its key.
+    async fn clients(&self) -> StoreResult<Vec<StoredClient>>;
 
-    /// Makes everything applied so far durable: sled flush, then a real fsync. Blocking;
-    /// callers on the async runtime go through [`Committer`].
-    pub fn sync(&self, synced_blobs: &mut HashSet<OsString>) -> Result<(), StoreError> {
-        self.db.flush()?;
-        File::open(self.dir.join("db"))?.sync_data()?;
-        let blobs = self.dir.join("blobs");
-        if let Ok(entries) = std::fs::read_dir(&blobs) {
-            let mut new_blob = false;
-            for entry in entries {
-                let entry = entry?;
-                let name = entry.file_name();
-                if !synced_blobs.contains(&name) {
-                    File::open(entry.path())?.sync_all()?;
-                    synced_blobs.insert(name);
-                    new_blob = true;
-                }
-            }
-            if new_blob {
-                sync_dir(&blobs)?;
-            }
-        }
-        Ok(())
-    }
+    /// Adds API clients (names unique), with their audit records.
+    async fn add_clients(
+        &self,
+        clients: Vec<StoredClient>,
+        audit: Vec<AuditRecord>,
+    ) -> Result<(), ClientConflict>;
+
+    /// Replaces a stored client's record (its delegates), with its audit record.
+    async fn update_client(
+        &self,
+        client: ApiClient,
+        audit: AuditRecord,
+    ) -> Result<(), ClientConflict>;
+
+    /// Removes an API client by name, with its audit record; returns it.
+    async fn revoke_client(
+        &self,
+        name: &str,
+        audit: AuditRecord,
+    ) -> Result<ApiClient, ClientConflict>;
+
+    // ----- the trust list -----
+
+    /// The sequence number of the last trust list signed or served.
+    async fn trust_sequence(&self) -> StoreResult<Option<u64>>;
+
+    /// Takes the next trust list sequence number and each key's first use (set to
+    /// `first_use` for a key never listed before).
+    async fn next_trust_list(
+        &self,
+        keys: &[String],
+        first_use: UnixTime,
+    ) -> StoreResult<TrustStamp>;
+
+    /// Records that a trust list signed offline is served: its sequence when it is newer
+    /// than the last, and its audit record.
+    async fn serve_trust_list(&self, sequence: Option<u64>, audit: AuditRecord) -> StoreResult<()>;
+
+    // ----- the audit chain of changes -----
+
+    /// Appends a change record that goes with no other command.
+    async fn record(&self, audit: AuditRecord) -> StoreResult<()>;
+
+    /// Stored change records from number `from` on, at most `limit`: (number, bytes).
+    async fn audit_records(&self, from: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+
+    // ----- life -----
+
+    /// Whether the engine can still make writes durable.
+    fn healthy(&self) -> bool;
+
+    /// Makes everything durable and stops; commands fail afterwards.
+    async fn close(&self) -> StoreResult<()>;
 }
 
-/// A set of writes applied atomically, with the audit records that describe them.
-#[derive(Default)]
-pub struct Batch {
-    inner: sled::Batch,
-    audit: Vec<AuditRecord>,
+/// Who made a change and when: what its audit record names.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The caller.
+    pub caller: Caller,
+    /// When.
+    pub at: UnixTime,
 }
 
-impl Batch {
-    /// Writes raw bytes.
-    pub fn put_raw(&mut self, key: Vec<u8>, value: impl Into<sled::IVec>) {
-        self.inner.insert(key, value);
-    }
-
-    /// Writes a value as JSON.
-    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
-        // Our records are plain structs of strings, numbers and lists: serializing them
-        // to JSON cannot fail.
-        let bytes = serde_json::to_vec(value).unwrap_or_default();
-        self.inner.insert(key, bytes);
-    }
-
-    /// Removes a key.
-    pub fn remove(&mut self, key: Vec<u8>) {
-        self.inner.remove(key);
-    }
-
-    /// Adds an audit record, sealed onto the change chain when the batch applies.
-    pub fn audit(&mut self, record: AuditRecord) {
-        self.audit.push(record);
-    }
+/// A change to a licence record.
+#[derive(Clone, Debug)]
+pub struct LicenceChange {
+    /// The licence.
+    pub number: LicenceNumber,
+    /// What changes.
+    pub edit: LicenceEdit,
+    /// Who and when.
+    pub actor: Actor,
+    /// The ticket a re-issue application gets, if the change queues one (drawn by the
+    /// caller: engines draw no randomness).
+    pub reissue_ticket: Ticket,
 }
 
-/// The record number in a `U/` key.
-fn audit_position(key: &[u8]) -> Option<u64> {
-    key.get(prefix::AUDIT.len()..)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_be_bytes)
+/// What a licence change did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LicenceChanged {
+    /// The record now.
+    pub record: LicenceRecord,
+    /// Whether it was created.
+    pub created: bool,
+    /// The re-issue application queued because the current credential was superseded.
+    pub reissue: Option<Ticket>,
+    /// Status list entries whose value changed.
+    pub list_updates: Vec<StatusEntry>,
 }
 
-/// Syncs a directory so that entries created in it survive power loss.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
+/// Why a licence change was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ChangeError {
+    /// An edit of a licence the registry does not hold.
+    #[error("no such licence")]
+    NotFound,
+    /// A state change not allowed from the current state.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// Writes a file durably: temporary name, fsync, rename, fsync of the directory.
-pub fn write_file_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(())
+/// An application to admit.
+pub struct Admit<'a> {
+    /// A fresh random ticket.
+    pub ticket: Ticket,
+    /// The licence.
+    pub licence: LicenceNumber,
+    /// How it arrived.
+    pub channel: Channel,
+    /// The client that made it.
+    pub client: String,
+    /// The photo.
+    pub photo: Photo,
+    /// When.
+    pub at: UnixTime,
+    /// Whether the opening time is still ahead (applications wait to be put in order).
+    pub before_opening: bool,
+    /// The wait quoted for a position in a lane (low and high seconds), when known.
+    pub quote: &'a (dyn Fn(Lane, u64) -> Option<(u64, u64)> + Send + Sync),
 }
 
-/// Observes commit sizes and durations, for metrics.
-pub trait CommitObserver: Send + Sync + 'static {
-    /// One commit of `waiters` acknowledgements took `seconds`.
-    fn committed(&self, waiters: usize, seconds: f64);
+/// The outcome of [`Store::admit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admitted {
+    /// A new application.
+    New(Application),
+    /// The licence's open application, unchanged.
+    Existing(Application),
 }
 
-type Waiter = oneshot::Sender<Result<(), StoreError>>;
-
-/// The group committer: a task that makes the store durable on behalf of every waiter
-/// that arrived before the commit started, with one flush and one fsync per group.
-#[derive(Clone)]
-pub struct Committer {
-    sender: mpsc::UnboundedSender<Waiter>,
+/// Why an application was not admitted.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum AdmitError {
+    /// The registry holds no such licence.
+    #[error("no licence with this number in the registry")]
+    UnknownLicence,
+    /// The licence is not in force.
+    #[error("the licence is {0}")]
+    NotInForce(LicenceState),
+    /// An on-file photo was asked for and there is none.
+    #[error("no compliant photo on file")]
+    NoPhotoOnFile,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// The committer's task; await [`CommitterTask::run`] and drop every [`Committer`] to
-/// stop it.
-pub struct CommitterTask {
-    store: Store,
-    receiver: mpsc::UnboundedReceiver<Waiter>,
-    observer: Arc<dyn CommitObserver>,
-    max_group: usize,
+/// A reviewer's decision.
+#[derive(Clone, Debug)]
+pub struct ReviewDecision {
+    /// The application.
+    pub ticket: Ticket,
+    /// Approve (`None`) or reject with a reason.
+    pub rejection: Option<String>,
+    /// Who and when.
+    pub actor: Actor,
 }
 
-impl Committer {
-    /// A committer for `store` and its task.
-    pub fn new(store: Store, observer: Arc<dyn CommitObserver>) -> (Committer, CommitterTask) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        (
-            Committer { sender },
-            CommitterTask {
-                store,
-                receiver,
-                observer,
-                max_group: 4096,
-            },
-        )
-    }
-
-    /// Waits until everything this caller wrote before calling is durable.
-    pub async fn commit(&self) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.sender.send(tx).map_err(|_| StoreError::Stopped)?;
-        rx.await.map_err(|_| StoreError::Stopped)?
-    }
-
-    /// The same, from a blocking thread (the drain worker).
-    pub fn commit_blocking(&self) -> Result<(), StoreError> {
-        self.commit_later()?
-            .blocking_recv()
-            .map_err(|_| StoreError::Stopped)?
-    }
-
-    /// Asks for a commit of everything written so far and returns at once: the receiver
-    /// answers when it is durable. The drain signs its next step meanwhile.
-    pub fn commit_later(&self) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.sender.send(tx).map_err(|_| StoreError::Stopped)?;
-        Ok(rx)
-    }
+/// Why a review decision was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum DecideError {
+    /// No such application.
+    #[error("no such application")]
+    NotFound,
+    /// The application is not waiting for review.
+    #[error("the application is {0}, not waiting for review")]
+    NotWaiting(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl CommitterTask {
-    /// Runs until every [`Committer`] is dropped, then returns after a last commit.
-    pub async fn run(mut self) {
-        let mut synced_blobs = HashSet::new();
-        let mut group: Vec<Waiter> = Vec::new();
-        while let Some(first) = self.receiver.recv().await {
-            group.push(first);
-            // Everyone already waiting joins this group; those who arrive while it runs
-            // form the next one. No fixed delay: under load groups grow by themselves.
-            while group.len() < self.max_group {
-                match self.receiver.try_recv() {
-                    Ok(w) => group.push(w),
-                    Err(_) => break,
-                }
-            }
-            let store = self.store.clone();
-            let started = Instant::now();
-            let mut blobs = std::mem::take(&mut synced_blobs);
-            let result = tokio::task::spawn_blocking(move || {
-                let r = store.sync(&mut blobs);
-                (r, blobs)
-            })
-            .await;
-            let result = match result {
-                Ok((r, blobs)) => {
-                    synced_blobs = blobs;
-                    r
-                }
-                Err(e) => Err(StoreError::Io(format!("commit task failed: {e}"))),
-            };
-            if let Err(e) = &result {
-                tracing::error!(error = %e, "durable commit failed");
-            }
-            self.observer
-                .committed(group.len(), started.elapsed().as_secs_f64());
-            for waiter in group.drain(..) {
-                let _ = waiter.send(result.clone());
-            }
-        }
-    }
+/// Queue entries claimed for one drain step.
+#[derive(Clone, Debug, Default)]
+pub struct Claim {
+    /// In lane order, then queue order.
+    pub entries: Vec<Claimed>,
 }
 
-#[cfg(test)]
-mod tests;
+/// One claimed queue entry with what signing it needs.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// Its lane.
+    pub lane: Lane,
+    /// Its sequence in the lane.
+    pub sequence: u64,
+    /// The application it names.
+    pub ticket: Ticket,
+    /// The application, if it is still queued under this entry (otherwise the entry is
+    /// stale and is only served).
+    pub application: Option<Application>,
+    /// The licence as the registry holds it now.
+    pub licence: Option<LicenceRecord>,
+    /// The licence's credentials so far, newest first.
+    pub credentials: Vec<CredentialRecord>,
+}
+
+/// What a drain step did with its claim.
+#[derive(Clone, Debug, Default)]
+pub struct CompletedStep {
+    /// Every claimed entry: (lane, sequence, ticket), served whatever its outcome.
+    pub served: Vec<(Lane, u64, Ticket)>,
+    /// Issued credentials.
+    pub issued: Vec<Issuance>,
+    /// Rejected applications.
+    pub rejected: Vec<Rejection>,
+}
+
+/// One application a drain step rejects (its licence cannot be issued a credential).
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    /// The application, now rejected with the reason.
+    pub application: Application,
+    /// The licence as it was claimed (none: not in the registry): the rejection is
+    /// written only if it still is.
+    pub licence: Option<LicenceRecord>,
+}
+
+/// One credential issued by a drain step.
+#[derive(Clone, Debug)]
+pub struct Issuance {
+    /// The application, now issued.
+    pub application: Application,
+    /// The new credential.
+    pub credential: CredentialRecord,
+    /// The credentials it supersedes, now marked superseded.
+    pub superseded: Vec<CredentialRecord>,
+    /// The licence as it was claimed: the issuance is written only if it still is.
+    pub licence: LicenceRecord,
+    /// The licence with the uploaded photo now on file, when that changes it.
+    pub new_licence: Option<LicenceRecord>,
+}
+
+/// What a completed step wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// Issuances written.
+    pub issued: usize,
+    /// Applications left queued because their licence changed since the claim.
+    pub requeued: Vec<Ticket>,
+}
+
+/// A refreshed credential to store.
+#[derive(Clone, Debug)]
+pub struct Refresh {
+    /// The credential and licence as read before signing.
+    pub expected: (CredentialRecord, LicenceRecord),
+    /// The credential with its new token.
+    pub refreshed: CredentialRecord,
+    /// The audit record.
+    pub audit: AuditRecord,
+}
+
+/// Why a refresh was not stored.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum RefreshConflict {
+    /// The credential or its licence changed since it was read: read and sign again.
+    #[error("the credential changed meanwhile")]
+    Changed,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Fresh status list indices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allocations {
+    /// (list, index) pairs.
+    pub indices: Vec<(u32, u32)>,
+    /// Whether a new list was opened (the trust list must name it).
+    pub opened_list: bool,
+}
+
+/// An API client as stored: the SHA-256 of its key and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredClient {
+    /// SHA-256 of the API key.
+    pub key_hash: [u8; 32],
+    /// The client.
+    pub client: ApiClient,
+}
+
+/// Why a client change was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ClientConflict {
+    /// The name is taken.
+    #[error("a client named {0:?} exists")]
+    Exists(String),
+    /// No such client.
+    #[error("no client named {0:?}")]
+    Unknown(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A trust list's sequence number and its keys' first use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustStamp {
+    /// The new sequence number.
+    pub sequence: u64,
+    /// Each key's first use, in the order asked.
+    pub first_use: Vec<UnixTime>,
+}

@@ -19,19 +19,15 @@
 //! `cargo run --release -p tests --bin edl-load -- --applications 20000`
 //! (`--isolation-only` runs phase 4 alone).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Parser;
 use daemon::client::Client;
 use hyper::Method;
+use keys::SigningKey;
 use keys::licence::LicenceNumber;
-use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReference};
-use keys::{SigningKey, UnixTime};
-use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 use tests::{Options, TestDaemon, licence_json, licence_numbers};
 
@@ -108,9 +104,11 @@ fn main() -> anyhow::Result<()> {
     let backlog = licence_numbers(STATUS_CREDENTIALS, 330_107);
     let flooders = licence_numbers(20_000, 330_108);
     let dir = tempfile::tempdir()?;
-    preload(&dir, &numbers, false)?;
-    preload(&dir, &backlog, true)?;
-    preload(&dir, &flooders, false)?;
+    serving.block_on(async {
+        preload(&dir, &numbers, false).await?;
+        preload(&dir, &backlog, true).await?;
+        preload(&dir, &flooders, false).await
+    })?;
     let options = || Options {
         tls: true,
         batch: args.batch,
@@ -130,9 +128,8 @@ fn main() -> anyhow::Result<()> {
     result?;
     if !args.isolation_only {
         // A restart on the run's data: the status lists are rebuilt from every credential.
-        let credentials = daemon::store::Store::open(&dir.path().join("data"))?
-            .scan(daemon::store::prefix::CREDENTIAL)
-            .count();
+        let credentials =
+            serving.block_on(daemon::testing::credential_count(&dir.path().join("data")))?;
         let started = Instant::now();
         let d = serving.block_on(TestDaemon::start_with(options(), dir, None))?;
         println!(
@@ -641,106 +638,38 @@ fn backlog_ticket(i: usize) -> String {
     hex::encode(ticket)
 }
 
-/// Registry records written straight into the store before the daemon starts.
-/// With `queued`, each licence also gets an application waiting in the queue.
-fn preload(dir: &tempfile::TempDir, numbers: &[LicenceNumber], queued: bool) -> anyhow::Result<()> {
-    use daemon::domain::application::{Application, ApplicationState, Channel, Photo, Ticket};
-    use daemon::domain::queue::Lane;
-    use daemon::store::{key, prefix};
-    let store = daemon::store::Store::open(&dir.path().join("data"))?;
-    for (i, n) in numbers.iter().enumerate() {
-        if queued {
-            let mut ticket = [0u8; 16];
-            ticket[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            ticket[8..].copy_from_slice(&[0x5a; 8]);
-            let sequence = i as u64 + 1;
-            let application = Application {
-                ticket: Ticket(ticket),
-                licence: n.clone(),
-                channel: Channel::App,
-                client: "edl-load".into(),
-                photo: Photo::OnFile,
-                state: ApplicationState::Queued {
-                    lane: Lane::First,
-                    sequence,
-                },
-                created_at: tests::START,
-                updated_at: tests::START,
-                reissue: false,
-                quoted: None,
-                previous: None,
-            };
-            let mut batch = daemon::store::Batch::default();
-            batch.put(key(prefix::APPLICATION, &[&ticket]), &application);
-            batch.put_raw(key(prefix::OPEN, &[n.as_str().as_bytes()]), &ticket[..]);
-            batch.put_raw(
-                daemon::domain::queue::entry_key(Lane::First, sequence),
-                &ticket[..],
-            );
-            store.apply(batch)?;
-        }
-        let line: daemon::domain::registry::RegistryLine =
-            serde_json::from_value(licence_json(n, &format!("Holder {i}"), &["C1"]))?;
-        let record = line.into_record(None).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut batch = daemon::store::Batch::default();
-        batch.put(
-            daemon::store::key(daemon::store::prefix::LICENCE, &[n.as_str().as_bytes()]),
-            &record,
-        );
-        store.apply(batch)?;
-    }
-    store.sync(&mut HashSet::new())?;
-    Ok(())
+/// Registry records written into the data directory before the daemon starts. With
+/// `queued`, each licence also gets an application waiting in the queue.
+async fn preload(
+    dir: &tempfile::TempDir,
+    numbers: &[LicenceNumber],
+    queued: bool,
+) -> anyhow::Result<()> {
+    let records = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let line: daemon::testing::RegistryLine =
+                serde_json::from_value(licence_json(n, &format!("Holder {i}"), &["C1"]))?;
+            line.into_record(None).map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    daemon::testing::preload(
+        &dir.path().join("data"),
+        records,
+        queued,
+        "edl-load",
+        tests::START,
+    )
+    .await
 }
 
 /// Signs `count` credentials and stores them with one durable commit per step of `batch`,
 /// on one thread, as the drain does; returns credentials per second.
 fn raw_rate(count: usize, batch: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
-    let store = daemon::store::Store::open(dir.path()).context("raw store")?;
     let key = SigningKey::from_seed(&[7; 32]);
-    let number = licence_numbers(1, 110_105).remove(0);
-    let mut synced = HashSet::new();
     let started = Instant::now();
-    let mut done = 0;
-    while done < count {
-        let mut step = daemon::store::Batch::default();
-        for _ in 0..batch.min(count - done) {
-            // Random, as a credential's id is: sequential keys would only ever append at
-            // the end of the tree, a cheaper pattern than real credentials give.
-            let mut id = [0u8; 16];
-            OsRng.fill_bytes(&mut id);
-            let claims =
-                CredentialClaims {
-                    issuer: "EDL-LOAD".into(),
-                    licence_number: number.clone(),
-                    credential_id: CredentialId(id),
-                    issued_at: UnixTime(1_900_000_000),
-                    not_before: UnixTime(1_900_000_000),
-                    expires_at: UnixTime(1_902_592_000),
-                    licence: LicenceDetails {
-                        name: "Holder".into(),
-                        classes: "C1".parse().map_err(|e| anyhow::anyhow!("{e:?}"))?,
-                        validity: keys::licence::Validity::long_term(
-                            time::Date::from_calendar_date(2020, time::Month::January, 1)?,
-                        ),
-                        authority: "Test".into(),
-                        photo: keys::licence::PhotoDigest::of(b"photo"),
-                    },
-                    status: StatusReference {
-                        index: done as u64,
-                        uri: "https://edl.invalid/v1/status-lists/0".into(),
-                    },
-                };
-            let token = keys::token::sign(&claims, &key);
-            step.put_raw(
-                daemon::store::key(daemon::store::prefix::CREDENTIAL, &[&id]),
-                token,
-            );
-            done += 1;
-        }
-        store.apply(step)?;
-        store.sync(&mut synced)?;
-    }
+    daemon::testing::raw_issue(dir.path(), &key, count, batch)?;
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }

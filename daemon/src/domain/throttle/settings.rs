@@ -5,7 +5,7 @@
 
 use crate::domain::throttle::admission::{AdmissionSettings, Mode};
 use crate::domain::throttle::keyed::LimitSettings;
-use crate::domain::throttle::lanes::LaneWeights;
+use crate::domain::throttle::lanes::{Lane, LaneWeights};
 use crate::domain::throttle::pacer::PaceSettings;
 
 /// The whole throttle configuration in force.
@@ -120,68 +120,213 @@ pub enum ChangeError {
     NoLane,
 }
 
-impl ThrottleSettings {
-    /// The settings with `name` set to `value` (text, as typed).
-    pub fn change(mut self, name: &str, value: &str) -> Result<ThrottleSettings, ChangeError> {
+/// A value as given for a setting, before it is checked: what a JSON body, a TOML table
+/// or a command line holds. Numbers stay numbers (no round trip through text); text is
+/// read as the setting's type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Given<'a> {
+    /// A whole number.
+    Integer(i128),
+    /// A number with a fraction.
+    Float(f64),
+    /// Text, as typed (`500`, `shadow`, `2030-01-01T08:00:00Z`, `none`).
+    Text(&'a str),
+    /// A boolean.
+    Bool(bool),
+    /// No value (`null`): only `opening_at` takes it, as "none".
+    Nothing,
+}
+
+impl std::fmt::Display for Given<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Given::Integer(n) => write!(f, "{n}"),
+            Given::Float(x) => write!(f, "{x}"),
+            Given::Text(t) => f.write_str(t),
+            Given::Bool(b) => write!(f, "{b}"),
+            Given::Nothing => f.write_str("null"),
+        }
+    }
+}
+
+/// One setting with its new value, typed and checked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Setting {
+    /// `drain.rate`.
+    DrainRate(f64),
+    /// `drain.burst`.
+    DrainBurst(u32),
+    /// `drain.max_in_flight`.
+    MaxInFlight(u32),
+    /// `client.rate`.
+    ClientRate(f64),
+    /// `client.burst`.
+    ClientBurst(u32),
+    /// `client.mode`.
+    ClientMode(Mode),
+    /// `licence.rate`.
+    LicenceRate(f64),
+    /// `licence.burst`.
+    LicenceBurst(u32),
+    /// `licence.mode`.
+    LicenceMode(Mode),
+    /// `intake.rate`.
+    IntakeRate(f64),
+    /// `intake.burst`.
+    IntakeBurst(u32),
+    /// `intake.mode`.
+    IntakeMode(Mode),
+    /// `queue.max_wait`, seconds.
+    QueueMaxWait(u64),
+    /// `queue.mode`.
+    QueueMode(Mode),
+    /// `lanes.window`, `lanes.reissue`, `lanes.first`.
+    LaneWeight(Lane, u32),
+    /// `opening_at`, Unix seconds or none.
+    OpeningAt(Option<u64>),
+    /// `paused`.
+    Paused(bool),
+}
+
+impl Setting {
+    /// The setting `name` with `value`, checked against what it takes.
+    pub fn new(name: &str, value: Given<'_>) -> Result<Setting, ChangeError> {
         let expected = NAMES
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, e)| *e)
             .ok_or_else(|| ChangeError::Unknown(name.to_owned()))?;
-        let value = value.trim();
+        let value = match value {
+            Given::Text(t) => Given::Text(t.trim()),
+            other => other,
+        };
         let bad = || ChangeError::Value {
             name: name.to_owned(),
-            value: value.to_owned(),
+            value: value.to_string(),
             expected,
         };
         let rate = || -> Result<f64, ChangeError> {
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1e9)
+            let r = match value {
+                Given::Integer(n) => n as f64,
+                Given::Float(x) => x,
+                Given::Text(t) => t.parse::<f64>().map_err(|_| bad())?,
+                _ => return Err(bad()),
+            };
+            (r.is_finite() && r > 0.0 && r <= 1e9)
+                .then_some(r)
                 .ok_or_else(bad)
         };
+        let whole = || -> Result<u64, ChangeError> {
+            match value {
+                Given::Integer(n) => u64::try_from(n).map_err(|_| bad()),
+                // 10.0 is the count 10.
+                Given::Float(x) if x.fract() == 0.0 && (0.0..1e15).contains(&x) => Ok(x as u64),
+                Given::Text(t) => t.parse::<u64>().map_err(|_| bad()),
+                _ => Err(bad()),
+            }
+        };
         let count = |min: u32| -> Result<u32, ChangeError> {
-            value
-                .parse::<u32>()
+            u32::try_from(whole()?)
                 .ok()
                 .filter(|n| *n >= min)
                 .ok_or_else(bad)
         };
-        let mode = || -> Result<Mode, ChangeError> { value.parse().map_err(|_| bad()) };
-        let a = &mut self.admission;
-        match name {
-            "drain.rate" => self.drain.rate = rate()?,
-            "drain.burst" => self.drain.burst = count(1)?,
-            "drain.max_in_flight" => self.max_in_flight = count(1)?,
-            "client.rate" => a.client.per_second = rate()?,
-            "client.burst" => a.client.burst = count(1)?,
-            "client.mode" => a.client_mode = mode()?,
-            "licence.rate" => a.licence.per_second = rate()?,
-            "licence.burst" => a.licence.burst = count(1)?,
-            "licence.mode" => a.licence_mode = mode()?,
-            "intake.rate" => a.intake.rate = rate()?,
-            "intake.burst" => a.intake.burst = count(1)?,
-            "intake.mode" => a.intake_mode = mode()?,
-            "queue.max_wait" => a.max_wait_seconds = u64::from(count(1)?),
-            "queue.mode" => a.queue_mode = mode()?,
-            "lanes.window" => self.weights.window = count(0)?,
-            "lanes.reissue" => self.weights.reissue = count(0)?,
-            "lanes.first" => self.weights.first = count(0)?,
-            "opening_at" => self.opening_at = opening(value).ok_or_else(bad)?,
-            "paused" => {
-                self.paused = match value {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(bad()),
-                }
+        let mode = || -> Result<Mode, ChangeError> {
+            match value {
+                Given::Text(t) => t.parse().map_err(|_| bad()),
+                _ => Err(bad()),
             }
+        };
+        Ok(match name {
+            "drain.rate" => Setting::DrainRate(rate()?),
+            "drain.burst" => Setting::DrainBurst(count(1)?),
+            "drain.max_in_flight" => Setting::MaxInFlight(count(1)?),
+            "client.rate" => Setting::ClientRate(rate()?),
+            "client.burst" => Setting::ClientBurst(count(1)?),
+            "client.mode" => Setting::ClientMode(mode()?),
+            "licence.rate" => Setting::LicenceRate(rate()?),
+            "licence.burst" => Setting::LicenceBurst(count(1)?),
+            "licence.mode" => Setting::LicenceMode(mode()?),
+            "intake.rate" => Setting::IntakeRate(rate()?),
+            "intake.burst" => Setting::IntakeBurst(count(1)?),
+            "intake.mode" => Setting::IntakeMode(mode()?),
+            "queue.max_wait" => Setting::QueueMaxWait(u64::from(count(1)?)),
+            "queue.mode" => Setting::QueueMode(mode()?),
+            "lanes.window" => Setting::LaneWeight(Lane::Window, count(0)?),
+            "lanes.reissue" => Setting::LaneWeight(Lane::Reissue, count(0)?),
+            "lanes.first" => Setting::LaneWeight(Lane::First, count(0)?),
+            "opening_at" => Setting::OpeningAt(match value {
+                Given::Nothing => None,
+                Given::Text(t) => opening(t).ok_or_else(bad)?,
+                _ => Some(whole()?),
+            }),
+            "paused" => Setting::Paused(match value {
+                Given::Bool(b) => b,
+                Given::Text("true") => true,
+                Given::Text("false") => false,
+                _ => return Err(bad()),
+            }),
             _ => return Err(ChangeError::Unknown(name.to_owned())),
+        })
+    }
+}
+
+/// One setting that a change moved: its name, and its value before and after as
+/// `entries` shows them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Moved {
+    /// The setting.
+    pub name: &'static str,
+    /// Before.
+    pub old: String,
+    /// After.
+    pub new: String,
+}
+
+impl ThrottleSettings {
+    /// The settings with `setting` applied; refused if no lane would be served.
+    pub fn with(mut self, setting: Setting) -> Result<ThrottleSettings, ChangeError> {
+        let a = &mut self.admission;
+        match setting {
+            Setting::DrainRate(r) => self.drain.rate = r,
+            Setting::DrainBurst(n) => self.drain.burst = n,
+            Setting::MaxInFlight(n) => self.max_in_flight = n,
+            Setting::ClientRate(r) => a.client.per_second = r,
+            Setting::ClientBurst(n) => a.client.burst = n,
+            Setting::ClientMode(m) => a.client_mode = m,
+            Setting::LicenceRate(r) => a.licence.per_second = r,
+            Setting::LicenceBurst(n) => a.licence.burst = n,
+            Setting::LicenceMode(m) => a.licence_mode = m,
+            Setting::IntakeRate(r) => a.intake.rate = r,
+            Setting::IntakeBurst(n) => a.intake.burst = n,
+            Setting::IntakeMode(m) => a.intake_mode = m,
+            Setting::QueueMaxWait(s) => a.max_wait_seconds = s,
+            Setting::QueueMode(m) => a.queue_mode = m,
+            Setting::LaneWeight(Lane::Window, w) => self.weights.window = w,
+            Setting::LaneWeight(Lane::Reissue, w) => self.weights.reissue = w,
+            Setting::LaneWeight(Lane::First, w) => self.weights.first = w,
+            Setting::OpeningAt(t) => self.opening_at = t,
+            Setting::Paused(p) => self.paused = p,
         }
         if self.weights.window == 0 && self.weights.reissue == 0 && self.weights.first == 0 {
             return Err(ChangeError::NoLane);
         }
         Ok(self)
+    }
+
+    /// The settings with `name` set to `value` as typed (a command line, a test).
+    pub fn change(self, name: &str, value: &str) -> Result<ThrottleSettings, ChangeError> {
+        self.with(Setting::new(name, Given::Text(value))?)
+    }
+
+    /// The settings that differ from `old`, in [`NAMES`] order.
+    pub fn moved_from(&self, old: &ThrottleSettings) -> Vec<Moved> {
+        old.entries()
+            .into_iter()
+            .zip(self.entries())
+            .filter(|((_, before), (_, after))| before != after)
+            .map(|((name, old), (_, new))| Moved { name, old, new })
+            .collect()
     }
 
     /// Every setting as `(name, value)` text, in [`NAMES`] order: what `throttle show`

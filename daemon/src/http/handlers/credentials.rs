@@ -1,0 +1,121 @@
+//! Credentials: live status (audited for relying parties, fields by role), refresh, and a
+//! licence's current credential for the app.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::Purpose;
+use crate::auth::{Caller, licence_fields};
+use crate::http::codec::{credential_json, json_response, licence_view, parse_number, qr_text};
+use crate::http::handlers::applications::{png, svg};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+
+/// `?purpose=` on a live status lookup.
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// `GET /v1/credentials/{id}/status`.
+pub async fn live_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<LookupQuery>,
+) -> Result<Response, Problem> {
+    let purpose = lookup_purpose(&headers, query.purpose)?;
+    let view = state
+        .service
+        .live_status(&caller, &id, purpose.as_ref())
+        .await?;
+    let licence = licence_view(&view.licence, licence_fields(caller.role));
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "credential_id": view.credential.id,
+            "status": view.status.as_str(),
+            "checked_at": view.checked_at,
+            "licence": licence,
+        }),
+    ))
+}
+
+/// The purpose a lookup declares: the `X-Edl-Purpose` header, else the `purpose` query
+/// parameter (the header is for programs, the parameter for people with a browser).
+fn lookup_purpose(headers: &HeaderMap, query: Option<String>) -> Result<Option<Purpose>, Problem> {
+    let text = match headers.get("x-edl-purpose") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| Problem::bad_request("X-Edl-Purpose: not visible ASCII"))?
+                .to_owned(),
+        ),
+        None => query,
+    };
+    text.map(|t| t.parse())
+        .transpose()
+        .map_err(|e: &str| Problem::bad_request(e))
+}
+
+/// `POST /v1/credentials/{id}/refresh`.
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let record = state.service.refresh(&caller, &id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "id": record.id,
+            "token": record.token,
+            "qr_text": qr_text(&record)?,
+            "issued_at": record.issued_at,
+            "expires_at": record.expires_at,
+        }),
+    ))
+}
+
+/// `GET /v1/licences/{number}/credential`: the licence's current credential, whoever
+/// applied for it.
+pub async fn current(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, Problem> {
+    let number = parse_number(&number)?;
+    let credential = state.service.current_credential(&caller, &number).await?;
+    let base = format!("/v1/licences/{number}/credential");
+    Ok(json_response(
+        StatusCode::OK,
+        &credential_json(&credential, &base),
+    ))
+}
+
+/// `GET /v1/licences/{number}/credential/qr.png`.
+pub async fn current_qr_png(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, Problem> {
+    let number = parse_number(&number)?;
+    let credential = state.service.current_credential(&caller, &number).await?;
+    png(&qr_text(&credential)?)
+}
+
+/// `GET /v1/licences/{number}/credential/qr.svg`.
+pub async fn current_qr_svg(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, Problem> {
+    let number = parse_number(&number)?;
+    let credential = state.service.current_credential(&caller, &number).await?;
+    svg(&qr_text(&credential)?)
+}

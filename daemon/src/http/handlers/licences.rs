@@ -1,0 +1,120 @@
+//! The registry: reading a licence record with its credentials, and changing it (registry
+//! role).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use keys::licence::{LicenceNumber, Points};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::domain::application::Ticket;
+use crate::domain::registry::{LicenceRecord, RegistryLine, StateAction};
+use crate::http::codec::{json_body, json_response, parse_number};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+
+/// `GET /v1/licences/{number}`.
+pub async fn licence(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> Result<Response, Problem> {
+    let number = parse_number(&number)?;
+    let record = state
+        .service
+        .licence(&number)
+        .await?
+        .ok_or_else(|| Problem::not_found("licence"))?;
+    answer(&state, StatusCode::OK, record, None).await
+}
+
+/// `PUT /v1/licences/{number}`: creates (201) or replaces (200) a record.
+pub async fn put_licence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let line: RegistryLine = json_body(body)?;
+    let record = line
+        .into_record(Some(&number))
+        .map_err(|e| Problem::unprocessable(e.to_string()))?;
+    let changed = state.service.put_licence(&caller, record).await?;
+    let status = if changed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    answer(&state, status, changed.record, changed.reissue).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateBody {
+    action: StateAction,
+}
+
+/// `POST /v1/licences/{number}/state` with `{"action": "suspend" | …}`.
+pub async fn licence_state(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let number: LicenceNumber = parse_number(&number)?;
+    let body: StateBody = json_body(body)?;
+    let changed = state
+        .service
+        .change_state(&caller, &number, body.action)
+        .await?;
+    answer(&state, StatusCode::OK, changed.record, changed.reissue).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointsBody {
+    points: Points,
+}
+
+/// `PUT /v1/licences/{number}/points` with `{"points": n}`.
+pub async fn licence_points(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let number = parse_number(&number)?;
+    let body: PointsBody = json_body(body)?;
+    let changed = state
+        .service
+        .set_points(&caller, &number, body.points)
+        .await?;
+    answer(&state, StatusCode::OK, changed.record, changed.reissue).await
+}
+
+/// A registry answer: the record, the licence's credentials, any re-issue.
+async fn answer(
+    state: &AppState,
+    status: StatusCode,
+    record: LicenceRecord,
+    reissue: Option<Ticket>,
+) -> Result<Response, Problem> {
+    let credentials: Vec<Value> = state
+        .service
+        .licence_credentials(&record.number)
+        .await?
+        .iter()
+        .map(|c| json!({"id": c.id, "superseded": c.superseded, "expires_at": c.expires_at}))
+        .collect();
+    let mut body = json!({
+        "licence": record,
+        "credentials": credentials,
+    });
+    if let (Some(t), Some(map)) = (reissue, body.as_object_mut()) {
+        map.insert("reissue_ticket".into(), json!(t.to_string()));
+    }
+    Ok(json_response(status, &body))
+}

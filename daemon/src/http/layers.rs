@@ -1,0 +1,253 @@
+//! The layers every request passes, outermost first: `observe` (the request span, the
+//! head limit, metrics per route, a request id, problem+json for any error answer), then
+//! per route `authorize` (authentication and the role-by-endpoint table), `read_body`
+//! (size and time limits, before the handler and before any issuance permit), and the
+//! route's kind: `on_issuance` (the issuance runtime, shed at its bound) or `timed`
+//! (verification latency).
+//!
+//! **Bad input.** A request's line and headers beyond `limits.header_bytes` get 431, a body
+//! beyond the route's limit 413 (at once when `Content-Length` says so), a body not
+//! received within `limits.body_timeout` 408; all as problem+json, and the connection is
+//! closed after each of them.
+//!
+//! **Logs.** Each request runs in one `request` span (method, route pattern, request id,
+//! client, role, status, latency) and ends with one `request` event: at debug, or warn for
+//! a server error. Paths are logged only as their route pattern, never with the licence
+//! numbers, tickets or ids in them; headers and bodies are never logged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use tracing::Instrument;
+
+use crate::auth::{Caller, Endpoint, PeerIdentity};
+use crate::http::problem::Problem;
+use crate::http::state::{AppState, Limits};
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::service::intake::{Limit, Refused};
+
+/// Handlers of guarded routes take the `Caller` that [`authorize`] authenticated and
+/// authorized; it is never absent there.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, Problem> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(Problem::unauthenticated)
+    }
+}
+
+/// Authenticates the caller of a guarded route and applies the role-by-endpoint table;
+/// the handler finds the [`Caller`] in the request's extensions.
+pub async fn authorize(
+    State((state, endpoint)): State<(AppState, Endpoint)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if endpoint == Endpoint::Open {
+        return next.run(request).await;
+    }
+    let caller = match crate::auth::authenticate(
+        request.headers(),
+        request.extensions().get::<PeerIdentity>(),
+        &state.service.clients,
+    ) {
+        Ok(caller) => caller,
+        Err(_) => return Problem::unauthenticated().into_response(),
+    };
+    let span = tracing::Span::current();
+    span.record("client", caller.client.as_str());
+    span.record("role", caller.role.as_str());
+    if !crate::auth::allowed(caller.role, endpoint) {
+        return Problem::forbidden().into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Reads the whole body within the size and time limits before the handler runs, so a
+/// slow or endless body never holds a handler (or an issuance permit).
+pub async fn read_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.body_bytes as u64) {
+        return Problem::payload_too_large().into_response();
+    }
+    let limited = http_body_util::Limited::new(body, limits.body_bytes);
+    let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Problem::payload_too_large().into_response();
+        }
+        Ok(Err(_)) => {
+            return Problem::bad_request("the request body could not be read")
+                .closing()
+                .into_response();
+        }
+        Err(_) => return Problem::request_timeout().into_response(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Runs an issuance request on the issuance runtime, or sheds it at once with 503 when
+/// the bound on issuance requests in progress is reached.
+pub async fn on_issuance(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Ok(permit) = state.intake.clone().try_acquire_owned() else {
+        state
+            .service
+            .metrics
+            .decision("overload", "reject", "enforce");
+        return Problem::throttled(Refused {
+            limit: Limit::Overload,
+            retry_after: 1,
+            clears_at: None,
+        })
+        .into_response();
+    };
+    // The request span goes along to the issuance runtime.
+    let span = tracing::Span::current();
+    let task = state.issuance.spawn(
+        async move {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        .instrument(span),
+    );
+    match task.await {
+        Ok(response) => response,
+        Err(e) => Problem::internal(format!("issuance task: {e}")).into_response(),
+    }
+}
+
+/// Times a verification request.
+pub async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let clock = &state.service.clock;
+    let started = clock.monotonic();
+    let route = route(&request);
+    let response = next.run(request).await;
+    state
+        .service
+        .metrics
+        .verification_seconds
+        .get_or_create(&RouteLabels { route })
+        .observe(clock.monotonic().saturating_sub(started).as_secs_f64());
+    response
+}
+
+/// The request's span and its closing event, the head limit, metrics per route, a request
+/// id (`X-Request-Id`), and problem+json for any error response that is not one yet (from
+/// extractors or the framework).
+pub async fn observe(
+    State((state, limits)): State<(AppState, Limits)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let clock = &state.service.clock;
+    let started = clock.monotonic();
+    let route = route(&request);
+    let method = request.method().as_str().to_owned();
+    let request_id = next_request_id();
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        request_id = %request_id,
+        client = tracing::field::Empty,
+        role = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_us = tracing::field::Empty,
+    );
+    let mut response = if head_bytes(&request) > limits.header_bytes {
+        Problem::headers_too_large().into_response()
+    } else {
+        next.run(request).instrument(span.clone()).await
+    };
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let closes = response.headers().get(header::CONNECTION).cloned();
+        response = Problem::status(status).into_response();
+        if let Some(v) = closes {
+            response.headers_mut().insert(header::CONNECTION, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    let elapsed = clock.monotonic().saturating_sub(started);
+    span.record("status", status.as_u16());
+    span.record("latency_us", elapsed.as_micros() as u64);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(target: "request", "request");
+        } else {
+            tracing::debug!(target: "request", "request");
+        }
+    });
+    let metrics = &state.service.metrics;
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            method,
+            status: status.as_u16(),
+        })
+        .inc();
+    metrics
+        .request_seconds
+        .get_or_create(&RouteLabels { route })
+        .observe(elapsed.as_secs_f64());
+    response
+}
+
+/// The route pattern a request matched.
+fn route(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned()
+}
+
+/// The size of a request's line and headers as sent (within a few bytes).
+fn head_bytes(request: &Request) -> usize {
+    let line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |p| p.as_str().len())
+        + 12;
+    request.headers().iter().fold(line, |n, (name, value)| {
+        n + name.as_str().len() + value.len() + 4
+    })
+}
+
+/// A request id: unique within the process (a random prefix per start and a counter), so
+/// a client's report can be found in the log.
+fn next_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        use rand_core::RngCore;
+        rand_core::OsRng.next_u32()
+    });
+    format!("{prefix:08x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -1,0 +1,1 @@
+//! The conformance suite every storage engine passes: placeholder replaced below.

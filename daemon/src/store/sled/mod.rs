@@ -1,0 +1,485 @@
+//! The embedded engine: the daemon's state in sled 0.34, in `<data>/db`. One tree with a
+//! prefix per table (`layout`), every command one atomic batch, and acknowledgements after a
+//! group commit (`commit`).
+//!
+//! **Concurrency.** A command that reads and then writes one licence's records (its
+//! registry entry, latest application, credentials) holds that licence's stripe lock, so
+//! its batch is built from a consistent view. The drain's claims are held in memory
+//! ([`SledStore::claimed`]), so a step never takes what an earlier step still signs.
+//! **Visibility.** A drain step's batch applies before its commit is durable; until then its
+//! applications read as still queued and its credentials as absent ([`SledStore::pending`]),
+//! so no client ever sees a credential a crash could take back.
+
+mod commit;
+mod layout;
+mod meta;
+mod queue;
+mod raw;
+mod registry;
+
+pub use self::raw::raw_issue;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use keys::UnixTime;
+use keys::licence::LicenceNumber;
+use serde::de::DeserializeOwned;
+
+use self::commit::Committer;
+pub use self::commit::{CommitObserver, CommitTiming};
+use crate::audit::AuditRecord;
+use crate::audit::chain::{self, Head};
+use crate::auth::ApiClient;
+use crate::domain::application::{Application, Ticket};
+use crate::domain::issue::CredentialRecord;
+use crate::domain::queue::Lanes;
+use crate::domain::registry::LicenceRecord;
+use crate::domain::status_index::Allocator;
+use crate::domain::throttle::settings::ThrottleSettings;
+use crate::store::files::sync_dir;
+use crate::store::{
+    Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
+    CompletedStep, DecideError, LicenceChange, LicenceChanged, QueueFigures, Refresh,
+    RefreshConflict, ReviewDecision, StatusEntry, Store, StoreError, StoreResult, StoredClient,
+    TrustStamp,
+};
+
+/// Licence stripes: commands on one licence serialize on its stripe.
+const STRIPES: usize = 1024;
+
+/// The sled engine.
+pub struct SledStore {
+    db: sled::Db,
+    dir: PathBuf,
+    committer: Committer,
+    /// The head of the change audit chain, held while a batch with audit records applies.
+    chain: Mutex<Head>,
+    /// Queue sequences, depths and what has been served, per lane.
+    lanes: Lanes,
+    stripes: Vec<Mutex<()>>,
+    /// Held (shared) by applications deciding whether they arrive before the opening;
+    /// held (exclusive) while the last of those are put in order.
+    opening_gate: RwLock<()>,
+    /// Queue entries claimed by a drain step that has not completed yet.
+    claimed: Mutex<HashSet<Ticket>>,
+    /// Applications a completed step issued whose commit is not yet durable, as they were
+    /// before (queued): what readers see until it is.
+    pending: Mutex<HashMap<Ticket, Application>>,
+    /// Status list indices taken.
+    allocator: Mutex<Allocator>,
+    /// The entries read at open, for the first [`Store::status_entries`].
+    restored_entries: Mutex<Option<Vec<StatusEntry>>>,
+    /// Serializes changes to API clients (names are unique) and to the trust list state.
+    meta_lock: Mutex<()>,
+}
+
+/// A sled error as a store error.
+pub fn engine_error(e: sled::Error) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `<data_dir>/db`, restores the queue's counters
+    /// and the status list indices, and starts the group committer.
+    pub fn open(data_dir: &Path, timing: Option<CommitTiming>) -> StoreResult<SledStore> {
+        let dir = data_dir.join("db");
+        std::fs::create_dir_all(&dir)?;
+        let db = sled::Config::new()
+            .path(&dir)
+            .cache_capacity(256 << 20)
+            // sled's own background flush runs every 500 ms by default; our commits are
+            // explicit, so a slower background flush only saves work.
+            .flush_every_ms(Some(1_000))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::InUse(dir.display().to_string())
+                }
+                other => engine_error(other),
+            })?;
+        // Make the files sled may just have created durable in their directories.
+        sync_dir(&dir)?;
+        sync_dir(data_dir)?;
+        let head = match db.scan_prefix(layout::AUDIT).next_back() {
+            Some(entry) => {
+                let (k, v) = entry.map_err(engine_error)?;
+                Head::after(layout::audit_position(&k).unwrap_or(0), &v)
+            }
+            None => Head::EMPTY,
+        };
+        let lanes = queue::restore_lanes(&db)?;
+        let (allocator, entries) = registry::restore_indices(&db)?;
+        let committer = Committer::start(db.clone(), dir.clone(), timing)?;
+        Ok(SledStore {
+            db,
+            dir,
+            committer,
+            chain: Mutex::new(head),
+            lanes,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            opening_gate: RwLock::new(()),
+            claimed: Mutex::new(HashSet::new()),
+            pending: Mutex::new(HashMap::new()),
+            allocator: Mutex::new(allocator),
+            restored_entries: Mutex::new(Some(entries)),
+            meta_lock: Mutex::new(()),
+        })
+    }
+
+    /// The database directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn stripe_index(number: &str) -> usize {
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(number.as_bytes());
+        usize::from(u16::from_be_bytes([hash[0], hash[1]])) % STRIPES
+    }
+
+    fn stripe(&self, number: &LicenceNumber) -> MutexGuard<'_, ()> {
+        self.stripe_at(Self::stripe_index(number.as_str()))
+    }
+
+    fn stripe_at(&self, index: usize) -> MutexGuard<'_, ()> {
+        // `stripe_index` is below STRIPES and `stripes` has STRIPES entries.
+        self.stripes[index % STRIPES]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads and decodes a JSON value.
+    fn get<T: DeserializeOwned>(&self, key: &[u8], what: &str) -> StoreResult<Option<T>> {
+        match self.db.get(key).map_err(engine_error)? {
+            None => Ok(None),
+            Some(bytes) => layout::decode(&bytes, what).map(Some),
+        }
+    }
+
+    fn stored_licence(&self, number: &str) -> StoreResult<Option<LicenceRecord>> {
+        self.get(&layout::licence(number), "licence")
+    }
+
+    /// An application as applied (an issuance not yet durable shows as issued).
+    fn stored_application(&self, ticket: Ticket) -> StoreResult<Option<Application>> {
+        self.get(&layout::application(ticket), "application")
+    }
+
+    fn stored_credential(&self, id: &str) -> StoreResult<Option<CredentialRecord>> {
+        match layout::credential(id) {
+            Some(key) => self.get(&key, "credential"),
+            None => Ok(None),
+        }
+    }
+
+    /// The ticket of the licence's latest application, if it ever had one.
+    fn latest(&self, number: &str) -> StoreResult<Option<Ticket>> {
+        match self.db.get(layout::open(number)).map_err(engine_error)? {
+            None => Ok(None),
+            Some(bytes) => layout::ticket(&bytes).map(Some),
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<Ticket, Application>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn claimed(&self) -> MutexGuard<'_, HashSet<Ticket>> {
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies a batch atomically (not yet durable). Its audit records are sealed onto the
+    /// change chain here, under the chain's lock: the chain's order is the order batches
+    /// apply in, and a batch that fails leaves no gap.
+    fn apply(&self, mut batch: sled::Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
+        if audit.is_empty() {
+            return self.db.apply_batch(batch).map_err(engine_error);
+        }
+        let mut head = self.chain.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = *head;
+        for mut record in audit {
+            let position = next.next;
+            let (bytes, after) = chain::seal(&mut record, next);
+            batch.insert(layout::audit(position), bytes);
+            next = after;
+        }
+        self.db.apply_batch(batch).map_err(engine_error)?;
+        *head = next;
+        Ok(())
+    }
+
+    /// Applies `batch` and waits until it is durable.
+    async fn apply_durably(&self, batch: sled::Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
+        self.apply(batch, audit)?;
+        self.committer.commit().await
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn licence(&self, number: &LicenceNumber) -> StoreResult<Option<LicenceRecord>> {
+        self.stored_licence(number.as_str())
+    }
+
+    async fn change_licence(&self, change: LicenceChange) -> Result<LicenceChanged, ChangeError> {
+        let changed = self.change_licence_applied(change)?;
+        self.committer.commit().await?;
+        Ok(changed)
+    }
+
+    async fn change_licences(
+        &self,
+        changes: Vec<LicenceChange>,
+    ) -> StoreResult<Vec<Result<LicenceChanged, ChangeError>>> {
+        let mut out = Vec::with_capacity(changes.len());
+        for change in changes {
+            match self.change_licence_applied(change) {
+                Err(ChangeError::Store(e)) => return Err(e),
+                other => out.push(other),
+            }
+        }
+        self.committer.commit().await?;
+        Ok(out)
+    }
+
+    async fn credentials_of(&self, number: &LicenceNumber) -> StoreResult<Vec<CredentialRecord>> {
+        let latest = self.latest(number.as_str())?;
+        let pending = self.pending().clone();
+        Ok(self
+            .credentials_from(latest)?
+            .into_iter()
+            .filter(|c| !pending.contains_key(&c.ticket))
+            .collect())
+    }
+
+    async fn admit(&self, admit: Admit<'_>) -> Result<Admitted, AdmitError> {
+        let admitted = self.admit_applied(&admit)?;
+        if matches!(admitted, Admitted::New(_)) {
+            self.committer.commit().await?;
+        }
+        Ok(admitted)
+    }
+
+    async fn application(&self, ticket: Ticket) -> StoreResult<Option<Application>> {
+        if let Some(before) = self.pending().get(&ticket) {
+            return Ok(Some(before.clone()));
+        }
+        self.stored_application(ticket)
+    }
+
+    async fn reviews(&self, limit: usize) -> StoreResult<Vec<Application>> {
+        self.waiting_reviews(limit)
+    }
+
+    async fn decide_review(&self, decision: ReviewDecision) -> Result<Application, DecideError> {
+        let decided = self.decide_applied(decision)?;
+        self.committer.commit().await?;
+        Ok(decided)
+    }
+
+    async fn order_opening(&self, limit: usize) -> StoreResult<u64> {
+        let ordered = self.order_opening_applied(limit)?;
+        self.committer.commit().await?;
+        Ok(ordered)
+    }
+
+    async fn claim_step(&self, take: [u64; 3]) -> StoreResult<Claim> {
+        self.claim(take)
+    }
+
+    async fn complete_step(&self, step: CompletedStep) -> StoreResult<Completed> {
+        let (completed, issued) = self.complete_applied(step)?;
+        // Its issuances are durable once this commit is: until then they read as queued.
+        let result = self.committer.commit().await;
+        if result.is_ok() {
+            let mut pending = self.pending();
+            for ticket in &issued {
+                pending.remove(ticket);
+            }
+        }
+        result.map(|()| completed)
+    }
+
+    fn release_claim(&self, tickets: &[Ticket]) {
+        let mut claimed = self.claimed();
+        for ticket in tickets {
+            claimed.remove(ticket);
+        }
+    }
+
+    async fn credential(&self, id: &str) -> StoreResult<Option<CredentialRecord>> {
+        let credential = self.stored_credential(id)?;
+        Ok(credential.filter(|c| !self.pending().contains_key(&c.ticket)))
+    }
+
+    async fn lookup(&self, id: &str) -> StoreResult<Option<(CredentialRecord, LicenceRecord)>> {
+        let Some(credential) = self.credential(id).await? else {
+            return Ok(None);
+        };
+        let licence = self.stored_licence(credential.licence.as_str())?;
+        Ok(licence.map(|l| (credential, l)))
+    }
+
+    async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {
+        self.refresh_applied(refresh)?;
+        self.committer.commit().await?;
+        Ok(())
+    }
+
+    async fn status_entries(&self) -> StoreResult<Vec<StatusEntry>> {
+        let restored = self
+            .restored_entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match restored {
+            Some(entries) => Ok(entries),
+            None => Ok(registry::restore_indices(&self.db)?.1),
+        }
+    }
+
+    fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations> {
+        let mut allocator = self.allocator.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Allocations::default();
+        for _ in 0..n {
+            let Some(a) = allocator.allocate(&mut rand_core::OsRng, max_lists) else {
+                break;
+            };
+            out.opened_list |= a.opened_list;
+            out.indices.push((a.list, a.index));
+        }
+        Ok(out)
+    }
+
+    fn index_room(&self, max_lists: u32) -> u64 {
+        self.allocator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .room(max_lists)
+    }
+
+    fn list_count(&self) -> u32 {
+        self.allocator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .count()
+    }
+
+    fn queue(&self) -> QueueFigures {
+        self.lanes.figures()
+    }
+
+    async fn oldest_queued(&self) -> StoreResult<[Option<UnixTime>; 3]> {
+        self.oldest()
+    }
+
+    async fn throttle_settings(&self) -> StoreResult<Option<ThrottleSettings>> {
+        self.get(&layout::meta("throttle"), "throttle settings")
+    }
+
+    async fn change_throttle(
+        &self,
+        settings: ThrottleSettings,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut batch = sled::Batch::default();
+        batch.insert(layout::meta("throttle"), layout::encode(&settings));
+        self.apply_durably(batch, vec![audit]).await
+    }
+
+    async fn clients(&self) -> StoreResult<Vec<StoredClient>> {
+        self.stored_clients()
+    }
+
+    async fn add_clients(
+        &self,
+        clients: Vec<StoredClient>,
+        audit: Vec<AuditRecord>,
+    ) -> Result<(), ClientConflict> {
+        self.add_clients_applied(clients, audit)?;
+        self.committer.commit().await?;
+        Ok(())
+    }
+
+    async fn update_client(
+        &self,
+        client: ApiClient,
+        audit: AuditRecord,
+    ) -> Result<(), ClientConflict> {
+        self.update_client_applied(client, audit)?;
+        self.committer.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_client(
+        &self,
+        name: &str,
+        audit: AuditRecord,
+    ) -> Result<ApiClient, ClientConflict> {
+        let revoked = self.revoke_client_applied(name, audit)?;
+        self.committer.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn trust_sequence(&self) -> StoreResult<Option<u64>> {
+        self.get(&layout::meta("trust-sequence"), "trust list sequence")
+    }
+
+    async fn next_trust_list(
+        &self,
+        keys: &[String],
+        first_use: UnixTime,
+    ) -> StoreResult<TrustStamp> {
+        let stamp = self.next_trust_list_applied(keys, first_use)?;
+        self.committer.commit().await?;
+        Ok(stamp)
+    }
+
+    async fn serve_trust_list(&self, sequence: Option<u64>, audit: AuditRecord) -> StoreResult<()> {
+        let mut batch = sled::Batch::default();
+        if let Some(sequence) = sequence {
+            batch.insert(layout::meta("trust-sequence"), layout::encode(&sequence));
+        }
+        self.apply_durably(batch, vec![audit]).await
+    }
+
+    async fn record(&self, audit: AuditRecord) -> StoreResult<()> {
+        self.apply_durably(sled::Batch::default(), vec![audit])
+            .await
+    }
+
+    async fn audit_records(&self, from: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.db
+            .range(layout::audit(from)..)
+            .take_while(|entry| {
+                entry
+                    .as_ref()
+                    .map_or(true, |(k, _)| k.starts_with(layout::AUDIT))
+            })
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry.map_err(engine_error)?;
+                let position = layout::audit_position(&k)
+                    .ok_or_else(|| StoreError::Corrupt("an audit record's key".into()))?;
+                Ok((position, v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn healthy(&self) -> bool {
+        self.committer.alive()
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        let result = self.committer.commit().await;
+        self.committer.stop();
+        result
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        self.committer.stop();
+    }
+}
