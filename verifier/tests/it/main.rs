@@ -9,7 +9,9 @@
 mod batch;
 mod cli;
 mod images;
+mod init;
 mod offline;
 mod online;
+mod scan;
 mod support;
 mod sync;
