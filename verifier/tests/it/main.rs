@@ -8,6 +8,7 @@
 
 mod batch;
 mod cli;
+mod corpus;
 mod images;
 mod init;
 mod offline;
