@@ -150,7 +150,7 @@ fn windows(image: &GrayImage) -> impl Iterator<Item = GrayImage> + '_ {
         let last = length.saturating_sub(TILE);
         (0..=last / (TILE / 2))
             .map(|i| i * (TILE / 2))
-            .chain((last % (TILE / 2) != 0).then_some(last))
+            .chain((!last.is_multiple_of(TILE / 2)).then_some(last))
             .collect::<Vec<_>>()
     };
     let (xs, ys) = (starts(width), starts(height));
