@@ -120,6 +120,21 @@ impl Opened {
         Some((key, self.message.payload.unwrap_or_default()))
     }
 
+    /// The bytes the signature covers (the Sig_structure) and the signature, for checking
+    /// many signatures at once ([`crate::token::verify_batch`]); the payload stays unread.
+    pub(crate) fn signed_parts(&self) -> Option<(Vec<u8>, [u8; SIGNATURE_LEN])> {
+        let protected = self.message.protected.original_data.as_deref()?;
+        let signature = self.message.signature.as_slice().try_into().ok()?;
+        let payload = self.message.payload.as_deref().unwrap_or_default();
+        Some((sig_structure(protected, payload), signature))
+    }
+
+    /// The payload, once the caller has verified [`Opened::signed_parts`] with a key
+    /// [`crate::token::verify_batch`] found for it.
+    pub(crate) fn into_verified_payload(self) -> Vec<u8> {
+        self.message.payload.unwrap_or_default()
+    }
+
     /// The payload without any check: for the `danger` module only.
     pub(crate) fn unverified_payload(self) -> Vec<u8> {
         self.message.payload.unwrap_or_default()

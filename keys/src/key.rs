@@ -190,6 +190,23 @@ impl PublicKey {
         };
         self.inner.verify_strict(message, &signature).is_ok()
     }
+
+    /// Checks many signatures at once (ed25519-dalek's `verify_batch`: one multiscalar
+    /// multiplication, about three times cheaper per signature than one by one). True
+    /// only if every one verifies; it does not say which failed. Deterministic: the
+    /// batch's random weights come from a transcript of the inputs, not from an entropy
+    /// source. Unlike [`PublicKey::verify_strict`] it does not reject a small-order `R`,
+    /// which only the key's holder could produce.
+    pub(crate) fn verify_batch(items: &[(&PublicKey, &[u8], &[u8; 64])]) -> bool {
+        let messages: Vec<&[u8]> = items.iter().map(|(_, message, _)| *message).collect();
+        let signatures: Vec<ed25519_dalek::Signature> = items
+            .iter()
+            .map(|(_, _, signature)| ed25519_dalek::Signature::from_bytes(signature))
+            .collect();
+        let keys: Vec<ed25519_dalek::VerifyingKey> =
+            items.iter().map(|(key, _, _)| key.inner).collect();
+        ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+    }
 }
 
 impl std::fmt::Debug for PublicKey {

@@ -7,8 +7,8 @@ use ciborium::Value;
 use crate::UnixTime;
 use crate::cbor::{self, FormatError, Map};
 use crate::cose::{self, EnvelopeError, Opened};
-use crate::key::{KeyId, KeyUse, SigningKey};
-use crate::keyring::Keyring;
+use crate::key::{KeyId, KeyUse, PublicKey, SigningKey};
+use crate::keyring::{Keyring, TrustedKey};
 use crate::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
 
 /// CWT claim keys (RFC 8392 section 4 and the edl private claims).
@@ -206,11 +206,113 @@ pub fn verify(
         .into_iter()
         .find(|k| &k.public == public)
         .ok_or(VerifyError::BadSignature)?;
+    accept(trusted, key_id, &payload, policy)
+}
+
+/// Verifies many tokens, with the same answer for each as [`verify`], but checking their
+/// signatures together ([`PublicKey::verify_batch`](crate::key::PublicKey), about three
+/// times cheaper per signature). A batch that fails is split in halves until every bad
+/// signature is found, and each token refused there gets [`verify`]'s own answer (which
+/// also tries the other keys with the same kid). Each token's signature is checked
+/// with its kid's first candidate key, the one [`verify`] tries first; nothing reads a
+/// payload before its signature verified.
+pub fn verify_batch(
+    tokens: &[&[u8]],
+    keyring: &Keyring,
+    policy: &VerifyPolicy,
+) -> Vec<Result<VerifiedCredential, VerifyError>> {
+    struct Pending<'a> {
+        index: usize,
+        opened: Opened,
+        trusted: &'a TrustedKey,
+        signed: Vec<u8>,
+        signature: [u8; crate::key::SIGNATURE_LEN],
+    }
+    let mut results: Vec<Option<Result<VerifiedCredential, VerifyError>>> =
+        vec![None; tokens.len()];
+    let mut pending = Vec::with_capacity(tokens.len());
+    for (index, token) in tokens.iter().enumerate() {
+        let opened = match Opened::parse(token, None) {
+            Ok(opened) => opened,
+            Err(e) => {
+                results[index] = Some(Err(e.into()));
+                continue;
+            }
+        };
+        let key_id = opened.key_id();
+        let first = keyring.candidates(key_id, KeyUse::Credential).next();
+        match (first, opened.signed_parts()) {
+            (Some(trusted), Some((signed, signature))) => pending.push(Pending {
+                index,
+                opened,
+                trusted,
+                signed,
+                signature,
+            }),
+            (None, _) => results[index] = Some(Err(VerifyError::UnknownKey(key_id))),
+            (Some(_), None) => results[index] = Some(verify(token, keyring, policy)),
+        }
+    }
+    let mut good = vec![false; pending.len()];
+    find_good_signatures(&pending, &mut good, |p: &Pending<'_>| {
+        (&p.trusted.public, p.signed.as_slice(), &p.signature)
+    });
+    for (item, good) in pending.into_iter().zip(good) {
+        let key_id = item.opened.key_id();
+        results[item.index] = Some(if good {
+            accept(
+                item.trusted,
+                key_id,
+                &item.opened.into_verified_payload(),
+                policy,
+            )
+        } else {
+            verify(tokens[item.index], keyring, policy)
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(VerifyError::BadSignature)))
+        .collect()
+}
+
+/// Marks in `good` the items whose signature verifies: the whole group at once, and on
+/// failure each half in turn, down to single items.
+fn find_good_signatures<T>(
+    items: &[T],
+    good: &mut [bool],
+    parts: impl Fn(&T) -> (&PublicKey, &[u8], &[u8; 64]) + Copy,
+) {
+    if items.is_empty() {
+        return;
+    }
+    let batch: Vec<_> = items.iter().map(parts).collect();
+    if PublicKey::verify_batch(&batch) {
+        good.fill(true);
+        return;
+    }
+    if items.len() == 1 {
+        return;
+    }
+    let half = items.len() / 2;
+    let (left_good, right_good) = good.split_at_mut(half);
+    find_good_signatures(&items[..half], left_good, parts);
+    find_good_signatures(&items[half..], right_good, parts);
+}
+
+/// What [`verify`] and [`verify_batch`] check once the signature verified with `trusted`:
+/// the key's revocation and window, the claims, the token's validity window.
+fn accept(
+    trusted: &TrustedKey,
+    key_id: KeyId,
+    payload: &[u8],
+    policy: &VerifyPolicy,
+) -> Result<VerifiedCredential, VerifyError> {
     if trusted.revoked {
         return Err(VerifyError::KeyRevoked(key_id));
     }
     // Only now, with the signature checked, are the claims read.
-    let claims = CredentialClaims::from_payload(&payload)?;
+    let claims = CredentialClaims::from_payload(payload)?;
     let skew = policy.clock_skew;
     if !trusted.covers(claims.issued_at, skew) || policy.now.plus(skew) < trusted.not_before {
         return Err(VerifyError::KeyNotValid {

@@ -249,12 +249,12 @@ next_update = "7d"
 status_lists = ["https://dl.example.gov/v1/status-lists/1"]
 
 [[keys]]
-path = "credential-1.pem.pub"
+path = "credential-1.pub.pem"
 use = "credential"
 not_before = 2025-01-01T00:00:00Z
 
 [[keys]]
-path = "status-1.pem.pub"
+path = "status-1.pub.pem"
 use = "status"
 not_before = "2025-01-01T00:00:00Z"
 not_after = "2099-01-01T00:00:00Z"
@@ -273,7 +273,7 @@ not_after = "2099-01-01T00:00:00Z"
 
     /// The published list, verified with the library against the root's public key.
     fn published(&self) -> TrustList {
-        let root = load_public(&self.file("root.pem.pub"));
+        let root = load_public(&self.file("root.pub.pem"));
         trust_list::verify(
             &fs::read(self.file("trust-list.cose")).unwrap(),
             &[root],
@@ -283,7 +283,7 @@ not_after = "2099-01-01T00:00:00Z"
     }
 
     fn kid(&self, key_file: &str) -> String {
-        load_public(&self.file(&format!("{key_file}.pub")))
+        load_public(&self.file(&key_file.replace(".pem", ".pub.pem")))
             .key_id()
             .to_string()
     }
@@ -310,7 +310,7 @@ fn generate_writes_a_0600_private_key_and_its_public_key() {
     let private = dir.path().join("key.pem");
     assert_eq!(mode(&private), 0o600);
     let key = load_private(&private);
-    let public = load_public(&dir.path().join("key.pem.pub"));
+    let public = load_public(&dir.path().join("key.pub.pem"));
     assert_eq!(key.public(), &public);
     assert!(out.contains(&key.key_id().to_string()), "{out}");
     assert!(out.contains("credential"), "{out}");
@@ -330,7 +330,7 @@ fn generate_without_public_writes_only_the_private_key() {
         &[&generate_args("root", "root.pem")[..], &["--no-public"]].concat(),
     );
     assert_eq!(mode(&dir.path().join("root.pem")), 0o600);
-    assert!(!dir.path().join("root.pem.pub").exists());
+    assert!(!dir.path().join("root.pub.pem").exists());
 }
 
 #[test]
@@ -361,12 +361,12 @@ fn generate_refuses_to_overwrite_a_key() {
 #[test]
 fn generate_refuses_when_the_public_key_file_exists() {
     let dir = TempDir::new().unwrap();
-    fs::write(dir.path().join("k.pem.pub"), "someone else's").unwrap();
+    fs::write(dir.path().join("k.pub.pem"), "someone else's").unwrap();
     check_fails(
         dir.path(),
         &generate_args("root", "k.pem"),
         CANNOT_CREATE,
-        "k.pem.pub",
+        "k.pub.pem",
     );
     assert!(!dir.path().join("k.pem").exists(), "nothing is created");
 }
@@ -417,7 +417,7 @@ fn show_prints_kid_public_key_and_jwk() {
     generate(dir.path(), "credential", "k.pem");
     let key = load_private(&dir.path().join("k.pem"));
     let kid = key.key_id().to_string();
-    for file in ["k.pem", "k.pem.pub"] {
+    for file in ["k.pem", "k.pub.pem"] {
         let out = ok(dir.path(), &["show", file]);
         assert!(out.contains(&kid), "{out}");
         assert!(out.contains(&key.public().to_spki_pem()), "{out}");
@@ -446,7 +446,7 @@ fn show_warns_about_a_private_key_others_can_read() {
         run.stderr
     );
     // A public key file is meant to be readable.
-    assert_eq!(edl_keys(dir.path(), &["show", "k.pem.pub"]).stderr, "");
+    assert_eq!(edl_keys(dir.path(), &["show", "k.pub.pem"]).stderr, "");
 }
 
 #[test]
@@ -469,7 +469,7 @@ fn trust_list_sign_then_show_with_and_without_root() {
     assert_eq!(credential.key_use, KeyUse::Credential);
     assert_eq!(
         credential.public,
-        load_public(&authority.file("credential-1.pem.pub"))
+        load_public(&authority.file("credential-1.pub.pem"))
     );
     assert_eq!(credential.not_before, UnixTime(1_735_689_600));
     assert!(!credential.revoked);
@@ -483,7 +483,7 @@ fn trust_list_sign_then_show_with_and_without_root() {
     assert!(!unverified.contains("verified by root"), "{unverified}");
     assert!(unverified.contains(&credential_kid), "{unverified}");
 
-    for root in ["root.pem.pub", "root.pem"] {
+    for root in ["root.pub.pem", "root.pem"] {
         let verified = show(path, &["--root", root]);
         assert!(
             verified.starts_with(&format!("verified by root {root_kid}\n")),
@@ -495,7 +495,7 @@ fn trust_list_sign_then_show_with_and_without_root() {
     // Among several pinned roots, the one that signed is named.
     let verified = show(
         path,
-        &["--root", "status-1.pem.pub", "--root", "root.pem.pub"],
+        &["--root", "status-1.pub.pem", "--root", "root.pub.pem"],
     );
     assert!(
         verified.starts_with(&format!("verified by root {root_kid}\n")),
@@ -503,12 +503,12 @@ fn trust_list_sign_then_show_with_and_without_root() {
     );
     check_fails(
         path,
-        &show_args(&["--root", "credential-1.pem.pub"]),
+        &show_args(&["--root", "credential-1.pub.pem"]),
         DATA,
         "unknown root",
     );
 
-    let jwks: keys::jwk::Jwks = ok_json(path, &show_args(&["--jwks", "--root", "root.pem.pub"]));
+    let jwks: keys::jwk::Jwks = ok_json(path, &show_args(&["--jwks", "--root", "root.pub.pem"]));
     assert_eq!(jwks, list.jwks());
     let json: serde_json::Value = ok_json(path, &show_args(&["--json"]));
     assert_eq!(json["verified"], false);
@@ -532,7 +532,7 @@ fn the_example_spec_signs() {
         path,
         &sign_args("root.pem", "trust-list.toml", "trust-list.cose"),
     );
-    let shown = show(path, &["--root", "root.pem.pub"]);
+    let shown = show(path, &["--root", "root.pub.pem"]);
     assert!(shown.contains("open-ended"), "{shown}");
 }
 
@@ -604,7 +604,7 @@ fn rotate_then_sign() {
         "{spec}"
     );
     assert!(
-        spec.contains("path = \"next/credential-2.pem.pub\""),
+        spec.contains("path = \"next/credential-2.pub.pem\""),
         "{spec}"
     );
     assert!(spec.contains(&format!("kid = \"{new_kid}\"")), "{spec}");
@@ -698,7 +698,7 @@ fn revoke_then_sign_stops_the_keys_credentials() {
         list.jwks().keys.iter().all(|k| k.kid != kid),
         "revoked keys leave the JWKS"
     );
-    let shown = show(path, &["--root", "root.pem.pub"]);
+    let shown = show(path, &["--root", "root.pub.pem"]);
     assert!(shown.contains("revoked"), "{shown}");
 }
 
@@ -851,20 +851,20 @@ fn bad_trust_list_inputs_are_refused() {
             "use = \"credential\"\nkid = \"0123456789abcdef\"",
             "does not match",
         ),
-        ("credential-1.pem.pub", "status-1.pem", "the same key"),
-        ("credential-1.pem.pub", "root.pem.pub", "is the root key"),
+        ("credential-1.pub.pem", "status-1.pem", "the same key"),
+        ("credential-1.pub.pem", "root.pub.pem", "is the root key"),
     ] {
         check_spec_refused(&authority, &good.replace(from, to), DATA, mentions);
     }
-    let gone = good.replace("credential-1.pem.pub", "gone.pem.pub");
-    check_spec_refused(&authority, &gone, NO_INPUT, "gone.pem.pub");
+    let gone = good.replace("credential-1.pub.pem", "gone.pub.pem");
+    check_spec_refused(&authority, &gone, NO_INPUT, "gone.pub.pem");
     let keyless = &good[..good.find("[[keys]]").unwrap()];
     check_spec_refused(&authority, keyless, DATA, "no [[keys]]");
     fs::write(authority.file("junk.cose"), b"\xd2\x84junk").unwrap();
     let missing_spec = rotate_args("missing.toml", "status", "k.pem", &[]);
     let cases: [(&[&str], i32, &str); 7] = [
         (
-            &sign_args("root.pem.pub", "spec.toml", "out.cose"),
+            &sign_args("root.pub.pem", "spec.toml", "out.cose"),
             DATA,
             "a public key",
         ),

@@ -193,7 +193,7 @@ fn openssl_reads_the_keys_edl_keys_writes() {
     let dir = TempDir::new().unwrap();
     let key_path = generate(dir.path(), "credential.pem");
     let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
-    let our_public = fs::read_to_string(dir.path().join("credential.pem.pub")).unwrap();
+    let our_public = fs::read_to_string(dir.path().join("credential.pub.pem")).unwrap();
 
     let openssl_public = openssl(&["pkey", "-in", path_str(&key_path), "-pubout"]);
     assert_eq!(openssl_public, our_public);
@@ -201,7 +201,7 @@ fn openssl_reads_the_keys_edl_keys_writes() {
     let text = openssl(&["pkey", "-in", path_str(&key_path), "-noout", "-text"]);
     assert!(text.contains("ED25519 Private-Key"), "{text}");
     // OpenSSL also reads our public key file and writes it back unchanged.
-    let pub_path = dir.path().join("credential.pem.pub");
+    let pub_path = dir.path().join("credential.pub.pem");
     assert_eq!(
         openssl(&["pkey", "-pubin", "-in", path_str(&pub_path)]),
         our_public
@@ -321,7 +321,7 @@ fn pycose_verifies_our_credentials() {
     fs::write(&qr, keys::qr::encode(&token)).unwrap();
     let expected = dir.path().join("expected.json");
     fs::write(&expected, claims_json(&claims, &key.key_id().to_string())).unwrap();
-    let public = dir.path().join("credential.pem.pub");
+    let public = dir.path().join("credential.pub.pem");
 
     let out = python_ok(
         "verify_token.py",
@@ -355,10 +355,9 @@ fn pycose_verifies_our_credentials() {
     assert!(String::from_utf8_lossy(&wrong_claims.stdout).contains("65535"));
 }
 
+/// Where `edl-keys generate` puts the public key of `FILE.pem`: `FILE.pub.pem`.
 fn files_pub(private: &Path) -> PathBuf {
-    let mut name = private.as_os_str().to_owned();
-    name.push(".pub");
-    PathBuf::from(name)
+    private.with_extension("pub.pem")
 }
 
 #[test]

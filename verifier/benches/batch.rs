@@ -1,6 +1,7 @@
 //! Batch throughput against the floor: raw ed25519-dalek `verify_strict` on the same number
-//! of threads. Also leaves a ready terminal (config, synced cache, QR texts) in
-//! `target/verifier-bench/` for whole-process timing with hyperfine.
+//! of threads, three interleaved rounds, medians. Also leaves a ready terminal (config,
+//! synced cache, QR texts) in `target/verifier-bench/` for whole-process timing; the whole
+//! measurement is `verifier/bench/run`.
 //!
 //! `cargo bench -p verifier --bench batch [-- TOKENS THREADS]`
 
@@ -13,16 +14,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::Signer;
-use keys::licence::{LicenceClass, LicenceClasses, PhotoDigest, Validity};
-use keys::status_list::{self, StatusList, StatusListClaims};
-use keys::token::{self, CredentialClaims, CredentialId, LicenceDetails, StatusReference};
-use keys::trust_list::TrustList;
-use keys::{KeyUse, SigningKey, TrustedKey, UnixTime};
-use verifier::cache::{self, Generation, ListMeta, Meta, TrustListMeta};
+use keys::UnixTime;
+use keys::token;
 use verifier::check::Trust;
 use verifier::verdict::Policy;
 
-const URI: &str = "https://edl.example/v1/status-lists/0";
+#[path = "support/terminal.rs"]
+mod terminal;
+
+use terminal::{claims, seed_terminal};
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -38,10 +38,8 @@ fn main() {
             .as_secs(),
     );
 
-    let root = SigningKey::from_seed(&[1; 32]);
-    let credential = SigningKey::from_seed(&[2; 32]);
-    let status = SigningKey::from_seed(&[3; 32]);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/verifier-bench");
+    let (root, credential, status) = terminal::keys();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/verifier-bench/in-process");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     seed_terminal(&dir, &root, &credential, &status, now);
@@ -112,29 +110,33 @@ fn main() {
         .unwrap();
         assert_eq!(out.0, tokens);
     };
-    // Interleaved rounds, best of each: the machine is shared, and a neighbour's burst
+    // Three interleaved rounds, medians: the machine is shared, and a neighbour's burst
     // should not land on one side of the comparison only.
-    let (mut raw, mut batch) = (Duration::MAX, Duration::MAX);
-    for _ in 0..5 {
-        raw = raw.min(timed(&raw_once));
-        batch = batch.min(timed(&batch_once));
-    }
-
     let rate = |d: Duration| tokens as f64 / d.as_secs_f64();
     println!("tokens: {tokens}, threads: {threads}");
-    println!("raw verify_strict:    {:>9.0} verifications/s", rate(raw));
-    println!(
-        "edl-verify batch:     {:>9.0} tokens/s (decode, verify, status, JSON)",
-        rate(batch)
-    );
-    println!(
-        "ratio:                {:>9.1} %",
-        100.0 * rate(batch) / rate(raw)
-    );
+    let (mut raw, mut batch) = (Vec::new(), Vec::new());
+    for round in 1..=3 {
+        raw.push(rate(timed(&raw_once)));
+        batch.push(rate(timed(&batch_once)));
+        println!(
+            "round {round}: raw verify_strict {:>7.0}/s, edl-verify batch {:>7.0}/s",
+            raw[round - 1],
+            batch[round - 1]
+        );
+    }
+    let (raw, batch) = (median(&mut raw), median(&mut batch));
+    println!("raw verify_strict, median {raw:.0} verifications/s");
+    println!("edl-verify batch, median {batch:.0} tokens/s (decode, verify, status, JSON)");
+    println!("ratio: {:.2}", batch / raw);
     println!(
         "terminal for hyperfine: {}",
         dir.canonicalize().unwrap().display()
     );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn timed(f: &dyn Fn()) -> Duration {
@@ -153,101 +155,4 @@ impl Write for CountingSink {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-fn claims(i: u64, now: UnixTime) -> CredentialClaims {
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&i.to_be_bytes());
-    CredentialClaims {
-        issuer: "CN-11".into(),
-        licence_number: "11010519491231002X".parse().unwrap(),
-        credential_id: CredentialId(id),
-        issued_at: now.minus(86_400),
-        not_before: now.minus(86_400),
-        expires_at: now.plus(30 * 86_400),
-        licence: LicenceDetails {
-            name: "张三".into(),
-            classes: LicenceClasses::new(&[LicenceClass::C1]).unwrap(),
-            validity: Validity::long_term(time::macros::date!(2020 - 06 - 01)),
-            authority: "北京市公安局公安交通管理局".into(),
-            photo: PhotoDigest::of(b"photo"),
-        },
-        status: StatusReference {
-            index: i % status_list::MIN_ENTRIES as u64,
-            uri: URI.into(),
-        },
-    }
-}
-
-fn seed_terminal(
-    dir: &std::path::Path,
-    root: &SigningKey,
-    credential: &SigningKey,
-    status: &SigningKey,
-    now: UnixTime,
-) {
-    let key = |k: &SigningKey, key_use| TrustedKey {
-        public: k.public().clone(),
-        key_use,
-        not_before: now.minus(365 * 86_400),
-        not_after: now.plus(365 * 86_400),
-        revoked: false,
-    };
-    let trust_list = TrustList {
-        sequence: 1,
-        issued_at: now.minus(60),
-        next_update: now.plus(7 * 86_400),
-        issuer: "CN-11".into(),
-        keys: vec![
-            key(credential, KeyUse::Credential),
-            key(status, KeyUse::Status),
-        ],
-        status_lists: vec![URI.into()],
-    }
-    .sign(root);
-    // A list signed "now" and valid for 30 days: the fixture stays usable for a while.
-    let list = status_list::sign(
-        &StatusListClaims {
-            uri: URI.into(),
-            issued_at: now.minus(60),
-            expires_at: now.plus(30 * 86_400),
-            ttl: 3600,
-            list: StatusList::new(2, status_list::MIN_ENTRIES).unwrap(),
-        },
-        status,
-    );
-    let meta = Meta {
-        version: 1,
-        server: "https://edl.example".into(),
-        synced_at: now.0,
-        server_time: None,
-        trust_list: TrustListMeta {
-            sequence: 1,
-            etag: None,
-            fetched_at: now.0,
-        },
-        status_lists: vec![ListMeta {
-            uri: URI.into(),
-            file: cache::list_file(0),
-            etag: None,
-            fetched_at: now.0,
-            ttl: 3600,
-            issued_at: now.minus(60).0,
-        }],
-    };
-    cache::commit(
-        &dir.join("cache"),
-        &Generation {
-            meta,
-            trust_list: &trust_list,
-            lists: vec![&list],
-        },
-    )
-    .unwrap();
-    std::fs::write(dir.join("root.pem"), root.public().to_spki_pem()).unwrap();
-    std::fs::write(
-        dir.join("verify.toml"),
-        "roots = [\"root.pem\"]\ncache_dir = \"cache\"\nmax_status_age = \"30d\"\n",
-    )
-    .unwrap();
 }

@@ -127,6 +127,11 @@ impl Cache {
         }))
     }
 
+    /// The generation folder this cache was read from.
+    pub fn generation(&self) -> &Path {
+        &self.generation
+    }
+
     /// The cached status list for `uri`: its bookkeeping and signed bytes.
     pub fn status_list(&self, uri: &str) -> Result<Option<(&ListMeta, Vec<u8>)>, CacheError> {
         let Some(meta) = self.meta.status_lists.iter().find(|l| l.uri == uri) else {
@@ -134,6 +139,14 @@ impl Cache {
         };
         Ok(Some((meta, read(&self.generation.join(&meta.file))?)))
     }
+}
+
+/// The generation folder `current` names in `dir` now, if any: a cheap way for a
+/// long-running command to notice that a sync replaced the cache.
+pub fn current_generation(dir: &Path) -> Option<PathBuf> {
+    fs::read_link(dir.join(CURRENT))
+        .ok()
+        .map(|target| dir.join(target))
 }
 
 /// A complete new generation to be committed.

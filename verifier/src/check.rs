@@ -130,7 +130,53 @@ pub fn check_text(
     policy: &Policy,
     now: UnixTime,
 ) -> Verdict {
-    let token = check_token(text, &trust.keyring, now);
+    judge(
+        check_token(text, &trust.keyring, now),
+        trust,
+        live,
+        policy,
+        now,
+    )
+}
+
+/// Checks many QR texts offline, their signatures verified together
+/// ([`token::verify_batch`]): the same verdicts as [`check_text`] without live status.
+pub fn check_texts(texts: &[&str], trust: &Trust, policy: &Policy, now: UnixTime) -> Vec<Verdict> {
+    let decoded: Vec<Result<Vec<u8>, keys::qr::QrError>> = texts
+        .iter()
+        .map(|text| keys::qr::decode(text.trim()))
+        .collect();
+    let tokens: Vec<&[u8]> = decoded.iter().filter_map(|d| d.as_deref().ok()).collect();
+    let mut verified =
+        token::verify_batch(&tokens, &trust.keyring, &VerifyPolicy::at(now)).into_iter();
+    decoded
+        .iter()
+        .map(|decoded| {
+            let token = match decoded {
+                Err(e) => malformed(e),
+                Ok(bytes) => match verified.next() {
+                    Some(result) => classify(result, bytes, &trust.keyring),
+                    None => TokenCheck::Refused {
+                        reason: verdict::Reason::BadSignature,
+                        detail: verdict::reason_sentence(verdict::Reason::BadSignature).into(),
+                        credential: None,
+                    },
+                },
+            };
+            judge(token, trust, None, policy, now)
+        })
+        .collect()
+}
+
+/// The verdict on a checked token: its status (live, else the cached list) weighed by
+/// [`verdict::decide`].
+fn judge(
+    token: TokenCheck,
+    trust: &Trust,
+    live: Option<&Live<'_>>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Verdict {
     let mut notes = Vec::new();
     let evidence = match &token {
         TokenCheck::Verified(credential) => status_of(credential, trust, live, now, &mut notes),
@@ -163,20 +209,35 @@ pub fn check_text(
 /// Decodes and verifies the token. A token refused only for its time window is verified
 /// again at the window's edge, so the report still shows whose credential it is.
 pub fn check_token(text: &str, keyring: &Keyring, now: UnixTime) -> TokenCheck {
-    let bytes = match keys::qr::decode(text.trim()) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            return TokenCheck::Refused {
-                reason: verdict::Reason::Malformed,
-                detail: format!("not an edl credential QR code: {e}"),
-                credential: None,
-            };
-        }
-    };
-    match token::verify(&bytes, keyring, &VerifyPolicy::at(now)) {
+    match keys::qr::decode(text.trim()) {
+        Ok(bytes) => classify(
+            token::verify(&bytes, keyring, &VerifyPolicy::at(now)),
+            &bytes,
+            keyring,
+        ),
+        Err(e) => malformed(&e),
+    }
+}
+
+fn malformed(error: &keys::qr::QrError) -> TokenCheck {
+    TokenCheck::Refused {
+        reason: verdict::Reason::Malformed,
+        detail: format!("not an edl credential QR code: {error}"),
+        credential: None,
+    }
+}
+
+/// The token check for a verification result; a token refused only for its time window
+/// is verified again at the window's edge, so the report still shows whose it is.
+fn classify(
+    result: Result<VerifiedCredential, VerifyError>,
+    bytes: &[u8],
+    keyring: &Keyring,
+) -> TokenCheck {
+    match result {
         Ok(credential) => TokenCheck::Verified(Box::new(credential)),
         Err(error @ (VerifyError::Expired(at) | VerifyError::NotYetValid(at))) => {
-            let credential = token::verify(&bytes, keyring, &VerifyPolicy::at(at)).ok();
+            let credential = token::verify(bytes, keyring, &VerifyPolicy::at(at)).ok();
             TokenCheck::refused(&error, credential)
         }
         Err(error) => TokenCheck::refused(&error, None),

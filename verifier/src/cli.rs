@@ -43,6 +43,10 @@ pub enum Command {
     Sync(SyncArgs),
     /// Verify one QR text per line; print one JSON line each, in order.
     Batch(BatchArgs),
+    /// Set this terminal up: write the configuration, pin the root key, run the first sync.
+    Init(InitArgs),
+    /// Verify each QR text a scanner types (one per line) and show one verdict screen each.
+    Scan(ScanArgs),
     /// Inspect the configuration.
     Config {
         /// What to do with it.
@@ -92,6 +96,54 @@ pub struct BatchArgs {
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     pub threads: Option<NonZeroUsize>,
+}
+
+/// `init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The daemon's base URL (https://…, or http:// on loopback only).
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The authority's root public key (SPKI PEM, e.g. root.pub.pem), pinned from now on.
+    #[arg(long, value_name = "FILE")]
+    pub root: PathBuf,
+    /// A file holding this terminal's API key; stored beside the configuration, mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Trust anchors (PEM) for the server's TLS certificate, if not a web PKI one.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Where synced lists are kept (default: /var/lib/edl-verify for the system
+    /// configuration, else `cache` beside the configuration).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The purpose declared with live status lookups.
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
+    /// Do not ask for confirmation of the root key's kid.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Replace an existing configuration.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Do not ask the server: use the cached status lists only.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print one JSON object (schema 1) per scan instead of a verdict screen or line.
+    #[arg(long)]
+    pub json: bool,
+    /// The log of checks (default: `scan_log` from the configuration, else
+    /// $XDG_STATE_HOME/edl-verify/scans.jsonl or ~/.local/state/edl-verify/scans.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The purpose of these checks, recorded in the daemon's audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
 }
 
 /// `config …`.

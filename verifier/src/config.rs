@@ -11,6 +11,7 @@
 //! max_status_age = "24h"
 //! clock_tolerance = "5m"
 //! purpose = "motor insurance claims"
+//! scan_log = "scans.jsonl"
 //! [timeouts]
 //! live_status = "2s"
 //! sync = "30s"
@@ -69,6 +70,8 @@ pub struct RawConfig {
     /// The purpose declared with every live status lookup (insurers, rental firms and
     /// employers must declare one; the daemon records it in its audit log).
     pub purpose: Option<String>,
+    /// Where `scan` logs its checks.
+    pub scan_log: Option<PathBuf>,
     /// Network timeouts.
     #[serde(default)]
     pub timeouts: RawTimeouts,
@@ -132,6 +135,8 @@ pub struct Config {
     pub clock_tolerance: u64,
     /// The purpose declared with live status lookups.
     pub purpose: Option<String>,
+    /// Where `scan` logs its checks.
+    pub scan_log: PathBuf,
     /// Whole budget of one live status query.
     pub live_timeout: Duration,
     /// Budget of each sync request.
@@ -323,6 +328,10 @@ impl Config {
                 }
                 Some(p) => Some(p.to_owned()),
             },
+            scan_log: raw
+                .scan_log
+                .as_deref()
+                .map_or_else(|| default_scan_log(env), resolve),
             live_timeout: timeout(
                 "timeouts.live_status",
                 &raw.timeouts.live_status,
@@ -343,6 +352,19 @@ fn default_cache_dir(env: &dyn Environment) -> PathBuf {
         return PathBuf::from(home).join(".cache").join("edl-verify");
     }
     PathBuf::from("/var/cache/edl-verify")
+}
+
+/// The scan log when the configuration names none: `$XDG_STATE_HOME/edl-verify/`,
+/// `$HOME/.local/state/edl-verify/`, or `/var/lib/edl-verify/` for a system account.
+fn default_scan_log(env: &dyn Environment) -> PathBuf {
+    let dir = if let Some(xdg) = env.var("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        PathBuf::from(xdg).join("edl-verify")
+    } else if let Some(home) = env.var("HOME").filter(|v| !v.is_empty() && v != "/") {
+        PathBuf::from(home).join(".local/state/edl-verify")
+    } else {
+        PathBuf::from("/var/lib/edl-verify")
+    };
+    dir.join("scans.jsonl")
 }
 
 /// Accepts `https://…`, and `http://…` only for a loopback host (the daemon's development

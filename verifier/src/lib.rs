@@ -4,10 +4,12 @@
 //!
 //! Module map: `cli` (arguments), `config` (TOML → [`config::Config`]), `verdict` (the
 //! pure decision), `check` (token + status → verdict), `http` (HTTPS client), `cache` (the
-//! offline files, atomic replacement), `sync`, `batch`, `qr_image` (QR in PNG/JPEG),
-//! `report` (human text and the JSON schema).
+//! offline files, atomic replacement), `sync`, `batch`, `init` (enrolment), `scan` (the
+//! hardware scanner loop), `qr_image` (QR in PNG/JPEG), `report` (human text and the JSON
+//! schema).
 //!
-//! **Invariant:** nothing here reads the clock: `now` comes from `main`.
+//! **Invariant:** nothing here reads the clock: `now` and the clock `scan` reads between
+//! scans come from `main`.
 
 pub mod batch;
 pub mod cache;
@@ -15,8 +17,10 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod init;
 pub mod qr_image;
 pub mod report;
+pub mod scan;
 pub mod sync;
 pub mod verdict;
 
@@ -66,6 +70,14 @@ pub struct Io<'a> {
     pub stdout_is_terminal: bool,
 }
 
+/// What interactive and long-running commands need beyond [`Io`], handed in by `main`.
+pub struct World<'a> {
+    /// Whether standard input is a terminal: a person who can answer a question (`init`).
+    pub stdin_is_terminal: bool,
+    /// The wall clock, read for every scan (`scan` runs for hours).
+    pub clock: &'a dyn Fn() -> UnixTime,
+}
+
 /// A failure that stops a command before any verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
@@ -95,12 +107,28 @@ impl Failure {
     }
 }
 
-/// Runs `edl-verify` with `args` (the first is the program name) at time `now`.
+/// Runs `edl-verify` with `args` (the first is the program name) at time `now`, with no
+/// person at standard input and the clock standing still at `now`.
 pub fn run<I, T>(args: I, io: &mut Io<'_>, now: UnixTime) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let clock = move || now;
+    let world = World {
+        stdin_is_terminal: false,
+        clock: &clock,
+    };
+    run_with(args, io, &world)
+}
+
+/// Runs `edl-verify` with `args` in `world`; `now` is the clock read once at the start.
+pub fn run_with<I, T>(args: I, io: &mut Io<'_>, world: &World<'_>) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let now = (world.clock)();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -118,7 +146,7 @@ where
             };
         }
     };
-    match dispatch(&cli, io, now) {
+    match dispatch(&cli, io, world, now) {
         Ok(code) => code,
         Err(failure) => {
             let _ = writeln!(io.stderr, "edl-verify: {failure}");
@@ -127,7 +155,17 @@ where
     }
 }
 
-fn dispatch(cli: &Cli, io: &mut Io<'_>, now: UnixTime) -> Result<u8, Failure> {
+fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Result<u8, Failure> {
+    if let Command::Init(args) = &cli.command {
+        // There is no configuration yet: init writes it where the others will look.
+        let path = cli
+            .config
+            .clone()
+            .or_else(|| (io.env)("EDL_VERIFY_CONFIG").map(std::path::PathBuf::from))
+            .unwrap_or_else(|| std::path::PathBuf::from(config::DEFAULT_PATH));
+        init::run(args, &path, io, world)?;
+        return Ok(exit::VALID);
+    }
     let config =
         Config::load(cli.config.as_deref(), &io.env).map_err(|e| Failure::Config(e.to_string()))?;
     let policy = Policy {
@@ -219,6 +257,17 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, now: UnixTime) -> Result<u8, Failure> {
             summary.map_err(|e| Failure::Io(format!("batch: {e}")))?;
             Ok(exit::VALID)
         }
+        Command::Scan(args) => {
+            let style = style(cli, io);
+            let display = match (args.json, io.stdout_is_terminal) {
+                (true, _) => scan::Display::Json,
+                (false, true) => scan::Display::Screen(style),
+                (false, false) => scan::Display::Line(style),
+            };
+            scan::run(&config, args, display, io, world)
+        }
+        // Handled before the configuration is loaded.
+        Command::Init(_) => Ok(exit::VALID),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check(&config, io, now),

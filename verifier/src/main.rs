@@ -1,5 +1,5 @@
-//! `edl-verify`: reads the clock once, hands the process's world to [`verifier::run`], and
-//! exits with its code.
+//! `edl-verify`: hands the process's world (streams, environment, the clock) to
+//! [`verifier::run_with`], and exits with its code.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,11 +7,7 @@ use std::process::ExitCode;
 use keys::UnixTime;
 
 fn main() -> ExitCode {
-    // The one place the verifier reads the clock; everything else takes `now`.
-    #[allow(clippy::disallowed_methods)]
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(UnixTime(0), |d| UnixTime(d.as_secs()));
+    let stdin_is_terminal = std::io::stdin().is_terminal();
     let stdin = std::io::stdin();
     let mut stdin = stdin.lock();
     let stdout = std::io::stdout();
@@ -19,7 +15,7 @@ fn main() -> ExitCode {
     let mut stdout = std::io::BufWriter::new(stdout.lock());
     let mut stderr = std::io::stderr();
     let env = |name: &str| std::env::var(name).ok();
-    let code = verifier::run(
+    let code = verifier::run_with(
         std::env::args_os(),
         &mut verifier::Io {
             stdin: &mut stdin,
@@ -28,8 +24,20 @@ fn main() -> ExitCode {
             env: &env,
             stdout_is_terminal,
         },
-        now,
+        &verifier::World {
+            stdin_is_terminal,
+            clock: &now,
+        },
     );
     let _ = std::io::Write::flush(&mut stdout);
     ExitCode::from(code)
+}
+
+/// The wall clock: the one place the verifier reads it; everything else takes `now` or
+/// this function.
+fn now() -> UnixTime {
+    #[allow(clippy::disallowed_methods)]
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(UnixTime(0), |d| UnixTime(d.as_secs()))
 }

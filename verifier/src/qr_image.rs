@@ -98,12 +98,67 @@ pub fn decode_gray(image: &GrayImage) -> Result<String, ImageError> {
     if let Some(text) = attempt(&threshold(&working, otsu(&working))) {
         return Ok(text);
     }
-    let mut inverted = working;
+    let mut inverted = working.clone();
     imageops::invert(&mut inverted);
     if let Some(text) = attempt(&inverted) {
         return Ok(text);
     }
+    // Small modules (a code far from the camera): rqrr samples one pixel per module and
+    // misses at under ~2 pixels; twice the size, interpolated, gives it room.
+    if working.width().max(working.height()) <= UPSCALE_LIMIT {
+        let larger = upscale(&working);
+        if let Some(text) = attempt(&larger) {
+            return Ok(text);
+        }
+        if let Some(text) = attempt(&threshold(&larger, otsu(&larger))) {
+            return Ok(text);
+        }
+    }
+    // A small code in a large, busy photo: the finder search drowns in the clutter and
+    // the scaled-down copy lost the code's detail. Look at overlapping windows of the
+    // full image, each also at twice its size.
+    if longer > TILE {
+        for window in windows(image) {
+            let larger = upscale(&window);
+            if let Some(text) = attempt(&window).or_else(|| attempt(&larger)) {
+                return Ok(text);
+            }
+        }
+    }
     fallback.ok_or(ImageError::NoCode)
+}
+
+/// Images up to this size are also tried at twice their size.
+const UPSCALE_LIMIT: u32 = 1000;
+
+/// The side of the windows a large image is searched in, overlapping by half.
+const TILE: u32 = 640;
+
+fn upscale(image: &GrayImage) -> GrayImage {
+    imageops::resize(
+        image,
+        image.width() * 2,
+        image.height() * 2,
+        FilterType::Triangle,
+    )
+}
+
+/// Overlapping `TILE`-sized windows covering `image`, stride half a window.
+fn windows(image: &GrayImage) -> impl Iterator<Item = GrayImage> + '_ {
+    let (width, height) = image.dimensions();
+    let starts = |length: u32| {
+        let last = length.saturating_sub(TILE);
+        (0..=last / (TILE / 2))
+            .map(|i| i * (TILE / 2))
+            .chain((!last.is_multiple_of(TILE / 2)).then_some(last))
+            .collect::<Vec<_>>()
+    };
+    let (xs, ys) = (starts(width), starts(height));
+    ys.into_iter().flat_map(move |y| {
+        xs.clone().into_iter().map(move |x| {
+            imageops::crop_imm(image, x, y, TILE.min(width), TILE.min(height)).to_image()
+        })
+    })
 }
 
 fn decode_once(image: &GrayImage) -> Vec<String> {

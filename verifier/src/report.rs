@@ -144,7 +144,7 @@ pub fn write_human(
     Ok(())
 }
 
-fn status_line(status: &StatusReport, max_age: u64, now: UnixTime) -> String {
+pub(crate) fn status_line(status: &StatusReport, max_age: u64, now: UnixTime) -> String {
     let word = status_word(status.value);
     let age = status.age.map(format_span).unwrap_or_default();
     match (status.source, status.as_of) {
@@ -168,7 +168,7 @@ fn status_line(status: &StatusReport, max_age: u64, now: UnixTime) -> String {
 }
 
 /// ASCII terminals get `\u{…}` escapes for anything outside ASCII, so nothing is lost.
-fn text(value: &str, style: Style) -> String {
+pub(crate) fn text(value: &str, style: Style) -> String {
     if style.utf8 {
         return value.chars().filter(|c| !c.is_control()).collect();
     }

@@ -4,11 +4,14 @@ use keys::status_list::CredentialStatus;
 
 use crate::support::*;
 
+/// More lines than two signature batches, so both workers get some.
+const LINES: u64 = 1100;
+
 #[test]
 fn one_line_per_input_in_order() {
     let authority = Authority::new("https://edl.example");
     let terminal = Terminal::new(&authority, None, "");
-    let revoked: Vec<_> = (0..500)
+    let revoked: Vec<_> = (0..LINES)
         .filter(|i| i % 7 == 3)
         .map(|i| (i, CredentialStatus::Invalid))
         .collect();
@@ -19,10 +22,25 @@ fn one_line_per_input_in_order() {
         NOW.minus(HOUR),
     );
     let mut input = String::new();
-    for i in 0..500u64 {
+    for i in 0..LINES {
         match i {
             100 => input.push_str("not a credential\n"),
             200 => input.push('\n'),
+            // A bad signature in the middle of a signature batch is found and reported
+            // on its own line, and so is a key the trust list does not name.
+            300 => {
+                let mut token = keys::token::sign(&authority.claims(i), &authority.credential);
+                let last = token.len() - 1;
+                token[last] ^= 1;
+                input.push_str(&format!("{}\n", keys::qr::encode(&token)));
+            }
+            301 => {
+                let stranger = keys::SigningKey::from_seed(&[9; 32]);
+                input.push_str(&format!(
+                    "{}\n",
+                    authority.qr_signed_by(&authority.claims(i), &stranger)
+                ));
+            }
             _ => input.push_str(&format!("{}\r\n", authority.qr(&authority.claims(i)))),
         }
     }
@@ -33,11 +51,13 @@ fn one_line_per_input_in_order() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 500);
+    assert_eq!(lines.len(), LINES as usize);
     for (i, line) in lines.iter().enumerate() {
         assert_eq!(line["line"], i + 1);
         let expected = match i {
             100 | 200 => "malformed",
+            300 => "bad_signature",
+            301 => "unknown_key",
             _ if i % 7 == 3 => "revoked",
             _ => "",
         };

@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// Runs the real binary. Its clock is the real one, so these cases use credentials and
 /// lists dated around the real time: far past and far future edges only.
-fn edl_verify(terminal: &Terminal, args: &[&str], stdin: &str) -> (i32, String, String) {
+pub(crate) fn edl_verify(terminal: &Terminal, args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_edl-verify"))
         .arg("--config")
         .arg(&terminal.config)
@@ -36,7 +36,9 @@ fn edl_verify(terminal: &Terminal, args: &[&str], stdin: &str) -> (i32, String, 
 }
 
 /// A terminal whose cache holds a list signed "now" by the real clock, with entry 7 set.
-fn terminal_at_real_time(entry: Option<CredentialStatus>) -> (Authority, Terminal, String) {
+pub(crate) fn terminal_at_real_time(
+    entry: Option<CredentialStatus>,
+) -> (Authority, Terminal, String) {
     terminal_with_list_age(entry, 0)
 }
 

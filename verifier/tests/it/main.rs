@@ -8,8 +8,11 @@
 
 mod batch;
 mod cli;
+mod corpus;
 mod images;
+mod init;
 mod offline;
 mod online;
+mod scan;
 mod support;
 mod sync;

@@ -39,7 +39,7 @@ pub(crate) struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a new Ed25519 key: a PKCS#8 v1 PEM with mode 0600, and FILE.pub.
+    /// Create a new Ed25519 key: a PKCS#8 v1 PEM with mode 0600, and its public key (FILE.pem → FILE.pub.pem).
     Generate(GenerateArgs),
     /// Print a key file's kid, public key PEM and JWK.
     Show(ShowArgs),
@@ -70,7 +70,7 @@ pub(crate) struct GenerateArgs {
     /// The private key file to create; an existing file is never overwritten.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
-    /// Do not write the public key to FILE.pub.
+    /// Do not write the public key (FILE.pem → FILE.pub.pem).
     #[arg(long)]
     pub(crate) no_public: bool,
 }
@@ -135,7 +135,7 @@ pub(crate) struct RotateArgs {
     /// Which kind of signing key to rotate.
     #[arg(long = "use", value_name = "USE")]
     pub(crate) key_use: SigningUseArg,
-    /// The new private key file to create (its public key goes to FILE.pub).
+    /// The new private key file to create (its public key goes to FILE.pub.pem for FILE.pem).
     #[arg(long, value_name = "NEWKEY.pem")]
     pub(crate) out: PathBuf,
     /// How long the current keys keep signing after now, e.g. 30d, 12h.

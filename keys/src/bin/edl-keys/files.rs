@@ -119,10 +119,17 @@ pub(crate) fn warn_if_exposed(path: &Path) {
     }
 }
 
-/// `FILE.pub`: where the public key of the private key file `FILE` goes.
+/// Where the public key of the private key file `FILE` goes: `root.pem` → `root.pub.pem`
+/// (`.pem` replaced by `.pub.pem`; any other name gets `.pub.pem` added). The daemon names
+/// its public key files the same way, so one name works everywhere.
 pub(crate) fn public_path(private: &Path) -> PathBuf {
-    let mut name = private.as_os_str().to_owned();
-    name.push(".pub");
+    let stem = if private.extension().is_some_and(|ext| ext == "pem") {
+        private.with_extension("")
+    } else {
+        private.to_path_buf()
+    };
+    let mut name = stem.into_os_string();
+    name.push(".pub.pem");
     PathBuf::from(name)
 }
 

@@ -52,8 +52,8 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<String, Failure> {
 }
 
 /// Generates a key from the operating system's entropy and writes it to `path` (mode
-/// 0600) and, with `with_public`, its public key to `path.pub`. Nothing is written when
-/// either file exists already.
+/// 0600) and, with `with_public`, its public key beside it (`root.pem` → `root.pub.pem`).
+/// Nothing is written when either file exists already.
 pub(crate) fn write_new_key(path: &Path, with_public: bool) -> Result<Generated, Failure> {
     let public_path = with_public.then(|| files::public_path(path));
     files::refuse_existing(path)?;

@@ -22,7 +22,7 @@ TRUST LIST SPEC (TOML)
   status_lists = [\"https://dl.example.gov/v1/status-lists/1\"]
 
   [[keys]]                                # one table per credential or status key
-  path = \"credential-2025.pem.pub\"        # public (or private) PEM, relative to the spec
+  path = \"credential-2025.pub.pem\"        # public (or private) PEM, relative to the spec
   kid = \"3f1c0a9b2e4d6f70\"                # optional; checked against the key file
   use = \"credential\"                      # credential | status
   not_before = 2025-01-01T00:00:00Z       # start of the key's signing window
