@@ -79,7 +79,7 @@ async fn a_key_revoked_in_the_offline_trust_list_is_refused_everywhere() {
         );
     }
     let root_public = dir.path().join("root.pub.pem");
-    std::fs::copy(offline.join("root.pem.pub"), &root_public).unwrap();
+    std::fs::copy(offline.join("root.pub.pem"), &root_public).unwrap();
     let base = "http://edl.test";
     let spec = offline.join("trust-list.toml");
     std::fs::write(
@@ -91,17 +91,17 @@ next_update = "7d"
 status_lists = ["{base}/v1/status-lists/0", "{base}/v1/status-lists/1"]
 
 [[keys]]
-path = "{credential}.pub"
+path = "{credential}"
 use = "credential"
 not_before = 2020-01-01T00:00:00Z
 
 [[keys]]
-path = "{status}.pub"
+path = "{status}"
 use = "status"
 not_before = 2020-01-01T00:00:00Z
 "#,
-            credential = credential_key.display(),
-            status = status_key.display()
+            credential = credentials.join("credential-key.pub.pem").display(),
+            status = credentials.join("status-key.pub.pem").display()
         ),
     )
     .unwrap();
@@ -212,7 +212,7 @@ root_public = ["{root_public}"]
     );
 
     // Revoke the credential key offline and publish a new list.
-    let kid = daemon::keyfiles::read_public(&credentials.join("credential-key.pem.pub"))
+    let kid = daemon::keyfiles::read_public(&credentials.join("credential-key.pub.pem"))
         .unwrap()
         .key_id()
         .to_string();
