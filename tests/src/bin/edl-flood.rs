@@ -13,8 +13,9 @@
 //! connections it needed.
 //!
 //! A closed-loop generator (send the next when the last is answered) would slow down
-//! exactly when the server does, hiding what a real flood does to it; Python's threads
-//! cannot hold 5 000 requests/s over TLS, hence this binary.
+//! exactly when the server does, hiding what a real flood does to it. It is a Rust binary
+//! rather than part of the Python script so that one interpreter lock is not shared by the
+//! schedule and thousands of TLS exchanges a second.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
