@@ -255,6 +255,8 @@ pub struct LicenceChanged {
     pub reissue: Option<Ticket>,
     /// Status list entries whose value changed.
     pub list_updates: Vec<StatusEntry>,
+    /// The licence's credentials right after the change, newest first.
+    pub credentials: Vec<CredentialRecord>,
 }
 
 /// Why a licence change was refused.

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::domain::application::Ticket;
+use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::{LicenceRecord, RegistryLine, StateAction};
 use crate::http::codec::{json_body, json_response, parse_number};
 use crate::http::problem::Problem;
@@ -28,7 +29,8 @@ pub async fn licence(
         .licence(&number)
         .await?
         .ok_or_else(|| Problem::not_found("licence"))?;
-    answer(&state, StatusCode::OK, record, None).await
+    let credentials = state.service.licence_credentials(&number).await?;
+    Ok(answer(StatusCode::OK, &record, &credentials, None))
 }
 
 /// `PUT /v1/licences/{number}`: creates (201) or replaces (200) a record.
@@ -48,7 +50,12 @@ pub async fn put_licence(
     } else {
         StatusCode::OK
     };
-    answer(&state, status, changed.record, changed.reissue).await
+    Ok(answer(
+        status,
+        &changed.record,
+        &changed.credentials,
+        changed.reissue,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -70,7 +77,12 @@ pub async fn licence_state(
         .service
         .change_state(&caller, &number, body.action)
         .await?;
-    answer(&state, StatusCode::OK, changed.record, changed.reissue).await
+    Ok(answer(
+        StatusCode::OK,
+        &changed.record,
+        &changed.credentials,
+        changed.reissue,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -92,20 +104,22 @@ pub async fn licence_points(
         .service
         .set_points(&caller, &number, body.points)
         .await?;
-    answer(&state, StatusCode::OK, changed.record, changed.reissue).await
+    Ok(answer(
+        StatusCode::OK,
+        &changed.record,
+        &changed.credentials,
+        changed.reissue,
+    ))
 }
 
 /// A registry answer: the record, the licence's credentials, any re-issue.
-async fn answer(
-    state: &AppState,
+fn answer(
     status: StatusCode,
-    record: LicenceRecord,
+    record: &LicenceRecord,
+    credentials: &[CredentialRecord],
     reissue: Option<Ticket>,
-) -> Result<Response, Problem> {
-    let credentials: Vec<Value> = state
-        .service
-        .licence_credentials(&record.number)
-        .await?
+) -> Response {
+    let credentials: Vec<Value> = credentials
         .iter()
         .map(|c| json!({"id": c.id, "superseded": c.superseded, "expires_at": c.expires_at}))
         .collect();
@@ -116,5 +130,5 @@ async fn answer(
     if let (Some(t), Some(map)) = (reissue, body.as_object_mut()) {
         map.insert("reissue_ticket".into(), json!(t.to_string()));
     }
-    Ok(json_response(status, &body))
+    json_response(status, &body)
 }

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -46,6 +47,10 @@ const MAX_GROUP: usize = 4096;
 pub(super) struct Committer {
     sender: Mutex<Option<mpsc::Sender<Waiter>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Commits still to fail on purpose (fault injection for the conformance suite; only
+    /// tests set it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    failing: Arc<AtomicU32>,
 }
 
 impl Committer {
@@ -56,12 +61,15 @@ impl Committer {
         timing: Option<CommitTiming>,
     ) -> Result<Committer, StoreError> {
         let (sender, receiver) = mpsc::channel::<Waiter>();
+        let failing = Arc::new(AtomicU32::new(0));
+        let fail = failing.clone();
         let thread = std::thread::Builder::new()
             .name("edld-commit".into())
-            .spawn(move || run(&db, &dir, timing.as_ref(), &receiver))?;
+            .spawn(move || run(&db, &dir, timing.as_ref(), &fail, &receiver))?;
         Ok(Committer {
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
+            failing,
         })
     }
 
@@ -81,6 +89,12 @@ impl Committer {
     /// Waits until everything applied before the call is durable.
     pub(super) async fn commit(&self) -> Result<(), StoreError> {
         self.request().await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Makes the next `n` commits fail as if the disk refused them.
+    #[cfg(test)]
+    pub(super) fn fail_next(&self, n: u32) {
+        self.failing.store(n, Ordering::SeqCst);
     }
 
     /// Whether the thread still runs.
@@ -106,6 +120,7 @@ fn run(
     db: &sled::Db,
     dir: &Path,
     timing: Option<&CommitTiming>,
+    failing: &AtomicU32,
     receiver: &mpsc::Receiver<Waiter>,
 ) {
     let mut synced_blobs = HashSet::new();
@@ -121,7 +136,14 @@ fn run(
             }
         }
         let started = timing.map(|t| t.clock.monotonic());
-        let result = sync(db, dir, &mut synced_blobs);
+        let injected = failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let result = if injected {
+            Err(StoreError::Io("a commit failed on purpose".into()))
+        } else {
+            sync(db, dir, &mut synced_blobs)
+        };
         if let Err(e) = &result {
             tracing::error!(error = %e, "durable commit failed");
         }

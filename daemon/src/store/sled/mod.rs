@@ -94,7 +94,12 @@ impl SledStore {
             .flush_every_ms(Some(1_000))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                // sled reports another process's lock on the database as an I/O error
+                // whose kind it does not keep: only its message tells.
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
                     StoreError::InUse(dir.display().to_string())
                 }
                 other => engine_error(other),
@@ -482,4 +487,65 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         self.committer.stop();
     }
+}
+
+#[cfg(test)]
+mod conformance {
+    //! The sled engine passes the conformance suite.
+
+    use std::sync::Arc;
+
+    use super::SledStore;
+    use crate::store::Store;
+    use crate::store::conformance::{Engine, conformance_tests};
+
+    /// A sled store in a temporary directory, opened again on the same directory.
+    struct SledEngine {
+        dir: tempfile::TempDir,
+        /// The store last opened, for injecting faults into its committer.
+        last: std::sync::Mutex<Option<Arc<SledStore>>>,
+    }
+
+    impl SledEngine {
+        fn new() -> SledEngine {
+            SledEngine {
+                dir: tempfile::tempdir().unwrap(),
+                last: std::sync::Mutex::new(None),
+            }
+        }
+    }
+
+    impl Engine for SledEngine {
+        fn open(&self) -> Arc<dyn Store> {
+            let mut last = self.last.lock().unwrap();
+            // The previous store (closed by the test) lets go of the database first.
+            last.take();
+            // sled's background flusher lets go of a closed database's lock a moment
+            // after the last handle is dropped.
+            let mut attempts = 0;
+            let store = loop {
+                match SledStore::open(self.dir.path(), None) {
+                    Err(crate::store::StoreError::InUse(_)) if attempts < 500 => {
+                        attempts += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    other => break Arc::new(other.unwrap()),
+                }
+            };
+            *last = Some(store.clone());
+            store
+        }
+
+        fn fail_next_commits(&self, _store: &Arc<dyn Store>, n: u32) -> bool {
+            match self.last.lock().unwrap().as_ref() {
+                Some(sled) => {
+                    sled.committer.fail_next(n);
+                    true
+                }
+                None => false,
+            }
+        }
+    }
+
+    conformance_tests!(SledEngine::new());
 }

@@ -114,19 +114,22 @@ impl SledStore {
         );
         let mut reissue = None;
         let mut list_updates = Vec::new();
+        let latest = self.latest(number.as_str())?;
+        let mut credentials = self.credentials_from(latest)?;
         if old.is_some() {
-            let latest = self.latest(number.as_str())?;
-            let credentials = self.credentials_from(latest)?;
             let latest_app = match latest {
                 Some(ticket) => self.stored_application(ticket)?,
                 None => None,
             };
             let open = latest_app.as_ref().is_some_and(|a| a.state.is_open());
-            let consequences = issue::consequences(old.as_ref(), &new, credentials, open);
+            let consequences = issue::consequences(old.as_ref(), &new, credentials.clone(), open);
             for c in &consequences.superseded {
                 let key = layout::credential(&c.id)
                     .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
                 batch.insert(key, layout::encode(c));
+                if let Some(shown) = credentials.iter_mut().find(|shown| shown.id == c.id) {
+                    shown.superseded = true;
+                }
             }
             list_updates = consequences.list_updates;
             if consequences.reissue {
@@ -157,11 +160,16 @@ impl SledStore {
             }
         }
         self.apply(batch, vec![audit])?;
+        // Issuances not yet durable are not shown.
+        let pending = self.pending();
+        credentials.retain(|c| !pending.contains_key(&c.ticket));
+        drop(pending);
         Ok(LicenceChanged {
             record: new,
             created: old.is_none(),
             reissue,
             list_updates,
+            credentials,
         })
     }
 
