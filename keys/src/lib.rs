@@ -11,6 +11,7 @@
 
 mod cbor;
 mod cose;
+mod cose_key;
 pub mod danger;
 #[cfg(test)]
 mod fixtures;

@@ -1,6 +1,7 @@
 //! Interoperability with independent implementations: OpenSSL reads and writes our key
-//! files, and Python's pycose, cbor2, base45 and cryptography read our credentials and
-//! build credentials we verify. The Python side lives in `tests/interop/*.py`.
+//! files, and Python's pycose, python-cwt, cbor2, base45 and cryptography read our
+//! credentials and build credentials we verify. The Python side lives in
+//! `tests/interop/*.py`.
 //!
 //! The tools come from `.ci/setup` (`.ci/apt-packages`, `.ci/requirements.txt`). A missing
 //! tool fails the test and says so: a skipped interoperability test proves nothing.
@@ -60,7 +61,7 @@ fn openssl(args: &[&str]) -> String {
 fn python(script: &str, args: &[&str]) -> Output {
     let probe = tool(
         "python3",
-        &["-c", "import pycose, cbor2, cryptography, base45"],
+        &["-c", "import pycose, cwt, cbor2, cryptography, base45"],
     );
     assert!(
         probe.status.success(),
@@ -428,4 +429,78 @@ fn we_verify_what_pycose_signs_with_our_key_and_refuse_other_algorithms() {
     let inspected = Command::new(BIN).args(["inspect", &qr]).output().unwrap();
     assert!(inspected.status.success(), "{inspected:?}");
     assert!(String::from_utf8_lossy(&inspected.stdout).contains("44030519880229417"));
+}
+
+/// Reads a golden token file's `token:` line.
+fn golden_token(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/tokens")
+        .join(name);
+    let text = fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap_or_else(|| panic!("{}: no token line", path.display()));
+    keys::qr::decode(line).unwrap()
+}
+
+/// RFC 8392 section 6: python-cwt signs credentials in the CWT tag, `61(18([...]))`, and
+/// we verify them, bound to a holder key or not. Its bytes are exactly the golden vectors
+/// `cwt-tag-61.txt` and `holder-bound-cwt-tag-61.txt`, which `golden.rs` checks.
+#[test]
+fn we_verify_what_python_cwt_signs_in_the_cwt_tag() {
+    let dir = TempDir::new().unwrap();
+    // The golden vectors' issuer, RFC 8032 TEST 1, and holder, TEST 3.
+    let issuer = SigningKey::from_seed(
+        &hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let holder = SigningKey::from_seed(
+        &hex::decode("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7")
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let key_path = dir.path().join("issuer.pem");
+    fs::write(&key_path, issuer.to_pkcs8_pem().as_bytes()).unwrap();
+    let keyring = keyring(issuer.public());
+    for (golden, holder_x) in [
+        ("cwt-tag-61.txt", None),
+        (
+            "holder-bound-cwt-tag-61.txt",
+            Some(hex::encode(holder.public().to_bytes())),
+        ),
+    ] {
+        let expected = golden_token(golden);
+        let claims = keys::danger::inspect_credential(&expected).unwrap().claims;
+        let claims_path = dir.path().join("claims.json");
+        fs::write(
+            &claims_path,
+            claims_json(&claims, &issuer.key_id().to_string()),
+        )
+        .unwrap();
+        let out = dir.path().join("cwt.cose");
+        let mut args = vec![path_str(&key_path), path_str(&claims_path), path_str(&out)];
+        if let Some(x) = &holder_x {
+            args.push(x);
+        }
+        let kid = python_ok("sign_cwt.py", &args);
+        assert_eq!(kid.trim(), issuer.key_id().to_string());
+        let token = fs::read(&out).unwrap();
+        assert_eq!(&token[..3], &[0xd8, 0x3d, 0xd2], "{golden}: 61(18(...))");
+        let verified = keys::token::verify_token(
+            &token,
+            &keyring,
+            &VerifyPolicy::at(claims.issued_at.plus(3600)),
+        )
+        .unwrap_or_else(|e| panic!("{golden}: {e}"));
+        assert_eq!(verified.credential.claims, claims);
+        assert_eq!(
+            verified.holder_key.map(|k| hex::encode(k.to_bytes())),
+            holder_x
+        );
+        assert_eq!(token, expected, "{golden} is what python-cwt signs");
+    }
 }
