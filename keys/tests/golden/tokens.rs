@@ -6,9 +6,6 @@
 //! The files are written once by `EDL_WRITE_GOLDEN=1 cargo test -p keys --test golden` and
 //! then only read: a change to the encoding changes the bytes, and the test fails.
 
-// Test helpers panic on broken fixtures.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 use coset::{CoseSign1, HeaderBuilder, TaggedCborSerializable, iana};
