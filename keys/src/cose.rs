@@ -1,9 +1,11 @@
 //! The COSE_Sign1 envelope (RFC 9052) shared by every signed edl document: Ed25519 only,
-//! protected `alg` and `kid`, no critical parameters, and the optional CWT tag 61 (RFC
-//! 8392 section 6) around credential tokens.
+//! protected `alg`, a protected `kid` (or, for presentations, none), no critical
+//! parameters, and the optional CWT tag 61 (RFC 8392 section 6) around credential tokens.
 //!
 //! Opening checks the envelope's shape; [`Opened::verify`] finds the signing key. Nothing
-//! reads the payload before a signature has verified.
+//! trusts a payload before a signature over it has verified. (A presentation's payload is
+//! parsed to find the credential inside it, whose own signature names the key that must
+//! have signed the presentation: see `presentation`.)
 
 use ciborium::Value;
 use coset::{
@@ -35,6 +37,9 @@ pub enum EnvelopeError {
     /// No 8-byte `kid` in the protected header.
     #[error("no 8-byte kid in the protected header")]
     MissingKeyId,
+    /// A `kid` in a document whose signing key is named inside it (a presentation).
+    #[error("a kid in the protected header of a document that must not carry one")]
+    UnexpectedKeyId,
     /// The `typ` header is not what this kind of document carries.
     #[error("content type {found:?} where {expected:?} was expected")]
     WrongType {
@@ -92,6 +97,36 @@ impl Opened {
     /// The payload without any check: for the `danger` module only.
     pub(crate) fn unverified_payload(self) -> Vec<u8> {
         self.message.payload.unwrap_or_default()
+    }
+}
+
+/// A structurally sound COSE_Sign1 that names no key: its signer is named inside the
+/// payload (a presentation's credential), so the caller reads that first, then verifies.
+pub(crate) struct Keyless {
+    message: CoseSign1,
+}
+
+impl Keyless {
+    /// Parses `bytes` as a tagged COSE_Sign1 with the protected `typ`, which must carry no
+    /// `kid` at all.
+    pub(crate) fn parse(bytes: &[u8], typ: &'static str) -> Result<Keyless, EnvelopeError> {
+        let message = open(bytes, Some(typ))?;
+        // coset refuses an empty `kid` (`4: h''`) while parsing, so an empty one is none.
+        if !message.protected.header.key_id.is_empty() {
+            return Err(EnvelopeError::UnexpectedKeyId);
+        }
+        Ok(Keyless { message })
+    }
+
+    /// The payload, **not yet authenticated**: only for finding the key that must have
+    /// signed it, and for `danger`.
+    pub(crate) fn unverified_payload(&self) -> &[u8] {
+        self.message.payload.as_deref().unwrap_or_default()
+    }
+
+    /// Whether `key` signed this message (RFC 8032 strict).
+    pub(crate) fn verify(&self, key: &PublicKey) -> bool {
+        key.verify_strict(&to_be_signed(&self.message), &self.message.signature)
     }
 }
 
@@ -197,6 +232,13 @@ pub(crate) fn sign(key: &SigningKey, typ: Option<&str>, payload: Vec<u8>) -> Vec
         .algorithm(iana::Algorithm::EdDSA)
         .key_id(key.key_id().as_bytes().to_vec());
     seal(key, header, typ, payload)
+}
+
+/// Signs `payload` into a tagged COSE_Sign1 with protected `alg` EdDSA and `typ` and no
+/// `kid`: the verifier finds the key inside the payload (a presentation's credential).
+pub(crate) fn sign_keyless(key: &SigningKey, typ: &str, payload: Vec<u8>) -> Vec<u8> {
+    let header = HeaderBuilder::new().algorithm(iana::Algorithm::EdDSA);
+    seal(key, header, Some(typ), payload)
 }
 
 fn seal(key: &SigningKey, header: HeaderBuilder, typ: Option<&str>, payload: Vec<u8>) -> Vec<u8> {

@@ -2,8 +2,9 @@
 //! exists for `edl-keys inspect` and for diagnostics, and every result says so in its type.
 
 use crate::cbor::FormatError;
-use crate::cose::{EnvelopeError, Opened};
+use crate::cose::{EnvelopeError, Keyless, Opened};
 use crate::key::{KeyId, PublicKey};
+use crate::presentation::{self, Presentation};
 use crate::token::CredentialClaims;
 use crate::trust_list::{TrustList, TrustListError};
 
@@ -55,4 +56,11 @@ pub fn inspect_trust_list(signed: &[u8]) -> Result<Unverified<TrustList>, TrustL
     let key_id = opened.key_id();
     let claims = TrustList::from_payload(&opened.unverified_payload())?;
     Ok(Unverified { key_id, claims })
+}
+
+/// Decodes a presentation without checking either signature, the slot or the challenge:
+/// the credential inside is as unverified as the rest.
+pub fn inspect_presentation(bytes: &[u8]) -> Result<Presentation, InspectError> {
+    let envelope = Keyless::parse(bytes, presentation::TYP)?;
+    Ok(Presentation::from_payload(envelope.unverified_payload())?)
 }

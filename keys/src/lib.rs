@@ -1,5 +1,6 @@
 //! Sans-IO key material and codecs for edl: Ed25519 keys and key ids, the credential
-//! token (CWT in COSE_Sign1), its QR text, status lists and the signed trust list.
+//! token (CWT in COSE_Sign1), holder presentations, their QR texts, status lists and the
+//! signed trust list.
 //!
 //! **Invariant:** nothing in this crate reads the clock, the filesystem, the network or an
 //! entropy source on its own. Time comes in as a [`UnixTime`], randomness as an RNG or as
@@ -19,6 +20,7 @@ pub mod jwk;
 pub mod key;
 pub mod keyring;
 pub mod licence;
+pub mod presentation;
 pub mod qr;
 pub mod status_list;
 pub mod token;

@@ -1,7 +1,7 @@
 //! Interoperability with independent implementations: OpenSSL reads and writes our key
 //! files, and Python's pycose, python-cwt, cbor2, base45 and cryptography read our
-//! credentials and build credentials we verify. The Python side lives in
-//! `tests/interop/*.py`.
+//! credentials and build credentials and presentations we verify. The Python
+//! side lives in `tests/interop/*.py`.
 //!
 //! The tools come from `.ci/setup` (`.ci/apt-packages`, `.ci/requirements.txt`). A missing
 //! tool fails the test and says so: a skipped interoperability test proves nothing.
@@ -17,6 +17,7 @@ use std::process::{Command, Output};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keys::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
+use keys::presentation::{Challenge, PresentationError, PresentationPolicy, Slot};
 use keys::token::{CredentialId, LicenceDetails, StatusReference};
 use keys::{
     CredentialClaims, EnvelopeError, KeyError, KeyUse, Keyring, PublicKey, SigningKey, TrustedKey,
@@ -502,5 +503,98 @@ fn we_verify_what_python_cwt_signs_in_the_cwt_tag() {
             holder_x
         );
         assert_eq!(token, expected, "{golden} is what python-cwt signs");
+    }
+}
+
+/// Python (base45, python-cwt for the cnf COSE_Key, pycose and cbor2) makes presentations
+/// of a credential bound to a key Python generated, and we verify them: fresh, answering
+/// the challenge; not after the window; not without the challenge asked for.
+#[test]
+fn we_verify_presentations_python_makes() {
+    let dir = TempDir::new().unwrap();
+    let issuer_path = generate(dir.path(), "credential.pem");
+    let issuer = SigningKey::from_pkcs8_pem(&fs::read_to_string(&issuer_path).unwrap()).unwrap();
+    let holder_path = dir.path().join("holder.pem");
+    python_ok("generate_key.py", &[path_str(&holder_path)]);
+    let holder = SigningKey::from_pkcs8_pem(&fs::read_to_string(&holder_path).unwrap()).unwrap();
+    let issued_at = UnixTime(1_767_225_600);
+    let claims = claims(issued_at);
+    let token = keys::token::sign_bound(&claims, holder.public(), &issuer);
+    let qr = dir.path().join("credential.txt");
+    fs::write(&qr, keys::qr::encode(&token)).unwrap();
+
+    let now = issued_at.plus(3_600 + 7);
+    let slot = Slot::containing(now, 30).unwrap();
+    let challenge = Challenge::new(b"terminal 7, check 42".to_vec()).unwrap();
+    let make = |challenge: Option<&Challenge>| {
+        let out = dir.path().join("presentation.txt");
+        let start = slot.start().0.to_string();
+        let challenge = challenge.map(|c| c.to_string());
+        let mut args = vec![
+            path_str(&holder_path),
+            path_str(&qr),
+            &start,
+            "30",
+            path_str(&out),
+        ];
+        args.extend(challenge.as_deref());
+        python_ok("make_presentation.py", &args);
+        keys::qr::decode_presentation(fs::read_to_string(&out).unwrap().trim()).unwrap()
+    };
+    let keyring = keyring(issuer.public());
+    let expecting = |now: UnixTime| PresentationPolicy {
+        challenge: Some(challenge.clone()),
+        ..PresentationPolicy::at(now)
+    };
+
+    let answered = make(Some(&challenge));
+    let verified = keys::presentation::verify(&answered, &keyring, &expecting(now))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(verified.credential.claims, claims);
+    assert_eq!(&verified.holder_key, holder.public());
+    assert_eq!(verified.slot, slot);
+    assert_eq!(verified.challenge, Some(challenge.clone()));
+    // Python's bytes are ours: the same inputs make the same presentation.
+    assert_eq!(
+        answered,
+        keys::presentation::present(&token, &holder, slot, Some(&challenge))
+    );
+    assert_eq!(
+        keys::presentation::verify(&answered, &keyring, &expecting(now.plus(3_600))),
+        Err(PresentationError::Expired(slot))
+    );
+    let unanswered = make(None);
+    assert!(
+        keys::presentation::verify(&unanswered, &keyring, &PresentationPolicy::at(now)).is_ok()
+    );
+    assert_eq!(
+        keys::presentation::verify(&unanswered, &keyring, &expecting(now)),
+        Err(PresentationError::ChallengeMismatch)
+    );
+
+    // The Python side reads the cnf: it refuses to present a bearer credential, or a
+    // credential bound to another key.
+    for (token, reason) in [
+        (keys::token::sign(&claims, &issuer), "not holder-bound"),
+        (
+            keys::token::sign_bound(&claims, issuer.public(), &issuer),
+            "bound to another key",
+        ),
+    ] {
+        fs::write(&qr, keys::qr::encode(&token)).unwrap();
+        let start = slot.start().0.to_string();
+        let out = dir.path().join("refused.txt");
+        let refused = python(
+            "make_presentation.py",
+            &[
+                path_str(&holder_path),
+                path_str(&qr),
+                &start,
+                "30",
+                path_str(&out),
+            ],
+        );
+        assert!(!refused.status.success(), "{refused:?}");
+        assert!(String::from_utf8_lossy(&refused.stdout).contains(reason));
     }
 }

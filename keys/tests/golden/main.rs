@@ -6,4 +6,5 @@
 // Test helpers panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod presentations;
 mod tokens;

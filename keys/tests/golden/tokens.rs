@@ -15,17 +15,17 @@ use keys::{
     KeyUse, Keyring, PublicKey, SigningKey, TrustedKey, UnixTime, VerifyError, VerifyPolicy,
 };
 
-const NOW: u64 = 1_793_491_200;
-const DAY: u64 = 86_400;
+pub(crate) const NOW: u64 = 1_793_491_200;
+pub(crate) const DAY: u64 = 86_400;
 /// RFC 8032 section 7.1 TEST 1 and TEST 2 secret keys.
-const TEST1: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-const TEST2: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+pub(crate) const TEST1: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+pub(crate) const TEST2: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
 
-fn key(seed_hex: &str) -> SigningKey {
+pub(crate) fn key(seed_hex: &str) -> SigningKey {
     SigningKey::from_seed(&hex::decode(seed_hex).unwrap().try_into().unwrap())
 }
 
-fn claims() -> CredentialClaims {
+pub(crate) fn claims() -> CredentialClaims {
     CredentialClaims {
         issuer: "https://dl.example.gov.cn".into(),
         licence_number: "11010519491231002X".parse::<LicenceNumber>().unwrap(),
@@ -52,10 +52,10 @@ fn claims() -> CredentialClaims {
 }
 
 /// RFC 8032 section 7.1 TEST 3's secret key: the holder's device key in the vectors.
-const TEST3: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
+pub(crate) const TEST3: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
 
 /// Signs `payload` (CBOR claims) with `key`, as edl signs credentials.
-fn sign_payload(payload: &ciborium::Value, key: &SigningKey) -> Vec<u8> {
+pub(crate) fn sign_payload(payload: &ciborium::Value, key: &SigningKey) -> Vec<u8> {
     let mut bytes = Vec::new();
     ciborium::ser::into_writer(payload, &mut bytes).unwrap();
     let protected = HeaderBuilder::new()
