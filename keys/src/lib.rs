@@ -1,6 +1,6 @@
 //! Sans-IO key material and codecs for edl: Ed25519 keys and key ids, the credential
-//! token (CWT in COSE_Sign1), holder presentations, their QR texts, status lists and the
-//! signed trust list.
+//! token (CWT in COSE_Sign1), holder presentations, their QR texts, status lists, the
+//! signed trust list and signed status receipts.
 //!
 //! **Invariant:** nothing in this crate reads the clock, the filesystem, the network or an
 //! entropy source on its own. Time comes in as a [`UnixTime`], randomness as an RNG or as
@@ -22,6 +22,7 @@ pub mod keyring;
 pub mod licence;
 pub mod presentation;
 pub mod qr;
+pub mod receipt;
 pub mod status_list;
 pub mod token;
 pub mod trust_list;

@@ -1,6 +1,6 @@
 //! Interoperability with independent implementations: OpenSSL reads and writes our key
 //! files, and Python's pycose, python-cwt, cbor2, base45 and cryptography read our
-//! credentials and build credentials and presentations we verify. The Python
+//! credentials and receipts and build credentials and presentations we verify. The Python
 //! side lives in `tests/interop/*.py`.
 //!
 //! The tools come from `.ci/setup` (`.ci/apt-packages`, `.ci/requirements.txt`). A missing
@@ -18,6 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keys::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
 use keys::presentation::{Challenge, PresentationError, PresentationPolicy, Slot};
+use keys::receipt::{LiveStatus, Receipt};
 use keys::token::{CredentialId, LicenceDetails, StatusReference};
 use keys::{
     CredentialClaims, EnvelopeError, KeyError, KeyUse, Keyring, PublicKey, SigningKey, TrustedKey,
@@ -596,5 +597,76 @@ fn we_verify_presentations_python_makes() {
         );
         assert!(!refused.status.success(), "{refused:?}");
         assert!(String::from_utf8_lossy(&refused.stdout).contains(reason));
+    }
+}
+
+/// pycose and cbor2 verify the status receipts we sign, and refuse them tampered or
+/// checked against another key.
+#[test]
+fn python_verifies_our_receipts() {
+    let dir = TempDir::new().unwrap();
+    let key_path = generate(dir.path(), "status.pem");
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    let public = files_pub(&key_path);
+    let insurer = Receipt {
+        credential_id: CredentialId(*b"\x01\x9a\x7f\xc0 interop cti"),
+        status: LiveStatus::Suspended,
+        at: UnixTime(1_767_229_200),
+        client: "平安保险 claims desk".into(),
+        role: "insurer".into(),
+        purpose: Some("claim 2026-000417".into()),
+        audit_record: *b"\x5e\x88\x48\x98\xda\x28\x04\x71\x51\xd0\xe5\x6f\x8d\xc6\x29\x27\
+\x73\x60\x3d\x0d\x6a\xab\xbd\xd6\x2a\x11\xef\x72\x1d\x15\x42\xd8",
+    };
+    let officer = Receipt {
+        status: LiveStatus::Valid,
+        client: "roadside-unit-17".into(),
+        role: "officer".into(),
+        purpose: None,
+        ..insurer.clone()
+    };
+    for receipt in [insurer, officer] {
+        let signed = keys::receipt::sign(&receipt, &key);
+        let file = dir.path().join("receipt.cose");
+        fs::write(&file, &signed).unwrap();
+        let expected = dir.path().join("expected.json");
+        fs::write(
+            &expected,
+            serde_json::json!({
+                "credential": receipt.credential_id.to_string(),
+                "status": receipt.status.as_str(),
+                "at": receipt.at.0,
+                "client": receipt.client,
+                "role": receipt.role,
+                "purpose": receipt.purpose,
+                "audit_record": hex::encode(receipt.audit_record),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let args = [path_str(&public), path_str(&file), path_str(&expected)];
+        assert_eq!(python_ok("verify_receipt.py", &args).trim(), "ok");
+
+        // One byte of the time changed, or another key: Python refuses too.
+        let mut tampered = signed.clone();
+        let at = tampered
+            .windows(5)
+            .position(|w| w[0] == 0x1a && w[1..] == (receipt.at.0 as u32).to_be_bytes())
+            .unwrap();
+        tampered[at + 4] ^= 1;
+        fs::write(&file, &tampered).unwrap();
+        assert!(!python("verify_receipt.py", &args).status.success());
+        fs::write(&file, &signed).unwrap();
+        let other = generate(dir.path(), &format!("other-{}.pem", receipt.role));
+        let other_public = files_pub(&other);
+        let refused = python(
+            "verify_receipt.py",
+            &[
+                path_str(&other_public),
+                path_str(&file),
+                path_str(&expected),
+            ],
+        );
+        assert!(!refused.status.success(), "{refused:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! Property tests of the keys codecs: every encoder round-trips through its decoder, and
 //! every corruption of signed bytes (one flipped byte, a truncation) is refused with an
-//! error, never accepted and never a panic. For presentations a few documents have every
-//! byte flipped on every run.
+//! error, never accepted and never a panic. For presentations and receipts a few
+//! documents have every byte flipped on every run.
 //!
 //! Signature checks dominate the run time (milliseconds each in an unoptimised build), so
 //! each corrupted document gets a few random flips. With `RUN_SLOW_TESTS` set, every byte
@@ -22,6 +22,7 @@ use keys::danger;
 use keys::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
 use keys::presentation::{self, Challenge, PresentationPolicy, Slot};
 use keys::qr;
+use keys::receipt::{self, LiveStatus, Receipt};
 use keys::status_list::{self, StatusList, StatusListClaims};
 use keys::token::{self, CredentialId, LicenceDetails, StatusReference};
 use keys::trust_list::{self, TrustList};
@@ -41,8 +42,8 @@ const TRUNCATION_CASES: u32 = 32;
 /// random position with a random nonzero xor each.
 const FLIPS_PER_DOCUMENT: usize = 2;
 
-/// Presentations whose every byte is flipped even without `RUN_SLOW_TESTS`: they are
-/// what a verifier trusts a stranger's phone for.
+/// Presentations and receipts whose every byte is flipped even without `RUN_SLOW_TESTS`:
+/// they are what a verifier trusts a stranger's phone or a relying party for.
 const EVERY_FLIP_CASES: u32 = 4;
 
 /// Whether to flip every byte of every document rather than a few.
@@ -287,6 +288,37 @@ fn presented(
         ..PresentationPolicy::at(slot.start())
     };
     (token, presentation, policy)
+}
+
+fn live_status() -> impl Strategy<Value = LiveStatus> {
+    prop::sample::select(vec![
+        LiveStatus::Valid,
+        LiveStatus::Suspended,
+        LiveStatus::Revoked,
+        LiveStatus::Superseded,
+        LiveStatus::Expired,
+    ])
+}
+
+fn status_receipt() -> impl Strategy<Value = Receipt> {
+    (
+        any::<[u8; 16]>(),
+        live_status(),
+        0..u64::MAX / 2,
+        (name(), "[a-z]{1,12}", proptest::option::of(name())),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(
+            |(id, status, at, (client, role, purpose), audit_record)| Receipt {
+                credential_id: CredentialId(id),
+                status,
+                at: UnixTime(at),
+                client,
+                role,
+                purpose,
+                audit_record,
+            },
+        )
 }
 
 /// Positions and xors for the byte flips of one document.
@@ -559,6 +591,63 @@ proptest! {
             presentation::verify(bytes, &keyring, &policy)
         })?;
         assert_truncations_refused(&presentation, danger::inspect_presentation)?;
+    }
+}
+
+// Status receipts.
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(SIGNED_ROUND_TRIP_CASES))]
+
+    #[test]
+    fn receipt_round_trips(receipt in status_receipt(), seed in seed()) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let verified = receipt::verify(&signed, &keyring(&key, KeyUse::Status))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(verified.receipt, receipt);
+        prop_assert_eq!(verified.key_id, key.key_id());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(FLIP_CASES))]
+
+    #[test]
+    fn receipt_flips_are_refused(receipt in status_receipt(), seed in seed(), flips in flips()) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let keyring = keyring(&key, KeyUse::Status);
+        assert_flips_refused(&signed, &flips, |bytes| receipt::verify(bytes, &keyring))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(EVERY_FLIP_CASES))]
+
+    /// A receipt tampered in any one byte is refused.
+    #[test]
+    fn every_byte_flip_of_a_receipt_is_refused(
+        receipt in status_receipt(),
+        seed in seed(),
+        flips in flips(),
+    ) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let keyring = keyring(&key, KeyUse::Status);
+        assert_flips_refused_at(&signed, &flips, true, |bytes| receipt::verify(bytes, &keyring))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(TRUNCATION_CASES))]
+
+    #[test]
+    fn receipt_truncations_are_refused(receipt in status_receipt(), seed in seed()) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let keyring = keyring(&key, KeyUse::Status);
+        assert_truncations_refused(&signed, |bytes| receipt::verify(bytes, &keyring))?;
     }
 }
 
