@@ -84,6 +84,11 @@ impl Map {
         Some(self.entries.swap_remove(at).1)
     }
 
+    /// The keys not taken yet, for readers that refuse keys they do not know.
+    pub(crate) fn remaining_keys(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(key, _)| key)
+    }
+
     pub(crate) fn take_int(&mut self, key: i64) -> Option<Value> {
         self.take(&Value::Integer(key.into()))
     }
@@ -169,6 +174,22 @@ pub(crate) fn to_array(value: Value, field: &'static str) -> Result<Vec<Value>, 
             field,
             expected: "an array",
         }),
+    }
+}
+
+/// A CBOR value as a person reads it in an error: `-4`, `"kid"`, `a byte string`.
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::Integer(i) => i128::from(*i).to_string(),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Bytes(_) => "a byte string".into(),
+        Value::Float(_) => "a float".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::Tag(tag, _) => format!("tag {tag}"),
+        Value::Array(_) => "an array".into(),
+        Value::Map(_) => "a map".into(),
+        _ => "an unknown CBOR item".into(),
     }
 }
 

@@ -1,8 +1,11 @@
-//! The COSE_Sign1 envelope (RFC 9052) shared by credential tokens, status list tokens and
-//! trust lists: Ed25519 only, protected `alg` and `kid`, no critical parameters.
+//! The COSE_Sign1 envelope (RFC 9052) shared by every signed edl document: Ed25519 only,
+//! protected `alg`, a protected `kid` (or, for presentations, none), no critical
+//! parameters, and the optional CWT tag 61 (RFC 8392 section 6) around credential tokens.
 //!
 //! Opening checks the envelope's shape; [`Opened::verify`] finds the signing key. Nothing
-//! reads the payload before a signature has verified.
+//! trusts a payload before a signature over it has verified. (A presentation's payload is
+//! parsed to find the credential inside it, whose own signature names the key that must
+//! have signed the presentation: see `presentation`.)
 
 use ciborium::Value;
 use coset::{
@@ -15,6 +18,9 @@ use crate::key::{KeyId, PublicKey, SIGNATURE_LEN, SigningKey};
 
 /// The COSE header label of `typ` (RFC 9596).
 const TYP: i64 = 16;
+
+/// The CBOR head of tag 61, the CWT tag (RFC 8392 section 6), in its one shortest form.
+const CWT_TAG: [u8; 2] = [0xd8, 0x3d];
 
 /// Why a COSE_Sign1 envelope was refused before any key was tried.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
@@ -31,6 +37,9 @@ pub enum EnvelopeError {
     /// No 8-byte `kid` in the protected header.
     #[error("no 8-byte kid in the protected header")]
     MissingKeyId,
+    /// A `kid` in a document whose signing key is named inside it (a presentation).
+    #[error("a kid in the protected header of a document that must not carry one")]
+    UnexpectedKeyId,
     /// The `typ` header is not what this kind of document carries.
     #[error("content type {found:?} where {expected:?} was expected")]
     WrongType {
@@ -51,48 +60,20 @@ impl Opened {
     /// Parses `bytes` as a tagged COSE_Sign1 and checks its protected header. `typ` is the
     /// content type the document must declare, or `None` if it must declare none.
     pub(crate) fn parse(bytes: &[u8], typ: Option<&'static str>) -> Result<Opened, EnvelopeError> {
-        let message = CoseSign1::from_tagged_slice(bytes).map_err(format_error)?;
-        let header = &message.protected.header;
-        match &header.alg {
-            Some(RegisteredLabelWithPrivate::Assigned(
-                iana::Algorithm::EdDSA | iana::Algorithm::Ed25519,
-            )) => {}
-            Some(other) => return Err(EnvelopeError::UnsupportedAlgorithm(algorithm_name(other))),
-            None => return Err(EnvelopeError::UnsupportedAlgorithm("(none)".into())),
-        }
-        if !header.crit.is_empty() {
-            return Err(EnvelopeError::UnknownCriticalHeader);
-        }
-        let key_id = KeyId::from_slice(&header.key_id).ok_or(EnvelopeError::MissingKeyId)?;
-        let found = header
-            .rest
-            .iter()
-            .find(|(label, _)| *label == Label::Int(TYP));
-        match (typ, found) {
-            (None, None) => {}
-            (Some(expected), Some((_, Value::Text(found)))) if found == expected => {}
-            (expected, found) => {
-                return Err(EnvelopeError::WrongType {
-                    expected: expected.unwrap_or(""),
-                    found: match found {
-                        Some((_, Value::Text(t))) => t.clone(),
-                        Some((_, other)) => format!("{other:?}"),
-                        None => String::new(),
-                    },
-                });
-            }
-        }
-        if message.payload.is_none() {
-            return Err(FormatError::Missing("payload").into());
-        }
-        if message.signature.len() != SIGNATURE_LEN {
-            return Err(FormatError::Invalid {
-                field: "signature",
-                expected: "64 bytes",
-            }
-            .into());
-        }
+        let message = open(bytes, typ)?;
+        let key_id = KeyId::from_slice(&message.protected.header.key_id)
+            .ok_or(EnvelopeError::MissingKeyId)?;
         Ok(Opened { message, key_id })
+    }
+
+    /// [`Opened::parse`] for a CWT: the tagged COSE_Sign1 may also come wrapped in the CWT
+    /// tag, `61(18([...]))` (RFC 8392 section 6). Nothing else may wrap it, and the tag 61
+    /// must be in its shortest form, once.
+    pub(crate) fn parse_cwt(
+        bytes: &[u8],
+        typ: Option<&'static str>,
+    ) -> Result<Opened, EnvelopeError> {
+        Opened::parse(bytes.strip_prefix(&CWT_TAG).unwrap_or(bytes), typ)
     }
 
     /// The `kid` from the protected header. Not authenticated until [`Opened::verify`].
@@ -106,14 +87,7 @@ impl Opened {
     where
         I: IntoIterator<Item = &'k PublicKey>,
     {
-        let to_be_signed = match &self.message.protected.original_data {
-            Some(protected) => sig_structure(
-                protected,
-                self.message.payload.as_deref().unwrap_or_default(),
-            ),
-            // Only a message built in memory lacks its original header bytes.
-            None => self.message.tbs_data(b""),
-        };
+        let to_be_signed = to_be_signed(&self.message);
         let key = candidates
             .into_iter()
             .find(|key| key.verify_strict(&to_be_signed, &self.message.signature))?;
@@ -138,6 +112,92 @@ impl Opened {
     /// The payload without any check: for the `danger` module only.
     pub(crate) fn unverified_payload(self) -> Vec<u8> {
         self.message.payload.unwrap_or_default()
+    }
+}
+
+/// A structurally sound COSE_Sign1 that names no key: its signer is named inside the
+/// payload (a presentation's credential), so the caller reads that first, then verifies.
+pub(crate) struct Keyless {
+    message: CoseSign1,
+}
+
+impl Keyless {
+    /// Parses `bytes` as a tagged COSE_Sign1 with the protected `typ`, which must carry no
+    /// `kid` at all.
+    pub(crate) fn parse(bytes: &[u8], typ: &'static str) -> Result<Keyless, EnvelopeError> {
+        let message = open(bytes, Some(typ))?;
+        // coset refuses an empty `kid` (`4: h''`) while parsing, so an empty one is none.
+        if !message.protected.header.key_id.is_empty() {
+            return Err(EnvelopeError::UnexpectedKeyId);
+        }
+        Ok(Keyless { message })
+    }
+
+    /// The payload, **not yet authenticated**: only for finding the key that must have
+    /// signed it, and for `danger`.
+    pub(crate) fn unverified_payload(&self) -> &[u8] {
+        self.message.payload.as_deref().unwrap_or_default()
+    }
+
+    /// Whether `key` signed this message (RFC 8032 strict).
+    pub(crate) fn verify(&self, key: &PublicKey) -> bool {
+        key.verify_strict(&to_be_signed(&self.message), &self.message.signature)
+    }
+}
+
+/// Parses a tagged COSE_Sign1 and checks everything but the `kid`: the algorithm, no
+/// critical parameters, the `typ`, an attached payload and a 64-byte signature.
+fn open(bytes: &[u8], typ: Option<&'static str>) -> Result<CoseSign1, EnvelopeError> {
+    let message = CoseSign1::from_tagged_slice(bytes).map_err(format_error)?;
+    let header = &message.protected.header;
+    match &header.alg {
+        Some(RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::EdDSA | iana::Algorithm::Ed25519,
+        )) => {}
+        Some(other) => return Err(EnvelopeError::UnsupportedAlgorithm(algorithm_name(other))),
+        None => return Err(EnvelopeError::UnsupportedAlgorithm("(none)".into())),
+    }
+    if !header.crit.is_empty() {
+        return Err(EnvelopeError::UnknownCriticalHeader);
+    }
+    let found = header
+        .rest
+        .iter()
+        .find(|(label, _)| *label == Label::Int(TYP));
+    match (typ, found) {
+        (None, None) => {}
+        (Some(expected), Some((_, Value::Text(found)))) if found == expected => {}
+        (expected, found) => {
+            return Err(EnvelopeError::WrongType {
+                expected: expected.unwrap_or(""),
+                found: match found {
+                    Some((_, Value::Text(t))) => t.clone(),
+                    Some((_, other)) => format!("{other:?}"),
+                    None => String::new(),
+                },
+            });
+        }
+    }
+    if message.payload.is_none() {
+        return Err(FormatError::Missing("payload").into());
+    }
+    if message.signature.len() != SIGNATURE_LEN {
+        return Err(FormatError::Invalid {
+            field: "signature",
+            expected: "64 bytes",
+        }
+        .into());
+    }
+    Ok(message)
+}
+
+/// The bytes the signature covers: the Sig_structure over the protected header bytes as
+/// received.
+fn to_be_signed(message: &CoseSign1) -> Vec<u8> {
+    match &message.protected.original_data {
+        Some(protected) => sig_structure(protected, message.payload.as_deref().unwrap_or_default()),
+        // Only a message built in memory lacks its original header bytes.
+        None => message.tbs_data(b""),
     }
 }
 
@@ -183,12 +243,24 @@ fn bstr_header(out: &mut Vec<u8>, len: usize) {
 /// Signs `payload` into a tagged COSE_Sign1 with protected `alg` EdDSA, `kid` and, when
 /// given, `typ`.
 pub(crate) fn sign(key: &SigningKey, typ: Option<&str>, payload: Vec<u8>) -> Vec<u8> {
-    let mut header = HeaderBuilder::new()
+    let header = HeaderBuilder::new()
         .algorithm(iana::Algorithm::EdDSA)
         .key_id(key.key_id().as_bytes().to_vec());
-    if let Some(typ) = typ {
-        header = header.value(TYP, Value::Text(typ.to_owned()));
-    }
+    seal(key, header, typ, payload)
+}
+
+/// Signs `payload` into a tagged COSE_Sign1 with protected `alg` EdDSA and `typ` and no
+/// `kid`: the verifier finds the key inside the payload (a presentation's credential).
+pub(crate) fn sign_keyless(key: &SigningKey, typ: &str, payload: Vec<u8>) -> Vec<u8> {
+    let header = HeaderBuilder::new().algorithm(iana::Algorithm::EdDSA);
+    seal(key, header, Some(typ), payload)
+}
+
+fn seal(key: &SigningKey, header: HeaderBuilder, typ: Option<&str>, payload: Vec<u8>) -> Vec<u8> {
+    let header = match typ {
+        Some(typ) => header.value(TYP, Value::Text(typ.to_owned())),
+        None => header,
+    };
     let message = CoseSign1Builder::new()
         .protected(header.build())
         .payload(payload)

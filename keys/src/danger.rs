@@ -2,8 +2,9 @@
 //! exists for `edl-keys inspect` and for diagnostics, and every result says so in its type.
 
 use crate::cbor::FormatError;
-use crate::cose::{EnvelopeError, Opened};
-use crate::key::KeyId;
+use crate::cose::{EnvelopeError, Keyless, Opened};
+use crate::key::{KeyId, PublicKey};
+use crate::presentation::{self, Presentation};
 use crate::token::CredentialClaims;
 use crate::trust_list::{TrustList, TrustListError};
 
@@ -29,10 +30,23 @@ pub enum InspectError {
 
 /// Decodes a credential token's claims without checking its signature, key or times.
 pub fn inspect_credential(token: &[u8]) -> Result<Unverified<CredentialClaims>, InspectError> {
-    let opened = Opened::parse(token, None)?;
+    let opened = Opened::parse_cwt(token, None)?;
     let key_id = opened.key_id();
     let claims = CredentialClaims::from_payload(&opened.unverified_payload())?;
     Ok(Unverified { key_id, claims })
+}
+
+/// Decodes the holder key a credential token's `cnf` names, without checking anything
+/// else: for a holder's device, which holds its own credential and no trust list, to tell
+/// whether the credential is bound to its key before it presents it.
+pub fn inspect_holder_key(token: &[u8]) -> Result<Unverified<Option<PublicKey>>, InspectError> {
+    let opened = Opened::parse_cwt(token, None)?;
+    let key_id = opened.key_id();
+    let (_, holder_key) = CredentialClaims::from_payload_with_holder(&opened.unverified_payload())?;
+    Ok(Unverified {
+        key_id,
+        claims: holder_key,
+    })
 }
 
 /// Decodes a trust list without checking its root signature or sequence: for showing a
@@ -42,4 +56,11 @@ pub fn inspect_trust_list(signed: &[u8]) -> Result<Unverified<TrustList>, TrustL
     let key_id = opened.key_id();
     let claims = TrustList::from_payload(&opened.unverified_payload())?;
     Ok(Unverified { key_id, claims })
+}
+
+/// Decodes a presentation without checking either signature, the slot or the challenge:
+/// the credential inside is as unverified as the rest.
+pub fn inspect_presentation(bytes: &[u8]) -> Result<Presentation, InspectError> {
+    let envelope = Keyless::parse(bytes, presentation::TYP)?;
+    Ok(Presentation::from_payload(envelope.unverified_payload())?)
 }

@@ -1,8 +1,10 @@
-//! JSON Web Keys for Ed25519 (RFC 7517, RFC 8037) and the RFC 7638 thumbprint that key ids
-//! derive from.
+//! JSON Web Keys for Ed25519 (RFC 7517, RFC 8037): edl's own keys in the JWKS, the RFC
+//! 7638 thumbprint that key ids derive from, and the holder's device key an application
+//! carries as `holder_key`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::key::{KeyId, KeyUse, PublicKey};
@@ -36,9 +38,106 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+/// A holder's device key as an application carries it (`holder_key`): a public OKP
+/// Ed25519 JWK (RFC 8037) such as `{"kty":"OKP","crv":"Ed25519","x":"…"}`.
+///
+/// Reading one refuses a private key (`d`, even `null`), another `kty` or `crv`, an `x`
+/// that is not 43 base64url characters (32 bytes, no padding) of a usable point, an `alg`
+/// other than `EdDSA` or `Ed25519`, a `use` other than `sig`, and a member given twice.
+/// Other members (`kid`, `key_ops`, …) are ignored (RFC 7517 section 4): edl names a
+/// holder key by its thumbprint, never by the app's `kid`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HolderJwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    /// `EdDSA` or `Ed25519` if present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// `sig` if present.
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub public_key_use: Option<String>,
+    /// Whether the JWK carried a private part: a device key's secret never leaves the
+    /// device, so such a JWK is refused rather than quietly stripped.
+    #[serde(
+        rename = "d",
+        default,
+        deserialize_with = "member_present",
+        skip_serializing
+    )]
+    private_part: bool,
+}
+
+/// Reads a holder key from JWK JSON text, as `POST /v1/applications` carries it.
+pub fn parse_holder_key(json: &str) -> Result<PublicKey, JwkError> {
+    serde_json::from_str::<HolderJwk>(json)
+        .map_err(|e| JwkError::Syntax(e.to_string()))?
+        .to_public_key()
+}
+
+impl HolderJwk {
+    /// The minimal JWK of `public`: `kty`, `crv` and `x`.
+    pub fn from_public_key(public: &PublicKey) -> HolderJwk {
+        HolderJwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: URL_SAFE_NO_PAD.encode(public.to_bytes()),
+            alg: None,
+            public_key_use: None,
+            private_part: false,
+        }
+    }
+
+    /// The public key, after every check listed on [`HolderJwk`].
+    pub fn to_public_key(&self) -> Result<PublicKey, JwkError> {
+        if self.private_part {
+            return Err(JwkError::PrivateKey);
+        }
+        if self.kty != "OKP" || self.crv != "Ed25519" {
+            return Err(JwkError::WrongType {
+                kty: self.kty.clone(),
+                crv: self.crv.clone(),
+            });
+        }
+        if let Some(alg) = self
+            .alg
+            .as_deref()
+            .filter(|a| !matches!(*a, "EdDSA" | "Ed25519"))
+        {
+            return Err(JwkError::WrongAlgorithm(alg.to_owned()));
+        }
+        if let Some(public_key_use) = self.public_key_use.as_deref().filter(|u| *u != "sig") {
+            return Err(JwkError::WrongUse(public_key_use.to_owned()));
+        }
+        public_key_from_x(&self.x)
+    }
+}
+
+/// For a member whose mere presence matters: `true` whatever its value.
+fn member_present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(true)
+}
+
 /// Why a JWK was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwkError {
+    /// Not JSON, not an object, a required member missing or of the wrong type, or a
+    /// member given twice.
+    #[error("not a JWK: {0}")]
+    Syntax(String),
+    /// A private key (`d`) where only a public key belongs.
+    #[error("the JWK holds a private key (d): give only the public key")]
+    PrivateKey,
+    /// `alg` names another algorithm.
+    #[error("alg {0:?} is not EdDSA or Ed25519")]
+    WrongAlgorithm(String),
+    /// `use` is not `sig`.
+    #[error("use {0:?} is not sig")]
+    WrongUse(String),
     /// Not an OKP Ed25519 key.
     #[error("not an OKP Ed25519 key (kty {kty:?}, crv {crv:?})")]
     WrongType {
@@ -99,11 +198,7 @@ impl Jwk {
                 crv: self.crv.clone(),
             });
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(&self.x)
-            .map_err(|_| JwkError::BadKey)?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| JwkError::BadKey)?;
-        let public = PublicKey::from_bytes(&bytes).map_err(|_| JwkError::BadKey)?;
+        let public = public_key_from_x(&self.x)?;
         if self.kid != public.key_id().to_string() {
             return Err(JwkError::KidMismatch {
                 expected: public.key_id(),
@@ -119,3 +214,13 @@ impl Jwk {
         Ok(URL_SAFE_NO_PAD.encode(thumbprint(&public.to_bytes())))
     }
 }
+
+/// The key in an OKP JWK's `x`: 32 bytes in unpadded base64url, a usable point.
+fn public_key_from_x(x: &str) -> Result<PublicKey, JwkError> {
+    let bytes = URL_SAFE_NO_PAD.decode(x).map_err(|_| JwkError::BadKey)?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| JwkError::BadKey)?;
+    PublicKey::from_bytes(&bytes).map_err(|_| JwkError::BadKey)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,6 @@
 //! Sans-IO key material and codecs for edl: Ed25519 keys and key ids, the credential
-//! token (CWT in COSE_Sign1), its QR text, status lists and the signed trust list.
+//! token (CWT in COSE_Sign1), holder presentations, their QR texts, status lists, the
+//! signed trust list and signed status receipts.
 //!
 //! **Invariant:** nothing in this crate reads the clock, the filesystem, the network or an
 //! entropy source on its own. Time comes in as a [`UnixTime`], randomness as an RNG or as
@@ -11,6 +12,7 @@
 
 mod cbor;
 mod cose;
+mod cose_key;
 pub mod danger;
 #[cfg(test)]
 mod fixtures;
@@ -18,7 +20,9 @@ pub mod jwk;
 pub mod key;
 pub mod keyring;
 pub mod licence;
+pub mod presentation;
 pub mod qr;
+pub mod receipt;
 pub mod status_list;
 pub mod token;
 pub mod trust_list;

@@ -1,9 +1,13 @@
-//! The QR text: `DL1:` followed by the base45 (RFC 9285) encoding of the token bytes,
-//! uncompressed. Every character is in the QR alphanumeric set, so a QR code holds it in
-//! alphanumeric mode.
+//! The QR texts: `DL1:` followed by the base45 (RFC 9285) encoding of a credential
+//! token's bytes, and `DL2:` followed by the base45 of a presentation's (a holder-bound
+//! credential shown by its holder), uncompressed. Every character is in the QR
+//! alphanumeric set, so a QR code holds either in alphanumeric mode.
 
-/// The prefix that marks edl's first QR text version.
+/// The prefix of a credential's QR text.
 pub const PREFIX: &str = "DL1:";
+
+/// The prefix of a presentation's QR text.
+pub const PRESENTATION_PREFIX: &str = "DL2:";
 
 /// The base45 alphabet (RFC 9285 section 4.2); also QR's alphanumeric set.
 const ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
@@ -20,14 +24,32 @@ const VALUES: [u8; 256] = {
 };
 const INVALID: u8 = 0xff;
 
+/// What an edl QR text holds, told by its prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QrText {
+    /// `DL1:`: a credential token.
+    Credential(Vec<u8>),
+    /// `DL2:`: a presentation.
+    Presentation(Vec<u8>),
+}
+
 /// Why a QR text was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum QrError {
-    /// It does not start with `DL1:`.
-    #[error("not an edl QR text: it does not start with {PREFIX}")]
+    /// It starts with neither `DL1:` nor `DL2:`.
+    #[error("not an edl QR text: it starts with neither {PREFIX} nor {PRESENTATION_PREFIX}")]
     WrongPrefix,
+    /// An edl QR text of the other kind: a presentation where a credential was expected,
+    /// or the other way round.
+    #[error("a {found} QR text where a {expected} one was expected")]
+    WrongKind {
+        /// The prefix expected.
+        expected: &'static str,
+        /// The prefix found.
+        found: &'static str,
+    },
     /// Nothing after the prefix.
-    #[error("no data after {PREFIX}")]
+    #[error("no data after the prefix")]
     Empty,
     /// A character outside the base45 alphabet (lowercase letters included).
     #[error("character {character:?} at position {position} is not base45")]
@@ -51,20 +73,58 @@ pub enum QrError {
 /// Encodes token bytes as QR text. (Empty input gives `DL1:`, which [`decode`] refuses:
 /// there is no empty token.)
 pub fn encode(token: &[u8]) -> String {
-    let mut text = String::with_capacity(PREFIX.len() + token.len() * 3 / 2 + 2);
-    text.push_str(PREFIX);
-    text.push_str(&base45::encode(token));
-    text
+    with_prefix(PREFIX, token)
 }
 
-/// Decodes QR text into token bytes, strictly: the exact prefix, only base45 characters,
-/// no dangling character, no group out of range.
+/// Encodes presentation bytes as QR text, `DL2:` + base45.
+pub fn encode_presentation(presentation: &[u8]) -> String {
+    with_prefix(PRESENTATION_PREFIX, presentation)
+}
+
+/// Decodes a credential's QR text into token bytes, strictly: the exact prefix, only
+/// base45 characters, no dangling character, no group out of range.
 pub fn decode(text: &str) -> Result<Vec<u8>, QrError> {
-    let data = text.strip_prefix(PREFIX).ok_or(QrError::WrongPrefix)?;
+    match parse(text)? {
+        QrText::Credential(token) => Ok(token),
+        QrText::Presentation(_) => Err(QrError::WrongKind {
+            expected: PREFIX,
+            found: PRESENTATION_PREFIX,
+        }),
+    }
+}
+
+/// Decodes a presentation's QR text into its bytes, as strictly as [`decode`].
+pub fn decode_presentation(text: &str) -> Result<Vec<u8>, QrError> {
+    match parse(text)? {
+        QrText::Presentation(presentation) => Ok(presentation),
+        QrText::Credential(_) => Err(QrError::WrongKind {
+            expected: PRESENTATION_PREFIX,
+            found: PREFIX,
+        }),
+    }
+}
+
+/// Decodes either kind of QR text, as strictly as [`decode`], telling which it was.
+pub fn parse(text: &str) -> Result<QrText, QrError> {
+    let (data, kind): (&str, fn(Vec<u8>) -> QrText) = if let Some(data) = text.strip_prefix(PREFIX)
+    {
+        (data, QrText::Credential)
+    } else if let Some(data) = text.strip_prefix(PRESENTATION_PREFIX) {
+        (data, QrText::Presentation)
+    } else {
+        return Err(QrError::WrongPrefix);
+    };
     if data.is_empty() {
         return Err(QrError::Empty);
     }
-    decode_base45(data)
+    decode_base45(data).map(kind)
+}
+
+fn with_prefix(prefix: &str, bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(prefix.len() + bytes.len() * 3 / 2 + 2);
+    text.push_str(prefix);
+    text.push_str(&base45::encode(bytes));
+    text
 }
 
 /// Strict base45 decoding (RFC 9285).

@@ -1,12 +1,14 @@
 //! The credential token: CWT claims (RFC 8392) in a tagged COSE_Sign1 (RFC 9052) signed
-//! with Ed25519, carrying the licence in private claim -65537 and a status list reference
-//! in claim 65535 (IETF Token Status List). `docs/FORMATS.md` has every key.
+//! with Ed25519, carrying the licence in private claim -65537, a status list reference
+//! in claim 65535 (IETF Token Status List) and, for a holder-bound credential, the
+//! holder's device key in `cnf` (claim 8, RFC 8747). `docs/FORMATS.md` has every key.
 
 use ciborium::Value;
 
 use crate::UnixTime;
 use crate::cbor::{self, FormatError, Map};
 use crate::cose::{self, EnvelopeError, Opened};
+use crate::cose_key;
 use crate::key::{KeyId, KeyUse, PublicKey, SigningKey};
 use crate::keyring::{Keyring, TrustedKey};
 use crate::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
@@ -19,6 +21,8 @@ mod claim {
     pub(super) const NBF: i64 = 5;
     pub(super) const IAT: i64 = 6;
     pub(super) const CTI: i64 = 7;
+    /// Confirmation: the holder's device key (RFC 8747).
+    pub(super) const CNF: i64 = 8;
     /// Status reference (draft-ietf-oauth-status-list, CWT claim `status`).
     pub(super) const STATUS: i64 = 65535;
     /// The licence (edl private claim).
@@ -146,6 +150,17 @@ pub struct VerifiedCredential {
     pub key_id: KeyId,
 }
 
+/// A verified credential token: the credential and, when it is holder-bound, the device
+/// key its `cnf` claim names. A bound credential proves its holder only inside a
+/// presentation signed with that key (`presentation`); shown alone (`DL1:`) it may be a copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The credential.
+    pub credential: VerifiedCredential,
+    /// `cnf`: the holder's device key, or `None` for a bearer credential.
+    pub holder_key: Option<PublicKey>,
+}
+
 /// Why a credential token did not verify. The order of checks is: envelope, key lookup,
 /// signature, key revocation and window, claims, token validity window.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
@@ -181,18 +196,38 @@ pub enum VerifyError {
     Expired(UnixTime),
 }
 
-/// Signs `claims` with `key` into the token bytes (tagged COSE_Sign1).
+/// Signs `claims` with `key` into the token bytes (tagged COSE_Sign1): a bearer
+/// credential, with no `cnf`.
 pub fn sign(claims: &CredentialClaims, key: &SigningKey) -> Vec<u8> {
-    cose::sign(key, None, cbor::encode(&claims.to_value()))
+    cose::sign(key, None, cbor::encode(&claims.to_value(None)))
 }
 
-/// Verifies `token` against the credential keys in `keyring` at `policy.now`.
+/// Signs `claims` with `key` into a credential bound to the holder's device key `holder`:
+/// the same token as [`sign`] makes, with `cnf` (claim 8) carrying `holder` as a COSE_Key.
+pub fn sign_bound(claims: &CredentialClaims, holder: &PublicKey, key: &SigningKey) -> Vec<u8> {
+    cose::sign(key, None, cbor::encode(&claims.to_value(Some(holder))))
+}
+
+/// Verifies `token` against the credential keys in `keyring` at `policy.now`. A
+/// holder-bound credential verifies here too, its `cnf` checked but not returned: callers
+/// that must tell a bound credential shown alone from a bearer one use [`verify_token`].
 pub fn verify(
     token: &[u8],
     keyring: &Keyring,
     policy: &VerifyPolicy,
 ) -> Result<VerifiedCredential, VerifyError> {
-    let opened = Opened::parse(token, None)?;
+    verify_token(token, keyring, policy).map(|verified| verified.credential)
+}
+
+/// Verifies `token` as [`verify`] does and returns, besides the credential, the holder
+/// key it is bound to, if any. The token may come wrapped in the CWT tag 61 (RFC 8392
+/// section 6): `61(18([...]))`.
+pub fn verify_token(
+    token: &[u8],
+    keyring: &Keyring,
+    policy: &VerifyPolicy,
+) -> Result<VerifiedToken, VerifyError> {
+    let opened = Opened::parse_cwt(token, None)?;
     let key_id = opened.key_id();
     let candidates = keyring.candidates(key_id, KeyUse::Credential);
     if candidates.clone().next().is_none() {
@@ -232,7 +267,7 @@ pub fn verify_batch(
         vec![None; tokens.len()];
     let mut pending = Vec::with_capacity(tokens.len());
     for (index, token) in tokens.iter().enumerate() {
-        let opened = match Opened::parse(token, None) {
+        let opened = match Opened::parse_cwt(token, None) {
             Ok(opened) => opened,
             Err(e) => {
                 results[index] = Some(Err(e.into()));
@@ -266,6 +301,7 @@ pub fn verify_batch(
                 &item.opened.into_verified_payload(),
                 policy,
             )
+            .map(|verified| verified.credential)
         } else {
             verify(tokens[item.index], keyring, policy)
         });
@@ -300,19 +336,20 @@ fn find_good_signatures<T>(
     find_good_signatures(&items[half..], right_good, parts);
 }
 
-/// What [`verify`] and [`verify_batch`] check once the signature verified with `trusted`:
-/// the key's revocation and window, the claims, the token's validity window.
+/// What [`verify_token`] and [`verify_batch`] check once the signature verified with
+/// `trusted`: the key's revocation and window, the claims (with the holder key, if bound),
+/// the token's validity window.
 fn accept(
     trusted: &TrustedKey,
     key_id: KeyId,
     payload: &[u8],
     policy: &VerifyPolicy,
-) -> Result<VerifiedCredential, VerifyError> {
+) -> Result<VerifiedToken, VerifyError> {
     if trusted.revoked {
         return Err(VerifyError::KeyRevoked(key_id));
     }
     // Only now, with the signature checked, are the claims read.
-    let claims = CredentialClaims::from_payload(payload)?;
+    let (claims, holder_key) = CredentialClaims::from_payload_with_holder(payload)?;
     let skew = policy.clock_skew;
     if !trusted.covers(claims.issued_at, skew) || policy.now.plus(skew) < trusted.not_before {
         return Err(VerifyError::KeyNotValid {
@@ -326,11 +363,16 @@ fn accept(
     if policy.now >= claims.expires_at.plus(skew) {
         return Err(VerifyError::Expired(claims.expires_at));
     }
-    Ok(VerifiedCredential { claims, key_id })
+    Ok(VerifiedToken {
+        credential: VerifiedCredential { claims, key_id },
+        holder_key,
+    })
 }
 
 impl CredentialClaims {
-    fn to_value(&self) -> Value {
+    /// The claims map; `cnf` sits between `cti` and the licence, so that a bearer
+    /// credential's bytes are exactly what they were before holder binding existed.
+    fn to_value(&self, holder: Option<&PublicKey>) -> Value {
         let licence = &self.licence;
         let mut licence_map = vec![
             (cbor::int(licence_key::NAME), cbor::text(&licence.name)),
@@ -370,7 +412,7 @@ impl CredentialClaims {
                 (cbor::text("uri"), cbor::text(&self.status.uri)),
             ]),
         )]);
-        Value::Map(vec![
+        let mut claims = vec![
             (cbor::int(claim::ISS), cbor::text(&self.issuer)),
             (
                 cbor::int(claim::SUB),
@@ -383,14 +425,26 @@ impl CredentialClaims {
                 cbor::int(claim::CTI),
                 Value::Bytes(self.credential_id.0.to_vec()),
             ),
-            (cbor::int(claim::LICENCE), Value::Map(licence_map)),
-            (cbor::int(claim::STATUS), status),
-        ])
+        ];
+        if let Some(holder) = holder {
+            claims.push((cbor::int(claim::CNF), cose_key::encode_cnf(holder)));
+        }
+        claims.push((cbor::int(claim::LICENCE), Value::Map(licence_map)));
+        claims.push((cbor::int(claim::STATUS), status));
+        Value::Map(claims)
     }
 
-    /// Reads claims from a payload. Callers outside `danger` only do so after the
-    /// signature verified.
+    /// Reads claims from a payload, checking but dropping any `cnf`. Callers outside
+    /// `danger` only do so after the signature verified.
     pub(crate) fn from_payload(payload: &[u8]) -> Result<CredentialClaims, FormatError> {
+        CredentialClaims::from_payload_with_holder(payload).map(|(claims, _)| claims)
+    }
+
+    /// Reads claims and the holder key in `cnf`, if there is one. Callers outside
+    /// `danger` only do so after the signature verified.
+    pub(crate) fn from_payload_with_holder(
+        payload: &[u8],
+    ) -> Result<(CredentialClaims, Option<PublicKey>), FormatError> {
         let mut claims = Map::from_value(cbor::decode(payload)?, "claims")?;
         let issuer = cbor::to_text(claims.require_int(claim::ISS, "iss")?, "iss")?;
         let licence_number = cbor::to_text(claims.require_int(claim::SUB, "sub")?, "sub")?;
@@ -405,6 +459,10 @@ impl CredentialClaims {
             "cti",
             "16 bytes",
         )?);
+        let holder_key = claims
+            .take_int(claim::CNF)
+            .map(cose_key::decode_cnf)
+            .transpose()?;
         let licence = LicenceDetails::from_value(claims.require_int(claim::LICENCE, "licence")?)?;
         let status = StatusReference::from_value(claims.require_int(claim::STATUS, "status")?)?;
         if expires_at < not_before {
@@ -413,7 +471,7 @@ impl CredentialClaims {
                 reason: "expires before it becomes valid".into(),
             });
         }
-        Ok(CredentialClaims {
+        let claims = CredentialClaims {
             issuer,
             licence_number,
             credential_id,
@@ -422,7 +480,8 @@ impl CredentialClaims {
             expires_at,
             licence,
             status,
-        })
+        };
+        Ok((claims, holder_key))
     }
 }
 

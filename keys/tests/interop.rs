@@ -1,6 +1,7 @@
 //! Interoperability with independent implementations: OpenSSL reads and writes our key
-//! files, and Python's pycose, cbor2, base45 and cryptography read our credentials and
-//! build credentials we verify. The Python side lives in `tests/interop/*.py`.
+//! files, and Python's pycose, python-cwt, cbor2, base45 and cryptography read our
+//! credentials and receipts and build credentials and presentations we verify. The Python
+//! side lives in `tests/interop/*.py`.
 //!
 //! The tools come from `.ci/setup` (`.ci/apt-packages`, `.ci/requirements.txt`). A missing
 //! tool fails the test and says so: a skipped interoperability test proves nothing.
@@ -16,6 +17,8 @@ use std::process::{Command, Output};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keys::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
+use keys::presentation::{Challenge, PresentationError, PresentationPolicy, Slot};
+use keys::receipt::{LiveStatus, Receipt};
 use keys::token::{CredentialId, LicenceDetails, StatusReference};
 use keys::{
     CredentialClaims, EnvelopeError, KeyError, KeyUse, Keyring, PublicKey, SigningKey, TrustedKey,
@@ -60,7 +63,7 @@ fn openssl(args: &[&str]) -> String {
 fn python(script: &str, args: &[&str]) -> Output {
     let probe = tool(
         "python3",
-        &["-c", "import pycose, cbor2, cryptography, base45"],
+        &["-c", "import pycose, cwt, cbor2, cryptography, base45"],
     );
     assert!(
         probe.status.success(),
@@ -427,4 +430,242 @@ fn we_verify_what_pycose_signs_with_our_key_and_refuse_other_algorithms() {
     let inspected = Command::new(BIN).args(["inspect", &qr]).output().unwrap();
     assert!(inspected.status.success(), "{inspected:?}");
     assert!(String::from_utf8_lossy(&inspected.stdout).contains("44030519880229417"));
+}
+
+/// Reads a golden token file's `token:` line.
+fn golden_token(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/tokens")
+        .join(name);
+    let text = fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap_or_else(|| panic!("{}: no token line", path.display()));
+    keys::qr::decode(line).unwrap()
+}
+
+/// RFC 8392 section 6: python-cwt signs credentials in the CWT tag, `61(18([...]))`, and
+/// we verify them, bound to a holder key or not. Its bytes are exactly the golden vectors
+/// `cwt-tag-61.txt` and `holder-bound-cwt-tag-61.txt`, which `golden.rs` checks.
+#[test]
+fn we_verify_what_python_cwt_signs_in_the_cwt_tag() {
+    let dir = TempDir::new().unwrap();
+    // The golden vectors' issuer, RFC 8032 TEST 1, and holder, TEST 3.
+    let issuer = SigningKey::from_seed(
+        &hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let holder = SigningKey::from_seed(
+        &hex::decode("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7")
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let key_path = dir.path().join("issuer.pem");
+    fs::write(&key_path, issuer.to_pkcs8_pem().as_bytes()).unwrap();
+    let keyring = keyring(issuer.public());
+    for (golden, holder_x) in [
+        ("cwt-tag-61.txt", None),
+        (
+            "holder-bound-cwt-tag-61.txt",
+            Some(hex::encode(holder.public().to_bytes())),
+        ),
+    ] {
+        let expected = golden_token(golden);
+        let claims = keys::danger::inspect_credential(&expected).unwrap().claims;
+        let claims_path = dir.path().join("claims.json");
+        fs::write(
+            &claims_path,
+            claims_json(&claims, &issuer.key_id().to_string()),
+        )
+        .unwrap();
+        let out = dir.path().join("cwt.cose");
+        let mut args = vec![path_str(&key_path), path_str(&claims_path), path_str(&out)];
+        if let Some(x) = &holder_x {
+            args.push(x);
+        }
+        let kid = python_ok("sign_cwt.py", &args);
+        assert_eq!(kid.trim(), issuer.key_id().to_string());
+        let token = fs::read(&out).unwrap();
+        assert_eq!(&token[..3], &[0xd8, 0x3d, 0xd2], "{golden}: 61(18(...))");
+        let verified = keys::token::verify_token(
+            &token,
+            &keyring,
+            &VerifyPolicy::at(claims.issued_at.plus(3600)),
+        )
+        .unwrap_or_else(|e| panic!("{golden}: {e}"));
+        assert_eq!(verified.credential.claims, claims);
+        assert_eq!(
+            verified.holder_key.map(|k| hex::encode(k.to_bytes())),
+            holder_x
+        );
+        assert_eq!(token, expected, "{golden} is what python-cwt signs");
+    }
+}
+
+/// Python (base45, python-cwt for the cnf COSE_Key, pycose and cbor2) makes presentations
+/// of a credential bound to a key Python generated, and we verify them: fresh, answering
+/// the challenge; not after the window; not without the challenge asked for.
+#[test]
+fn we_verify_presentations_python_makes() {
+    let dir = TempDir::new().unwrap();
+    let issuer_path = generate(dir.path(), "credential.pem");
+    let issuer = SigningKey::from_pkcs8_pem(&fs::read_to_string(&issuer_path).unwrap()).unwrap();
+    let holder_path = dir.path().join("holder.pem");
+    python_ok("generate_key.py", &[path_str(&holder_path)]);
+    let holder = SigningKey::from_pkcs8_pem(&fs::read_to_string(&holder_path).unwrap()).unwrap();
+    let issued_at = UnixTime(1_767_225_600);
+    let claims = claims(issued_at);
+    let token = keys::token::sign_bound(&claims, holder.public(), &issuer);
+    let qr = dir.path().join("credential.txt");
+    fs::write(&qr, keys::qr::encode(&token)).unwrap();
+
+    let now = issued_at.plus(3_600 + 7);
+    let slot = Slot::containing(now, 30).unwrap();
+    let challenge = Challenge::new(b"terminal 7, check 42".to_vec()).unwrap();
+    let make = |challenge: Option<&Challenge>| {
+        let out = dir.path().join("presentation.txt");
+        let start = slot.start().0.to_string();
+        let challenge = challenge.map(|c| c.to_string());
+        let mut args = vec![
+            path_str(&holder_path),
+            path_str(&qr),
+            &start,
+            "30",
+            path_str(&out),
+        ];
+        args.extend(challenge.as_deref());
+        python_ok("make_presentation.py", &args);
+        keys::qr::decode_presentation(fs::read_to_string(&out).unwrap().trim()).unwrap()
+    };
+    let keyring = keyring(issuer.public());
+    let expecting = |now: UnixTime| PresentationPolicy {
+        challenge: Some(challenge.clone()),
+        ..PresentationPolicy::at(now)
+    };
+
+    let answered = make(Some(&challenge));
+    let verified = keys::presentation::verify(&answered, &keyring, &expecting(now))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(verified.credential.claims, claims);
+    assert_eq!(&verified.holder_key, holder.public());
+    assert_eq!(verified.slot, slot);
+    assert_eq!(verified.challenge, Some(challenge.clone()));
+    // Python's bytes are ours: the same inputs make the same presentation.
+    assert_eq!(
+        answered,
+        keys::presentation::present(&token, &holder, slot, Some(&challenge))
+    );
+    assert_eq!(
+        keys::presentation::verify(&answered, &keyring, &expecting(now.plus(3_600))),
+        Err(PresentationError::Expired(slot))
+    );
+    let unanswered = make(None);
+    assert!(
+        keys::presentation::verify(&unanswered, &keyring, &PresentationPolicy::at(now)).is_ok()
+    );
+    assert_eq!(
+        keys::presentation::verify(&unanswered, &keyring, &expecting(now)),
+        Err(PresentationError::ChallengeMismatch)
+    );
+
+    // The Python side reads the cnf: it refuses to present a bearer credential, or a
+    // credential bound to another key.
+    for (token, reason) in [
+        (keys::token::sign(&claims, &issuer), "not holder-bound"),
+        (
+            keys::token::sign_bound(&claims, issuer.public(), &issuer),
+            "bound to another key",
+        ),
+    ] {
+        fs::write(&qr, keys::qr::encode(&token)).unwrap();
+        let start = slot.start().0.to_string();
+        let out = dir.path().join("refused.txt");
+        let refused = python(
+            "make_presentation.py",
+            &[
+                path_str(&holder_path),
+                path_str(&qr),
+                &start,
+                "30",
+                path_str(&out),
+            ],
+        );
+        assert!(!refused.status.success(), "{refused:?}");
+        assert!(String::from_utf8_lossy(&refused.stdout).contains(reason));
+    }
+}
+
+/// pycose and cbor2 verify the status receipts we sign, and refuse them tampered or
+/// checked against another key.
+#[test]
+fn python_verifies_our_receipts() {
+    let dir = TempDir::new().unwrap();
+    let key_path = generate(dir.path(), "status.pem");
+    let key = SigningKey::from_pkcs8_pem(&fs::read_to_string(&key_path).unwrap()).unwrap();
+    let public = files_pub(&key_path);
+    let insurer = Receipt {
+        credential_id: CredentialId(*b"\x01\x9a\x7f\xc0 interop cti"),
+        status: LiveStatus::Suspended,
+        at: UnixTime(1_767_229_200),
+        client: "平安保险 claims desk".into(),
+        role: "insurer".into(),
+        purpose: Some("claim 2026-000417".into()),
+        audit_record: *b"\x5e\x88\x48\x98\xda\x28\x04\x71\x51\xd0\xe5\x6f\x8d\xc6\x29\x27\
+\x73\x60\x3d\x0d\x6a\xab\xbd\xd6\x2a\x11\xef\x72\x1d\x15\x42\xd8",
+    };
+    let officer = Receipt {
+        status: LiveStatus::Valid,
+        client: "roadside-unit-17".into(),
+        role: "officer".into(),
+        purpose: None,
+        ..insurer.clone()
+    };
+    for receipt in [insurer, officer] {
+        let signed = keys::receipt::sign(&receipt, &key);
+        let file = dir.path().join("receipt.cose");
+        fs::write(&file, &signed).unwrap();
+        let expected = dir.path().join("expected.json");
+        fs::write(
+            &expected,
+            serde_json::json!({
+                "credential": receipt.credential_id.to_string(),
+                "status": receipt.status.as_str(),
+                "at": receipt.at.0,
+                "client": receipt.client,
+                "role": receipt.role,
+                "purpose": receipt.purpose,
+                "audit_record": hex::encode(receipt.audit_record),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let args = [path_str(&public), path_str(&file), path_str(&expected)];
+        assert_eq!(python_ok("verify_receipt.py", &args).trim(), "ok");
+
+        // One byte of the time changed, or another key: Python refuses too.
+        let mut tampered = signed.clone();
+        let at = tampered
+            .windows(5)
+            .position(|w| w[0] == 0x1a && w[1..] == (receipt.at.0 as u32).to_be_bytes())
+            .unwrap();
+        tampered[at + 4] ^= 1;
+        fs::write(&file, &tampered).unwrap();
+        assert!(!python("verify_receipt.py", &args).status.success());
+        fs::write(&file, &signed).unwrap();
+        let other = generate(dir.path(), &format!("other-{}.pem", receipt.role));
+        let other_public = files_pub(&other);
+        let refused = python(
+            "verify_receipt.py",
+            &[
+                path_str(&other_public),
+                path_str(&file),
+                path_str(&expected),
+            ],
+        );
+        assert!(!refused.status.success(), "{refused:?}");
+    }
 }

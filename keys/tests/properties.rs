@@ -1,6 +1,7 @@
 //! Property tests of the keys codecs: every encoder round-trips through its decoder, and
 //! every corruption of signed bytes (one flipped byte, a truncation) is refused with an
-//! error, never accepted and never a panic.
+//! error, never accepted and never a panic. For presentations and receipts a few
+//! documents have every byte flipped on every run.
 //!
 //! Signature checks dominate the run time (milliseconds each in an unoptimised build), so
 //! each corrupted document gets a few random flips. With `RUN_SLOW_TESTS` set, every byte
@@ -19,7 +20,9 @@ use time::macros::date;
 
 use keys::danger;
 use keys::licence::{LicenceClass, LicenceClasses, LicenceNumber, PhotoDigest, Validity};
+use keys::presentation::{self, Challenge, PresentationPolicy, Slot};
 use keys::qr;
+use keys::receipt::{self, LiveStatus, Receipt};
 use keys::status_list::{self, StatusList, StatusListClaims};
 use keys::token::{self, CredentialId, LicenceDetails, StatusReference};
 use keys::trust_list::{self, TrustList};
@@ -38,6 +41,10 @@ const TRUNCATION_CASES: u32 = 32;
 /// Single-byte corruptions tried per document (unless `RUN_SLOW_TESTS` asks for all): a
 /// random position with a random nonzero xor each.
 const FLIPS_PER_DOCUMENT: usize = 2;
+
+/// Presentations and receipts whose every byte is flipped even without `RUN_SLOW_TESTS`:
+/// they are what a verifier trusts a stranger's phone or a relying party for.
+const EVERY_FLIP_CASES: u32 = 4;
 
 /// Whether to flip every byte of every document rather than a few.
 static EXHAUSTIVE: LazyLock<bool> = LazyLock::new(|| std::env::var_os("RUN_SLOW_TESTS").is_some());
@@ -245,6 +252,75 @@ fn trust_list() -> impl Strategy<Value = TrustList> {
         )
 }
 
+/// A slot of any length a presentation may declare, anywhere in time a `u64` second count
+/// reaches without overflowing (its end plus a skew stays below `u64::MAX`).
+fn slot() -> impl Strategy<Value = Slot> {
+    (1..=presentation::MAX_SLOT_LENGTH).prop_flat_map(|length| {
+        (0..u64::MAX / 4 / length).prop_map(move |n| {
+            Slot::new(UnixTime(n * length), length).expect("aligned and in range")
+        })
+    })
+}
+
+fn challenge() -> impl Strategy<Value = Option<Challenge>> {
+    proptest::option::of(
+        prop::collection::vec(any::<u8>(), 1..=presentation::MAX_CHALLENGE_LEN)
+            .prop_map(|bytes| Challenge::new(bytes).expect("1 to 32 bytes")),
+    )
+}
+
+/// A credential that verifies during `slot` (its validity spans it), bound to `holder`,
+/// signed by `issuer`: with a presentation of it and the policy that accepts it.
+fn presented(
+    mut claims: CredentialClaims,
+    issuer: &SigningKey,
+    holder: &SigningKey,
+    slot: Slot,
+    challenge: Option<Challenge>,
+) -> (Vec<u8>, Vec<u8>, PresentationPolicy) {
+    claims.issued_at = slot.start();
+    claims.not_before = slot.start();
+    claims.expires_at = slot.end().plus(1);
+    let token = token::sign_bound(&claims, holder.public(), issuer);
+    let presentation = presentation::present(&token, holder, slot, challenge.as_ref());
+    let policy = PresentationPolicy {
+        challenge,
+        ..PresentationPolicy::at(slot.start())
+    };
+    (token, presentation, policy)
+}
+
+fn live_status() -> impl Strategy<Value = LiveStatus> {
+    prop::sample::select(vec![
+        LiveStatus::Valid,
+        LiveStatus::Suspended,
+        LiveStatus::Revoked,
+        LiveStatus::Superseded,
+        LiveStatus::Expired,
+    ])
+}
+
+fn status_receipt() -> impl Strategy<Value = Receipt> {
+    (
+        any::<[u8; 16]>(),
+        live_status(),
+        0..u64::MAX / 2,
+        (name(), "[a-z]{1,12}", proptest::option::of(name())),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(
+            |(id, status, at, (client, role, purpose), audit_record)| Receipt {
+                credential_id: CredentialId(id),
+                status,
+                at: UnixTime(at),
+                client,
+                role,
+                purpose,
+                audit_record,
+            },
+        )
+}
+
 /// Positions and xors for the byte flips of one document.
 fn flips() -> impl Strategy<Value = Vec<(Index, u8)>> {
     prop::collection::vec((any::<Index>(), 1..=u8::MAX), FLIPS_PER_DOCUMENT)
@@ -283,7 +359,17 @@ fn assert_flips_refused<E: std::fmt::Debug, T: std::fmt::Debug>(
     flips: &[(Index, u8)],
     verify: impl Fn(&[u8]) -> Result<T, E>,
 ) -> Result<(), TestCaseError> {
-    let positions: Vec<(usize, u8)> = if *EXHAUSTIVE {
+    assert_flips_refused_at(signed, flips, *EXHAUSTIVE, verify)
+}
+
+/// [`assert_flips_refused`], flipping every byte when `every_byte`.
+fn assert_flips_refused_at<E: std::fmt::Debug, T: std::fmt::Debug>(
+    signed: &[u8],
+    flips: &[(Index, u8)],
+    every_byte: bool,
+    verify: impl Fn(&[u8]) -> Result<T, E>,
+) -> Result<(), TestCaseError> {
+    let positions: Vec<(usize, u8)> = if every_byte {
         (0..signed.len())
             .map(|at| (at, sweep_xor(at, flips)))
             .collect()
@@ -398,6 +484,170 @@ proptest! {
         let policy = VerifyPolicy::at(claims.not_before);
         assert_truncations_refused(&signed, |bytes| token::verify(bytes, &keyring, &policy))?;
         assert_truncations_refused(&signed, danger::inspect_credential)?;
+    }
+}
+
+// Holder-bound credentials and presentations.
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(SIGNED_ROUND_TRIP_CASES))]
+
+    #[test]
+    fn bound_token_round_trips(claims in credential_claims(), seeds in (seed(), seed())) {
+        let (issuer, holder) = (SigningKey::from_seed(&seeds.0), SigningKey::from_seed(&seeds.1));
+        let signed = token::sign_bound(&claims, holder.public(), &issuer);
+        let keyring = keyring(&issuer, KeyUse::Credential);
+        let verified = token::verify_token(&signed, &keyring, &VerifyPolicy::at(claims.not_before))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&verified.credential.claims, &claims);
+        prop_assert_eq!(verified.holder_key.as_ref(), Some(holder.public()));
+        // Unbound, the same claims name no holder.
+        let bearer = token::sign(&claims, &issuer);
+        let verified = token::verify_token(&bearer, &keyring, &VerifyPolicy::at(claims.not_before))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&verified.credential.claims, &claims);
+        prop_assert_eq!(verified.holder_key, None);
+    }
+
+    #[test]
+    fn presentation_round_trips(
+        claims in credential_claims(),
+        seeds in (seed(), seed()),
+        slot in slot(),
+        challenge in challenge(),
+    ) {
+        let (issuer, holder) = (SigningKey::from_seed(&seeds.0), SigningKey::from_seed(&seeds.1));
+        let (token, presentation, policy) =
+            presented(claims, &issuer, &holder, slot, challenge.clone());
+        let keyring = keyring(&issuer, KeyUse::Credential);
+        let verified = presentation::verify(&presentation, &keyring, &policy)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&verified.holder_key, holder.public());
+        prop_assert_eq!(verified.slot, slot);
+        prop_assert_eq!(&verified.challenge, &challenge);
+        let inspected = danger::inspect_presentation(&presentation)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(inspected.token, token);
+        let text = qr::encode_presentation(&presentation);
+        prop_assert_eq!(qr::decode_presentation(&text), Ok(presentation));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(FLIP_CASES))]
+
+    #[test]
+    fn presentation_flips_are_refused(
+        claims in credential_claims(),
+        seeds in (seed(), seed()),
+        slot in slot(),
+        challenge in challenge(),
+        flips in flips(),
+    ) {
+        let (issuer, holder) = (SigningKey::from_seed(&seeds.0), SigningKey::from_seed(&seeds.1));
+        let (_, presentation, policy) = presented(claims, &issuer, &holder, slot, challenge);
+        let keyring = keyring(&issuer, KeyUse::Credential);
+        assert_flips_refused(&presentation, &flips, |bytes| {
+            presentation::verify(bytes, &keyring, &policy)
+        })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(EVERY_FLIP_CASES))]
+
+    /// Every single-byte flip of a presentation is refused: the credential, the slot, the
+    /// challenge, the headers, the CBOR framing and both signatures.
+    #[test]
+    fn every_byte_flip_of_a_presentation_is_refused(
+        claims in credential_claims(),
+        seeds in (seed(), seed()),
+        slot in slot(),
+        challenge in challenge(),
+        flips in flips(),
+    ) {
+        let (issuer, holder) = (SigningKey::from_seed(&seeds.0), SigningKey::from_seed(&seeds.1));
+        let (_, presentation, policy) = presented(claims, &issuer, &holder, slot, challenge);
+        let keyring = keyring(&issuer, KeyUse::Credential);
+        assert_flips_refused_at(&presentation, &flips, true, |bytes| {
+            presentation::verify(bytes, &keyring, &policy)
+        })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(TRUNCATION_CASES))]
+
+    #[test]
+    fn presentation_truncations_are_refused(
+        claims in credential_claims(),
+        seeds in (seed(), seed()),
+        slot in slot(),
+    ) {
+        let (issuer, holder) = (SigningKey::from_seed(&seeds.0), SigningKey::from_seed(&seeds.1));
+        let (_, presentation, policy) = presented(claims, &issuer, &holder, slot, None);
+        let keyring = keyring(&issuer, KeyUse::Credential);
+        assert_truncations_refused(&presentation, |bytes| {
+            presentation::verify(bytes, &keyring, &policy)
+        })?;
+        assert_truncations_refused(&presentation, danger::inspect_presentation)?;
+    }
+}
+
+// Status receipts.
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(SIGNED_ROUND_TRIP_CASES))]
+
+    #[test]
+    fn receipt_round_trips(receipt in status_receipt(), seed in seed()) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let verified = receipt::verify(&signed, &keyring(&key, KeyUse::Status))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(verified.receipt, receipt);
+        prop_assert_eq!(verified.key_id, key.key_id());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(FLIP_CASES))]
+
+    #[test]
+    fn receipt_flips_are_refused(receipt in status_receipt(), seed in seed(), flips in flips()) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let keyring = keyring(&key, KeyUse::Status);
+        assert_flips_refused(&signed, &flips, |bytes| receipt::verify(bytes, &keyring))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(EVERY_FLIP_CASES))]
+
+    /// A receipt tampered in any one byte is refused.
+    #[test]
+    fn every_byte_flip_of_a_receipt_is_refused(
+        receipt in status_receipt(),
+        seed in seed(),
+        flips in flips(),
+    ) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let keyring = keyring(&key, KeyUse::Status);
+        assert_flips_refused_at(&signed, &flips, true, |bytes| receipt::verify(bytes, &keyring))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(TRUNCATION_CASES))]
+
+    #[test]
+    fn receipt_truncations_are_refused(receipt in status_receipt(), seed in seed()) {
+        let key = SigningKey::from_seed(&seed);
+        let signed = receipt::sign(&receipt, &key);
+        let keyring = keyring(&key, KeyUse::Status);
+        assert_truncations_refused(&signed, |bytes| receipt::verify(bytes, &keyring))?;
     }
 }
 

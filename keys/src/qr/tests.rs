@@ -89,9 +89,53 @@ fn dangling_character() {
 
 #[test]
 fn wrong_prefix() {
-    check_rejected("DL2:QED8WEX0", QrError::WrongPrefix);
+    check_rejected("DL3:QED8WEX0", QrError::WrongPrefix);
     check_rejected("dl1:QED8WEX0", QrError::WrongPrefix);
+    check_rejected("dl2:QED8WEX0", QrError::WrongPrefix);
+    check_rejected(" DL1:QED8WEX0", QrError::WrongPrefix);
     check_rejected("HC1:QED8WEX0", QrError::WrongPrefix);
     check_rejected("", QrError::WrongPrefix);
     check_rejected("DL1:", QrError::Empty);
+}
+
+#[test]
+fn presentations_have_their_own_prefix() {
+    let text = encode_presentation(b"ietf!");
+    assert_eq!(text, "DL2:QED8WEX0");
+    assert_eq!(decode_presentation(&text).unwrap(), b"ietf!");
+    assert_eq!(parse(&text), Ok(QrText::Presentation(b"ietf!".to_vec())));
+    assert_eq!(
+        parse("DL1:QED8WEX0"),
+        Ok(QrText::Credential(b"ietf!".to_vec()))
+    );
+    // Each decoder refuses the other kind, and says which it found.
+    check_rejected(
+        "DL2:QED8WEX0",
+        QrError::WrongKind {
+            expected: "DL1:",
+            found: "DL2:",
+        },
+    );
+    assert_eq!(
+        decode_presentation("DL1:QED8WEX0"),
+        Err(QrError::WrongKind {
+            expected: "DL2:",
+            found: "DL1:",
+        })
+    );
+    // The same strictness after either prefix.
+    assert_eq!(decode_presentation("DL2:"), Err(QrError::Empty));
+    assert_eq!(
+        decode_presentation("DL2:GGW"),
+        Err(QrError::OutOfRange { position: 0 })
+    );
+    assert_eq!(
+        decode_presentation("DL2:QED8WEx0"),
+        Err(QrError::InvalidCharacter {
+            position: 6,
+            character: 'x'
+        })
+    );
+    assert_eq!(parse("DL2:QED8WEX"), Err(QrError::DanglingCharacter));
+    assert_eq!(parse("HC1:QED8WEX0"), Err(QrError::WrongPrefix));
 }

@@ -38,12 +38,12 @@ fn alg_kid(alg: i64, key: &SigningKey) -> Vec<(Value, Value)> {
 }
 
 fn payload() -> Vec<u8> {
-    cbor::encode(&fixtures::claims().to_value())
+    cbor::encode(&fixtures::claims().to_value(None))
 }
 
 /// The fixture's claims with one entry of the claims map (or the licence map) replaced.
 fn payload_with(edit: impl FnOnce(&mut Vec<(Value, Value)>)) -> Vec<u8> {
-    let Value::Map(mut entries) = fixtures::claims().to_value() else {
+    let Value::Map(mut entries) = fixtures::claims().to_value(None) else {
         unreachable!()
     };
     edit(&mut entries);
@@ -443,4 +443,132 @@ fn token_fits_a_qr_code() {
     let token = sign(&fixtures::claims(), &fixtures::key(1));
     let qr = crate::qr::encode(&token);
     assert!(qr.len() < 600, "{} characters", qr.len());
+}
+
+#[test]
+fn a_bound_credential_names_its_holder_key() {
+    let key = fixtures::key(1);
+    let holder = fixtures::key(9);
+    let ring = credential_keyring(&key);
+    let token = sign_bound(&fixtures::claims(), holder.public(), &key);
+    let verified = verify_token(&token, &ring, &VerifyPolicy::at(NOW)).unwrap();
+    assert_eq!(verified.credential.claims, fixtures::claims());
+    assert_eq!(verified.holder_key.as_ref(), Some(holder.public()));
+    // `verify` accepts it too and gives the same credential.
+    check(&token, &ring, NOW, Ok(()));
+    // A bearer credential has none.
+    let bearer = sign(&fixtures::claims(), &key);
+    let verified = verify_token(&bearer, &ring, &VerifyPolicy::at(NOW)).unwrap();
+    assert_eq!(verified.holder_key, None);
+    // Binding adds exactly the `cnf` claim: key 8, then {1: {1: 1, -1: 6, -2: x}}.
+    assert_eq!(token.len(), bearer.len() + 1 + 2 + 1 + 1 + 2 + 2 + 34);
+}
+
+#[test]
+fn a_bad_cnf_after_a_good_signature_is_malformed() {
+    let key = fixtures::key(1);
+    let protected = header(alg_kid(-8, &key));
+    let ring = credential_keyring(&key);
+    let x = Value::Bytes(fixtures::key(9).public().to_bytes().to_vec());
+    let with_cnf = |cnf: Value| {
+        forge(
+            &key,
+            &protected,
+            &payload_with(|e| e.push((cbor::int(claim::CNF), cnf))),
+        )
+    };
+    let cose_key = |kty: i64, crv: i64, x: Value| {
+        Value::Map(vec![
+            (cbor::int(1), cbor::int(kty)),
+            (cbor::int(-1), cbor::int(crv)),
+            (cbor::int(-2), x),
+        ])
+    };
+    let good = with_cnf(Value::Map(vec![(cbor::int(1), cose_key(1, 6, x.clone()))]));
+    let verified = verify_token(&good, &ring, &VerifyPolicy::at(NOW)).unwrap();
+    assert_eq!(
+        verified.holder_key.as_ref(),
+        Some(fixtures::key(9).public())
+    );
+    for bad in [
+        Value::Map(vec![(cbor::int(1), cose_key(2, 1, x.clone()))]),
+        Value::Map(vec![(cbor::int(1), cose_key(1, 4, x.clone()))]),
+        Value::Map(vec![(
+            cbor::int(1),
+            cose_key(1, 6, Value::Bytes(vec![5; 31])),
+        )]),
+        Value::Map(vec![(cbor::int(3), Value::Bytes(vec![1; 8]))]),
+        cbor::text("a key"),
+    ] {
+        assert!(
+            matches!(
+                verify_token(&with_cnf(bad.clone()), &ring, &VerifyPolicy::at(NOW)),
+                Err(VerifyError::Claims(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    // Two `cnf` claims are two of one key.
+    let twice = forge(
+        &key,
+        &protected,
+        &payload_with(|e| {
+            let cnf = Value::Map(vec![(cbor::int(1), cose_key(1, 6, x.clone()))]);
+            e.push((cbor::int(claim::CNF), cnf.clone()));
+            e.push((cbor::int(claim::CNF), cnf));
+        }),
+    );
+    check(
+        &twice,
+        &ring,
+        NOW,
+        Err(FormatError::DuplicateKey("claims").into()),
+    );
+}
+
+/// RFC 8392 section 6: a CWT may carry the CWT tag 61 in front of the COSE tag.
+#[test]
+fn the_cwt_tag_61_around_the_cose_tag_is_accepted() {
+    let key = fixtures::key(1);
+    let ring = credential_keyring(&key);
+    let token = sign(&fixtures::claims(), &key);
+    let mut wrapped = vec![0xd8, 0x3d];
+    wrapped.extend_from_slice(&token);
+    check(&wrapped, &ring, NOW, Ok(()));
+    let bound = sign_bound(&fixtures::claims(), fixtures::key(9).public(), &key);
+    let wrapped_bound = [&[0xd8, 0x3d][..], &bound].concat();
+    let verified = verify_token(&wrapped_bound, &ring, &VerifyPolicy::at(NOW)).unwrap();
+    assert_eq!(
+        verified.holder_key.as_ref(),
+        Some(fixtures::key(9).public())
+    );
+    assert_eq!(
+        crate::danger::inspect_credential(&wrapped).unwrap().claims,
+        fixtures::claims()
+    );
+}
+
+#[test]
+fn other_wrappings_are_refused() {
+    let key = fixtures::key(1);
+    let ring = credential_keyring(&key);
+    let token = sign(&fixtures::claims(), &key);
+    let refused = |bytes: Vec<u8>| {
+        let result = verify(&bytes, &ring, &VerifyPolicy::at(NOW));
+        assert!(
+            matches!(result, Err(VerifyError::Envelope(EnvelopeError::Format(_)))),
+            "{}: {result:?}",
+            hex::encode(&bytes[..4])
+        );
+    };
+    // Tag 61 twice; in a longer form than the shortest; another tag (62, 55799 the
+    // self-described CBOR tag); tag 61 around the bare COSE_Sign1 array; tag 61 alone.
+    refused([&[0xd8, 0x3d, 0xd8, 0x3d][..], &token].concat());
+    refused([&[0xd9, 0x00, 0x3d][..], &token].concat());
+    refused([&[0xd8, 0x3e][..], &token].concat());
+    refused([&[0xd9, 0xd9, 0xf7][..], &token].concat());
+    refused([&[0xd8, 0x3d][..], &token[1..]].concat());
+    refused(vec![0xd8, 0x3d]);
+    // Tag 18 around tag 61 is not the RFC's order either.
+    refused([&[0xd2, 0xd8, 0x3d][..], &token[1..]].concat());
 }

@@ -1,12 +1,10 @@
 //! Golden credential tokens in `keys/testdata/tokens/*.txt`. Each file has a comment line,
 //! then `expect:`, `now:`, one `credential-key:` line per trusted key (hex public key,
-//! optionally followed by `revoked`) and the `token:` as QR text.
+//! optionally followed by `revoked`), for a holder-bound credential the `holder-key:` its
+//! `cnf` must name (hex public key), and the `token:` as QR text.
 //!
 //! The files are written once by `EDL_WRITE_GOLDEN=1 cargo test -p keys --test golden` and
 //! then only read: a change to the encoding changes the bytes, and the test fails.
-
-// Test helpers panic on broken fixtures.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
@@ -17,17 +15,17 @@ use keys::{
     KeyUse, Keyring, PublicKey, SigningKey, TrustedKey, UnixTime, VerifyError, VerifyPolicy,
 };
 
-const NOW: u64 = 1_793_491_200;
-const DAY: u64 = 86_400;
+pub(crate) const NOW: u64 = 1_793_491_200;
+pub(crate) const DAY: u64 = 86_400;
 /// RFC 8032 section 7.1 TEST 1 and TEST 2 secret keys.
-const TEST1: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-const TEST2: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+pub(crate) const TEST1: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+pub(crate) const TEST2: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
 
-fn key(seed_hex: &str) -> SigningKey {
+pub(crate) fn key(seed_hex: &str) -> SigningKey {
     SigningKey::from_seed(&hex::decode(seed_hex).unwrap().try_into().unwrap())
 }
 
-fn claims() -> CredentialClaims {
+pub(crate) fn claims() -> CredentialClaims {
     CredentialClaims {
         issuer: "https://dl.example.gov.cn".into(),
         licence_number: "11010519491231002X".parse::<LicenceNumber>().unwrap(),
@@ -53,6 +51,55 @@ fn claims() -> CredentialClaims {
     }
 }
 
+/// RFC 8032 section 7.1 TEST 3's secret key: the holder's device key in the vectors.
+pub(crate) const TEST3: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
+
+/// Signs `payload` (CBOR claims) with `key`, as edl signs credentials.
+pub(crate) fn sign_payload(payload: &ciborium::Value, key: &SigningKey) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::ser::into_writer(payload, &mut bytes).unwrap();
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(key.key_id().as_bytes().to_vec())
+        .build();
+    coset::CoseSign1Builder::new()
+        .protected(protected)
+        .payload(bytes)
+        .create_signature(b"", |tbs| key.sign(tbs).to_vec())
+        .build()
+        .to_tagged_vec()
+        .unwrap()
+}
+
+/// `token`'s claims with `cnf` set to `cnf`, re-signed by `key`.
+fn with_cnf(token: &[u8], key: &SigningKey, cnf: ciborium::Value) -> Vec<u8> {
+    use ciborium::Value;
+    let payload = CoseSign1::from_tagged_slice(token)
+        .unwrap()
+        .payload
+        .unwrap();
+    let Value::Map(mut claims) = ciborium::de::from_reader(&payload[..]).unwrap() else {
+        panic!("claims are a map")
+    };
+    claims.retain(|(k, _)| *k != Value::Integer(8.into()));
+    claims.insert(6, (Value::Integer(8.into()), cnf));
+    sign_payload(&Value::Map(claims), key)
+}
+
+/// A `cnf` holding a COSE_Key of these labels and values.
+fn cnf(entries: &[(i64, ciborium::Value)]) -> ciborium::Value {
+    use ciborium::Value;
+    Value::Map(vec![(
+        Value::Integer(1.into()),
+        Value::Map(
+            entries
+                .iter()
+                .map(|(label, value)| (Value::Integer((*label).into()), value.clone()))
+                .collect(),
+        ),
+    )])
+}
+
 /// Re-signs `token`'s payload under a different protected `alg`.
 fn with_alg(token: &[u8], key: &SigningKey, alg: iana::Algorithm) -> Vec<u8> {
     let original = CoseSign1::from_tagged_slice(token).unwrap();
@@ -75,6 +122,7 @@ struct Case {
     expect: &'static str,
     now: u64,
     keys: Vec<(PublicKey, bool)>,
+    holder: Option<PublicKey>,
     token: Vec<u8>,
 }
 
@@ -88,6 +136,11 @@ fn cases() -> Vec<Case> {
     let mut trailing = valid.clone();
     trailing.push(0xf6);
     let trusted = || vec![(test1.public().clone(), false)];
+    let holder = key(TEST3);
+    let bound = keys::token::sign_bound(&claims(), holder.public(), &test1);
+    let x = || ciborium::Value::Bytes(holder.public().to_bytes().to_vec());
+    let int = |i: i64| ciborium::Value::Integer(i.into());
+    let tag_61 = |token: &[u8]| [&[0xd8, 0x3d][..], token].concat();
     vec![
         Case {
             name: "valid",
@@ -95,6 +148,7 @@ fn cases() -> Vec<Case> {
             expect: "ok",
             now: NOW,
             keys: trusted(),
+            holder: None,
             token: valid.clone(),
         },
         Case {
@@ -103,6 +157,7 @@ fn cases() -> Vec<Case> {
             expect: "ok",
             now: NOW,
             keys: trusted(),
+            holder: None,
             token: with_alg(&valid, &test1, iana::Algorithm::Ed25519),
         },
         Case {
@@ -111,6 +166,7 @@ fn cases() -> Vec<Case> {
             expect: "unsupported-algorithm",
             now: NOW,
             keys: trusted(),
+            holder: None,
             token: with_alg(&valid, &test1, iana::Algorithm::ES256),
         },
         Case {
@@ -119,6 +175,7 @@ fn cases() -> Vec<Case> {
             expect: "expired",
             now: NOW + 366 * DAY,
             keys: trusted(),
+            holder: None,
             token: valid.clone(),
         },
         Case {
@@ -127,6 +184,7 @@ fn cases() -> Vec<Case> {
             expect: "not-yet-valid",
             now: NOW - 3 * DAY,
             keys: trusted(),
+            holder: None,
             token: valid.clone(),
         },
         Case {
@@ -135,6 +193,7 @@ fn cases() -> Vec<Case> {
             expect: "bad-signature",
             now: NOW,
             keys: trusted(),
+            holder: None,
             token: bad_signature,
         },
         Case {
@@ -143,6 +202,7 @@ fn cases() -> Vec<Case> {
             expect: "unknown-key",
             now: NOW,
             keys: vec![(test2.public().clone(), false)],
+            holder: None,
             token: valid.clone(),
         },
         Case {
@@ -151,7 +211,97 @@ fn cases() -> Vec<Case> {
             expect: "key-revoked",
             now: NOW,
             keys: vec![(test1.public().clone(), true)],
+            holder: None,
             token: valid.clone(),
+        },
+        Case {
+            name: "cwt-tag-61",
+            comment: "the valid token wrapped in the CWT tag: 61(18([...])), RFC 8392 section 6",
+            expect: "ok",
+            now: NOW,
+            keys: trusted(),
+            holder: None,
+            token: tag_61(&valid),
+        },
+        Case {
+            name: "cwt-tag-61-twice",
+            comment: "the valid token wrapped in the CWT tag twice",
+            expect: "malformed",
+            now: NOW,
+            keys: trusted(),
+            holder: None,
+            token: tag_61(&tag_61(&valid)),
+        },
+        Case {
+            name: "cwt-tag-61-untagged",
+            comment: "the CWT tag around a COSE_Sign1 array without its tag 18",
+            expect: "malformed",
+            now: NOW,
+            keys: trusted(),
+            holder: None,
+            token: tag_61(&valid[1..]),
+        },
+        Case {
+            name: "holder-bound",
+            comment: "the credential bound to the RFC 8032 TEST 3 key in cnf (claim 8)",
+            expect: "ok",
+            now: NOW,
+            keys: trusted(),
+            holder: Some(holder.public().clone()),
+            token: bound.clone(),
+        },
+        Case {
+            name: "holder-bound-cwt-tag-61",
+            comment: "the holder-bound credential in the CWT tag",
+            expect: "ok",
+            now: NOW,
+            keys: trusted(),
+            holder: Some(holder.public().clone()),
+            token: tag_61(&bound),
+        },
+        Case {
+            name: "cnf-x25519",
+            comment: "cnf holding a COSE_Key with crv X25519 (4), signed by the issuer",
+            expect: "malformed",
+            now: NOW,
+            keys: trusted(),
+            holder: None,
+            token: with_cnf(&valid, &test1, cnf(&[(1, int(1)), (-1, int(4)), (-2, x())])),
+        },
+        Case {
+            name: "cnf-with-private-key",
+            comment: "cnf holding the holder's private key d (-4) beside x, signed by the issuer",
+            expect: "malformed",
+            now: NOW,
+            keys: trusted(),
+            holder: None,
+            token: with_cnf(
+                &valid,
+                &test1,
+                cnf(&[
+                    (1, int(1)),
+                    (-1, int(6)),
+                    (-2, x()),
+                    (-4, ciborium::Value::Bytes(hex::decode(TEST3).unwrap())),
+                ]),
+            ),
+        },
+        Case {
+            name: "cnf-short-x",
+            comment: "cnf holding a 31-byte x, signed by the issuer",
+            expect: "malformed",
+            now: NOW,
+            keys: trusted(),
+            holder: None,
+            token: with_cnf(
+                &valid,
+                &test1,
+                cnf(&[
+                    (1, int(1)),
+                    (-1, int(6)),
+                    (-2, ciborium::Value::Bytes(vec![9; 31])),
+                ]),
+            ),
         },
         Case {
             name: "trailing-bytes",
@@ -159,12 +309,13 @@ fn cases() -> Vec<Case> {
             expect: "malformed",
             now: NOW,
             keys: trusted(),
+            holder: None,
             token: trailing,
         },
     ]
 }
 
-fn outcome(result: Result<keys::token::VerifiedCredential, VerifyError>) -> &'static str {
+fn outcome(result: &Result<keys::token::VerifiedToken, VerifyError>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(VerifyError::Envelope(keys::EnvelopeError::UnsupportedAlgorithm(_))) => {
@@ -196,6 +347,9 @@ fn render(case: &Case) -> String {
             hex::encode(public.to_bytes())
         ));
     }
+    if let Some(holder) = &case.holder {
+        text.push_str(&format!("holder-key: {}\n", hex::encode(holder.to_bytes())));
+    }
     text.push_str(&format!("token: {}\n", keys::qr::encode(&case.token)));
     text
 }
@@ -205,6 +359,7 @@ fn run_file(text: &str) -> (String, &'static str) {
     let mut expect = String::new();
     let mut now = 0;
     let mut trusted = Vec::new();
+    let mut holder = None;
     let mut token = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (field, value) = line.split_once(": ").unwrap();
@@ -225,16 +380,24 @@ fn run_file(text: &str) -> (String, &'static str) {
                     revoked,
                 });
             }
+            "holder-key" => {
+                let bytes: [u8; 32] = hex::decode(value).unwrap().try_into().unwrap();
+                holder = Some(PublicKey::from_bytes(&bytes).unwrap());
+            }
             "token" => token = keys::qr::decode(value).unwrap(),
             other => panic!("unknown field {other}"),
         }
     }
-    let result = keys::token::verify(
+    let result = keys::token::verify_token(
         &token,
         &Keyring::new(trusted),
         &VerifyPolicy::at(UnixTime(now)),
     );
-    (expect, outcome(result))
+    // A credential that verifies names exactly the holder key the file says (or none).
+    if let Ok(verified) = &result {
+        assert_eq!(verified.holder_key, holder, "holder key");
+    }
+    (expect, outcome(&result))
 }
 
 #[test]
