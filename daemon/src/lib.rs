@@ -26,6 +26,9 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod domain {
+    pub mod photo;
+}
 pub mod drain;
 pub mod error;
 pub mod http;
