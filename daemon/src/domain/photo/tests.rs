@@ -474,6 +474,28 @@ fn thresholds_refuse_out_of_range() {
     );
 }
 
+#[test]
+fn analyse_without_pixels_refuses() {
+    let findings = super::analyse(&RgbImage::new(0, 0), &Thresholds::default());
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].code, Code::Unreadable);
+}
+
+/// Thresholds that skipped `check_bounds` give odd verdicts, never a panic.
+#[test]
+fn unchecked_thresholds_do_not_panic() {
+    let bytes = small_jpeg();
+    for analysis_height in [0, 1, u32::MAX] {
+        let t = Thresholds {
+            analysis_height,
+            aspect: 0.0,
+            sharpness_review: f64::NAN,
+            ..Thresholds::default()
+        };
+        assert!(!precheck(&bytes, &t).findings().is_empty());
+    }
+}
+
 /// A lower pixel budget refuses a photo the default admits.
 #[test]
 fn pixel_budget_is_configurable() {
