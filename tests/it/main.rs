@@ -9,6 +9,7 @@ mod crash;
 mod issue;
 mod keys;
 mod limits;
+mod monitoring;
 mod secrets;
 mod systemd;
 mod throttle;

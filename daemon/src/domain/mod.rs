@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod issue;
+pub mod photo;
 pub mod queue;
 pub mod registry;
 pub mod status_index;
