@@ -1,11 +1,10 @@
 //! Reading the audit logs back: checking both chains (`edld audit verify`) and listing who
 //! looked up one licence and what was changed on it (`edld audit query`). Works on a
-//! store and a lookup log file, so the same code runs offline on a data directory and
-//! inside the running daemon (admin listener).
+//! store and a lookup log file, so the same code runs offline on a data directory (`edld
+//! audit` while edld is stopped) and inside the running daemon (admin listener).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -14,85 +13,9 @@ use super::chain::{self, Head};
 use super::{AuditRecord, LOOKUPS_FILE};
 use crate::store::{Store, StoreError};
 
-/// Where `edld audit` reads the logs.
-pub enum Source {
-    /// The running daemon, through its admin listener, with an operator's API key.
-    Daemon {
-        /// The admin listener.
-        addr: SocketAddr,
-        /// An API key of the operator role.
-        key: String,
-    },
-    /// A stopped daemon's data directory.
-    Offline {
-        /// The data directory.
-        data_dir: PathBuf,
-    },
-}
-
-impl Source {
-    /// Checks both chains.
-    pub async fn verify(&self) -> anyhow::Result<VerifyReport> {
-        match self {
-            Source::Daemon { addr, key } => admin_get(*addr, key, "/admin/v1/audit/verify").await,
-            Source::Offline { data_dir } => {
-                let data_dir = data_dir.clone();
-                offline(data_dir, verify).await
-            }
-        }
-    }
-
-    /// The records about one licence.
-    pub async fn query(&self, licence: &str) -> anyhow::Result<QueryReport> {
-        match self {
-            Source::Daemon { addr, key } => {
-                let path = format!("/admin/v1/audit?licence={licence}");
-                admin_get(*addr, key, &path).await
-            }
-            Source::Offline { data_dir } => {
-                let (data_dir, licence) = (data_dir.clone(), licence.to_owned());
-                offline(data_dir, move |store, lookups| {
-                    query(store, lookups, &licence)
-                })
-                .await
-            }
-        }
-    }
-}
-
 /// The lookup log's path in a data directory.
 pub fn lookups_path(data_dir: &Path) -> PathBuf {
     data_dir.join("audit").join(LOOKUPS_FILE)
-}
-
-async fn offline<T: Send + 'static>(
-    data_dir: PathBuf,
-    read: impl FnOnce(&Store, &Path) -> Result<T, StoreError> + Send + 'static,
-) -> anyhow::Result<T> {
-    use anyhow::Context;
-    tokio::task::spawn_blocking(move || {
-        let store = Store::open(&data_dir)
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-        Ok(read(&store, &lookups_path(&data_dir))?)
-    })
-    .await?
-}
-
-async fn admin_get<T: serde::de::DeserializeOwned>(
-    addr: SocketAddr,
-    key: &str,
-    path: &str,
-) -> anyhow::Result<T> {
-    let mut client = crate::client::Client::connect(addr, None).await?;
-    let reply = client.get(path, Some(key)).await?;
-    if reply.status != 200 {
-        anyhow::bail!(
-            "the admin listener on {addr} answered {}: {}",
-            reply.status,
-            String::from_utf8_lossy(&reply.body)
-        );
-    }
-    Ok(serde_json::from_slice(&reply.body)?)
 }
 
 /// The result of checking one chain.

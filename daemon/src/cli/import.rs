@@ -7,14 +7,79 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
+use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::{Exit, load};
 use crate::auth::{Caller, Role};
+use crate::clock::Clock;
+use crate::config::Overrides;
 use crate::domain::registry::{CSV_HEADER, Classes, RegistryLine};
 use crate::service::Service;
+
+/// `edld registry …`.
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Import licence records from CSV or JSON Lines (the daemon must not be running on
+    /// the same data directory).
+    Import {
+        /// The file (`.csv`, or JSON Lines otherwise).
+        file: PathBuf,
+        /// Configuration (for the data directory and keys).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Force the format.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+}
+
+/// Runs `edld registry import`: exit 0, or 65 if some lines were refused.
+pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
+    let RegistryCommand::Import {
+        file,
+        config,
+        format,
+    } = command;
+    let config = match load(config.as_deref(), overrides) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let format = format.unwrap_or_else(|| Format::from_path(&file));
+    let result = (|| -> anyhow::Result<ImportReport> {
+        let (keys, _) = crate::keyfiles::load(&config.keys, &config.data_dir)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let base_url = config.base_url(config.listen);
+        let (service, _committer) = Service::open(&config, keys, clock, base_url, metrics)?;
+        import_file(&service, &file, format)
+    })();
+    match result {
+        Ok(report) => {
+            for (line, message) in &report.failed {
+                eprintln!("{}:{line}: {message}", file.display());
+            }
+            println!(
+                "imported {} licence records from {}; {} lines refused",
+                report.imported,
+                file.display(),
+                report.failed.len()
+            );
+            if report.failed.is_empty() {
+                Exit::Success
+            } else {
+                Exit::Data
+            }
+        }
+        Err(e) => {
+            eprintln!("edld registry import: {e:#}");
+            Exit::Software
+        }
+    }
+}
 
 /// Lines between durable commits.
 const COMMIT_EVERY: usize = 5_000;
