@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use daemon::auth::Role;
-use daemon::client::{Client, Reply};
 use hyper::Method;
 use serde_json::{Value, json};
+use tests::client::{Client, Reply};
 use tests::{
     ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
 };

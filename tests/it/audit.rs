@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use daemon::audit::AuditRecord;
-use daemon::client::Client;
 use rand_core::{OsRng, RngCore};
+use tests::client::Client;
 use tests::{Options, RealDaemon, TestDaemon, edld_binary, issue_credential, licence_numbers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

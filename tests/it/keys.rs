@@ -243,7 +243,7 @@ root_public = ["{root_public}"]
         let addr = running.public;
         let signed_2 = signed_2.clone();
         async move {
-            let mut c = daemon::client::Client::connect(addr, None).await?;
+            let mut c = tests::client::Client::connect(addr, None).await?;
             let served = c.get("/v1/trust-list", None).await?;
             Ok((served.body.as_ref() == signed_2).then_some(()))
         }
@@ -263,7 +263,7 @@ root_public = ["{root_public}"]
         .await
         .unwrap();
     assert_eq!(reply.status, 503, "{:?}", reply.body);
-    let mut admin = daemon::client::Client::connect(running.admin, None)
+    let mut admin = tests::client::Client::connect(running.admin, None)
         .await
         .unwrap();
     let queue = admin

@@ -26,13 +26,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use daemon::client::Client;
 use hyper::Method;
 use keys::licence::LicenceNumber;
 use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReference};
 use keys::{SigningKey, UnixTime};
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
+use tests::client::Client;
 use tests::{Options, TestDaemon, licence_json, licence_numbers};
 
 /// The allocator `edld` runs with, so the in-process daemon is the one deployed.

@@ -1,12 +1,14 @@
-//! A small HTTP/1.1 client over one kept-alive connection, plain or TLS 1.3, for the demo,
-//! the end-to-end tests and the load harness.
+//! A small async HTTP/1.1 client over one kept-alive connection, plain or TLS 1.3 with an
+//! optional client certificate, for the end-to-end tests and the load harness: they need
+//! to hold one connection open, present certificates and send many requests from tokio
+//! tasks, which a blocking client (ureq, as edld's command line uses) does not do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
