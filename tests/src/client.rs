@@ -134,13 +134,26 @@ impl Client {
         bearer: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> anyhow::Result<Reply> {
+        let authorization = bearer.map(|key| ("authorization", format!("Bearer {key}")));
+        self.send_with(method, path, authorization.as_slice(), body)
+            .await
+    }
+
+    /// Sends one request with `headers` as given, in order, repeated names included.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Reply> {
         self.sender.ready().await?;
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, &self.host);
-        if let Some(key) = bearer {
-            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {key}"));
+        for (name, value) in headers {
+            request = request.header(*name, value);
         }
         let body = match body {
             Some((content_type, bytes)) => {
