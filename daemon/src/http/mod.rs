@@ -1335,23 +1335,32 @@ async fn live_status(
 }
 
 /// The purpose a lookup declares: the `X-Edl-Purpose` header, else the `purpose` query
-/// parameter (the header is for programs, the parameter for people with a browser).
+/// parameter (the header is for programs, the parameter for people with a browser). What
+/// `audit::Purpose` refuses is a 400, and so are a header that is not visible ASCII and
+/// more than one header. axum's `Query` decodes percent-escapes that are not UTF-8 into
+/// U+FFFD, which `Purpose` refuses: invalid encodings never reach the audit log.
 fn lookup_purpose(
     headers: &HeaderMap,
     query: Option<String>,
 ) -> Result<Option<crate::audit::Purpose>, ApiError> {
-    let text = match headers.get("x-edl-purpose") {
-        Some(value) => Some(
+    let mut values = headers.get_all("x-edl-purpose").iter();
+    let text = match (values.next(), values.next()) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "X-Edl-Purpose: one header, not several".into(),
+            ));
+        }
+        (Some(value), None) => Some(
             value
                 .to_str()
                 .map_err(|_| ApiError::BadRequest("X-Edl-Purpose: not visible ASCII".into()))?
                 .to_owned(),
         ),
-        None => query,
+        (None, _) => query,
     };
     text.map(|t| t.parse())
         .transpose()
-        .map_err(|e: &str| ApiError::BadRequest(e.to_owned()))
+        .map_err(|e: crate::audit::PurposeError| ApiError::BadRequest(e.to_string()))
 }
 
 /// The licence fields a role may see.
