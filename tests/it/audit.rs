@@ -229,6 +229,14 @@ async fn misleading_purposes_are_refused_and_leave_no_record() {
     )
     .await;
     assert_eq!(status, 400);
+    // The query is checked even where the header wins.
+    let (status, _) = raw_get(
+        d.addr,
+        &format!("{path}?purpose=claim%0D"),
+        &format!("{insurer}X-Edl-Purpose: claim seven\r\n"),
+    )
+    .await;
+    assert_eq!(status, 400);
     assert!(lookup_records(&d.data_dir()).is_empty());
 
     // Spaces are trimmed; other scripts, right-to-left ones included, are kept.

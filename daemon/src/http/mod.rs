@@ -1336,31 +1336,31 @@ async fn live_status(
 
 /// The purpose a lookup declares: the `X-Edl-Purpose` header, else the `purpose` query
 /// parameter (the header is for programs, the parameter for people with a browser). What
-/// `audit::Purpose` refuses is a 400, and so are a header that is not visible ASCII and
-/// more than one header. axum's `Query` decodes percent-escapes that are not UTF-8 into
-/// U+FFFD, which `Purpose` refuses: invalid encodings never reach the audit log.
+/// `audit::Purpose` refuses is a 400 wherever it is, even in a parameter the header
+/// overrides; so are a header that is not visible ASCII and more than one header. axum's
+/// `Query` decodes percent-escapes that are not UTF-8 into U+FFFD, which `Purpose`
+/// refuses: invalid encodings never reach the audit log.
 fn lookup_purpose(
     headers: &HeaderMap,
     query: Option<String>,
 ) -> Result<Option<crate::audit::Purpose>, ApiError> {
-    let mut values = headers.get_all("x-edl-purpose").iter();
-    let text = match (values.next(), values.next()) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::BadRequest(
-                "X-Edl-Purpose: one header, not several".into(),
-            ));
-        }
-        (Some(value), None) => Some(
-            value
-                .to_str()
-                .map_err(|_| ApiError::BadRequest("X-Edl-Purpose: not visible ASCII".into()))?
-                .to_owned(),
-        ),
-        (None, _) => query,
+    let parse = |text: &str| {
+        text.parse::<crate::audit::Purpose>()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
     };
-    text.map(|t| t.parse())
-        .transpose()
-        .map_err(|e: crate::audit::PurposeError| ApiError::BadRequest(e.to_string()))
+    let from_query = query.as_deref().map(parse).transpose()?;
+    let mut values = headers.get_all("x-edl-purpose").iter();
+    match (values.next(), values.next()) {
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(
+            "X-Edl-Purpose: one header, not several".into(),
+        )),
+        (Some(value), None) => value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest("X-Edl-Purpose: not visible ASCII".into()))
+            .and_then(parse)
+            .map(Some),
+        (None, _) => Ok(from_query),
+    }
 }
 
 /// The licence fields a role may see.
