@@ -140,7 +140,7 @@ pub fn run(cli: Cli, clock: Arc<dyn Clock>) -> Exit {
         }
         Some(Command::Demo) => demo::command(&overrides, clock),
         Some(Command::Registry { command }) => import::command(command, &overrides, clock),
-        Some(Command::Throttle { command }) => throttle::command(command, &overrides),
+        Some(Command::Throttle { command }) => throttle::command(command, &overrides, clock),
         Some(Command::Clients { command }) => clients::command(command, &overrides, clock),
         Some(Command::Audit { command }) => audit::command(command, &overrides),
     }

@@ -1,11 +1,14 @@
 //! `edld throttle …`: `show`, `set`, `pause` and `resume` talk to the admin listener's
-//! throttle API with the operator's API key; `simulate` runs the throttle
+//! throttle API with the operator's API key (`show` falls back to the data directory, then
+//! to the configured defaults, while edld is stopped); `simulate` runs the throttle
 //! simulator over an arrival curve with the settings of a configuration file and `--set`
 //! changes, and writes a CSV and an SVG chart; `launch-day` writes an example arrival
 //! curve.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,7 +17,8 @@ use serde_json::{Map, Value};
 use ureq::http::Method;
 
 use super::admin::Admin;
-use super::{Exit, OperatorKey};
+use super::{Exit, OperatorKey, daemon_answers, load};
+use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::domain::throttle::settings::{NAMES, ThrottleSettings};
 use crate::domain::throttle::simulate::{self, ArrivalCurve, SimReport, SimSettings};
@@ -22,7 +26,8 @@ use crate::domain::throttle::simulate::{self, ArrivalCurve, SimReport, SimSettin
 /// `edld throttle …`.
 #[derive(Subcommand)]
 pub enum ThrottleCommand {
-    /// Print every rate, burst, bound, lane weight, opening time and mode in force.
+    /// Print every rate, burst, bound, lane weight, opening time and mode in force (with
+    /// edld stopped: those stored in the data directory, else the configured defaults).
     Show {
         #[command(flatten)]
         target: ThrottleTarget,
@@ -101,8 +106,8 @@ pub struct ThrottleTarget {
     config: Option<PathBuf>,
 }
 
-/// Runs `edld throttle …`.
-pub fn command(command: ThrottleCommand, overrides: &Overrides) -> Exit {
+/// Runs `edld throttle …`; `clock` tells `set` whether an opening time is still ahead.
+pub fn command(command: ThrottleCommand, overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
     let mut out = std::io::stdout();
     let result = match command {
         ThrottleCommand::Simulate {
@@ -132,11 +137,12 @@ pub fn command(command: ThrottleCommand, overrides: &Overrides) -> Exit {
         } => std::fs::write(&path, launch_day(base, spike, hours).to_csv())
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
             .map(|()| println!("wrote {}", path.display())),
-        ThrottleCommand::Show { target } => {
-            admin(&target, overrides).and_then(|a| show(&a, &mut out))
-        }
+        ThrottleCommand::Show { target } => match target.config(overrides) {
+            Ok(config) => show_command(&target, &config, &mut out),
+            Err(exit) => return exit,
+        },
         ThrottleCommand::Set { target, changes } => {
-            admin(&target, overrides).and_then(|a| set(&a, &changes, &mut out))
+            admin(&target, overrides).and_then(|a| set(&a, &changes, clock.as_ref(), &mut out))
         }
         ThrottleCommand::Pause { target } => {
             admin(&target, overrides).and_then(|a| pause(&a, true, &mut out))
@@ -154,6 +160,12 @@ pub fn command(command: ThrottleCommand, overrides: &Overrides) -> Exit {
     }
 }
 
+impl ThrottleTarget {
+    fn config(&self, overrides: &Overrides) -> Result<Config, Exit> {
+        load(self.config.as_deref(), overrides)
+    }
+}
+
 /// The admin listener of the configuration (`--admin-listen`, default 127.0.0.1:8081) and
 /// the operator key.
 fn admin(target: &ThrottleTarget, overrides: &Overrides) -> anyhow::Result<Admin> {
@@ -162,6 +174,58 @@ fn admin(target: &ThrottleTarget, overrides: &Overrides) -> anyhow::Result<Admin
         addr: config.admin_listen,
         key: target.key.resolve(&config.data_dir)?,
     })
+}
+
+/// `show` through the running daemon, else from the data directory.
+fn show_command(
+    target: &ThrottleTarget,
+    config: &Config,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if daemon_answers(config.admin_listen) {
+        let admin = Admin {
+            addr: config.admin_listen,
+            key: target.key.resolve(&config.data_dir)?,
+        };
+        return show(&admin, out);
+    }
+    let settings = match stored_settings(&config.data_dir)? {
+        Some(stored) => {
+            eprintln!(
+                "edld throttle: nothing answers on {}: showing the settings stored in {}",
+                config.admin_listen,
+                config.data_dir.display()
+            );
+            stored
+        }
+        None => {
+            eprintln!(
+                "edld throttle: nothing answers on {} and {} holds no settings: showing the configured defaults",
+                config.admin_listen,
+                config.data_dir.display()
+            );
+            config.throttle
+        }
+    };
+    let values: HashMap<&str, String> = settings.entries().into_iter().collect();
+    print_settings(|name| values.get(name).cloned(), out)?;
+    writeln!(out, "\nqueue: unknown (edld is not running)")?;
+    Ok(())
+}
+
+/// The throttle settings a stopped daemon keeps in `data_dir` (which then win over the
+/// configuration file's), or `None` if it holds none. Opens the store itself, as
+/// `edld clients` and `edld audit` do offline: the settings are one JSON value under the
+/// meta key `throttle`.
+fn stored_settings(data_dir: &Path) -> anyhow::Result<Option<ThrottleSettings>> {
+    use crate::store::{Store, key, prefix};
+    // No database yet: nothing stored, and opening one would create it.
+    if !data_dir.join("db").exists() {
+        return Ok(None);
+    }
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    Ok(store.get::<ThrottleSettings>(&key(prefix::META, &[b"throttle"]))?)
 }
 
 /// Prints every setting in force, one `name = value` per line with what it means, then the
@@ -177,7 +241,12 @@ pub fn show(admin: &Admin, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// Applies `name=value` changes and prints each as `name: old → new`.
-pub fn set(admin: &Admin, changes: &[String], out: &mut impl Write) -> anyhow::Result<()> {
+pub fn set(
+    admin: &Admin,
+    changes: &[String],
+    clock: &dyn Clock,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let mut body = Map::new();
     for change in changes {
         let (name, value) = change
@@ -193,7 +262,20 @@ pub fn set(admin: &Admin, changes: &[String], out: &mut impl Write) -> anyhow::R
         "/admin/v1/throttle",
         Some(&Value::Object(body)),
     )?;
-    print_changes(&reply, out)
+    print_changes(&reply, out)?;
+    // An opening time ahead holds back all issuance until then: say so plainly.
+    if let Some(opening) = reply["changed"]["opening_at"]["new"]
+        .as_str()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|t| *t > clock.now().0)
+    {
+        writeln!(
+            out,
+            "nothing is issued before {}; applications accepted until then are put in random order at that time (opening_at=none lifts it)",
+            rfc3339(opening)
+        )?;
+    }
+    Ok(())
 }
 
 /// Pauses (`true`) or resumes draining.
@@ -212,7 +294,7 @@ fn print_settings(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     for (name, meaning) in NAMES {
-        let shown = value(name).unwrap_or_else(|| "?".to_owned());
+        let shown = value(name).map_or_else(|| "?".to_owned(), |v| readable(name, &v));
         writeln!(out, "{name:<20} = {shown:<12} # {meaning}")?;
     }
     Ok(())
@@ -224,14 +306,65 @@ fn print_changes(reply: &Value, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "no change")?;
     }
     for (name, change) in changed {
-        writeln!(
-            out,
-            "{name}: {} → {}",
-            change["old"].as_str().unwrap_or("?"),
-            change["new"].as_str().unwrap_or("?")
-        )?;
+        let side = |which: &str| {
+            change[which]
+                .as_str()
+                .map_or_else(|| "?".to_owned(), |v| readable(&name, v))
+        };
+        writeln!(out, "{name}: {} → {}", side("old"), side("new"))?;
     }
     Ok(())
+}
+
+/// A setting's value for a person: rates to four significant digits with their period
+/// when below one a second (`0.0333 (1 per 30 s)`), the opening time also as RFC 3339.
+/// The admin API keeps the exact values; this is display only.
+pub fn readable(name: &str, value: &str) -> String {
+    if name.ends_with(".rate")
+        && let Ok(rate) = value.parse::<f64>()
+        && rate.is_finite()
+        && rate > 0.0
+    {
+        return readable_rate(rate);
+    }
+    if name == "opening_at"
+        && let Ok(at) = value.parse::<u64>()
+    {
+        return format!("{value} ({})", rfc3339(at));
+    }
+    value.to_owned()
+}
+
+fn readable_rate(rate: f64) -> String {
+    let shown = significant(rate, 4);
+    if rate >= 1.0 {
+        return shown;
+    }
+    format!("{shown} (1 per {} s)", significant(1.0 / rate, 4))
+}
+
+/// `x` with at most `digits` significant digits, without trailing zeros.
+fn significant(x: f64, digits: i32) -> String {
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// Unix seconds as an RFC 3339 time (UTC).
+fn rfc3339(at: u64) -> String {
+    i64::try_from(at)
+        .ok()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -376,3 +509,6 @@ pub fn summary(report: &SimReport) -> String {
 pub fn launch_day(base: f64, spike: f64, hours: f64) -> ArrivalCurve {
     ArrivalCurve::launch_day(base, spike, 3600.0, 3600.0, hours * 3600.0)
 }
+
+#[cfg(test)]
+mod tests;
