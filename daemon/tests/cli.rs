@@ -294,3 +294,38 @@ fn throttle_show_after_edld_stopped_reads_the_settings_it_stored() {
         "{stdout}"
     );
 }
+
+#[test]
+fn registry_import_while_edld_runs_says_what_to_do_and_exits_75() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/licences.example.csv");
+    let import = || {
+        edld()
+            .args(["registry", "import", csv, "--data"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let running = Running::start(&data);
+    let out = import();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "edld is running on {}: stop it, or use the registry API (PUT /v1/licences/{{number}})",
+            data.display()
+        )
+    );
+    assert!(!stderr.contains("sled"), "{stderr}");
+    drop(running);
+    // Stopped, the same import runs: five good lines, the bad one reported (65).
+    let out = import();
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("imported 5 licence records"),
+        "{}",
+        text(&out.stdout)
+    );
+}

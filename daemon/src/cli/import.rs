@@ -2,7 +2,9 @@
 //! `number,name,classes,valid_from,valid_until,authority,state,points,photo`) or JSON Lines
 //! (one object per line with the same fields). Each line is checked in full and written
 //! in one atomic batch, or not at all; failures are reported by line number. Writes are
-//! made durable every few thousand lines and at the end.
+//! made durable every few thousand lines and at the end. The data directory must not be
+//! in use by a running edld (its store is locked then): that is refused with exit 75 and
+//! a pointer to the registry API.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -38,7 +40,8 @@ pub enum RegistryCommand {
     },
 }
 
-/// Runs `edld registry import`: exit 0, or 65 if some lines were refused.
+/// Runs `edld registry import`: exit 0, 65 if some lines were refused, 75 if edld runs on
+/// the data directory.
 pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
     let RegistryCommand::Import {
         file,
@@ -50,6 +53,16 @@ pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn C
         Err(exit) => return exit,
     };
     let format = format.unwrap_or_else(|| Format::from_path(&file));
+    let in_use = || {
+        eprintln!(
+            "edld is running on {}: stop it, or use the registry API (PUT /v1/licences/{{number}})",
+            config.data_dir.display()
+        );
+        Exit::TempFail
+    };
+    if store_in_use(&config.data_dir) {
+        return in_use();
+    }
     let result = (|| -> anyhow::Result<ImportReport> {
         let (keys, _) = crate::keyfiles::load(&config.keys, &config.data_dir)?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -74,11 +87,24 @@ pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn C
                 Exit::Data
             }
         }
+        // edld started between the check above and the store's opening.
+        Err(_) if store_in_use(&config.data_dir) => in_use(),
         Err(e) => {
             eprintln!("edld registry import: {e:#}");
             Exit::Software
         }
     }
+}
+
+/// Whether another process (a running edld) holds the lock on the store in `data_dir`.
+/// sled takes an exclusive `flock` on its `db` file for as long as it is open; probing that
+/// lock says so before anything is opened or created, in words a person can act on.
+fn store_in_use(data_dir: &Path) -> bool {
+    let Ok(file) = File::open(data_dir.join("db").join("db")) else {
+        return false;
+    };
+    // The probe's own lock, if it got one, goes with `file`.
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// Lines between durable commits.

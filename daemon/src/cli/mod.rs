@@ -102,6 +102,9 @@ pub enum Exit {
     Data,
     /// EX_SOFTWARE: the command or the daemon failed.
     Software,
+    /// EX_TEMPFAIL: the data directory is in use by a running edld; try again once it
+    /// is stopped.
+    TempFail,
     /// EX_CONFIG: the configuration, a key file or the trust list is invalid.
     Config,
 }
@@ -113,6 +116,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::Data => 65,
             Exit::Software => 70,
+            Exit::TempFail => 75,
             Exit::Config => 78,
         }
     }
