@@ -329,3 +329,57 @@ fn registry_import_while_edld_runs_says_what_to_do_and_exits_75() {
         text(&out.stdout)
     );
 }
+
+/// Runs `edld demo` with its temporary directory under `tmp`; its output.
+fn demo(tmp: &std::path::Path, args: &[&str]) -> String {
+    let out = edld()
+        .arg("demo")
+        .args(args)
+        .env("TMPDIR", tmp)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    stdout
+}
+
+/// The state directory the demo names on its first line.
+fn demo_state(stdout: &str) -> std::path::PathBuf {
+    let first = stdout.lines().next().unwrap();
+    let dir = first
+        .split("(state in ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')');
+    std::path::PathBuf::from(dir)
+}
+
+#[test]
+fn the_demo_removes_its_state_directory_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stdout = demo(tmp.path(), &[]);
+    assert!(stdout.contains("verdict: NOT VALID (revoked)"), "{stdout}");
+    let state = demo_state(&stdout);
+    assert!(state.starts_with(tmp.path()), "{}", state.display());
+    assert!(
+        stdout.contains(&format!(
+            "Removed the demo's state directory {} (edld demo --keep keeps it).",
+            state.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!state.exists());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_demo_keeps_its_state_directory_with_keep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stdout = demo(tmp.path(), &["--keep"]);
+    let state = demo_state(&stdout);
+    assert!(
+        stdout.contains(&format!("The demo's state is kept in {}.", state.display())),
+        "{stdout}"
+    );
+    assert!(state.join("dev-clients.txt").exists());
+}

@@ -1,6 +1,7 @@
 //! `edld demo`: starts the daemon on loopback with sample licences and walks through
 //! apply → issue → QR → verify → revoke → verify, printing each step and the HTTP call
-//! behind it.
+//! behind it. The state lives in a temporary directory that is removed at the end unless
+//! `--keep` (or `--data`) says otherwise; the demo says where it is either way.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::Args;
 use keys::token::VerifyPolicy;
 use serde_json::{Value, json};
 use ureq::http::{Method, StatusCode};
@@ -20,9 +22,18 @@ use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::{Listeners, keyfiles};
 
-/// Runs the demo on free loopback ports and, unless `--data` names one, a temporary
-/// state directory.
-pub fn command(overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
+/// `edld demo [--keep]`.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Keep the demo's state directory (removed at the end otherwise; a directory named
+    /// with --data is always kept).
+    #[arg(long)]
+    keep: bool,
+}
+
+/// Runs the demo on free loopback ports and, unless `--data` names one, a fresh
+/// temporary state directory.
+pub fn command(args: &DemoArgs, overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
     let mut overrides = overrides.clone();
     if overrides.listen.is_none() {
         overrides.listen = Some("127.0.0.1:0".into());
@@ -30,7 +41,8 @@ pub fn command(overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
     if overrides.admin_listen.is_none() {
         overrides.admin_listen = Some("127.0.0.1:0".into());
     }
-    if overrides.data_dir.is_none() {
+    let temporary = overrides.data_dir.is_none();
+    if temporary {
         let dir = std::env::temp_dir().join(format!("edl-demo-{}", std::process::id()));
         overrides.data_dir = Some(dir);
     }
@@ -40,16 +52,33 @@ pub fn command(overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
     };
     // Show a revocation in the next status list within a fraction of a second.
     config.status_coalesce = Duration::from_millis(100);
+    let data_dir = config.data_dir.clone();
     let result = runtime()
         .map_err(anyhow::Error::from)
         .and_then(|rt| rt.block_on(run(config, clock, std::io::stdout())));
-    match result {
+    let exit = match result {
         Ok(()) => Exit::Success,
         Err(e) => {
             eprintln!("edld demo: {e:#}");
             Exit::Software
         }
+    };
+    if temporary && !args.keep {
+        match std::fs::remove_dir_all(&data_dir) {
+            Ok(()) => println!(
+                "Removed the demo's state directory {} (edld demo --keep keeps it).",
+                data_dir.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                eprintln!("edld demo: removing {}: {e}", data_dir.display());
+                return Exit::Software;
+            }
+        }
+    } else {
+        println!("The demo's state is kept in {}.", data_dir.display());
     }
+    exit
 }
 
 /// Sample licences, as JSON Lines in the import format.

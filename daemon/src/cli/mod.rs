@@ -68,7 +68,7 @@ enum Command {
     },
     /// Start a daemon with sample licences and walk through apply, issue, QR, verify,
     /// revoke and verify again.
-    Demo,
+    Demo(demo::DemoArgs),
     /// Licence registry maintenance.
     Registry {
         #[command(subcommand)]
@@ -142,7 +142,7 @@ pub fn run(cli: Cli, clock: Arc<dyn Clock>) -> Exit {
         Some(Command::CheckConfig { config }) => {
             serve::check_config(&config, &overrides, clock.as_ref())
         }
-        Some(Command::Demo) => demo::command(&overrides, clock),
+        Some(Command::Demo(args)) => demo::command(&args, &overrides, clock),
         Some(Command::Registry { command }) => import::command(command, &overrides, clock),
         Some(Command::Throttle { command }) => throttle::command(command, &overrides, clock),
         Some(Command::Clients { command }) => clients::command(command, &overrides, clock),
