@@ -137,19 +137,22 @@ pub fn command(command: ThrottleCommand, overrides: &Overrides, clock: Arc<dyn C
         } => std::fs::write(&path, launch_day(base, spike, hours).to_csv())
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
             .map(|()| println!("wrote {}", path.display())),
-        ThrottleCommand::Show { target } => match target.config(overrides) {
+        ThrottleCommand::Show { target } => match load(target.config.as_deref(), overrides) {
             Ok(config) => show_command(&target, &config, &mut out),
             Err(exit) => return exit,
         },
-        ThrottleCommand::Set { target, changes } => {
-            admin(&target, overrides).and_then(|a| set(&a, &changes, clock.as_ref(), &mut out))
-        }
-        ThrottleCommand::Pause { target } => {
-            admin(&target, overrides).and_then(|a| pause(&a, true, &mut out))
-        }
-        ThrottleCommand::Resume { target } => {
-            admin(&target, overrides).and_then(|a| pause(&a, false, &mut out))
-        }
+        ThrottleCommand::Set { target, changes } => match admin(&target, overrides) {
+            Ok(admin) => set(&admin, &changes, clock.as_ref(), &mut out),
+            Err(exit) => return exit,
+        },
+        ThrottleCommand::Pause { target } => match admin(&target, overrides) {
+            Ok(admin) => pause(&admin, true, &mut out),
+            Err(exit) => return exit,
+        },
+        ThrottleCommand::Resume { target } => match admin(&target, overrides) {
+            Ok(admin) => pause(&admin, false, &mut out),
+            Err(exit) => return exit,
+        },
     };
     match result {
         Ok(()) => Exit::Success,
@@ -160,19 +163,17 @@ pub fn command(command: ThrottleCommand, overrides: &Overrides, clock: Arc<dyn C
     }
 }
 
-impl ThrottleTarget {
-    fn config(&self, overrides: &Overrides) -> Result<Config, Exit> {
-        load(self.config.as_deref(), overrides)
-    }
-}
-
 /// The admin listener of the configuration (`--admin-listen`, default 127.0.0.1:8081) and
-/// the operator key.
-fn admin(target: &ThrottleTarget, overrides: &Overrides) -> anyhow::Result<Admin> {
-    let config = Config::load(target.config.as_deref(), overrides)?;
+/// the operator key; [`Exit::Config`] if the configuration is invalid.
+fn admin(target: &ThrottleTarget, overrides: &Overrides) -> Result<Admin, Exit> {
+    let config = load(target.config.as_deref(), overrides)?;
+    let key = target.key.resolve(&config.data_dir).map_err(|e| {
+        eprintln!("edld throttle: {e:#}");
+        Exit::Software
+    })?;
     Ok(Admin {
         addr: config.admin_listen,
-        key: target.key.resolve(&config.data_dir)?,
+        key,
     })
 }
 
