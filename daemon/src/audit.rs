@@ -148,7 +148,12 @@ impl AuditRecord {
 }
 
 /// The purpose a relying party declares for a lookup (`X-Edl-Purpose` or `?purpose=`).
-/// Invariant: 1 to [`Purpose::MAX_CHARS`] characters, no control characters, trimmed.
+/// It is printed by `edld audit query` and shown to holders, so it must read as what it
+/// is. Invariant: 1 to [`Purpose::MAX_CHARS`] characters as sent, spaces trimmed at both
+/// ends, at least one other character; no control characters (a trailing CR or LF
+/// included: nothing but spaces is trimmed), no Unicode bidi controls or line separators
+/// (they reorder or break the text around them on a terminal), and no U+FFFD (the mark of
+/// bytes that were not UTF-8, which must be refused rather than stored as a guess).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Purpose(String);
 
@@ -160,21 +165,62 @@ impl Purpose {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `c` may not appear in a purpose: control characters (C0, DEL, C1), the
+    /// bidi embeddings, overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069,
+    /// U+200E, U+200F, U+061C), the line and paragraph separators (U+2028, U+2029) and the
+    /// replacement character U+FFFD.
+    pub fn refuses(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061C}'
+                    | '\u{200E}'
+                    | '\u{200F}'
+                    | '\u{2028}'..='\u{202E}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{FFFD}'
+            )
+    }
+}
+
+/// Why a purpose was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PurposeError {
+    /// Nothing but spaces.
+    #[error("purpose must not be empty")]
+    Empty,
+    /// Over [`Purpose::MAX_CHARS`].
+    #[error("purpose is longer than 200 characters")]
+    TooLong,
+    /// A control character.
+    #[error("purpose must not contain control characters")]
+    Control,
+    /// A bidi control or a line separator.
+    #[error("purpose must not contain bidi controls or line separators")]
+    Layout,
+    /// U+FFFD: bytes that were not UTF-8, decoded as a guess.
+    #[error("purpose must be UTF-8 (percent-encoded in the query) and must not contain U+FFFD")]
+    Encoding,
 }
 
 impl std::str::FromStr for Purpose {
-    type Err = &'static str;
+    type Err = PurposeError;
 
-    fn from_str(text: &str) -> Result<Purpose, &'static str> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("purpose must not be empty");
-        }
+    fn from_str(text: &str) -> Result<Purpose, PurposeError> {
         if text.chars().count() > Purpose::MAX_CHARS {
-            return Err("purpose is longer than 200 characters");
+            return Err(PurposeError::TooLong);
         }
-        if text.chars().any(char::is_control) {
-            return Err("purpose must not contain control characters");
+        if let Some(c) = text.chars().find(|c| Purpose::refuses(*c)) {
+            return Err(match c {
+                '\u{FFFD}' => PurposeError::Encoding,
+                c if c.is_control() => PurposeError::Control,
+                _ => PurposeError::Layout,
+            });
+        }
+        let text = text.trim_matches(' ');
+        if text.is_empty() {
+            return Err(PurposeError::Empty);
         }
         Ok(Purpose(text.to_owned()))
     }

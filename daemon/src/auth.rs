@@ -218,13 +218,20 @@ pub enum PeerIdentity {
 pub struct Unauthenticated;
 
 /// Authenticates a request: by its client certificate when the connection has one,
-/// otherwise by its bearer API key.
+/// otherwise by its bearer API key. A certificate and a key together, or more than one
+/// `Authorization` header, are refused as ambiguous.
 pub fn authenticate(
     headers: &HeaderMap,
     peer: Option<&PeerIdentity>,
     clients: &ApiClients,
 ) -> Result<Caller, Unauthenticated> {
-    let authorization = headers.get(axum::http::header::AUTHORIZATION);
+    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let authorization = values.next();
+    // Two credentials are ambiguous: which one acts would depend on which header a proxy
+    // or a framework reads, so neither does (docs/HTTP.md).
+    if values.next().is_some() {
+        return Err(Unauthenticated);
+    }
     match (peer, authorization) {
         (Some(_), Some(_)) => Err(Unauthenticated),
         (Some(PeerIdentity::Client(caller)), None) => Ok(caller.clone()),

@@ -1,6 +1,9 @@
 //! Signing key files: reading them (refusing group- or world-readable private keys),
 //! reading pinned root public keys, and creating development keys on first start (PKCS#8
-//! v1 PEM, mode 0600, with an SPKI PEM public key beside each).
+//! v1 PEM, mode 0600, with an SPKI PEM public key beside each). Every file written here
+//! is written durably ([`write_new_durably`], [`replace_durably`]): after a crash or a
+//! power cut it is whole or absent, never empty. A development key's public key file that
+//! is missing, empty or not its key's is derived again at start.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -126,6 +129,9 @@ pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyRepor
         } else {
             (read_private(&path)?, false)
         };
+        if create && !created {
+            restore_public(&key, &path)?;
+        }
         reports.push(KeyReport {
             key_use,
             key_id: key.key_id(),
@@ -220,28 +226,111 @@ pub fn public_path(private: &Path) -> PathBuf {
 }
 
 fn create_key(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let io = |source| KeyFileError::Io {
-        path: path.to_owned(),
-        source,
-    };
     let key = SigningKey::generate(&mut OsRng);
     let pem = key.to_pkcs8_pem();
-    // create_new: never overwrite a key; mode 0600 from the first byte on.
+    // Never overwrite a key; mode 0600 from the first byte on.
+    write_new_durably(path, pem.as_bytes(), 0o600).map_err(|source| KeyFileError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let public = public_path(path);
+    replace_durably(&public, key.public().to_spki_pem().as_bytes(), 0o644).map_err(|source| {
+        KeyFileError::Io {
+            path: public,
+            source,
+        }
+    })?;
+    Ok(key)
+}
+
+/// Writes the public key file of the development key at `private` again unless it holds
+/// that key: it may be missing, or empty after a power cut that an older edld's
+/// unsynced write did not survive. Logged, since the file changes under the operator.
+fn restore_public(key: &SigningKey, private: &Path) -> Result<(), KeyFileError> {
+    let path = public_path(private);
+    let found = match fs::read_to_string(&path) {
+        Ok(pem) if pem.trim().is_empty() => "empty",
+        Ok(pem) => match PublicKey::from_spki_pem(&pem) {
+            Ok(public) if public == *key.public() => return Ok(()),
+            Ok(_) => "another key",
+            Err(_) => "not a public key",
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
+        Err(source) => return Err(KeyFileError::Io { path, source }),
+    };
+    replace_durably(&path, key.public().to_spki_pem().as_bytes(), 0o644).map_err(|source| {
+        KeyFileError::Io {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    tracing::warn!(
+        path = %path.display(),
+        found,
+        key_id = %key.key_id(),
+        "public key file written again from its private key"
+    );
+    Ok(())
+}
+
+/// Writes a new file at `path` whole or not at all, failing if it exists: a temporary
+/// file beside it, written with `mode` and fsynced, is hard-linked to `path` (which, unlike
+/// a rename, never replaces an existing file), then the directory is fsynced.
+pub fn write_new_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let tmp = write_temporary(path, bytes, mode)?;
+    let linked = fs::hard_link(&tmp, path);
+    let removed = fs::remove_file(&tmp);
+    linked?;
+    removed?;
+    sync_parent(path)
+}
+
+/// Writes `bytes` to `path`, replacing it atomically: a temporary file beside it, written
+/// with `mode` and fsynced, is renamed over `path`, then the directory is fsynced. After a
+/// crash `path` holds the old contents or the new, never a part.
+pub fn replace_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let tmp = write_temporary(path, bytes, mode)?;
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_parent(path)
+}
+
+/// `.<name>.tmp` beside `path`, created afresh with `mode`, holding `bytes`, fsynced. A
+/// leftover from an interrupted write is removed first, so `mode` applies.
+fn write_temporary(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(pem.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    let public = public_path(path);
-    fs::write(&public, key.public().to_spki_pem()).map_err(|source| KeyFileError::Io {
-        path: public,
-        source,
-    })?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        .mode(mode)
+        .open(&tmp)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
-    Ok(key)
+    Ok(tmp)
 }
+
+/// Makes the directory entry of `path` durable.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => fs::File::open(dir)?.sync_all(),
+        _ => fs::File::open(".")?.sync_all(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

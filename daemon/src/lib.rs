@@ -22,7 +22,6 @@
 pub mod audit;
 pub mod auth;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use daemon::auth::Role;
-use daemon::client::{Client, Reply};
 use hyper::Method;
 use serde_json::{Value, json};
+use tests::client::{Client, Reply};
 use tests::{
     ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
 };
@@ -671,6 +671,59 @@ async fn refusals_do_not_tell_what_exists() {
         (unknown.status, &unknown.body),
         (malformed.status, &malformed.body)
     );
+}
+
+/// Two `Authorization` headers on one request are ambiguous: 401, even when both carry
+/// the same good key, on both listeners; the same key sent once is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_authorization_headers_are_refused() {
+    let d = TestDaemon::start().await.unwrap();
+    let bearer = |role: &str| ("authorization", format!("Bearer {}", d.key(role)));
+    let status = "/v1/credentials/0123456789abcdef0123456789abcdef/status";
+    let mut c = d.client().await.unwrap();
+    let once = c
+        .send_with(Method::GET, status, &[bearer("officer")], None)
+        .await
+        .unwrap();
+    assert_eq!(once.status, 404, "{once:?}");
+    for headers in [
+        [bearer("officer"), bearer("officer")],
+        [bearer("officer"), bearer("insurer")],
+        [
+            bearer("officer"),
+            ("authorization", "Bearer edl_officer_wrong".into()),
+        ],
+        [("authorization", "Basic eDp5".into()), bearer("officer")],
+    ] {
+        let twice = c
+            .send_with(Method::GET, status, &headers, None)
+            .await
+            .unwrap();
+        assert_eq!(twice.status, 401, "{headers:?}: {twice:?}");
+        assert!(twice.header("www-authenticate").is_some(), "{twice:?}");
+    }
+    let mut admin = d.admin_client().await.unwrap();
+    let once = admin
+        .send_with(
+            Method::GET,
+            "/admin/v1/clients",
+            &[bearer("operator")],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(once.status, 200, "{once:?}");
+    let twice = admin
+        .send_with(
+            Method::GET,
+            "/admin/v1/clients",
+            &[bearer("operator"), bearer("operator")],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(twice.status, 401, "{twice:?}");
+    d.stop().await.unwrap();
 }
 
 /// Client certificates: only one from the configured CA, valid now, usable by clients and

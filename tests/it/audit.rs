@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use daemon::audit::AuditRecord;
-use daemon::client::Client;
 use rand_core::{OsRng, RngCore};
+use tests::client::Client;
 use tests::{Options, RealDaemon, TestDaemon, edld_binary, issue_credential, licence_numbers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -161,6 +161,107 @@ async fn every_answered_lookup_is_one_record_with_who_and_why() {
         .await
         .unwrap();
     assert_eq!(reply.status, 403);
+    d.stop().await.unwrap();
+}
+
+/// A purpose that could make `edld audit query` print misleading text is refused with 400
+/// and leaves no record: control characters (a trailing CR or LF included), bidi controls,
+/// bytes that are not UTF-8 and U+FFFD in the query, a header that is not visible ASCII,
+/// two headers. Spaces around a purpose are trimmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misleading_purposes_are_refused_and_leave_no_record() {
+    let options = Options {
+        tls: false,
+        ..Options::default()
+    };
+    let d = TestDaemon::start_with(options, tempfile::tempdir().unwrap(), None)
+        .await
+        .unwrap();
+    let mut c = d.client().await.unwrap();
+    let number = licence_numbers(1, 110_102).remove(0);
+    let credential = issue_credential(&mut c, d.key("registry"), d.key("gateway"), &number)
+        .await
+        .unwrap();
+    let path = format!(
+        "/v1/credentials/{}/status",
+        credential["id"].as_str().unwrap()
+    );
+    let insurer = format!("Authorization: Bearer {}\r\n", d.key("insurer"));
+    for query in [
+        "claim%0D",
+        "claim%0D%0A",
+        "claim%0A",
+        "%09claim",
+        "claim%00",
+        "claim%1B%5B2J",
+        "claim%C2%85",
+        "%E2%80%AEmialc",
+        "%E2%80%AAclaim",
+        "%E2%81%A6claim%E2%81%A9",
+        "claim%E2%80%8F",
+        "claim%E2%80%8E",
+        "claim%D8%9C",
+        "claim%E2%80%A8x",
+        "claim%FF",
+        "claim%C3%28",
+        "%ED%A0%80",
+        "claim%EF%BF%BD",
+        "%20%20%20",
+    ] {
+        let (status, body) = raw_get(d.addr, &format!("{path}?purpose={query}"), &insurer).await;
+        assert_eq!(status, 400, "?purpose={query}: {body}");
+        assert!(body.contains("purpose"), "?purpose={query}: {body}");
+    }
+    for header in [
+        "X-Edl-Purpose: claim\tseven\r\n",
+        "X-Edl-Purpose: \u{202E}mialc\r\n",
+        "X-Edl-Purpose: claim \u{FFFD}\r\n",
+        "X-Edl-Purpose: one\r\nX-Edl-Purpose: two\r\n",
+    ] {
+        let (status, body) = raw_get(d.addr, &path, &format!("{insurer}{header}")).await;
+        assert_eq!(status, 400, "{header:?}: {body}");
+    }
+    // A header wins over the query, so a bad header is refused even beside a good query.
+    let (status, _) = raw_get(
+        d.addr,
+        &format!("{path}?purpose=claim"),
+        &format!("{insurer}X-Edl-Purpose: claim\tseven\r\n"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // The query is checked even where the header wins.
+    let (status, _) = raw_get(
+        d.addr,
+        &format!("{path}?purpose=claim%0D"),
+        &format!("{insurer}X-Edl-Purpose: claim seven\r\n"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(lookup_records(&d.data_dir()).is_empty());
+
+    // Spaces are trimmed; other scripts, right-to-left ones included, are kept.
+    let (status, body) = raw_get(
+        d.addr,
+        &format!("{path}?purpose=%20%20claim%207%20"),
+        &insurer,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = raw_get(
+        d.addr,
+        &format!("{path}?purpose=%D8%AA%D8%A3%D9%85%D9%8A%D9%86%207"),
+        &insurer,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let purposes: Vec<Option<String>> = lookup_records(&d.data_dir())
+        .into_iter()
+        .map(|r| r.purpose)
+        .collect();
+    assert_eq!(
+        purposes,
+        [Some("claim 7".to_owned()), Some("تأمين 7".to_owned())]
+    );
     d.stop().await.unwrap();
 }
 

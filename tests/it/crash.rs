@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use daemon::client::Client;
 use hyper::Method;
 use keys::licence::LicenceNumber;
 use keys::token::VerifyPolicy;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
+use tests::client::Client;
 use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
 
 const CLIENTS: usize = 8;

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use daemon::client::Client;
 use hyper::Method;
 use keys::token::{VerifiedCredential, VerifyPolicy};
 use keys::trust_list::TrustList;
 use serde_json::{Value, json};
+use tests::client::Client;
 use tests::{TINY_PNG, TestDaemon, licence_json, licence_numbers, wait_issued};
 
 const WAIT: Duration = Duration::from_secs(30);

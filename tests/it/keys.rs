@@ -243,7 +243,7 @@ root_public = ["{root_public}"]
         let addr = running.public;
         let signed_2 = signed_2.clone();
         async move {
-            let mut c = daemon::client::Client::connect(addr, None).await?;
+            let mut c = tests::client::Client::connect(addr, None).await?;
             let served = c.get("/v1/trust-list", None).await?;
             Ok((served.body.as_ref() == signed_2).then_some(()))
         }
@@ -263,7 +263,7 @@ root_public = ["{root_public}"]
         .await
         .unwrap();
     assert_eq!(reply.status, 503, "{:?}", reply.body);
-    let mut admin = daemon::client::Client::connect(running.admin, None)
+    let mut admin = tests::client::Client::connect(running.admin, None)
         .await
         .unwrap();
     let queue = admin
@@ -339,4 +339,27 @@ fn the_example_production_configuration_matches_the_unit() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("does not exist"), "{err}");
+}
+
+/// A development public key file that a power cut left empty (an older edld wrote it
+/// without fsync and never again) is derived again from its private key at the next
+/// start, and the trust list served verifies against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_public_key_file_is_derived_again_at_start() {
+    let d = tests::TestDaemon::start().await.unwrap();
+    let path = d.data_dir().join("keys/root.pub.pem");
+    let before = std::fs::read(&path).unwrap();
+    let dir = d.stop().await.unwrap();
+    std::fs::File::create(&path).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+    let d = tests::TestDaemon::start_with(tests::Options::default(), dir, None)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let mut c = d.client().await.unwrap();
+    let list = c.get("/v1/trust-list", None).await.unwrap();
+    assert_eq!(list.status, 200);
+    keys::trust_list::verify(&list.body, &[d.root().unwrap()], None).unwrap();
+    d.stop().await.unwrap();
 }

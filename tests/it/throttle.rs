@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use daemon::client::{Client, Reply};
 use hyper::Method;
 use serde_json::{Value, json};
+use tests::client::{Client, Reply};
 use tests::{Options, TestDaemon, licence_json, licence_numbers, poll};
 
 const WAIT: Duration = Duration::from_secs(30);

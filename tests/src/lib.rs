@@ -3,6 +3,8 @@
 //! TLS client; sample licences; and locating the real `edld` binary for tests that run it
 //! as a separate process.
 
+pub mod client;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use daemon::auth::Role;
-use daemon::client::Client;
 use daemon::config::{Config, RawCertClient, RawConfig, RawTls};
 use daemon::{Listeners, ManualClock};
 use keys::licence::LicenceNumber;
 use keys::{PublicKey, UnixTime};
+
+use crate::client::Client;
 
 /// The manual clock's start: 2030-03-17T17:46:40Z.
 pub const START: UnixTime = UnixTime(1_900_000_000);
@@ -188,7 +191,7 @@ impl TestDaemon {
                 client_ca = Some(ca);
             }
             raw.tls = Some(files);
-            tls = Some(daemon::client::tls_config(cert_pem.as_bytes())?);
+            tls = Some(crate::client::tls_config(cert_pem.as_bytes())?);
             server_ca = cert_pem;
         }
         let mut config = Config::try_from(raw)?;
@@ -256,7 +259,7 @@ impl TestDaemon {
         cert_pem: &str,
         key_pem: &str,
     ) -> anyhow::Result<Client> {
-        let config = daemon::client::tls_config_with(
+        let config = crate::client::tls_config_with(
             self.server_ca.as_bytes(),
             Some((cert_pem.as_bytes(), key_pem.as_bytes())),
         )?;

@@ -1,97 +1,24 @@
 //! Reading the audit logs back: checking both chains (`edld audit verify`) and listing who
 //! looked up one licence and what was changed on it (`edld audit query`). Works on a
-//! store and a lookup log file, so the same code runs offline on a data directory and
-//! inside the running daemon (admin listener).
+//! store and a lookup log file, so the same code runs offline on a data directory (`edld
+//! audit` while edld is stopped) and inside the running daemon (admin listener).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::chain::{self, Checker, Head};
 use super::{AuditRecord, LOOKUPS_FILE};
-use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
 
 /// Change records read from the store at a time.
 const PAGE: usize = 4096;
 
-/// Where `edld audit` reads the logs.
-pub enum Source {
-    /// The running daemon, through its admin listener, with an operator's API key.
-    Daemon {
-        /// The admin listener.
-        addr: SocketAddr,
-        /// An API key of the operator role.
-        key: String,
-    },
-    /// A stopped daemon's data directory.
-    Offline {
-        /// The data directory.
-        data_dir: PathBuf,
-    },
-}
-
-impl Source {
-    /// Checks both chains.
-    pub async fn verify(&self) -> anyhow::Result<VerifyReport> {
-        match self {
-            Source::Daemon { addr, key } => admin_get(*addr, key, "/admin/v1/audit/verify").await,
-            Source::Offline { data_dir } => {
-                let store = open_offline(data_dir)?;
-                let report = verify(&store, &lookups_path(data_dir)).await;
-                store.close().await?;
-                Ok(report?)
-            }
-        }
-    }
-
-    /// The records about one licence.
-    pub async fn query(&self, licence: &str) -> anyhow::Result<QueryReport> {
-        match self {
-            Source::Daemon { addr, key } => {
-                let path = format!("/admin/v1/audit?licence={licence}");
-                admin_get(*addr, key, &path).await
-            }
-            Source::Offline { data_dir } => {
-                let store = open_offline(data_dir)?;
-                let report = query(&store, &lookups_path(data_dir), licence).await;
-                store.close().await?;
-                Ok(report?)
-            }
-        }
-    }
-}
-
 /// The lookup log's path in a data directory.
 pub fn lookups_path(data_dir: &Path) -> PathBuf {
     data_dir.join("audit").join(LOOKUPS_FILE)
-}
-
-/// Opens a stopped daemon's store to read it.
-fn open_offline(data_dir: &Path) -> anyhow::Result<SledStore> {
-    use anyhow::Context;
-    SledStore::open(data_dir, None)
-        .with_context(|| format!("opening the store in {}", data_dir.display()))
-}
-
-async fn admin_get<T: serde::de::DeserializeOwned>(
-    addr: SocketAddr,
-    key: &str,
-    path: &str,
-) -> anyhow::Result<T> {
-    let mut client = crate::client::Client::connect(addr, None).await?;
-    let reply = client.get(path, Some(key)).await?;
-    if reply.status != 200 {
-        anyhow::bail!(
-            "the admin listener on {addr} answered {}: {}",
-            reply.status,
-            String::from_utf8_lossy(&reply.body)
-        );
-    }
-    Ok(serde_json::from_slice(&reply.body)?)
 }
 
 /// The result of checking one chain.

@@ -3,7 +3,7 @@
 use super::chain::{self, BreakReason, Head};
 use std::sync::Arc;
 
-use super::{AuditRecord, LOOKUP_ACTION, LookupLog, Purpose};
+use super::{AuditRecord, LOOKUP_ACTION, LookupLog, Purpose, PurposeError};
 use crate::auth::{Caller, Role};
 use crate::clock::{Clock, ManualClock};
 
@@ -140,6 +140,63 @@ fn purposes_are_parsed() {
     assert!("a\nb".parse::<Purpose>().is_err());
     assert!("x".repeat(201).parse::<Purpose>().is_err());
     assert!("保险单 12".parse::<Purpose>().is_ok());
+}
+
+#[track_caller]
+fn check_purpose(text: &str, expected: Result<&str, PurposeError>) {
+    assert_eq!(
+        text.parse::<Purpose>().map(|p| p.as_str().to_owned()),
+        expected.map(str::to_owned),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn only_spaces_are_trimmed() {
+    check_purpose("  claim 7  ", Ok("claim 7"));
+    check_purpose("claim 7\r", Err(PurposeError::Control));
+    check_purpose("claim 7\r\n", Err(PurposeError::Control));
+    check_purpose("\tclaim 7", Err(PurposeError::Control));
+    check_purpose("   ", Err(PurposeError::Empty));
+    check_purpose("\u{3000}claim", Ok("\u{3000}claim"));
+}
+
+#[test]
+fn control_characters_are_refused() {
+    for c in ['\0', '\u{1B}', '\u{7F}', '\u{85}', '\u{9B}', '\n', '\u{8}'] {
+        check_purpose(&format!("claim{c}7"), Err(PurposeError::Control));
+    }
+}
+
+#[test]
+fn bidi_controls_and_line_separators_are_refused() {
+    for c in [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+        '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{2028}', '\u{2029}',
+    ] {
+        check_purpose(&format!("claim {c}7"), Err(PurposeError::Layout));
+    }
+    // Right-to-left text itself is fine; only the invisible controls are not.
+    check_purpose("تأمين 7", Ok("تأمين 7"));
+}
+
+#[test]
+fn the_replacement_character_is_refused() {
+    check_purpose("claim \u{FFFD}", Err(PurposeError::Encoding));
+    check_purpose(
+        &String::from_utf8_lossy(b"claim \xff"),
+        Err(PurposeError::Encoding),
+    );
+}
+
+#[test]
+fn the_length_counts_characters_as_sent() {
+    check_purpose(&"保".repeat(200), Ok(&"保".repeat(200)));
+    check_purpose(&"保".repeat(201), Err(PurposeError::TooLong));
+    check_purpose(
+        &format!(" {} ", "x".repeat(199)),
+        Err(PurposeError::TooLong),
+    );
 }
 
 #[tokio::test]

@@ -90,11 +90,17 @@ fn names_are_unique_and_revocation_refuses_the_key() {
 
 #[track_caller]
 fn check_auth(authorization: Option<&str>, peer: Option<PeerIdentity>, expected: Option<&str>) {
+    check_auth_headers(authorization.as_slice(), peer, expected)
+}
+
+/// As [`check_auth`], with one `Authorization` header per value.
+#[track_caller]
+fn check_auth_headers(authorization: &[&str], peer: Option<PeerIdentity>, expected: Option<&str>) {
     let (clients, key) = clients();
     let mut headers = HeaderMap::new();
-    if let Some(value) = authorization {
+    for value in authorization {
         let value = value.replace("KEY", &key);
-        headers.insert(
+        headers.append(
             header::AUTHORIZATION,
             HeaderValue::from_str(&value).unwrap(),
         );
@@ -144,6 +150,19 @@ fn certificate_and_key_together_are_refused() {
 #[test]
 fn unmapped_certificate_is_refused() {
     check_auth(None, Some(PeerIdentity::Unmapped), None)
+}
+#[test]
+fn two_authorization_headers_are_refused() {
+    check_auth_headers(&["Bearer KEY", "Bearer KEY"], None, None)
+}
+#[test]
+fn a_good_key_beside_a_bad_one_is_refused() {
+    check_auth_headers(&["Bearer KEY", "Bearer edl_officer_wrong"], None, None);
+    check_auth_headers(&["Bearer edl_officer_wrong", "Bearer KEY"], None, None)
+}
+#[test]
+fn an_empty_second_authorization_header_is_refused() {
+    check_auth_headers(&["Bearer KEY", ""], None, None)
 }
 
 /// A certificate with subject `CN=<cn>, OU=<ou>…` and the given DNS names.

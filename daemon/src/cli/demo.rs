@@ -1,22 +1,85 @@
 //! `edld demo`: starts the daemon on loopback with sample licences and walks through
 //! apply → issue → QR → verify → revoke → verify, printing each step and the HTTP call
-//! behind it.
+//! behind it. The state lives in a temporary directory that is removed at the end unless
+//! `--keep` (or `--data`) says otherwise; the demo says where it is either way.
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hyper::{Method, StatusCode};
+use clap::Args;
 use keys::token::VerifyPolicy;
 use serde_json::{Value, json};
+use ureq::http::{Method, StatusCode};
 
-use crate::client::Client;
+use super::{Exit, load, runtime};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Overrides};
 use crate::{Listeners, keyfiles};
+
+/// `edld demo [--keep]`.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Keep the demo's state directory (removed at the end otherwise; a directory named
+    /// with --data is always kept).
+    #[arg(long)]
+    keep: bool,
+}
+
+/// Runs the demo on free loopback ports and, unless `--data` names one, a fresh
+/// temporary state directory.
+pub fn command(args: &DemoArgs, overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
+    let mut overrides = overrides.clone();
+    if overrides.listen.is_none() {
+        overrides.listen = Some("127.0.0.1:0".into());
+    }
+    if overrides.admin_listen.is_none() {
+        overrides.admin_listen = Some("127.0.0.1:0".into());
+    }
+    let temporary = overrides.data_dir.is_none();
+    if temporary {
+        let dir = std::env::temp_dir().join(format!("edl-demo-{}", std::process::id()));
+        overrides.data_dir = Some(dir);
+    }
+    let mut config = match load(None, &overrides) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    // Show a revocation in the next status list within a fraction of a second.
+    config.status_coalesce = Duration::from_millis(100);
+    let data_dir = config.data_dir.clone();
+    let result = runtime()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(config, clock, std::io::stdout())));
+    let exit = match result {
+        Ok(()) => Exit::Success,
+        Err(e) => {
+            eprintln!("edld demo: {e:#}");
+            Exit::Software
+        }
+    };
+    if temporary && !args.keep {
+        match std::fs::remove_dir_all(&data_dir) {
+            Ok(()) => println!(
+                "Removed the demo's state directory {} (edld demo --keep keeps it).",
+                data_dir.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                eprintln!("edld demo: removing {}: {e}", data_dir.display());
+                return Exit::Software;
+            }
+        }
+    } else {
+        println!("The demo's state is kept in {}.", data_dir.display());
+    }
+    exit
+}
 
 /// Sample licences, as JSON Lines in the import format.
 pub const SAMPLE_LICENCES: &str = r#"{"number":"11010519491231002X","name":"张伟","classes":["C1","D"],"valid_from":"2020-03-01","valid_until":"2032-03-01","authority":"北京市公安局公安交通管理局","points":2,"photo":"55c64d0fcd6f9d5f7c828093857e3fdfda68478bb4e9bd24d481ef391c7804e8"}
@@ -24,11 +87,12 @@ pub const SAMPLE_LICENCES: &str = r#"{"number":"11010519491231002X","name":"张�
 {"number":"110105200002290013","name":"Wang Fang","classes":["A1","B1","C1"],"valid_from":"2021-01-01","valid_until":"2027-01-01","authority":"Beijing Traffic Administration"}
 "#;
 
-/// Runs the walkthrough on a daemon started in-process, writing to `out`.
+/// Runs the walkthrough on a daemon started in-process, writing to `out`. The walkthrough
+/// makes blocking HTTP calls, so it runs on a blocking thread beside the daemon.
 pub async fn run(
     config: Config,
     clock: Arc<dyn Clock>,
-    out: &mut (impl Write + Send),
+    mut out: impl Write + Send + 'static,
 ) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&config).await?;
     let addr = listeners.public_addr()?;
@@ -37,10 +101,12 @@ pub async fn run(
     let daemon = tokio::spawn(crate::run(config, listeners, clock.clone(), async {
         let _ = stop_rx.await;
     }));
-    let result = walkthrough(addr, &data_dir, clock.as_ref(), out).await;
+    let walked =
+        tokio::task::spawn_blocking(move || walkthrough(addr, &data_dir, clock.as_ref(), &mut out))
+            .await;
     let _ = stop_tx.send(());
     daemon.await.context("daemon task")??;
-    result
+    walked.context("demo thread")?
 }
 
 macro_rules! say {
@@ -50,14 +116,14 @@ macro_rules! say {
     }};
 }
 
-async fn walkthrough(
-    addr: std::net::SocketAddr,
-    data_dir: &std::path::Path,
+fn walkthrough(
+    addr: SocketAddr,
+    data_dir: &Path,
     clock: &dyn Clock,
-    out: &mut (impl Write + Send),
+    out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let base = format!("http://{addr}");
-    let mut http = connect_when_ready(addr).await?;
+    let http = connect_when_ready(addr)?;
     say!(
         out,
         "edld demo: the daemon is up on {base} (state in {})",
@@ -85,14 +151,12 @@ async fn walkthrough(
     for line in SAMPLE_LICENCES.lines() {
         let body: Value = serde_json::from_str(line)?;
         let number = body["number"].as_str().unwrap_or_default().to_owned();
-        let reply = http
-            .json(
-                Method::PUT,
-                &format!("/v1/licences/{number}"),
-                Some(&registry),
-                &body,
-            )
-            .await?;
+        let reply = http.json(
+            Method::PUT,
+            &format!("/v1/licences/{number}"),
+            Some(&registry),
+            &body,
+        )?;
         expect(&reply, &[StatusCode::CREATED, StatusCode::OK])?;
         say!(
             out,
@@ -108,14 +172,12 @@ async fn walkthrough(
         out,
         "\n2. The national app applies for {number} with the photo on file (role gateway):"
     );
-    let reply = http
-        .json(
-            Method::POST,
-            "/v1/applications",
-            Some(&gateway),
-            &json!({"licence_number": number, "photo_source": "on_file"}),
-        )
-        .await?;
+    let reply = http.json(
+        Method::POST,
+        "/v1/applications",
+        Some(&gateway),
+        &json!({"licence_number": number, "photo_source": "on_file"}),
+    )?;
     expect(&reply, &[StatusCode::ACCEPTED, StatusCode::OK])?;
     let body = reply.json()?;
     let ticket = body["ticket"].as_str().unwrap_or_default().to_owned();
@@ -123,7 +185,7 @@ async fn walkthrough(
         out,
         "   POST {base}/v1/applications -> {} Location: {}",
         reply.status,
-        reply.header("location").unwrap_or("-")
+        reply.location.as_deref().unwrap_or("-")
     );
     say!(
         out,
@@ -138,16 +200,14 @@ async fn walkthrough(
     );
     let started = Instant::now();
     let credential = loop {
-        let reply = http
-            .get(&format!("/v1/applications/{ticket}"), Some(&gateway))
-            .await?;
+        let reply = http.get(&format!("/v1/applications/{ticket}"), Some(&gateway))?;
         expect(&reply, &[StatusCode::OK])?;
         let body = reply.json()?;
         match body["state"].as_str() {
             Some("issued") => break body["credential"].clone(),
             Some("rejected") => bail!("the application was rejected: {}", body["reason"]),
             _ if started.elapsed() > Duration::from_secs(30) => bail!("not issued after 30 s"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            _ => std::thread::sleep(Duration::from_millis(50)),
         }
     };
     let id = credential["id"].as_str().unwrap_or_default().to_owned();
@@ -180,7 +240,7 @@ async fn walkthrough(
     let root = keyfiles::read_public(&keyfiles::public_path(
         &data_dir.join("keys").join("root.pem"),
     ))?;
-    let trust_bytes = http.get("/v1/trust-list", None).await?.body;
+    let trust_bytes = http.get("/v1/trust-list", None)?.body;
     let trust = keys::trust_list::verify(&trust_bytes, std::slice::from_ref(&root), None)?;
     say!(
         out,
@@ -200,16 +260,14 @@ async fn walkthrough(
         c.licence.classes,
         c.expires_at
     );
-    let live = http
-        .get(&format!("/v1/credentials/{id}/status"), Some(&officer))
-        .await?;
+    let live = http.get(&format!("/v1/credentials/{id}/status"), Some(&officer))?;
     expect(&live, &[StatusCode::OK])?;
     say!(
         out,
         "   GET {base}/v1/credentials/{id}/status (role officer) -> {}",
         live.json()?["status"]
     );
-    let list_status = status_list_value(&mut http, &trust, &c.status, clock).await?;
+    let list_status = status_list_value(&http, &trust, &c.status, clock)?;
     say!(
         out,
         "   status list {} entry {} -> {list_status}",
@@ -219,14 +277,12 @@ async fn walkthrough(
     say!(out, "   verdict: VALID");
 
     say!(out, "\n6. The licence office revokes the licence:");
-    let reply = http
-        .json(
-            Method::POST,
-            &format!("/v1/licences/{number}/state"),
-            Some(&registry),
-            &json!({"action": "revoke"}),
-        )
-        .await?;
+    let reply = http.json(
+        Method::POST,
+        &format!("/v1/licences/{number}/state"),
+        Some(&registry),
+        &json!({"action": "revoke"}),
+    )?;
     expect(&reply, &[StatusCode::OK])?;
     say!(
         out,
@@ -235,13 +291,11 @@ async fn walkthrough(
     );
 
     say!(out, "\n7. The same QR code, checked again:");
-    let live = http
-        .get(&format!("/v1/credentials/{id}/status"), Some(&officer))
-        .await?;
+    let live = http.get(&format!("/v1/credentials/{id}/status"), Some(&officer))?;
     say!(out, "   live status -> {}", live.json()?["status"]);
     let started = Instant::now();
     loop {
-        let value = status_list_value(&mut http, &trust, &c.status, clock).await?;
+        let value = status_list_value(&http, &trust, &c.status, clock)?;
         if value == "invalid (revoked)" {
             say!(
                 out,
@@ -253,7 +307,7 @@ async fn walkthrough(
         if started.elapsed() > Duration::from_secs(30) {
             bail!("the status list did not show the revocation within 30 s");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::thread::sleep(Duration::from_millis(100));
     }
     say!(
         out,
@@ -266,25 +320,120 @@ async fn walkthrough(
     Ok(())
 }
 
-async fn connect_when_ready(addr: std::net::SocketAddr) -> anyhow::Result<Client> {
+/// The demo's HTTP client: ureq, blocking, one kept-alive connection to the daemon.
+struct Http {
+    agent: ureq::Agent,
+    base: String,
+}
+
+/// An answer.
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> anyhow::Result<Value> {
+        serde_json::from_slice(&self.body).with_context(|| {
+            format!(
+                "{} answered {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+impl Http {
+    fn new(addr: SocketAddr) -> Http {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .no_delay(true)
+            .proxy(None)
+            .user_agent(concat!("edld-demo/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Http {
+            agent: ureq::Agent::new_with_config(config),
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// Sends one request, with `key` as the bearer token and `body` as JSON.
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Reply> {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("Content-Type", "application/json")
+                .body(body.to_string().into_bytes())?,
+            None => request.body(Vec::new())?,
+        };
+        let mut response = self
+            .agent
+            .run(request)
+            .with_context(|| format!("{}{path}", self.base))?;
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .body_mut()
+            .read_to_vec()
+            .with_context(|| format!("{}{path}", self.base))?;
+        Ok(Reply {
+            status: response.status(),
+            location,
+            body,
+        })
+    }
+
+    fn get(&self, path: &str, key: Option<&str>) -> anyhow::Result<Reply> {
+        self.send(Method::GET, path, key, None)
+    }
+
+    fn json(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> anyhow::Result<Reply> {
+        self.send(method, path, key, Some(body))
+    }
+}
+
+/// Polls `/readyz` until the daemon answers 200.
+fn connect_when_ready(addr: SocketAddr) -> anyhow::Result<Http> {
+    let http = Http::new(addr);
     let started = Instant::now();
     loop {
-        if let Ok(mut client) = Client::connect(addr, None).await
-            && client
-                .get("/readyz", None)
-                .await
-                .is_ok_and(|r| r.status == StatusCode::OK)
+        if http
+            .get("/readyz", None)
+            .is_ok_and(|r| r.status == StatusCode::OK)
         {
-            return Ok(client);
+            return Ok(http);
         }
         if started.elapsed() > Duration::from_secs(30) {
             bail!("the daemon did not become ready within 30 s");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-fn expect(reply: &crate::client::Reply, statuses: &[StatusCode]) -> anyhow::Result<()> {
+fn expect(reply: &Reply, statuses: &[StatusCode]) -> anyhow::Result<()> {
     if statuses.contains(&reply.status) {
         Ok(())
     } else {
@@ -296,8 +445,8 @@ fn expect(reply: &crate::client::Reply, statuses: &[StatusCode]) -> anyhow::Resu
     }
 }
 
-async fn status_list_value(
-    http: &mut Client,
+fn status_list_value(
+    http: &Http,
     trust: &keys::trust_list::TrustList,
     reference: &keys::token::StatusReference,
     clock: &dyn Clock,
@@ -307,7 +456,7 @@ async fn status_list_value(
         .find("/v1/status-lists/")
         .map(|i| &reference.uri[i..])
         .context("status list URI")?;
-    let reply = http.get(path, None).await?;
+    let reply = http.get(path, None)?;
     expect(&reply, &[StatusCode::OK])?;
     let list = keys::status_list::verify(
         &reply.body,

@@ -1,19 +1,114 @@
 //! `edld registry import FILE`: licence records from CSV (with the header
 //! `number,name,classes,valid_from,valid_until,authority,state,points,photo`) or JSON Lines
 //! (one object per line with the same fields). Each line is checked in full and written
-//! in one atomic batch, or not at all; failures are reported by line number. Writes are
-//! made durable every few thousand lines and at the end.
+//! whole, or not at all; failures are reported by line number. Records are written in
+//! groups of a few thousand, each durable together. The data directory must not be in use
+//! by a running edld (the store is locked then): that is refused with exit 75 and a
+//! pointer to the registry API.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
+use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::{Exit, load};
 use crate::auth::{Caller, Role};
+use crate::clock::Clock;
+use crate::config::Overrides;
 use crate::domain::registry::{CSV_HEADER, Classes, LicenceRecord, RegistryLine};
 use crate::service::Service;
+use crate::store::sled::SledStore;
+use crate::store::{Store, StoreError};
+
+/// `edld registry …`.
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Import licence records from CSV or JSON Lines (the daemon must not be running on
+    /// the same data directory).
+    Import {
+        /// The file (`.csv`, or JSON Lines otherwise).
+        file: PathBuf,
+        /// Configuration (for the data directory and keys).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Force the format.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+}
+
+/// Runs `edld registry import`: exit 0, 65 if some lines were refused, 75 if edld runs on
+/// the data directory.
+pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn Clock>) -> Exit {
+    let RegistryCommand::Import {
+        file,
+        config,
+        format,
+    } = command;
+    let config = match load(config.as_deref(), overrides) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let format = format.unwrap_or_else(|| Format::from_path(&file));
+    let in_use = || {
+        eprintln!(
+            "edld is running on {}: stop it, or use the registry API (PUT /v1/licences/{{number}})",
+            config.data_dir.display()
+        );
+        Exit::TempFail
+    };
+    let store = match SledStore::open(&config.data_dir, None) {
+        Ok(store) => Arc::new(store),
+        Err(StoreError::InUse(_)) => return in_use(),
+        Err(e) => {
+            eprintln!(
+                "edld registry import: opening the store in {}: {e}",
+                config.data_dir.display()
+            );
+            return Exit::Software;
+        }
+    };
+    let result = super::runtime()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            rt.block_on(async {
+                let (keys, _) = crate::keyfiles::load(&config.keys, &config.data_dir)?;
+                let metrics = Arc::new(crate::metrics::Metrics::new());
+                let base_url = config.base_url(config.listen);
+                let service =
+                    Service::open(&config, keys, clock, base_url, metrics, store.clone()).await?;
+                let report = import_file(&service, &file, format).await;
+                store.close().await?;
+                report
+            })
+        });
+    match result {
+        Ok(report) => {
+            for (line, message) in &report.failed {
+                eprintln!("{}:{line}: {message}", file.display());
+            }
+            println!(
+                "imported {} licence records from {}; {} lines refused",
+                report.imported,
+                file.display(),
+                report.failed.len()
+            );
+            if report.failed.is_empty() {
+                Exit::Success
+            } else {
+                Exit::Data
+            }
+        }
+        Err(e) => {
+            eprintln!("edld registry import: {e:#}");
+            Exit::Software
+        }
+    }
+}
 
 /// Lines between durable commits.
 const COMMIT_EVERY: usize = 5_000;

@@ -4,11 +4,21 @@
 //! needs credentials (and which roles may call it), come from the route tables in `http`
 //! and the role-by-endpoint table in `auth`. A test checks that every route of each
 //! listener is described in its document and that nothing is described without a route.
+//!
+//! The schemas say exactly what is well formed: a request they accept is never answered
+//! 400, and one they refuse always gets a 4xx (`.ci/schemathesis` checks both with every
+//! check schemathesis has). What depends on state, on the caller's role or on several
+//! fields together (an unknown licence, a channel that is not the caller's, a photo that
+//! is not a JPEG or PNG, a setting's value out of range) is a 422, as docs/HTTP.md says.
+//! The one rule beyond JSON Schema, a licence number's check character and birth date,
+//! has a custom `format`, `licence-number`.
 
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
+use crate::audit::Purpose;
 use crate::auth::{Endpoint, Role, allowed};
+use crate::domain::throttle::settings::NAMES;
 
 /// What a document needs of a route table: method, path and who may call each route.
 pub type Described = (Method, &'static str, Endpoint);
@@ -441,8 +451,13 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
+            let schema = if name == "number" {
+                licence_number()
+            } else {
+                json!({"type": "string"})
+            };
             let mut parameter =
-                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+                json!({"name": name, "in": "path", "required": true, "schema": schema});
             if name == "number" {
                 parameter["example"] = json!(EXAMPLE_LICENCE);
             }
@@ -450,24 +465,24 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
         })
         .collect();
     if o.path == "/v1/credentials/{id}/status" {
-        let purpose = json!({"type": "string", "minLength": 1, "maxLength": 200});
-        parameters.push(json!({"name": "purpose", "in": "query", "required": false, "schema": purpose,
-            "description": "why the lookup is made; insurers, rental firms and employers must declare one (here or in X-Edl-Purpose)"}));
-        parameters.push(
-            json!({"name": "X-Edl-Purpose", "in": "header", "required": false, "schema": purpose,
-            "description": "why the lookup is made (takes precedence over the purpose parameter)"}),
-        );
+        parameters.push(json!({"name": "purpose", "in": "query", "required": false,
+            "schema": purpose(false),
+            "description": "why the lookup is made; insurers, rental firms and employers must declare one (here or in X-Edl-Purpose). Up to 200 characters, spaces at either end trimmed; no control characters, bidi controls, line separators or U+FFFD; percent-encoded UTF-8"}));
+        parameters.push(json!({"name": "X-Edl-Purpose", "in": "header", "required": false,
+            "schema": purpose(true),
+            "description": "why the lookup is made, in visible ASCII (takes precedence over the purpose parameter, which must be well formed too)"}));
     }
     if o.path == "/v1/status-lists/{n}" {
         parameters.push(json!({"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}}));
     }
     if o.path == "/admin/v1/audit" {
         parameters.push(json!({"name": "licence", "in": "query", "required": true,
-            "schema": {"type": "string", "minLength": 18, "maxLength": 18}, "example": EXAMPLE_LICENCE}));
+            "schema": licence_number(), "example": EXAMPLE_LICENCE}));
     }
     if o.path == "/v1/reviews" {
         parameters.push(json!({"name": "limit", "in": "query", "required": false,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}));
+            "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
+            "description": "at most this many (default 100); 0 is taken as 1, above 1000 as 1000"}));
     }
     let description = if guarded {
         let roles: Vec<&str> = Role::ALL
@@ -555,8 +570,7 @@ fn schemas() -> Value {
             "values": {"type": "object", "additionalProperties": {"type": "string"}, "description": "every setting by the name `edld throttle set` takes"},
             "queue": {"$ref": "#/components/schemas/QueueStats"},
             "changed": {"type": "object", "description": "after a change: old and new value by name"}}},
-        "ThrottleChange": {"type": "object", "description": "setting name → new value (string, number, boolean, or null for none)",
-            "additionalProperties": {"nullable": true}, "example": {"drain.rate": 500, "client.mode": "shadow"}},
+        "ThrottleChange": throttle_change(),
         "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
         "QueueStats": {"type": "object", "properties": {
             "depth": {"type": "integer"}, "lanes": {"type": "object"},
@@ -565,11 +579,7 @@ fn schemas() -> Value {
                 "description": "why signing is held back now (the trust list does not let a key sign, or names no status list with room); empty when it is not"},
             "issued": {"type": "integer"}, "accepted": {"type": "integer"}}},
         "StatusLists": {"type": "object", "properties": {"status_lists": {"type": "array", "items": {"type": "string"}}}},
-        "ApplyRequest": {"type": "object", "additionalProperties": false, "required": ["licence_number", "photo_source"], "properties": {
-            "licence_number": {"type": "string", "minLength": 18, "maxLength": 18},
-            "channel": {"type": "string", "enum": ["app", "window"]},
-            "photo_source": {"type": "string", "enum": ["on_file", "camera", "album"]},
-            "photo": {"type": "string", "description": "base64 JPEG or PNG, for camera and album"}}},
+        "ApplyRequest": apply_request(),
         "Application": {"type": "object", "required": ["ticket", "state"], "properties": {
             "ticket": {"type": "string"}, "licence_number": {"type": "string"},
             "channel": {"type": "string", "enum": ["app", "window", "registry"]},
@@ -594,14 +604,7 @@ fn schemas() -> Value {
         "Refreshed": {"type": "object", "properties": {
             "id": {"type": "string"}, "token": {"type": "string"}, "qr_text": {"type": "string"},
             "issued_at": timestamp, "expires_at": timestamp}},
-        "LicenceInput": {"type": "object", "additionalProperties": false, "required": ["name", "classes", "valid_from", "authority"], "properties": {
-            "number": {"type": "string"}, "name": {"type": "string"},
-            "classes": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "valid_from": {"type": "string", "format": "date"}, "valid_until": {"type": "string", "format": "date", "nullable": true},
-            "authority": {"type": "string"},
-            "state": {"type": "string", "enum": ["normal", "suspended", "revoked", "cancelled", "expired"]},
-            "points": {"type": "integer", "minimum": 0, "maximum": 12},
-            "photo": {"type": "string", "description": "SHA-256 of the photo on file, hex", "nullable": true}}},
+        "LicenceInput": licence_input(),
         "LicenceChange": {"type": "object", "properties": {
             "licence": {"type": "object"}, "credentials": {"type": "array", "items": {"type": "object"}},
             "reissue_ticket": {"type": "string"}}},
@@ -675,6 +678,150 @@ fn schemas() -> Value {
         }
     }
     schemas
+}
+
+/// A licence number: 17 digits (a region, a birth date from 1900 to 2099, a sequence)
+/// and the ISO 7064 MOD 11-2 check character. The pattern says all but the check
+/// character and the calendar, which the custom format names.
+fn licence_number() -> Value {
+    json!({"type": "string", "format": "licence-number",
+        "pattern": "^[0-9]{6}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$",
+        "description": "18 characters: 17 digits (region, birth date YYYYMMDD from 1900 to 2099, sequence) and the ISO 7064 MOD 11-2 check character (a digit or X)"})
+}
+
+/// A declared purpose, as `audit::Purpose` reads it: at most 200 characters as sent, at
+/// least one that is not a space, none that `Purpose::refuses`. In a header, visible
+/// ASCII, which HTTP does not let begin or end with a space.
+fn purpose(header: bool) -> Value {
+    let pattern = if header {
+        "^[!-~]([ -~]*[!-~])?$".to_owned()
+    } else {
+        let refused = refused_class();
+        format!("^ *[^ {refused}][^{refused}]*$")
+    };
+    json!({"type": "string", "maxLength": Purpose::MAX_CHARS, "pattern": pattern})
+}
+
+/// The characters `audit::Purpose::refuses`, as the inside of a regular expression class
+/// with the `\uXXXX` escapes of ECMA 262 (which JSON Schema patterns use). Derived from
+/// `refuses` itself over the Basic Multilingual Plane, so the two cannot drift apart (it
+/// refuses nothing beyond).
+pub fn refused_class() -> String {
+    let mut class = String::new();
+    let mut run: Option<(u32, u32)> = None;
+    let refused = (0..=0xFFFF_u32).filter(|&c| char::from_u32(c).is_some_and(Purpose::refuses));
+    for c in refused.chain([u32::MAX]) {
+        match run {
+            Some((low, high)) if high + 1 == c => run = Some((low, c)),
+            _ => {
+                if let Some((low, high)) = run {
+                    class.push_str(&if low == high {
+                        format!("\\u{low:04X}")
+                    } else {
+                        format!("\\u{low:04X}-\\u{high:04X}")
+                    });
+                }
+                run = Some((c, c));
+            }
+        }
+    }
+    class
+}
+
+/// `PATCH /admin/v1/throttle`: every setting `edld throttle set` takes, by name, and no
+/// other (an unknown name is refused). A value is its JSON type or the same as text, as
+/// the command line sends it; text that does not parse, a value out of range and all
+/// lane weights 0 are 422.
+fn throttle_change() -> Value {
+    let text = json!({"type": "string", "description": "the value as text, as `edld throttle set` takes it"});
+    let mut properties = Map::new();
+    for (name, meaning) in NAMES {
+        let typed = match *name {
+            n if n.ends_with(".mode") => {
+                json!({"type": "string", "enum": ["off", "shadow", "enforce"]})
+            }
+            n if n.ends_with(".rate") => {
+                json!({"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1e9})
+            }
+            n if n.starts_with("lanes.") => {
+                json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
+            }
+            "opening_at" => json!({"type": "integer", "minimum": 0, "nullable": true,
+                "description": "Unix seconds; null or \"none\": no opening time"}),
+            "paused" => json!({"type": "boolean"}),
+            _ => json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
+        };
+        // A mode is text already; every other setting may also come as text.
+        let mut schema = if name.ends_with(".mode") {
+            typed
+        } else {
+            json!({"anyOf": [typed, text.clone()]})
+        };
+        schema["description"] = json!(meaning);
+        properties.insert((*name).to_owned(), schema);
+    }
+    json!({"type": "object", "additionalProperties": false, "properties": properties,
+        "description": "setting name → new value; see `edld throttle show` for what each means",
+        "example": {"drain.rate": 500, "client.mode": "shadow"}})
+}
+
+/// `POST /v1/applications`: with the photo on file no photo is sent; from the camera or
+/// the album a base64 JPEG or PNG is (standard or URL-safe alphabet). Whether the licence
+/// is in the registry, the channel is the caller's and the photo is a JPEG or PNG within
+/// the limit is a 422.
+fn apply_request() -> Value {
+    let branch = |sources: &[&str], photo: Value, required: &[&str]| {
+        json!({"type": "object", "additionalProperties": false, "required": required,
+            "properties": {
+                "licence_number": licence_number(),
+                "channel": {"type": "string", "enum": ["app", "window", null], "nullable": true,
+                    "description": "the caller's: app for the gateway role, window for the window role"},
+                "photo_source": {"type": "string", "enum": sources},
+                "photo": photo}})
+    };
+    let on_file = branch(
+        &["on_file"],
+        json!({"type": "string", "nullable": true, "enum": [null],
+            "description": "none: the photo on file is used"}),
+        &["licence_number", "photo_source"],
+    );
+    let upload = branch(
+        &["camera", "album"],
+        json!({"type": "string", "format": "byte", "description": "base64 JPEG or PNG"}),
+        &["licence_number", "photo_source", "photo"],
+    );
+    json!({"oneOf": [on_file, upload]})
+}
+
+/// `PUT /v1/licences/{number}`: the shape of a registry line (docs/FORMATS.md); what each
+/// field holds is checked as `edld registry import` checks it, and refused with 422.
+fn licence_input() -> Value {
+    // The Unicode White_Space characters, which the server trims around a date.
+    let space =
+        r"[\t\n\u000B\u000C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+    let date = format!("^{space}*[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{space}*$");
+    let optional_date = format!("^{space}*([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})?{space}*$");
+    let mut number = licence_number();
+    number["nullable"] = json!(true);
+    number["description"] = json!("the number in the URL, if given");
+    json!({"type": "object", "additionalProperties": false,
+        "required": ["name", "classes", "valid_from", "authority"], "properties": {
+        "number": number,
+        "name": {"type": "string", "description": "1 to 200 characters, no control characters"},
+        "classes": {"oneOf": [
+            {"type": "string", "description": "codes separated by spaces or commas, e.g. \"C1 D\""},
+            {"type": "array", "items": {"type": "string"}, "description": "codes, e.g. [\"C1\", \"D\"]"}]},
+        "valid_from": {"type": "string", "pattern": date, "description": "YYYY-MM-DD"},
+        "valid_until": {"type": "string", "nullable": true, "pattern": optional_date,
+            "description": "YYYY-MM-DD; null or empty: long-term"},
+        "authority": {"type": "string", "description": "1 to 200 characters, no control characters"},
+        "state": {"type": "string", "nullable": true,
+            "enum": ["normal", "suspended", "revoked", "cancelled", "expired", "", null],
+            "description": "null or empty: normal"},
+        "points": {"type": "integer", "minimum": 0, "maximum": 12, "nullable": true,
+            "description": "null: 0"},
+        "photo": {"type": "string", "nullable": true,
+            "description": "SHA-256 of the photo on file, 64 lowercase hex digits; null or empty: none"}}})
 }
 
 /// One audit record as stored (docs/FORMATS.md, "Audit log").

@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use daemon::client::Client;
 use hyper::Method;
 use keys::SigningKey;
 use keys::licence::LicenceNumber;
 use serde_json::{Value, json};
+use tests::client::Client;
 use tests::{Options, TestDaemon, licence_json, licence_numbers};
 
 /// The allocator `edld` runs with, so the in-process daemon is the one deployed.

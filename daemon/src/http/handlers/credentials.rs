@@ -47,20 +47,29 @@ pub async fn live_status(
 }
 
 /// The purpose a lookup declares: the `X-Edl-Purpose` header, else the `purpose` query
-/// parameter (the header is for programs, the parameter for people with a browser).
+/// parameter (the header is for programs, the parameter for people with a browser). What
+/// `audit::Purpose` refuses is a 400 wherever it is, even in a parameter the header
+/// overrides; so are a header that is not visible ASCII and more than one header. axum's
+/// `Query` decodes percent-escapes that are not UTF-8 into U+FFFD, which `Purpose`
+/// refuses: invalid encodings never reach the audit log.
 fn lookup_purpose(headers: &HeaderMap, query: Option<String>) -> Result<Option<Purpose>, Problem> {
-    let text = match headers.get("x-edl-purpose") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| Problem::bad_request("X-Edl-Purpose: not visible ASCII"))?
-                .to_owned(),
-        ),
-        None => query,
+    let parse = |text: &str| {
+        text.parse::<Purpose>()
+            .map_err(|e| Problem::bad_request(e.to_string()))
     };
-    text.map(|t| t.parse())
-        .transpose()
-        .map_err(|e: &str| Problem::bad_request(e))
+    let from_query = query.as_deref().map(parse).transpose()?;
+    let mut values = headers.get_all("x-edl-purpose").iter();
+    match (values.next(), values.next()) {
+        (Some(_), Some(_)) => Err(Problem::bad_request(
+            "X-Edl-Purpose: one header, not several",
+        )),
+        (Some(value), None) => value
+            .to_str()
+            .map_err(|_| Problem::bad_request("X-Edl-Purpose: not visible ASCII"))
+            .and_then(parse)
+            .map(Some),
+        (None, _) => Ok(from_query),
+    }
 }
 
 /// `POST /v1/credentials/{id}/refresh`.

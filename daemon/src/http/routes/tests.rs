@@ -98,3 +98,87 @@ fn documents_are_openapi_3_and_guarded_operations_need_a_key() {
         "Roles: window, registry, officer, insurer, rental, employer."
     );
 }
+
+#[test]
+fn throttle_change_names_every_setting_and_nothing_else() {
+    let admin = admin_document();
+    let change = &admin["components"]["schemas"]["ThrottleChange"];
+    assert_eq!(change["additionalProperties"], false);
+    let described: BTreeSet<&str> = change["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let names: BTreeSet<&str> = crate::domain::throttle::settings::NAMES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(described, names);
+    assert_eq!(
+        change["properties"]["client.mode"]["enum"],
+        serde_json::json!(["off", "shadow", "enforce"])
+    );
+    assert_eq!(
+        change["properties"]["drain.rate"]["anyOf"][0]["type"],
+        "number"
+    );
+    assert_eq!(
+        change["properties"]["lanes.first"]["anyOf"][0]["minimum"],
+        0
+    );
+    assert_eq!(
+        change["properties"]["paused"]["anyOf"][0]["type"],
+        "boolean"
+    );
+}
+
+#[test]
+fn every_licence_number_has_its_pattern_and_format() {
+    let public = public_document();
+    let admin = admin_document();
+    let mut schemas = vec![
+        &admin["paths"]["/admin/v1/audit"]["get"]["parameters"][0]["schema"],
+        &public["components"]["schemas"]["ApplyRequest"]["oneOf"][0]["properties"]["licence_number"],
+        &public["components"]["schemas"]["ApplyRequest"]["oneOf"][1]["properties"]["licence_number"],
+        &public["components"]["schemas"]["LicenceInput"]["properties"]["number"],
+    ];
+    for (method, path) in openapi::described(&public) {
+        if path.contains("{number}") {
+            let parameters = public["paths"][&path][&method]["parameters"]
+                .as_array()
+                .unwrap();
+            let number = parameters.iter().find(|p| p["name"] == "number").unwrap();
+            schemas.push(&number["schema"]);
+        }
+    }
+    assert!(schemas.len() > 6);
+    for schema in schemas {
+        assert_eq!(schema["format"], "licence-number", "{schema}");
+        assert_eq!(
+            schema["pattern"],
+            "^[0-9]{6}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$"
+        );
+    }
+}
+
+#[test]
+fn the_purpose_pattern_refuses_what_purpose_refuses() {
+    assert_eq!(
+        openapi::refused_class(),
+        r"\u0000-\u001F\u007F-\u009F\u061C\u200E-\u200F\u2028-\u202E\u2066-\u2069\uFFFD"
+    );
+    let public = public_document();
+    let parameters = public["paths"]["/v1/credentials/{id}/status"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let schema =
+        |name: &str| parameters.iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
+    let class = openapi::refused_class();
+    assert_eq!(
+        schema("purpose")["pattern"],
+        format!("^ *[^ {class}][^{class}]*$")
+    );
+    assert_eq!(schema("X-Edl-Purpose")["pattern"], "^[!-~]([ -~]*[!-~])?$");
+    assert_eq!(schema("purpose")["maxLength"], 200);
+}

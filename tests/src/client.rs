@@ -1,12 +1,14 @@
-//! A small HTTP/1.1 client over one kept-alive connection, plain or TLS 1.3, for the demo,
-//! the end-to-end tests and the load harness.
+//! A small async HTTP/1.1 client over one kept-alive connection, plain or TLS 1.3 with an
+//! optional client certificate, for the end-to-end tests and the load harness: they need
+//! to hold one connection open, present certificates and send many requests from tokio
+//! tasks, which a blocking client (ureq, as edld's command line uses) does not do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -132,13 +134,26 @@ impl Client {
         bearer: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> anyhow::Result<Reply> {
+        let authorization = bearer.map(|key| ("authorization", format!("Bearer {key}")));
+        self.send_with(method, path, authorization.as_slice(), body)
+            .await
+    }
+
+    /// Sends one request with `headers` as given, in order, repeated names included.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Reply> {
         self.sender.ready().await?;
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, &self.host);
-        if let Some(key) = bearer {
-            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {key}"));
+        for (name, value) in headers {
+            request = request.header(*name, value);
         }
         let body = match body {
             Some((content_type, bytes)) => {
