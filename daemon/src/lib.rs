@@ -19,8 +19,6 @@
 //! through their own log and its own group commit. Under saturation issuance is shed (503)
 //! before verification waits.
 
-pub mod audit;
-pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -8,10 +8,10 @@ use anyhow::Context;
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
 
-pub use crate::audit::AuditRecord;
-use crate::auth::Caller;
-pub use crate::auth::Role;
+use crate::domain::access::Caller;
+pub use crate::domain::access::Role;
 use crate::domain::application::{Channel, Photo, Ticket};
+pub use crate::domain::audit::AuditRecord;
 pub use crate::domain::registry::{LicenceRecord, RegistryLine};
 pub use crate::service::signing::yield_cpu_to_verification;
 use crate::store::sled::SledStore;
@@ -49,7 +49,7 @@ pub async fn tamper_change_record(
 
 /// A stored audit record, decoded (its place in the chain not checked).
 pub fn decode_record(bytes: &[u8]) -> Result<AuditRecord, String> {
-    crate::audit::chain::decode(bytes)
+    crate::domain::audit::chain::decode(bytes)
 }
 
 /// How many credentials the data directory holds.
@@ -143,7 +143,7 @@ pub fn raw_issue(
 
 /// The development API keys a first start wrote, by role name.
 pub fn dev_keys(data_dir: &Path) -> std::io::Result<Vec<(String, String)>> {
-    crate::auth::read_dev_clients(&data_dir.join("dev-clients.txt"))
+    crate::service::clients::read_dev_clients(&data_dir.join("dev-clients.txt"))
 }
 
 /// A public key file (SPKI PEM), as the daemon reads pinned roots.

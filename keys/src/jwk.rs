@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+pub use crate::key::thumbprint;
 use crate::key::{KeyId, KeyUse, PublicKey};
 
 /// One OKP public key in JWK form.
@@ -159,23 +159,6 @@ pub enum JwkError {
     },
 }
 
-/// The RFC 7638 thumbprint: SHA-256 over `{"crv":"Ed25519","kty":"OKP","x":"…"}`.
-pub fn thumbprint(public_key: &[u8; 32]) -> [u8; 32] {
-    let canonical = format!(
-        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        URL_SAFE_NO_PAD.encode(public_key)
-    );
-    Sha256::digest(canonical.as_bytes()).into()
-}
-
-/// The key id of a raw public key: the first 8 bytes of its thumbprint.
-pub fn key_id(public_key: &[u8; 32]) -> KeyId {
-    let digest = thumbprint(public_key);
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&digest[..8]);
-    KeyId(id)
-}
-
 impl Jwk {
     /// The JWK of `public`, labelled with its edl use when given.
     pub fn from_public_key(public: &PublicKey, key_use: Option<KeyUse>) -> Jwk {
@@ -211,7 +194,7 @@ impl Jwk {
     /// The RFC 7638 thumbprint of this key, base64url.
     pub fn thumbprint_b64(&self) -> Result<String, JwkError> {
         let public = self.to_public_key()?;
-        Ok(URL_SAFE_NO_PAD.encode(thumbprint(&public.to_bytes())))
+        Ok(URL_SAFE_NO_PAD.encode(public.thumbprint()))
     }
 }
 

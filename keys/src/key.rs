@@ -1,12 +1,13 @@
 //! Ed25519 key material: signing keys (secret, zeroized, never printable), public keys,
 //! key ids (RFC 7638 thumbprints) and their PEM forms (PKCS#8 v1 and SPKI).
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rand_core::CryptoRngCore;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
-
-use crate::jwk;
 
 /// Length of an Ed25519 signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;
@@ -152,7 +153,7 @@ impl PublicKey {
     }
 
     fn from_dalek(inner: ed25519_dalek::VerifyingKey) -> PublicKey {
-        let key_id = jwk::key_id(inner.as_bytes());
+        let key_id = key_id(inner.as_bytes());
         PublicKey { inner, key_id }
     }
 
@@ -175,6 +176,11 @@ impl PublicKey {
     /// The 32-byte compressed point.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.inner.to_bytes()
+    }
+
+    /// The RFC 7638 thumbprint of the key (SHA-256 of its canonical JWK).
+    pub fn thumbprint(&self) -> [u8; 32] {
+        thumbprint(&self.to_bytes())
     }
 
     /// The key id (first 8 bytes of the RFC 7638 thumbprint).
@@ -281,6 +287,23 @@ impl SigningKey {
         use ed25519_dalek::Signer;
         self.inner.sign(message).to_bytes()
     }
+}
+
+/// The RFC 7638 thumbprint: SHA-256 over `{"crv":"Ed25519","kty":"OKP","x":"…"}`.
+pub fn thumbprint(public_key: &[u8; 32]) -> [u8; 32] {
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(public_key)
+    );
+    Sha256::digest(canonical.as_bytes()).into()
+}
+
+/// The key id of a raw public key: the first 8 bytes of its thumbprint.
+fn key_id(public_key: &[u8; 32]) -> KeyId {
+    let digest = thumbprint(public_key);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&digest[..8]);
+    KeyId(id)
 }
 
 #[cfg(test)]

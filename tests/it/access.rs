@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use daemon::auth::Role;
+use daemon::domain::access::Role;
 use hyper::Method;
 use serde_json::{Value, json};
 use tests::client::{Client, Reply};

@@ -33,7 +33,7 @@ fn rounds() -> usize {
 }
 
 fn gateway_key(data: &Path) -> String {
-    daemon::auth::read_dev_clients(&data.join("dev-clients.txt"))
+    daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
         .unwrap()
         .into_iter()
         .find(|(r, _)| r == "gateway")
@@ -97,7 +97,7 @@ async fn check_all(
     require_issued: bool,
 ) -> usize {
     let key = gateway_key(data);
-    let registry_key = daemon::auth::read_dev_clients(&data.join("dev-clients.txt"))
+    let registry_key = daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
         .unwrap()
         .into_iter()
         .find(|(r, _)| r == "registry")

@@ -192,7 +192,7 @@ root_public = ["{root_public}"]
         keys::trust_list::verify(&served.body, std::slice::from_ref(&root_key), None).unwrap();
 
     let clients: std::collections::HashMap<String, String> =
-        daemon::auth::read_dev_clients(&data.join("dev-clients.txt"))
+        daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
             .unwrap()
             .into_iter()
             .collect();

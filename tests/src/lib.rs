@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use daemon::auth::Role;
 use daemon::config::{Config, RawCertClient, RawConfig, RawTls};
+use daemon::domain::access::Role;
 use daemon::{Listeners, ManualClock};
 use keys::licence::LicenceNumber;
 use keys::{PublicKey, UnixTime};
@@ -227,9 +227,10 @@ impl TestDaemon {
             ticker,
         };
         daemon.wait_ready().await?;
-        daemon.keys = daemon::auth::read_dev_clients(&data_dir.join("dev-clients.txt"))?
-            .into_iter()
-            .collect();
+        daemon.keys =
+            daemon::service::clients::read_dev_clients(&data_dir.join("dev-clients.txt"))?
+                .into_iter()
+                .collect();
         Ok(daemon)
     }
 

@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 
 use super::admin::Admin;
 use super::{Exit, OperatorKey, daemon_answers, load};
-use crate::audit::inspect::{self, QueryReport, VerifyReport};
 use crate::config::Overrides;
+use crate::service::audit::{self as inspect, QueryReport, VerifyReport};
 use crate::store::Store;
 use crate::store::sled::SledStore;
 

@@ -13,10 +13,11 @@ use ureq::http::Method;
 
 use super::admin::Admin;
 use super::{Exit, OperatorKey, daemon_answers, load};
-use crate::audit::AuditRecord;
-use crate::auth::{ApiClient, ApiClients, Caller, Role};
 use crate::clock::Clock;
 use crate::config::Overrides;
+use crate::domain::access::{ApiClient, Caller, Role};
+use crate::domain::audit::AuditRecord;
+use crate::service::clients::ApiClients;
 use crate::store::Store;
 use crate::store::sled::SledStore;
 

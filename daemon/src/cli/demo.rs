@@ -129,7 +129,7 @@ fn walkthrough(
         "edld demo: the daemon is up on {base} (state in {})",
         data_dir.display()
     );
-    let keys = crate::auth::read_dev_clients(&data_dir.join("dev-clients.txt"))
+    let keys = crate::service::clients::read_dev_clients(&data_dir.join("dev-clients.txt"))
         .context("reading dev-clients.txt")?;
     let key = |role: &str| -> anyhow::Result<String> {
         keys.iter()

@@ -16,9 +16,9 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Exit, load};
-use crate::auth::{Caller, Role};
 use crate::clock::Clock;
 use crate::config::Overrides;
+use crate::domain::access::{Caller, Role};
 use crate::domain::registry::{CSV_HEADER, Classes, LicenceRecord, RegistryLine};
 use crate::service::Service;
 use crate::store::sled::SledStore;

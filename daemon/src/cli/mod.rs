@@ -172,7 +172,7 @@ impl OperatorKey {
             return Ok(k);
         }
         let path = data_dir.join("dev-clients.txt");
-        crate::auth::read_dev_clients(&path)
+        crate::service::clients::read_dev_clients(&path)
             .with_context(|| {
                 format!(
                     "no --key or EDLD_OPERATOR_KEY, and cannot read {}",

@@ -15,7 +15,7 @@ pub use self::raw::{
     DEFAULT_TOML, Overrides, RawCertClient, RawConfig, RawCredentials, RawIssuance, RawKeys,
     RawLimits, RawStatusLists, RawTls,
 };
-use crate::auth::Role;
+use crate::domain::access::Role;
 use crate::domain::throttle::settings::{Given, Setting, ThrottleSettings};
 
 /// Where the signing keys come from.

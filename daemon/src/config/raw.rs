@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::auth::Role;
+use crate::domain::access::Role;
 
 /// The embedded default configuration `edld` runs on without `--config`.
 pub const DEFAULT_TOML: &str = r#"

@@ -3,7 +3,9 @@
 //! and the trust list. No IO, no clock reads, no store, no async runtime: time and
 //! randomness come in as arguments.
 
+pub mod access;
 pub mod application;
+pub mod audit;
 pub mod issue;
 pub mod photo;
 pub mod queue;

@@ -13,7 +13,7 @@ use keys::licence::LicenceNumber;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::auth::{ApiClient, LicenceField};
+use crate::domain::access::{ApiClient, LicenceField};
 use crate::domain::application::{ApplicationState, Channel, PhotoSource, Ticket};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::LicenceRecord;

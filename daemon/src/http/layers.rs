@@ -26,7 +26,8 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tracing::Instrument;
 
-use crate::auth::{Caller, Endpoint, PeerIdentity};
+use crate::domain::access::{Caller, Endpoint};
+use crate::http::identity::PeerIdentity;
 use crate::http::problem::Problem;
 use crate::http::state::{AppState, Limits};
 use crate::metrics::{RequestLabels, RouteLabels};
@@ -56,7 +57,7 @@ pub async fn authorize(
     if endpoint == Endpoint::Open {
         return next.run(request).await;
     }
-    let caller = match crate::auth::authenticate(
+    let caller = match crate::http::identity::authenticate(
         request.headers(),
         request.extensions().get::<PeerIdentity>(),
         &state.service.clients,
@@ -67,7 +68,7 @@ pub async fn authorize(
     let span = tracing::Span::current();
     span.record("client", caller.client.as_str());
     span.record("role", caller.role.as_str());
-    if !crate::auth::allowed(caller.role, endpoint) {
+    if !crate::domain::access::allowed(caller.role, endpoint) {
         return Problem::forbidden().into_response();
     }
     request.extensions_mut().insert(caller);

@@ -18,6 +18,7 @@
 pub mod codec;
 pub mod date;
 pub mod handlers;
+pub mod identity;
 pub mod layers;
 pub mod openapi;
 pub mod problem;

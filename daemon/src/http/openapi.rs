@@ -16,8 +16,8 @@
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
-use crate::audit::Purpose;
-use crate::auth::{Endpoint, Role, allowed};
+use crate::domain::access::{Endpoint, Role, allowed};
+use crate::domain::audit::Purpose;
 use crate::domain::throttle::settings::NAMES;
 
 /// What a document needs of a route table: method, path and who may call each route.

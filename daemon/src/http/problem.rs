@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::auth::ClientError;
+use crate::domain::access::ClientError;
 use crate::http::date::http_date;
 use crate::service::clients::ClientsError;
 use crate::service::intake::{ApplyError, Limit, ReadError, Refused};

@@ -6,7 +6,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use crate::auth::Endpoint;
+use crate::domain::access::Endpoint;
 use crate::http::handlers::{
     applications, credentials, licences, lists, operations, operators, review,
 };

@@ -29,8 +29,8 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::auth::{CertificateRoles, PeerIdentity};
 use crate::config::TlsFiles;
+use crate::http::identity::{CertificateRoles, PeerIdentity};
 
 /// How long in-flight requests get after a stop before connections are cut.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -2,12 +2,171 @@
 //! at once), naming delegates, and the development clients a first start creates, with the
 //! verifier configuration that uses the officer's.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::RwLock;
 
-use crate::audit::AuditRecord;
-use crate::auth::{ApiClient, Caller, ClientError, Role, dev_clients_text};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keys::UnixTime;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+
+use crate::domain::access::{ApiClient, Caller, ClientError, Role, valid_client_name};
+use crate::domain::audit::AuditRecord;
 use crate::service::Service;
-use crate::store::{ClientConflict, StoreError};
+use crate::store::{ClientConflict, StoreError, StoredClient};
+
+/// API clients by key hash: the store's clients, kept in memory for authenticating every
+/// request without a store read.
+#[derive(Default)]
+pub struct ApiClients {
+    by_hash: RwLock<HashMap<[u8; 32], ApiClient>>,
+}
+
+impl ApiClients {
+    /// The clients the store holds.
+    pub fn new(stored: Vec<StoredClient>) -> ApiClients {
+        ApiClients {
+            by_hash: RwLock::new(stored.into_iter().map(|s| (s.key_hash, s.client)).collect()),
+        }
+    }
+
+    /// The caller a key belongs to.
+    pub fn authenticate(&self, api_key: &str) -> Option<Caller> {
+        let hash: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
+        let map = self.by_hash.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&hash).map(|c| Caller {
+            client: c.name.clone(),
+            role: c.role,
+        })
+    }
+
+    /// Whether any client exists.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// Every client, by name.
+    pub fn list(&self) -> Vec<ApiClient> {
+        let mut clients: Vec<ApiClient> = self
+            .by_hash
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        clients.sort_by(|a, b| a.name.cmp(&b.name));
+        clients
+    }
+
+    /// A new client named `name` and its new key (to be shown once; only its hash is
+    /// stored). Names are unique; the store checks that again when it adds the client.
+    pub fn prepare(
+        &self,
+        name: &str,
+        role: Role,
+        at: UnixTime,
+    ) -> Result<(StoredClient, String), ClientError> {
+        if !valid_client_name(name) {
+            return Err(ClientError::BadName);
+        }
+        let map = self.by_hash.read().unwrap_or_else(|p| p.into_inner());
+        if map.values().any(|c| c.name == name) {
+            return Err(ClientError::Exists(name.to_owned()));
+        }
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        let api_key = format!("edl_{}_{}", role.as_str(), URL_SAFE_NO_PAD.encode(secret));
+        zeroize::Zeroize::zeroize(&mut secret);
+        let key_hash: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
+        let client = ApiClient {
+            name: name.to_owned(),
+            role,
+            created_at: Some(at),
+            delegates: Vec::new(),
+        };
+        Ok((StoredClient { key_hash, client }, api_key))
+    }
+
+    /// Whether `caller` may act for `owner`, the client that made an application: it is
+    /// that client, or one the operator named as its delegate.
+    pub fn may_act_for(&self, caller: &Caller, owner: &str) -> bool {
+        caller.client == owner
+            || self
+                .by_hash
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .any(|c| c.name == owner && c.delegates.contains(&caller.client))
+    }
+
+    /// A client by name.
+    pub fn get(&self, name: &str) -> Option<ApiClient> {
+        self.by_hash
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|c| c.name == name)
+            .cloned()
+    }
+
+    /// Replaces a stored client's record (its delegates changed).
+    pub fn update(&self, client: ApiClient) {
+        let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
+        for stored in map.values_mut().filter(|c| c.name == client.name) {
+            *stored = client.clone();
+        }
+    }
+
+    /// Accepts a client's key from now on (once it is stored).
+    pub fn insert(&self, stored: StoredClient) {
+        self.by_hash
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stored.key_hash, stored.client);
+    }
+
+    /// Refuses a client's key from now on (before the store forgets it, so a revocation
+    /// never waits); returns the client.
+    pub fn remove(&self, name: &str) -> Option<ApiClient> {
+        let mut map = self.by_hash.write().unwrap_or_else(|p| p.into_inner());
+        let hashes: Vec<[u8; 32]> = map
+            .iter()
+            .filter(|(_, c)| c.name == name)
+            .map(|(h, _)| *h)
+            .collect();
+        let mut removed = None;
+        for hash in hashes {
+            removed = map.remove(&hash);
+        }
+        removed
+    }
+}
+
+/// The development API keys file: one line per role, `<role> <key>`.
+pub fn dev_clients_text(keys: &[(Role, String)]) -> String {
+    let mut text = String::from(
+        "# Development API keys, one per role: send as `Authorization: Bearer <key>`.\n",
+    );
+    for (role, api_key) in keys {
+        text.push_str(&format!("{} {}\n", role.as_str(), api_key));
+    }
+    text
+}
+
+/// Reads `<data>/dev-clients.txt` into (role, key) pairs.
+pub fn read_dev_clients(path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    Ok(std::fs::read_to_string(path)?
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(r, k)| (r.to_owned(), k.to_owned()))
+        .collect())
+}
 
 /// Why a client change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -171,3 +330,6 @@ pub fn write_dev_verify_config(data_dir: &Path, base_url: &str) -> std::io::Resu
     );
     crate::store::files::write_durably(&data_dir.join("verify.toml"), text.as_bytes(), 0o644)
 }
+
+#[cfg(test)]
+mod tests;

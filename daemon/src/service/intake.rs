@@ -10,7 +10,7 @@ use keys::UnixTime;
 use keys::licence::{LicenceNumber, LicenceState, PhotoDigest};
 use rand_core::{OsRng, RngCore};
 
-use crate::auth::{Caller, Role, applicant_channel};
+use crate::domain::access::{Caller, Role, applicant_channel};
 use crate::domain::application::{
     Application, ApplicationState, Channel, Photo, PhotoError, PhotoFormat, PhotoSource, Ticket,
     check_photo,

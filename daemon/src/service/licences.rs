@@ -5,7 +5,7 @@
 use keys::licence::{LicenceNumber, Points};
 use rand_core::{OsRng, RngCore};
 
-use crate::auth::Caller;
+use crate::domain::access::Caller;
 use crate::domain::application::Ticket;
 use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::{LicenceEdit, LicenceRecord, StateAction, TransitionError};

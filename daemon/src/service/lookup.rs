@@ -5,8 +5,8 @@
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
 
-use crate::audit::Purpose;
-use crate::auth::{Caller, Role, purpose_required};
+use crate::domain::access::{Caller, Role, purpose_required};
+use crate::domain::audit::Purpose;
 use crate::domain::issue::{self, CredentialRecord, LiveStatus};
 use crate::domain::registry::LicenceRecord;
 use crate::service::Service;
@@ -68,7 +68,7 @@ impl Service {
                     now,
                     licence.number.as_str(),
                     &credential.id,
-                    crate::audit::LOOKUP_ACTION,
+                    crate::domain::audit::LOOKUP_ACTION,
                     purpose,
                 )
                 .await?;

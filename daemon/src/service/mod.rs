@@ -7,6 +7,7 @@
 //!
 //! Each operation returns its own error type; `http::problem` turns them into answers.
 
+pub mod audit;
 pub mod clients;
 pub mod intake;
 pub mod licences;
@@ -28,13 +29,13 @@ use self::operators::Throttles;
 use self::signing::Signer;
 use self::status_lists::StatusLists;
 use self::trust::TrustState;
-use crate::audit::LookupLog;
-use crate::auth::ApiClients;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keyfiles::KeySet;
 use crate::metrics::Metrics;
+use crate::service::clients::ApiClients;
 use crate::store::Store;
+use crate::store::lookups::LookupLog;
 
 /// Settings the operations need, from the configuration.
 #[derive(Clone, Debug)]

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::audit::AuditRecord;
-use crate::auth::Caller;
 use crate::clock::{Clock, GovernorClock};
 use crate::config::Config;
+use crate::domain::access::Caller;
+use crate::domain::audit::AuditRecord;
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::Verdict;
 use crate::domain::throttle::control::Throttle;

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keys::KeyUse;
 use keys::token::StatusReference;
 
-use crate::audit::AuditRecord;
-use crate::auth::Caller;
+use crate::domain::access::Caller;
+use crate::domain::audit::AuditRecord;
 use crate::domain::issue::{self, CredentialRecord, IssueError, IssueInput};
 use crate::service::Service;
 use crate::store::{Refresh, RefreshConflict, StoreError};

@@ -1,7 +1,7 @@
 //! Review: the uploads waiting for a reviewer, their photos, and the decision that queues
 //! or rejects an application, with its audit record.
 
-use crate::auth::Caller;
+use crate::domain::access::Caller;
 use crate::domain::application::{Application, Photo, PhotoFormat, Ticket};
 use crate::service::Service;
 use crate::service::intake::ApplicationView;

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use anyhow::Context;
 use keys::KeyUse;
 
-use crate::audit::AuditRecord;
-use crate::auth::{Caller, Role};
+use crate::domain::access::{Caller, Role};
+use crate::domain::audit::AuditRecord;
 use crate::domain::trust::{self, SignedTrust, TrustError, TrustInput};
 use crate::keyfiles::{KeySet, Root};
 use crate::service::Service;

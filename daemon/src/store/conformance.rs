@@ -15,12 +15,12 @@ use keys::UnixTime;
 use keys::licence::{LicenceNumber, LicenceState};
 use keys::status_list::CredentialStatus;
 
-use crate::audit::AuditRecord;
-use crate::audit::chain;
-use crate::auth::{ApiClient, Caller, Role};
+use crate::domain::access::{ApiClient, Caller, Role};
 use crate::domain::application::{
     Application, ApplicationState, Channel, Photo, PhotoFormat, PhotoSource, Ticket,
 };
+use crate::domain::audit::AuditRecord;
+use crate::domain::audit::chain;
 use crate::domain::issue::CredentialRecord;
 use crate::domain::queue::Lane;
 use crate::domain::registry::{LicenceEdit, LicenceRecord, RegistryLine, StateAction};

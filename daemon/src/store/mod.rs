@@ -9,6 +9,7 @@
 //! functions of `domain`, so every engine decides alike.
 
 pub mod files;
+pub mod lookups;
 pub mod sled;
 
 #[cfg(test)]
@@ -17,9 +18,9 @@ mod conformance;
 use keys::UnixTime;
 use keys::licence::{LicenceNumber, LicenceState};
 
-use crate::audit::AuditRecord;
-use crate::auth::{ApiClient, Caller};
+use crate::domain::access::{ApiClient, Caller};
 use crate::domain::application::{Application, Channel, Photo, Ticket};
+use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
 pub use crate::domain::issue::StatusEntry;
 use crate::domain::queue::Lane;

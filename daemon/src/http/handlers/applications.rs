@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Caller;
+use crate::domain::access::Caller;
 use crate::domain::throttle::estimate::WaitEstimate;
 use crate::http::codec::{application_json, apply_request, json_response, parse_ticket, qr_text};
 use crate::http::problem::Problem;

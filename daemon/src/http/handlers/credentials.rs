@@ -7,8 +7,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Purpose;
-use crate::auth::{Caller, licence_fields};
+use crate::domain::access::{Caller, licence_fields};
+use crate::domain::audit::Purpose;
 use crate::http::codec::{credential_json, json_response, licence_view, parse_number, qr_text};
 use crate::http::handlers::applications::{png, svg};
 use crate::http::problem::Problem;

@@ -10,7 +10,7 @@ use keys::licence::{LicenceNumber, Points};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
+use crate::domain::access::Caller;
 use crate::domain::application::Ticket;
 use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::{LicenceRecord, RegistryLine, StateAction};

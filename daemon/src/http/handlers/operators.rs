@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{Caller, Role};
+use crate::domain::access::{Caller, Role};
 use crate::domain::throttle::settings::Setting;
 use crate::http::codec::{
     client_json, json_body, json_response, parse_number, queue_json, settings_change, throttle_json,
@@ -164,7 +164,7 @@ pub async fn audit_query(
 ) -> Result<Response, Problem> {
     let number = parse_number(&query.licence)?;
     let service = &state.service;
-    let report = crate::audit::inspect::query(
+    let report = crate::service::audit::query(
         service.store.as_ref(),
         service.lookups.path(),
         number.as_str(),
@@ -179,7 +179,7 @@ pub async fn audit_query(
 pub async fn audit_verify(State(state): State<AppState>) -> Result<Response, Problem> {
     let service = &state.service;
     let report =
-        crate::audit::inspect::verify(service.store.as_ref(), service.lookups.path()).await?;
+        crate::service::audit::verify(service.store.as_ref(), service.lookups.path()).await?;
     let body = serde_json::to_value(&report).map_err(Problem::internal)?;
     Ok(json_response(StatusCode::OK, &body))
 }

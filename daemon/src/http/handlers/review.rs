@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
+use crate::domain::access::Caller;
 use crate::http::codec::{application_json, json_body, json_response, parse_ticket};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;

@@ -4,8 +4,8 @@
 use keys::UnixTime;
 
 use super::{SledStore, engine_error, layout};
-use crate::audit::AuditRecord;
-use crate::auth::ApiClient;
+use crate::domain::access::ApiClient;
+use crate::domain::audit::AuditRecord;
 use crate::store::{ClientConflict, StoreError, StoreResult, StoredClient, TrustStamp};
 
 impl SledStore {

@@ -29,10 +29,10 @@ use serde::de::DeserializeOwned;
 
 use self::commit::Committer;
 pub use self::commit::{CommitObserver, CommitTiming};
-use crate::audit::AuditRecord;
-use crate::audit::chain::{self, Head};
-use crate::auth::ApiClient;
+use crate::domain::access::ApiClient;
 use crate::domain::application::{Application, Ticket};
+use crate::domain::audit::AuditRecord;
+use crate::domain::audit::chain::{self, Head};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::queue::Lanes;
 use crate::domain::registry::LicenceRecord;

@@ -6,10 +6,10 @@ use keys::UnixTime;
 use keys::licence::LicenceState;
 
 use super::{SledStore, engine_error, layout};
-use crate::audit::AuditRecord;
 use crate::domain::application::{
     Application, ApplicationState, Photo, Placement, Ticket, is_reissue,
 };
+use crate::domain::audit::AuditRecord;
 use crate::domain::queue::{Lane, LaneRestore, Lanes};
 use crate::store::{
     Admit, AdmitError, Admitted, Claim, Claimed, Completed, CompletedStep, DecideError,

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use keys::licence::{LicenceNumber, LicenceState};
 
 use super::{SledStore, engine_error, layout};
-use crate::audit::AuditRecord;
 use crate::domain::application::{Application, ApplicationState, Channel, Photo, Ticket};
+use crate::domain::audit::AuditRecord;
 use crate::domain::issue::{self, CredentialRecord, StatusEntry};
 use crate::domain::queue::Lane;
 use crate::domain::registry::{self, EditError, LicenceRecord};

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::chain::{self, Checker, Head};
-use super::{AuditRecord, LOOKUPS_FILE};
+use crate::domain::audit::AuditRecord;
+use crate::domain::audit::chain::{self, Checker, Head};
+use crate::store::lookups::{LOOKUPS_FILE, segments};
 use crate::store::{Store, StoreError};
 
 /// Change records read from the store at a time.
@@ -249,7 +250,7 @@ fn unrotated<T>(
     mut read: impl FnMut() -> Result<T, StoreError>,
 ) -> Result<(T, Vec<(u64, PathBuf)>), StoreError> {
     let segments = || match lookups.parent() {
-        Some(dir) => super::segments(dir),
+        Some(dir) => segments(dir),
         None => Ok(Vec::new()),
     };
     let mut attempts = 0;
@@ -313,14 +314,14 @@ fn report(name: &str, location: String, result: Result<Head, chain::Break>) -> C
 }
 
 /// The whole lines of the lookup log, its closed segments first (see
-/// [`super::segments`]) and then `path`, the segment being written, as (record number,
+/// [`segments`]) and then `path`, the segment being written, as (record number,
 /// bytes without the newline), numbered on across the files. A last line still being
 /// written (no newline yet) is left out. A missing file is empty.
 pub(crate) fn lookup_lines(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + use<>, StoreError> {
     let mut files: Vec<PathBuf> = match path.parent() {
-        Some(dir) => super::segments(dir)?.into_iter().map(|(_, p)| p).collect(),
+        Some(dir) => segments(dir)?.into_iter().map(|(_, p)| p).collect(),
         None => Vec::new(),
     };
     files.push(path.to_owned());

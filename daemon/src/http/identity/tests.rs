@@ -1,91 +1,18 @@
-//! Tests for the access tables, authentication and key handling.
+//! Tests for authentication: API keys, client certificates, and what is refused.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use keys::UnixTime;
 
-use super::{
-    ApiClients, Caller, CertificateRoles, ClientError, Endpoint, LicenceField, PeerIdentity, Role,
-    allowed, authenticate, licence_fields,
-};
+use super::{CertificateRoles, PeerIdentity, Unauthenticated, authenticate};
 use crate::config::{CertClient, CertMatch};
-
-#[track_caller]
-fn check(role: Role, endpoint: Endpoint, expected: bool) {
-    assert_eq!(allowed(role, endpoint), expected, "{role:?} {endpoint:?}");
-}
-
-#[test]
-fn gateway_applies() {
-    check(Role::Gateway, Endpoint::Apply, true)
-}
-#[test]
-fn insurer_cannot_apply() {
-    check(Role::Insurer, Endpoint::Apply, false)
-}
-#[test]
-fn reviewer_reviews() {
-    check(Role::Reviewer, Endpoint::Review, true)
-}
-#[test]
-fn window_cannot_write_registry() {
-    check(Role::Window, Endpoint::RegistryWrite, false)
-}
-#[test]
-fn officer_checks_status() {
-    check(Role::Officer, Endpoint::LiveStatus, true)
-}
-#[test]
-fn gateway_cannot_check_status() {
-    check(Role::Gateway, Endpoint::LiveStatus, false)
-}
-#[test]
-fn only_operators_operate() {
-    for role in Role::ALL {
-        check(role, Endpoint::Operate, role == Role::Operator);
-    }
-}
-#[test]
-fn everyone_reaches_open_endpoints() {
-    for role in Role::ALL {
-        check(role, Endpoint::Open, true);
-    }
-}
-
-#[test]
-fn employer_sees_classes_only() {
-    assert_eq!(licence_fields(Role::Employer), &[LicenceField::Classes]);
-}
+use crate::domain::access::{Caller, Role};
+use crate::service::clients::ApiClients;
 
 fn clients() -> (ApiClients, String) {
     let clients = ApiClients::default();
     let (stored, key) = clients.prepare("x", Role::Officer, UnixTime(1)).unwrap();
     clients.insert(stored);
     (clients, key)
-}
-
-#[test]
-fn keys_authenticate_by_hash() {
-    let (clients, key) = clients();
-    assert!(key.starts_with("edl_officer_"));
-    assert_eq!(clients.authenticate(&key).unwrap().role, Role::Officer);
-    assert!(clients.authenticate("edl_officer_wrong").is_none());
-}
-
-#[test]
-fn names_are_unique_and_revocation_refuses_the_key() {
-    let (clients, key) = clients();
-    let prepare = |name: &str| {
-        clients
-            .prepare(name, Role::Gateway, UnixTime(2))
-            .map(|_| ())
-    };
-    assert_eq!(prepare("x"), Err(ClientError::Exists("x".into())));
-    assert_eq!(prepare("has space"), Err(ClientError::BadName));
-    assert_eq!(prepare("cert:x"), Err(ClientError::BadName));
-    assert_eq!(clients.list().len(), 1);
-    assert_eq!(clients.remove("x").unwrap().role, Role::Officer);
-    assert!(clients.authenticate(&key).is_none());
-    assert_eq!(clients.remove("x"), None);
 }
 
 #[track_caller]
@@ -108,7 +35,7 @@ fn check_auth_headers(authorization: &[&str], peer: Option<PeerIdentity>, expect
     let result = authenticate(&headers, peer.as_ref(), &clients);
     match expected {
         Some(client) => assert_eq!(result.unwrap().client, client),
-        None => assert!(matches!(result, Err(super::Unauthenticated)), "{result:?}"),
+        None => assert!(matches!(result, Err(Unauthenticated)), "{result:?}"),
     }
 }
 
