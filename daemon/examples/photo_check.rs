@@ -1,4 +1,4 @@
-//! Times the photo pre-checks (`daemon::domain::photo::check`) per photo, and prints the
+//! Times the photo pre-checks (`daemon::testing::photo::check`) per photo, and prints the
 //! outcome: `cargo run --release -p daemon --example photo_check [FILE…]`.
 //!
 //! With files, checks each and prints its findings as JSON with the time taken: a way to
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use daemon::domain::photo::{self, Thresholds};
+use daemon::testing::photo::{self, Thresholds};
 use image::{Rgb, RgbImage};
 
 const ROUNDS: usize = 3;

@@ -42,7 +42,7 @@ pub enum Root {
 
 /// What happened to each key file at start, for the log.
 #[derive(Debug, Clone)]
-pub struct KeyReport {
+pub(crate) struct KeyReport {
     /// The key's use.
     pub key_use: KeyUse,
     /// Its file.
@@ -55,7 +55,7 @@ pub struct KeyReport {
 
 /// Why the keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum KeyFileError {
+pub(crate) enum KeyFileError {
     /// Group or world may read the private key.
     #[error("{path} is readable by group or others (mode {mode:o}); run chmod 600 on it")]
     Permissions {
@@ -84,7 +84,10 @@ pub enum KeyFileError {
 
 /// Loads the configured keys, creating development keys in `<data>/keys` if absent. With
 /// an offline root, reads the pinned root public keys instead of a root key.
-pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyReport>), KeyFileError> {
+pub(crate) fn load(
+    source: &KeySource,
+    data_dir: &Path,
+) -> Result<(KeySet, Vec<KeyReport>), KeyFileError> {
     // The root: a key file to read (`Ok`), or already the offline root (`Err`).
     let (root, credential, status, create) = match source {
         KeySource::Development => {
@@ -155,7 +158,7 @@ pub fn load(source: &KeySource, data_dir: &Path) -> Result<(KeySet, Vec<KeyRepor
 /// keys parse and only their owner may read them, and with an offline root the trust list
 /// verifies against the pinned roots, is for `issuer` and lets both keys sign at `now`.
 /// Development keys are neither created nor checked.
-pub fn check(source: &KeySource, issuer: &str, now: keys::UnixTime) -> anyhow::Result<()> {
+pub(crate) fn check(source: &KeySource, issuer: &str, now: keys::UnixTime) -> anyhow::Result<()> {
     use anyhow::Context;
     if *source == KeySource::Development {
         return Ok(());
@@ -186,7 +189,7 @@ pub fn check(source: &KeySource, issuer: &str, now: keys::UnixTime) -> anyhow::R
 /// credentials directory (`$CREDENTIALS_DIRECTORY`, `LoadCredential=`) the group may too:
 /// systemd 254 and later make credentials group-readable (0440) for a `DynamicUser=`
 /// service, in a directory that only the service can enter.
-pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
+pub(crate) fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
     let io = |source| KeyFileError::Io {
         path: path.to_owned(),
         source,
@@ -209,7 +212,7 @@ pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
 }
 
 /// Reads an SPKI public key PEM.
-pub fn read_public(path: &Path) -> Result<PublicKey, KeyFileError> {
+pub(crate) fn read_public(path: &Path) -> Result<PublicKey, KeyFileError> {
     let pem = fs::read_to_string(path).map_err(|source| KeyFileError::Io {
         path: path.to_owned(),
         source,
@@ -221,7 +224,7 @@ pub fn read_public(path: &Path) -> Result<PublicKey, KeyFileError> {
 }
 
 /// The public key file written beside a private key file: `root.pem` → `root.pub.pem`.
-pub fn public_path(private: &Path) -> PathBuf {
+pub(crate) fn public_path(private: &Path) -> PathBuf {
     private.with_extension("pub.pem")
 }
 
@@ -276,7 +279,7 @@ fn restore_public(key: &SigningKey, private: &Path) -> Result<(), KeyFileError> 
 /// Writes a new file at `path` whole or not at all, failing if it exists: a temporary
 /// file beside it, written with `mode` and fsynced, is hard-linked to `path` (which, unlike
 /// a rename, never replaces an existing file), then the directory is fsynced.
-pub fn write_new_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_new_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let tmp = write_temporary(path, bytes, mode)?;
     let linked = fs::hard_link(&tmp, path);
     let removed = fs::remove_file(&tmp);
@@ -288,7 +291,7 @@ pub fn write_new_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Resul
 /// Writes `bytes` to `path`, replacing it atomically: a temporary file beside it, written
 /// with `mode` and fsynced, is renamed over `path`, then the directory is fsynced. After a
 /// crash `path` holds the old contents or the new, never a part.
-pub fn replace_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn replace_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let tmp = write_temporary(path, bytes, mode)?;
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);

@@ -20,15 +20,15 @@
 //! before verification waits.
 
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
-pub mod domain;
-pub mod http;
-pub mod keyfiles;
-pub mod metrics;
-pub mod service;
-pub mod store;
-pub mod systemd;
+pub(crate) mod domain;
+pub(crate) mod http;
+pub(crate) mod keyfiles;
+pub(crate) mod metrics;
+pub(crate) mod service;
+pub(crate) mod store;
+pub(crate) mod systemd;
 pub mod testing;
 
 use std::future::Future;

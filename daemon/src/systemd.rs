@@ -7,28 +7,26 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 
 /// Tells systemd the daemon is serving.
-pub fn ready() {
+pub(crate) fn ready() {
     send(&[NotifyState::Ready]);
 }
 
 /// Tells systemd the daemon is draining.
-pub fn stopping() {
+pub(crate) fn stopping() {
     send(&[NotifyState::Stopping]);
 }
 
-/// A one-line status shown by `systemctl status`.
-pub fn status(line: &str) {
-    send(&[NotifyState::Status(line)]);
-}
-
 /// The watchdog interval systemd asked for, if any. Pings go out at half of it.
-pub fn watchdog_interval() -> Option<Duration> {
+pub(crate) fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled()
 }
 
 /// Pings the watchdog every half interval while `healthy()` holds, until `stop` resolves.
 /// A daemon whose check fails stops pinging and is restarted by systemd.
-pub async fn watchdog(healthy: impl Fn() -> bool, stop: impl std::future::Future<Output = ()>) {
+pub(crate) async fn watchdog(
+    healthy: impl Fn() -> bool,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let Some(interval) = watchdog_interval() else {
         stop.await;
         return;

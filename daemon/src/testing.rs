@@ -8,11 +8,14 @@ use anyhow::Context;
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
 
+pub use crate::cli::import::csv_line;
 use crate::domain::access::Caller;
 pub use crate::domain::access::Role;
 use crate::domain::application::{Channel, Photo, Ticket};
 pub use crate::domain::audit::AuditRecord;
+pub use crate::domain::photo;
 pub use crate::domain::registry::{LicenceRecord, RegistryLine};
+pub use crate::service::clients::read_dev_clients;
 pub use crate::service::signing::yield_cpu_to_verification;
 use crate::store::sled::SledStore;
 use crate::store::{Actor, Admit, LicenceChange, LicenceEdit, Store};

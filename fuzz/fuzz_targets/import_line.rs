@@ -3,8 +3,8 @@
 
 #![no_main]
 
-use daemon::cli::import::csv_line;
-use daemon::domain::registry::RegistryLine;
+use daemon::testing::csv_line;
+use daemon::testing::RegistryLine;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

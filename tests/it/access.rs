@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use daemon::domain::access::Role;
+use daemon::testing::Role;
 use hyper::Method;
 use serde_json::{Value, json};
 use tests::client::{Client, Reply};
@@ -19,7 +19,7 @@ use tests::{
     ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
 };
 
-/// Who may call a route, as the product describes it (kept apart from `daemon::auth` on
+/// Who may call a route, as the product describes it (kept apart from the daemon's own table on
 /// purpose: a change to the table in the code must be made here too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Who {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use daemon::domain::audit::AuditRecord;
+use daemon::testing::AuditRecord;
 use rand_core::{OsRng, RngCore};
 use tests::client::Client;
 use tests::{Options, RealDaemon, TestDaemon, edld_binary, issue_credential, licence_numbers};
@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn lookup_records(data: &Path) -> Vec<AuditRecord> {
     let text = std::fs::read_to_string(data.join("audit/lookups.jsonl")).unwrap_or_default();
     text.lines()
-        .map(|l| daemon::domain::audit::chain::decode(l.as_bytes()).unwrap())
+        .map(|l| daemon::testing::decode_record(l.as_bytes()).unwrap())
         .collect()
 }
 
@@ -319,7 +319,7 @@ async fn answered_lookups_survive_sigkill_and_tampering_is_found() {
     let data = dir.path().join("data");
     let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
     let keys: HashMap<String, String> =
-        daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
+        daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
             .unwrap()
             .into_iter()
             .collect();

@@ -33,7 +33,7 @@ fn rounds() -> usize {
 }
 
 fn gateway_key(data: &Path) -> String {
-    daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
+    daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
         .unwrap()
         .into_iter()
         .find(|(r, _)| r == "gateway")
@@ -97,14 +97,14 @@ async fn check_all(
     require_issued: bool,
 ) -> usize {
     let key = gateway_key(data);
-    let registry_key = daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
+    let registry_key = daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
         .unwrap()
         .into_iter()
         .find(|(r, _)| r == "registry")
         .unwrap()
         .1;
     let mut c = Client::connect(addr, None).await.unwrap();
-    let root = daemon::keyfiles::read_public(&data.join("keys/root.pub.pem")).unwrap();
+    let root = daemon::testing::read_public(&data.join("keys/root.pub.pem")).unwrap();
     let trust = c.get("/v1/trust-list", None).await.unwrap();
     let trust = keys::trust_list::verify(&trust.body, &[root], None).unwrap();
     let tickets: Vec<(String, (String, Option<String>))> = accepted

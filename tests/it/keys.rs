@@ -187,12 +187,12 @@ root_public = ["{root_public}"]
     // Served as-is.
     let served = c.get("/v1/trust-list", None).await.unwrap();
     assert_eq!(served.body.as_ref(), std::fs::read(&trust_list).unwrap());
-    let root_key = daemon::keyfiles::read_public(&root_public).unwrap();
+    let root_key = daemon::testing::read_public(&root_public).unwrap();
     let list_1 =
         keys::trust_list::verify(&served.body, std::slice::from_ref(&root_key), None).unwrap();
 
     let clients: std::collections::HashMap<String, String> =
-        daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt"))
+        daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
             .unwrap()
             .into_iter()
             .collect();
@@ -212,7 +212,7 @@ root_public = ["{root_public}"]
     );
 
     // Revoke the credential key offline and publish a new list.
-    let kid = daemon::keyfiles::read_public(&credentials.join("credential-key.pub.pem"))
+    let kid = daemon::testing::read_public(&credentials.join("credential-key.pub.pem"))
         .unwrap()
         .key_id()
         .to_string();

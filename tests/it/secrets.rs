@@ -37,8 +37,7 @@ async fn no_key_token_or_api_key_in_trace_logs() {
     let data = dir.path().join("data");
     let running =
         RealDaemon::on_loopback(&edld, &data, &[("RUST_LOG", OsStr::new("trace"))]).unwrap();
-    let clients =
-        daemon::service::clients::read_dev_clients(&data.join("dev-clients.txt")).unwrap();
+    let clients = daemon::testing::read_dev_clients(&data.join("dev-clients.txt")).unwrap();
     let key = |role: &str| clients.iter().find(|(r, _)| r == role).unwrap().1.clone();
     let mut c = running.client().await.unwrap();
 

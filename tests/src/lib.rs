@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use daemon::config::{Config, RawCertClient, RawConfig, RawTls};
-use daemon::domain::access::Role;
+use daemon::testing::Role;
 use daemon::{Listeners, ManualClock};
 use keys::licence::LicenceNumber;
 use keys::{PublicKey, UnixTime};
@@ -227,10 +227,9 @@ impl TestDaemon {
             ticker,
         };
         daemon.wait_ready().await?;
-        daemon.keys =
-            daemon::service::clients::read_dev_clients(&data_dir.join("dev-clients.txt"))?
-                .into_iter()
-                .collect();
+        daemon.keys = daemon::testing::read_dev_clients(&data_dir.join("dev-clients.txt"))?
+            .into_iter()
+            .collect();
         Ok(daemon)
     }
 
@@ -313,9 +312,7 @@ impl TestDaemon {
 
     /// The pinned root public key.
     pub fn root(&self) -> anyhow::Result<PublicKey> {
-        Ok(daemon::keyfiles::read_public(
-            &self.data_dir().join("keys/root.pub.pem"),
-        )?)
+        daemon::testing::read_public(&self.data_dir().join("keys/root.pub.pem"))
     }
 
     /// Stops monotonic time: the throttles see no time pass until [`TestDaemon::advance`].

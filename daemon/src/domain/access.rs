@@ -78,7 +78,7 @@ impl Role {
 /// What a route serves, for access decisions: every route of both listeners names one
 /// (`http::public_routes`, `http::admin_routes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// Health, readiness, metrics, the OpenAPI documents, trust list, JWKS, status lists
     /// and the admin queue view: no credentials needed.
     Open,
@@ -103,7 +103,7 @@ pub enum Endpoint {
 
 /// The role-by-endpoint table: the one place that decides access. Read each arm as
 /// "who may call these routes"; everyone else gets 403, and no credentials 401.
-pub fn allowed(role: Role, endpoint: Endpoint) -> bool {
+pub(crate) fn allowed(role: Role, endpoint: Endpoint) -> bool {
     use Endpoint::*;
     use Role::*;
     match endpoint {
@@ -125,13 +125,13 @@ pub fn allowed(role: Role, endpoint: Endpoint) -> bool {
 /// rental firms and employers check a licence for their own business and must say why;
 /// roadside officers check under their statutory powers, and their terminals may send
 /// none (their lookups are still recorded, with no purpose).
-pub fn purpose_required(role: Role) -> bool {
+pub(crate) fn purpose_required(role: Role) -> bool {
     matches!(role, Role::Insurer | Role::Rental | Role::Employer)
 }
 
 /// The channel an applicant role applies through: the national app's back end for
 /// holders, the licence office's window. Other roles do not apply.
-pub fn applicant_channel(role: Role) -> Option<Channel> {
+pub(crate) fn applicant_channel(role: Role) -> Option<Channel> {
     match role {
         Role::Gateway => Some(Channel::App),
         Role::Window => Some(Channel::Window),
@@ -141,7 +141,7 @@ pub fn applicant_channel(role: Role) -> Option<Channel> {
 
 /// A licence field that live status may show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LicenceField {
+pub(crate) enum LicenceField {
     /// Licence number.
     Number,
     /// Holder's name.
@@ -161,7 +161,7 @@ pub enum LicenceField {
 }
 
 /// The role-by-field table for live status (data minimisation).
-pub fn licence_fields(role: Role) -> &'static [LicenceField] {
+pub(crate) fn licence_fields(role: Role) -> &'static [LicenceField] {
     use LicenceField::*;
     match role {
         Role::Officer | Role::Registry | Role::Window => &[
@@ -215,7 +215,7 @@ pub enum ClientError {
 
 /// Whether `name` may name an API client: short, printable, no spaces or colons (so it
 /// cannot look like a certificate client `cert:…`).
-pub fn valid_client_name(name: &str) -> bool {
+pub(crate) fn valid_client_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

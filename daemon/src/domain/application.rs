@@ -206,7 +206,7 @@ pub enum Placement {
 
 /// Whether an application through `channel` re-issues a credential: one from the app for
 /// a licence that has had credentials. (A registry change's re-issue is always one.)
-pub fn is_reissue(channel: Channel, has_credentials: bool) -> bool {
+pub(crate) fn is_reissue(channel: Channel, has_credentials: bool) -> bool {
     channel == Channel::App && has_credentials
 }
 
@@ -292,7 +292,7 @@ pub enum PhotoError {
 
 /// Checks an uploaded photo: size, then JPEG (SOI … EOI) or PNG (signature, IHDR first,
 /// IEND last) structure.
-pub fn check_photo(bytes: &[u8], limit: usize) -> Result<PhotoFormat, PhotoError> {
+pub(crate) fn check_photo(bytes: &[u8], limit: usize) -> Result<PhotoFormat, PhotoError> {
     if bytes.len() > limit {
         return Err(PhotoError::TooLarge {
             size: bytes.len(),

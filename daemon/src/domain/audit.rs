@@ -4,7 +4,7 @@
 //! them: the change log in the store, sealed in the same atomic step as the change, and
 //! the lookup log (`store::lookups`), made durable before the lookup is answered.
 
-pub mod chain;
+pub(crate) mod chain;
 
 use keys::UnixTime;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::Caller;
 
 /// The action of a relying-party status lookup.
-pub const LOOKUP_ACTION: &str = "status.lookup";
+pub(crate) const LOOKUP_ACTION: &str = "status.lookup";
 
 /// One audited action, as stored (members in this order; see `chain`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,7 +55,7 @@ pub enum IssueError {
 
 /// What a credential is issued from.
 #[derive(Clone, Debug)]
-pub struct IssueInput<'a> {
+pub(crate) struct IssueInput<'a> {
     /// The licence as the registry holds it now.
     pub licence: &'a LicenceRecord,
     /// The photo the credential shows.
@@ -73,7 +73,7 @@ pub struct IssueInput<'a> {
 }
 
 /// The claims for a new (or refreshed) credential.
-pub fn claims(input: &IssueInput<'_>) -> Result<CredentialClaims, IssueError> {
+pub(crate) fn claims(input: &IssueInput<'_>) -> Result<CredentialClaims, IssueError> {
     let licence = input.licence;
     if licence.state != LicenceState::Normal {
         return Err(IssueError::NotInForce(licence.state));
@@ -109,7 +109,7 @@ pub fn claims(input: &IssueInput<'_>) -> Result<CredentialClaims, IssueError> {
 
 /// `exp` = the earlier of the licence's end of validity and `now + lifetime`; `None` when
 /// the validity has already ended.
-pub fn expiry(licence: &LicenceRecord, now: UnixTime, lifetime: u64) -> Option<UnixTime> {
+pub(crate) fn expiry(licence: &LicenceRecord, now: UnixTime, lifetime: u64) -> Option<UnixTime> {
     let cap = now.plus(lifetime);
     let exp = match licence.validity.until_unix_end() {
         None => cap,
@@ -149,7 +149,7 @@ impl LiveStatus {
 
 /// The live status: the licence's state first (revoked and suspended say most), then
 /// superseded, then expiry of the token or the licence.
-pub fn live_status(
+pub(crate) fn live_status(
     credential: &CredentialRecord,
     licence: &LicenceRecord,
     now: UnixTime,
@@ -186,7 +186,7 @@ pub struct StatusEntry {
 
 /// What a change of a licence record means for its credentials.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Consequences {
+pub(crate) struct Consequences {
     /// Credentials the change supersedes, already marked superseded.
     pub superseded: Vec<CredentialRecord>,
     /// Status list entries whose value the change sets.
@@ -200,7 +200,7 @@ pub struct Consequences {
 /// `credentials` (newest first), when an application is open or not. A change the
 /// credential shows supersedes it and, if the licence is in force and nothing is open,
 /// queues a re-issue; a change of state sets every credential's status list value.
-pub fn consequences(
+pub(crate) fn consequences(
     old: Option<&LicenceRecord>,
     new: &LicenceRecord,
     credentials: Vec<CredentialRecord>,
@@ -235,7 +235,7 @@ pub fn consequences(
 }
 
 /// The value in the status list: expiry is left to the token's `exp`.
-pub fn list_status(superseded: bool, licence: LicenceState) -> CredentialStatus {
+pub(crate) fn list_status(superseded: bool, licence: LicenceState) -> CredentialStatus {
     match licence {
         LicenceState::Revoked | LicenceState::Cancelled | LicenceState::Expired => {
             CredentialStatus::Invalid

@@ -3,13 +3,13 @@
 //! and the trust list. No IO, no clock reads, no store, no async runtime: time and
 //! randomness come in as arguments.
 
-pub mod access;
-pub mod application;
-pub mod audit;
-pub mod issue;
+pub(crate) mod access;
+pub(crate) mod application;
+pub(crate) mod audit;
+pub(crate) mod issue;
 pub mod photo;
-pub mod queue;
-pub mod registry;
-pub mod status_index;
-pub mod throttle;
-pub mod trust;
+pub(crate) mod queue;
+pub(crate) mod registry;
+pub(crate) mod status_index;
+pub(crate) mod throttle;
+pub(crate) mod trust;

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use crate::domain::throttle::lanes::Lane;
+pub(crate) use crate::domain::throttle::lanes::Lane;
 
 /// The queue's counters at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,7 +56,7 @@ struct LaneCounters {
 
 /// What the store holds for one lane at start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LaneRestore {
+pub(crate) struct LaneRestore {
     /// The highest sequence ever handed out (or served).
     pub last: u64,
     /// The first sequence still waiting.
@@ -67,7 +67,7 @@ pub struct LaneRestore {
 
 /// The lanes' counters, rebuilt from the store at start.
 #[derive(Debug, Default)]
-pub struct Lanes {
+pub(crate) struct Lanes {
     lanes: [LaneCounters; 3],
     /// Accepted before the opening time and not yet put in order, per lane.
     unordered: [AtomicU64; 3],
@@ -75,7 +75,7 @@ pub struct Lanes {
 
 impl Lanes {
     /// The counters now.
-    pub fn figures(&self) -> QueueFigures {
+    pub(crate) fn figures(&self) -> QueueFigures {
         QueueFigures {
             depth: self.depths(),
             unordered: Lane::ALL.map(|l| self.unordered[l.index()].load(Ordering::SeqCst)),
@@ -85,7 +85,7 @@ impl Lanes {
 
     /// Counters from what the store holds, per lane (by [`Lane::index`]), and the entries
     /// waiting for the opening, per lane.
-    pub fn restore(per_lane: [LaneRestore; 3], unordered: [u64; 3]) -> Lanes {
+    pub(crate) fn restore(per_lane: [LaneRestore; 3], unordered: [u64; 3]) -> Lanes {
         let lanes = Lanes::default();
         for lane in Lane::ALL {
             let r = per_lane[lane.index()];
@@ -104,14 +104,14 @@ impl Lanes {
     }
 
     /// A new sequence number in `lane`.
-    pub fn next_sequence(&self, lane: Lane) -> u64 {
+    pub(crate) fn next_sequence(&self, lane: Lane) -> u64 {
         let c = &self.lanes[lane.index()];
         c.depth.fetch_add(1, Ordering::SeqCst);
         c.next.fetch_add(1, Ordering::SeqCst)
     }
 
     /// An entry left the queue (issued or rejected) after `sequence` was taken.
-    pub fn served(&self, lane: Lane, sequence: u64) {
+    pub(crate) fn served(&self, lane: Lane, sequence: u64) {
         let c = &self.lanes[lane.index()];
         c.served.fetch_max(sequence, Ordering::SeqCst);
         let _ = c
@@ -122,12 +122,12 @@ impl Lanes {
     }
 
     /// An application for `lane` was accepted before the opening time.
-    pub fn add_unordered(&self, lane: Lane) {
+    pub(crate) fn add_unordered(&self, lane: Lane) {
         self.unordered[lane.index()].fetch_add(1, Ordering::SeqCst);
     }
 
     /// `n[i]` applications accepted before the opening for lane `i` were put in order.
-    pub fn ordered(&self, n: [u64; 3]) {
+    pub(crate) fn ordered(&self, n: [u64; 3]) {
         for (counter, n) in self.unordered.iter().zip(n) {
             let _ = counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
                 Some(d.saturating_sub(n))
@@ -136,7 +136,7 @@ impl Lanes {
     }
 
     /// Applications waiting for the opening, in all lanes.
-    pub fn unordered(&self) -> u64 {
+    pub(crate) fn unordered(&self) -> u64 {
         self.unordered
             .iter()
             .map(|c| c.load(Ordering::SeqCst))
@@ -145,27 +145,29 @@ impl Lanes {
 
     /// Entries waiting per lane, in order or for the opening: what a newcomer to each lane
     /// has ahead of it, for the queue bound.
-    pub fn backlog(&self) -> [u64; 3] {
+    #[cfg(test)]
+    pub(crate) fn backlog(&self) -> [u64; 3] {
         Lane::ALL.map(|l| self.depth(l) + self.unordered[l.index()].load(Ordering::SeqCst))
     }
 
     /// Entries waiting in `lane`.
-    pub fn depth(&self, lane: Lane) -> u64 {
+    pub(crate) fn depth(&self, lane: Lane) -> u64 {
         self.lanes[lane.index()].depth.load(Ordering::SeqCst)
     }
 
     /// Entries waiting per lane, by [`Lane::index`].
-    pub fn depths(&self) -> [u64; 3] {
+    pub(crate) fn depths(&self) -> [u64; 3] {
         Lane::ALL.map(|l| self.depth(l))
     }
 
     /// Entries waiting in all lanes (in order or waiting for the opening).
-    pub fn total_depth(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn total_depth(&self) -> u64 {
         self.backlog().iter().sum()
     }
 
     /// Where `sequence` in `lane` stands: 1 is next in its lane.
-    pub fn position(&self, lane: Lane, sequence: u64) -> u64 {
+    pub(crate) fn position(&self, lane: Lane, sequence: u64) -> u64 {
         let served = self.lanes[lane.index()].served.load(Ordering::SeqCst);
         sequence.saturating_sub(served).max(1)
     }

@@ -92,9 +92,9 @@ fn field(field: &'static str) -> impl Fn(&dyn std::fmt::Display) -> FieldError {
 }
 
 /// Longest accepted holder name, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 /// Longest accepted authority, in characters.
-pub const MAX_AUTHORITY_CHARS: usize = 200;
+pub(crate) const MAX_AUTHORITY_CHARS: usize = 200;
 
 impl RegistryLine {
     /// Checks every field. `number` is the licence number from elsewhere (the URL), which
@@ -176,12 +176,12 @@ fn checked_text(name: &'static str, text: String, max: usize) -> Result<String, 
 }
 
 /// The CSV header `edld registry import` expects (and writes in its error message).
-pub const CSV_HEADER: &str =
+pub(crate) const CSV_HEADER: &str =
     "number,name,classes,valid_from,valid_until,authority,state,points,photo";
 
 /// What a change from `old` to `new` means for the licence's credentials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChangeEffect {
+pub(crate) struct ChangeEffect {
     /// The credential shows something that changed (classes, validity, authority, photo):
     /// it is superseded and a new one is issued.
     pub supersede: bool,
@@ -190,7 +190,7 @@ pub struct ChangeEffect {
 }
 
 /// Compares two versions of a record.
-pub fn change_effect(old: &LicenceRecord, new: &LicenceRecord) -> ChangeEffect {
+pub(crate) fn change_effect(old: &LicenceRecord, new: &LicenceRecord) -> ChangeEffect {
     ChangeEffect {
         supersede: old.classes != new.classes
             || old.validity != new.validity
@@ -228,7 +228,7 @@ pub enum LicenceEdit {
 
 /// Why an edit cannot apply.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EditError {
+pub(crate) enum EditError {
     /// A state or points change of a licence the registry does not hold.
     #[error("no such licence")]
     NotFound,
@@ -239,7 +239,7 @@ pub enum EditError {
 
 /// The record after `edit` of `old` (none: not in the registry), and the audit action
 /// that names the change.
-pub fn edit(
+pub(crate) fn edit(
     old: Option<&LicenceRecord>,
     edit: &LicenceEdit,
 ) -> Result<(LicenceRecord, &'static str), EditError> {
@@ -277,7 +277,7 @@ pub struct TransitionError {
 }
 
 /// The licence state after `action`.
-pub fn transition(
+pub(crate) fn transition(
     from: LicenceState,
     action: StateAction,
 ) -> Result<LicenceState, TransitionError> {

@@ -11,7 +11,7 @@
 use rand_core::RngCore;
 
 /// Entries per list.
-pub const LIST_ENTRIES: u32 = keys::status_list::MIN_ENTRIES as u32;
+pub(crate) const LIST_ENTRIES: u32 = keys::status_list::MIN_ENTRIES as u32;
 
 /// The taken indices of one list.
 #[derive(Clone, Debug)]
@@ -48,13 +48,13 @@ impl Taken {
 
 /// The taken indices of every list.
 #[derive(Clone, Debug)]
-pub struct Allocator {
+pub(crate) struct Allocator {
     lists: Vec<Taken>,
 }
 
 /// One allocated index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Allocation {
+pub(crate) struct Allocation {
     /// The list.
     pub list: u32,
     /// The index in it.
@@ -73,7 +73,7 @@ impl Default for Allocator {
 
 impl Allocator {
     /// The allocator after `taken` (list, index) pairs, e.g. every stored credential's.
-    pub fn restore(taken: impl IntoIterator<Item = (u32, u32)>) -> Allocator {
+    pub(crate) fn restore(taken: impl IntoIterator<Item = (u32, u32)>) -> Allocator {
         let mut lists: Vec<Taken> = Vec::new();
         for (list, index) in taken {
             while lists.len() <= list as usize {
@@ -90,13 +90,13 @@ impl Allocator {
     }
 
     /// How many lists are open.
-    pub fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         self.lists.len() as u32
     }
 
     /// How many indices may still be allocated within `max_lists` lists: unbounded while
     /// a new list may open, else what is left of the newest list below three quarters.
-    pub fn room(&self, max_lists: u32) -> u64 {
+    pub(crate) fn room(&self, max_lists: u32) -> u64 {
         if self.count() < max_lists {
             return u64::MAX;
         }
@@ -107,7 +107,11 @@ impl Allocator {
 
     /// A random unused index in the newest list, opening a new list when it is half full
     /// and fewer than `max_lists` are open; `None` when there is no room.
-    pub fn allocate(&mut self, rng: &mut impl RngCore, max_lists: u32) -> Option<Allocation> {
+    pub(crate) fn allocate(
+        &mut self,
+        rng: &mut impl RngCore,
+        max_lists: u32,
+    ) -> Option<Allocation> {
         if self.room(max_lists) == 0 {
             return None;
         }
@@ -137,7 +141,8 @@ impl Allocator {
     }
 
     /// Whether `index` of `list` is taken.
-    pub fn is_taken(&self, list: u32, index: u32) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_taken(&self, list: u32, index: u32) -> bool {
         self.lists
             .get(list as usize)
             .is_some_and(|l| l.is_taken(index))

@@ -3,11 +3,11 @@
 //! that combines them (`control`). Callers pass monotonic time in; nothing here sleeps or
 //! does IO.
 
-pub mod admission;
-pub mod control;
-pub mod estimate;
-pub mod keyed;
-pub mod lanes;
-pub mod pacer;
-pub mod settings;
-pub mod simulate;
+pub(crate) mod admission;
+pub(crate) mod control;
+pub(crate) mod estimate;
+pub(crate) mod keyed;
+pub(crate) mod lanes;
+pub(crate) mod pacer;
+pub(crate) mod settings;
+pub(crate) mod simulate;

@@ -70,7 +70,7 @@ impl SignedTrust {
 }
 
 /// What goes into a trust list.
-pub struct TrustInput<'a> {
+pub(crate) struct TrustInput<'a> {
     /// The sequence number.
     pub sequence: u64,
     /// Now.
@@ -88,7 +88,7 @@ pub struct TrustInput<'a> {
 }
 
 /// Builds and signs the trust list (pure).
-pub fn sign(input: TrustInput<'_>, root: &SigningKey) -> SignedTrust {
+pub(crate) fn sign(input: TrustInput<'_>, root: &SigningKey) -> SignedTrust {
     let list = TrustList {
         sequence: input.sequence,
         issued_at: input.now,
@@ -198,7 +198,7 @@ pub enum TrustError {
 /// Checks a pre-signed trust list for serving (pure): it verifies against `pinned`, is
 /// not older than `served` (the highest sequence served before) and is for `issuer`.
 /// Whether it names the daemon's keys is [`may_sign`]'s question.
-pub fn check_offline(
+pub(crate) fn check_offline(
     bytes: &[u8],
     pinned: &[PublicKey],
     served: Option<u64>,
@@ -231,7 +231,7 @@ pub fn check_offline(
 
 /// Whether `key` may sign as `key_use` at `now` under `list`: it is named with that use,
 /// no entry for it is revoked, and an entry's signing window covers now.
-pub fn may_sign(
+pub(crate) fn may_sign(
     list: &TrustList,
     key_use: KeyUse,
     key: &PublicKey,
@@ -273,7 +273,7 @@ pub fn may_sign(
 
 /// How many status lists, counting from list 0, `list` names under `uri` (which gives
 /// list `n`'s URI): the daemon opens no list beyond them.
-pub fn named_status_lists(list: &TrustList, uri: impl Fn(u32) -> String) -> u32 {
+pub(crate) fn named_status_lists(list: &TrustList, uri: impl Fn(u32) -> String) -> u32 {
     (0..u32::MAX)
         .take_while(|n| list.status_lists.contains(&uri(*n)))
         .count() as u32

@@ -25,7 +25,7 @@ use crate::service::intake::{ApplicationView, ApplyRequest, PhotoInput};
 use crate::service::operators::QueueReport;
 
 /// A request body as bytes, with the framework's refusal as a problem.
-pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::payload_too_large()
@@ -36,7 +36,7 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem>
 }
 
 /// A JSON request body.
-pub fn json_body<T: for<'de> Deserialize<'de>>(
+pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Problem> {
     let bytes = body_bytes(body)?;
@@ -45,7 +45,7 @@ pub fn json_body<T: for<'de> Deserialize<'de>>(
 }
 
 /// A JSON answer.
-pub fn json_response(status: StatusCode, value: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut response = (status, value.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -55,12 +55,12 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
 }
 
 /// A ticket in a path: anything else is an unknown application.
-pub fn parse_ticket(text: &str) -> Result<Ticket, Problem> {
+pub(crate) fn parse_ticket(text: &str) -> Result<Ticket, Problem> {
     text.parse().map_err(|()| Problem::not_found("application"))
 }
 
 /// A licence number in a path or query.
-pub fn parse_number(text: &str) -> Result<LicenceNumber, Problem> {
+pub(crate) fn parse_number(text: &str) -> Result<LicenceNumber, Problem> {
     text.parse()
         .map_err(|e| Problem::bad_request(format!("licence number: {e}")))
 }
@@ -79,7 +79,7 @@ struct ApplyBody {
 }
 
 /// `POST /v1/applications`: the licence number checked, the photo decoded.
-pub fn apply_request(body: Result<Bytes, BytesRejection>) -> Result<ApplyRequest, Problem> {
+pub(crate) fn apply_request(body: Result<Bytes, BytesRejection>) -> Result<ApplyRequest, Problem> {
     let body: ApplyBody = json_body(body)?;
     let licence = body
         .licence_number
@@ -124,7 +124,9 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// `PATCH /admin/v1/throttle` with `{"drain.rate": 500, "client.mode": "shadow", …}`: the
 /// names `edld throttle set` takes; values as JSON numbers, strings, booleans or null
 /// (none), typed here without a round trip through text.
-pub fn settings_change(body: Result<Bytes, BytesRejection>) -> Result<Vec<Setting>, Problem> {
+pub(crate) fn settings_change(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<Setting>, Problem> {
     let changes: Map<String, Value> = json_body(body)?;
     changes
         .iter()
@@ -151,7 +153,7 @@ pub fn settings_change(body: Result<Bytes, BytesRejection>) -> Result<Vec<Settin
 }
 
 /// A wait estimate as JSON: `{"kind": "unknown"}` or a range in whole seconds.
-pub fn estimate_json(estimate: WaitEstimate) -> Value {
+pub(crate) fn estimate_json(estimate: WaitEstimate) -> Value {
     match estimate {
         WaitEstimate::Unknown => json!({"kind": "unknown"}),
         WaitEstimate::Range { low, high } => json!({
@@ -163,7 +165,7 @@ pub fn estimate_json(estimate: WaitEstimate) -> Value {
 }
 
 /// The QR text of a stored credential.
-pub fn qr_text(credential: &CredentialRecord) -> Result<String, Problem> {
+pub(crate) fn qr_text(credential: &CredentialRecord) -> Result<String, Problem> {
     let bytes = URL_SAFE_NO_PAD
         .decode(&credential.token)
         .map_err(|e| Problem::internal(format!("stored token: {e}")))?;
@@ -171,7 +173,7 @@ pub fn qr_text(credential: &CredentialRecord) -> Result<String, Problem> {
 }
 
 /// An application as its client sees it.
-pub fn application_json(view: &ApplicationView) -> Value {
+pub(crate) fn application_json(view: &ApplicationView) -> Value {
     let app = &view.application;
     let ticket = app.ticket;
     let mut body = json!({
@@ -208,7 +210,7 @@ pub fn application_json(view: &ApplicationView) -> Value {
 }
 
 /// A credential as the app gets it: token, QR text and image links under `base`.
-pub fn credential_json(c: &CredentialRecord, base: &str) -> Value {
+pub(crate) fn credential_json(c: &CredentialRecord, base: &str) -> Value {
     json!({
         "id": c.id,
         "token": c.token,
@@ -222,7 +224,7 @@ pub fn credential_json(c: &CredentialRecord, base: &str) -> Value {
 }
 
 /// The licence fields a role may see.
-pub fn licence_view(record: &LicenceRecord, fields: &[LicenceField]) -> Value {
+pub(crate) fn licence_view(record: &LicenceRecord, fields: &[LicenceField]) -> Value {
     let mut map = Map::new();
     for field in fields {
         let (name, value) = match field {
@@ -241,7 +243,7 @@ pub fn licence_view(record: &LicenceRecord, fields: &[LicenceField]) -> Value {
 }
 
 /// The queue for operators.
-pub fn queue_json(report: &QueueReport) -> Value {
+pub(crate) fn queue_json(report: &QueueReport) -> Value {
     let lanes: Map<String, Value> = report
         .lanes
         .iter()
@@ -267,7 +269,7 @@ pub fn queue_json(report: &QueueReport) -> Value {
 
 /// The throttle settings in force: typed, flat as `throttle set` names them, the queue,
 /// and (after a change) what moved.
-pub fn throttle_json(
+pub(crate) fn throttle_json(
     settings: &ThrottleSettings,
     queue: &QueueReport,
     moved: Option<&[Moved]>,
@@ -293,7 +295,7 @@ pub fn throttle_json(
 }
 
 /// An API client.
-pub fn client_json(client: &ApiClient) -> Value {
+pub(crate) fn client_json(client: &ApiClient) -> Value {
     let mut body = json!({
         "name": client.name,
         "role": client.role.as_str(),
@@ -307,7 +309,7 @@ pub fn client_json(client: &ApiClient) -> Value {
 
 /// Bytes that HTTP caches may keep: a strong ETag (304 for `If-None-Match`),
 /// `Cache-Control: public, max-age`, and `Last-Modified` when known.
-pub fn cached_bytes(
+pub(crate) fn cached_bytes(
     request: &HeaderMap,
     etag: &str,
     content_type: &'static str,

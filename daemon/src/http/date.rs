@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use keys::UnixTime;
 
 /// An IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(t: UnixTime) -> String {
+pub(crate) fn http_date(t: UnixTime) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(t.0))
 }
 

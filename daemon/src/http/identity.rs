@@ -18,7 +18,7 @@ use crate::service::clients::ApiClients;
 /// Who the client certificate of a TLS connection says the caller is; attached to every
 /// request of the connection. Absent when the connection has no client certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PeerIdentity {
+pub(crate) enum PeerIdentity {
     /// A verified certificate that a `[[tls.clients]]` entry maps to this caller.
     Client(Caller),
     /// A verified certificate that no entry maps: it carries no role.
@@ -28,12 +28,12 @@ pub enum PeerIdentity {
 /// No, unknown or ambiguous credentials: 401.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("authentication required")]
-pub struct Unauthenticated;
+pub(crate) struct Unauthenticated;
 
 /// Authenticates a request: by its client certificate when the connection has one,
 /// otherwise by its bearer API key. A certificate and a key together, or more than one
 /// `Authorization` header, are refused as ambiguous.
-pub fn authenticate(
+pub(crate) fn authenticate(
     headers: &HeaderMap,
     peer: Option<&PeerIdentity>,
     clients: &ApiClients,
@@ -69,19 +69,19 @@ fn bearer_token(value: &str) -> Option<&str> {
 
 /// `[[tls.clients]]`: maps the names in verified client certificates to callers.
 #[derive(Clone, Debug, Default)]
-pub struct CertificateRoles {
+pub(crate) struct CertificateRoles {
     map: Vec<CertClient>,
 }
 
 impl CertificateRoles {
     /// The configured entries, first match wins.
-    pub fn new(map: Vec<CertClient>) -> CertificateRoles {
+    pub(crate) fn new(map: Vec<CertClient>) -> CertificateRoles {
         CertificateRoles { map }
     }
 
     /// Who the end-entity certificate `der` stands for. rustls has verified it (chain to
     /// the client CA, validity, client-auth usage) before this reads its names.
-    pub fn identify(&self, der: &[u8]) -> PeerIdentity {
+    pub(crate) fn identify(&self, der: &[u8]) -> PeerIdentity {
         let Some(names) = CertificateNames::parse(der) else {
             return PeerIdentity::Unmapped;
         };

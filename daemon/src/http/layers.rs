@@ -49,7 +49,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// Authenticates the caller of a guarded route and applies the role-by-endpoint table;
 /// the handler finds the [`Caller`] in the request's extensions.
-pub async fn authorize(
+pub(crate) async fn authorize(
     State((state, endpoint)): State<(AppState, Endpoint)>,
     mut request: Request,
     next: Next,
@@ -77,7 +77,11 @@ pub async fn authorize(
 
 /// Reads the whole body within the size and time limits before the handler runs, so a
 /// slow or endless body never holds a handler (or an issuance permit).
-pub async fn read_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+pub(crate) async fn read_body(
+    State(limits): State<Limits>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers
@@ -106,7 +110,11 @@ pub async fn read_body(State(limits): State<Limits>, request: Request, next: Nex
 
 /// Runs an issuance request on the issuance runtime, or sheds it at once with 503 when
 /// the bound on issuance requests in progress is reached.
-pub async fn on_issuance(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn on_issuance(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Ok(permit) = state.intake.clone().try_acquire_owned() else {
         state
             .service
@@ -136,7 +144,7 @@ pub async fn on_issuance(State(state): State<AppState>, request: Request, next: 
 }
 
 /// Times a verification request.
-pub async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let clock = &state.service.clock;
     let started = clock.monotonic();
     let route = route(&request);
@@ -153,7 +161,7 @@ pub async fn timed(State(state): State<AppState>, request: Request, next: Next) 
 /// The request's span and its closing event, the head limit, metrics per route, a request
 /// id (`X-Request-Id`), and problem+json for any error response that is not one yet (from
 /// extractors or the framework).
-pub async fn observe(
+pub(crate) async fn observe(
     State((state, limits)): State<(AppState, Limits)>,
     request: Request,
     next: Next,

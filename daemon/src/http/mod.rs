@@ -15,15 +15,15 @@
 //! progress at once: past it they are shed at once with 503. Verification routes run on the
 //! serving runtime and never wait for either.
 
-pub mod codec;
-pub mod date;
-pub mod handlers;
-pub mod identity;
-pub mod layers;
-pub mod openapi;
-pub mod problem;
-pub mod render;
-pub mod router;
-pub mod routes;
-pub mod server;
-pub mod state;
+pub(crate) mod codec;
+pub(crate) mod date;
+pub(crate) mod handlers;
+pub(crate) mod identity;
+pub(crate) mod layers;
+pub(crate) mod openapi;
+pub(crate) mod problem;
+pub(crate) mod render;
+pub(crate) mod router;
+pub(crate) mod routes;
+pub(crate) mod server;
+pub(crate) mod state;

@@ -21,7 +21,7 @@ use crate::domain::audit::Purpose;
 use crate::domain::throttle::settings::NAMES;
 
 /// What a document needs of a route table: method, path and who may call each route.
-pub type Described = (Method, &'static str, Endpoint);
+pub(crate) type Described = (Method, &'static str, Endpoint);
 
 /// One described operation.
 struct Operation {
@@ -370,7 +370,7 @@ const OPERATIONS: &[Operation] = &[
 ];
 
 /// The public listener's document, for its route table.
-pub fn public_document(routes: &[Described]) -> Value {
+pub(crate) fn public_document(routes: &[Described]) -> Value {
     document(
         "edld",
         "Issuance daemon for electronic driving licences: the public API. Clients authenticate with an API key (`Authorization: Bearer`) or, where configured, a TLS client certificate; either carries a role, and each operation names the roles that may call it. Errors are RFC 9457 problem+json.",
@@ -379,7 +379,7 @@ pub fn public_document(routes: &[Described]) -> Value {
 }
 
 /// The admin listener's document, for its route table.
-pub fn admin_document(routes: &[Described]) -> Value {
+pub(crate) fn admin_document(routes: &[Described]) -> Value {
     document(
         "edld admin",
         "Issuance daemon for electronic driving licences: the admin API, served only on the loopback admin listener. Operator endpoints need an API key of the operator role. Errors are RFC 9457 problem+json.",
@@ -388,7 +388,8 @@ pub fn admin_document(routes: &[Described]) -> Value {
 }
 
 /// The (method, path) pairs a document describes, lowercase methods.
-pub fn described(document: &Value) -> Vec<(String, String)> {
+#[cfg(test)]
+pub(crate) fn described(document: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(paths) = document["paths"].as_object() {
         for (path, item) in paths {
@@ -401,7 +402,8 @@ pub fn described(document: &Value) -> Vec<(String, String)> {
 }
 
 /// The (method, path) pairs of the operation table, lowercase methods.
-pub fn operations() -> Vec<(String, String)> {
+#[cfg(test)]
+pub(crate) fn operations() -> Vec<(String, String)> {
     OPERATIONS
         .iter()
         .map(|o| (o.method.to_owned(), o.path.to_owned()))
@@ -706,7 +708,7 @@ fn purpose(header: bool) -> Value {
 /// with the `\uXXXX` escapes of ECMA 262 (which JSON Schema patterns use). Derived from
 /// `refuses` itself over the Basic Multilingual Plane, so the two cannot drift apart (it
 /// refuses nothing beyond).
-pub fn refused_class() -> String {
+pub(crate) fn refused_class() -> String {
     let mut class = String::new();
     let mut run: Option<(u32, u32)> = None;
     let refused = (0..=0xFFFF_u32).filter(|&c| char::from_u32(c).is_some_and(Purpose::refuses));

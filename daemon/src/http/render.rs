@@ -6,7 +6,7 @@ use qrcode::{EcLevel, QrCode};
 
 /// Why a QR code could not be drawn.
 #[derive(Debug, thiserror::Error)]
-pub enum RenderError {
+pub(crate) enum RenderError {
     /// The text does not fit in a QR code at level Q.
     #[error("the text does not fit in a QR code: {0}")]
     TooLong(String),
@@ -21,7 +21,7 @@ fn code(text: &str) -> Result<QrCode, RenderError> {
 }
 
 /// A PNG, 4 pixels per module, with the quiet zone.
-pub fn png(text: &str) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn png(text: &str) -> Result<Vec<u8>, RenderError> {
     let image = code(text)?
         .render::<image::Luma<u8>>()
         .module_dimensions(4, 4)
@@ -34,7 +34,7 @@ pub fn png(text: &str) -> Result<Vec<u8>, RenderError> {
 }
 
 /// An SVG document.
-pub fn svg(text: &str) -> Result<String, RenderError> {
+pub(crate) fn svg(text: &str) -> Result<String, RenderError> {
     Ok(code(text)?
         .render::<svg::Color<'_>>()
         .min_dimensions(200, 200)
@@ -44,7 +44,7 @@ pub fn svg(text: &str) -> Result<String, RenderError> {
 /// Text for a terminal: two modules per character cell. Dark modules are drawn as blanks
 /// and light ones as full blocks, so on the usual light-on-dark terminal the code shows
 /// dark on light, as scanners expect.
-pub fn terminal(text: &str) -> Result<String, RenderError> {
+pub(crate) fn terminal(text: &str) -> Result<String, RenderError> {
     Ok(code(text)?
         .render::<unicode::Dense1x2>()
         .dark_color(unicode::Dense1x2::Light)

@@ -12,7 +12,7 @@ use crate::http::routes::{self, Kind, Route};
 use crate::http::state::{AppState, Documents, Limits};
 
 /// Both OpenAPI documents, from the route tables.
-pub fn documents(public: &[Route], admin: &[Route]) -> Documents {
+pub(crate) fn documents(public: &[Route], admin: &[Route]) -> Documents {
     Documents {
         public: openapi::public_document(&routes::described(public)).to_string(),
         admin: openapi::admin_document(&routes::described(admin)).to_string(),
@@ -22,7 +22,7 @@ pub fn documents(public: &[Route], admin: &[Route]) -> Documents {
 /// A router from a route table: every route behind the access check, the body limits and
 /// its kind's runtime; around them all, the request span, metrics, the head limit and
 /// problem+json for every error.
-pub fn router(routes: Vec<Route>, state: AppState, limits: Limits) -> Router {
+pub(crate) fn router(routes: Vec<Route>, state: AppState, limits: Limits) -> Router {
     let mut router = Router::new();
     for r in routes {
         let handler = match r.kind {

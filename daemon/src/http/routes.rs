@@ -14,7 +14,7 @@ use crate::http::state::AppState;
 
 /// What a route serves, which decides where it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Live status, status lists, trust list, JWKS: served on the async workers, never
     /// behind issuance.
     Verification,
@@ -25,7 +25,7 @@ pub enum Kind {
 }
 
 /// One route.
-pub struct Route {
+pub(crate) struct Route {
     /// The HTTP method.
     pub method: Method,
     /// The path pattern.
@@ -57,7 +57,7 @@ fn route(
 
 /// Every route of the public listener.
 #[rustfmt::skip]
-pub fn public() -> Vec<Route> {
+pub(crate) fn public() -> Vec<Route> {
     use Endpoint::*;
     use Kind::*;
     const GET: Method = Method::GET;
@@ -94,7 +94,7 @@ pub fn public() -> Vec<Route> {
 
 /// Every route of the admin listener (loopback only).
 #[rustfmt::skip]
-pub fn admin() -> Vec<Route> {
+pub(crate) fn admin() -> Vec<Route> {
     use Endpoint::*;
     use Kind::*;
     const GET: Method = Method::GET;
@@ -118,7 +118,7 @@ pub fn admin() -> Vec<Route> {
 }
 
 /// What the OpenAPI documents need of a table: method, path and endpoint of each route.
-pub fn described(routes: &[Route]) -> Vec<(Method, &'static str, Endpoint)> {
+pub(crate) fn described(routes: &[Route]) -> Vec<(Method, &'static str, Endpoint)> {
     routes
         .iter()
         .map(|r| (r.method.clone(), r.path, r.endpoint))

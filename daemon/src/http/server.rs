@@ -41,7 +41,7 @@ const HEAD_CAP: usize = 64 * 1024;
 
 /// How one listener serves.
 #[derive(Clone)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     /// TLS, for the public listener when configured.
     pub tls: Option<Tls>,
     /// Time to send each request's head.
@@ -54,7 +54,7 @@ pub struct ServeOptions {
 
 /// A TLS acceptor and what its client certificates stand for.
 #[derive(Clone)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// TLS 1.3 only.
     pub acceptor: TlsAcceptor,
     /// Maps verified client certificates to callers.
@@ -65,7 +65,7 @@ pub struct Tls {
 /// configured, rustls verifies any certificate a client sends against the client CA
 /// (chain, validity, client-auth usage) and refuses the handshake when it fails; clients
 /// that send none are let through to authenticate with an API key.
-pub fn tls(files: &TlsFiles) -> anyhow::Result<Tls> {
+pub(crate) fn tls(files: &TlsFiles) -> anyhow::Result<Tls> {
     let (cert, key) = (&files.cert, &files.key);
     let certs = read_certificates(cert)?;
     let key =
@@ -116,7 +116,7 @@ fn read_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>
 }
 
 /// Serves `router` until `stop` turns true, then lets in-flight requests finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     options: ServeOptions,

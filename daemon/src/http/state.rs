@@ -10,11 +10,11 @@ use crate::service::Service;
 /// in each layer it passes, and each clone of a shared counter is a cache line the two
 /// cores pass back and forth.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub(crate) struct AppState(Arc<Shared>);
 
 impl AppState {
     /// The state.
-    pub fn new(shared: Shared) -> AppState {
+    pub(crate) fn new(shared: Shared) -> AppState {
         AppState(Arc::new(shared))
     }
 }
@@ -28,7 +28,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// What [`AppState`] holds.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The daemon's operations.
     pub service: Arc<Service>,
     /// The runtime issuance routes run on.
@@ -40,7 +40,7 @@ pub struct Shared {
 }
 
 /// The OpenAPI documents of both listeners, as served.
-pub struct Documents {
+pub(crate) struct Documents {
     /// The public listener's.
     pub public: String,
     /// The admin listener's.
@@ -49,7 +49,7 @@ pub struct Documents {
 
 /// What a listener accepts from a request.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest body (413 beyond).
     pub body_bytes: usize,
     /// Time to receive the body once the headers arrived (408 beyond).

@@ -18,13 +18,13 @@ use crate::store::{Store, StoreError};
 const PAGE: usize = 4096;
 
 /// The lookup log's path in a data directory.
-pub fn lookups_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn lookups_path(data_dir: &Path) -> PathBuf {
     data_dir.join("audit").join(LOOKUPS_FILE)
 }
 
 /// The result of checking one chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainReport {
+pub(crate) struct ChainReport {
     /// `changes` or `lookups`.
     pub name: String,
     /// Where it is stored.
@@ -40,7 +40,7 @@ pub struct ChainReport {
 
 /// Where and why a chain breaks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BrokenAt {
+pub(crate) struct BrokenAt {
     /// The record number, from 1 (in the lookup log: its line number).
     pub record: u64,
     /// Why, for a person.
@@ -49,7 +49,7 @@ pub struct BrokenAt {
 
 /// Both chains.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyReport {
+pub(crate) struct VerifyReport {
     /// Registry, review, credential, client and throttle changes.
     pub changes: ChainReport,
     /// Relying-party lookups.
@@ -58,12 +58,12 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// Whether both chains check from the first record to the last.
-    pub fn is_intact(&self) -> bool {
+    pub(crate) fn is_intact(&self) -> bool {
         self.changes.broken.is_none() && self.lookups.broken.is_none()
     }
 
     /// The report for a person.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         for chain in [&self.changes, &self.lookups] {
             match &chain.broken {
@@ -96,7 +96,7 @@ impl VerifyReport {
 
 /// Everything the audit logs hold about one licence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueryReport {
+pub(crate) struct QueryReport {
     /// The licence number.
     pub licence: String,
     /// Relying-party lookups of its credentials, oldest first.
@@ -110,7 +110,7 @@ pub struct QueryReport {
 
 impl QueryReport {
     /// The report for a person: who checked the licence and when, then what changed.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -163,7 +163,7 @@ impl QueryReport {
 
 /// Checks the change chain in `store` and the lookup chain in the file `lookups` and the
 /// closed segments beside it. Reads both logs whole.
-pub async fn verify(store: &dyn Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
+pub(crate) async fn verify(store: &dyn Store, lookups: &Path) -> Result<VerifyReport, StoreError> {
     let changes = check_changes(store).await?;
     let path = lookups.to_owned();
     let (lookup_chain, closed) =
@@ -181,7 +181,7 @@ pub async fn verify(store: &dyn Store, lookups: &Path) -> Result<VerifyReport, S
 }
 
 /// The records about `licence` in both logs. Reads both logs whole.
-pub async fn query(
+pub(crate) async fn query(
     store: &dyn Store,
     lookups: &Path,
     licence: &str,

@@ -148,7 +148,7 @@ impl ApiClients {
 }
 
 /// The development API keys file: one line per role, `<role> <key>`.
-pub fn dev_clients_text(keys: &[(Role, String)]) -> String {
+pub(crate) fn dev_clients_text(keys: &[(Role, String)]) -> String {
     let mut text = String::from(
         "# Development API keys, one per role: send as `Authorization: Bearer <key>`.\n",
     );
@@ -190,7 +190,7 @@ impl From<ClientConflict> for ClientsError {
 }
 
 /// The officer key file the development verifier configuration names.
-pub const DEV_VERIFY_KEY: &str = "verify-officer.key";
+pub(crate) const DEV_VERIFY_KEY: &str = "verify-officer.key";
 
 impl Service {
     /// Adds an API client; its key, returned once, works as soon as this returns (it is
@@ -316,7 +316,7 @@ impl Service {
 /// public listener, its development root key, the officer's key and a cache beside it, so
 /// that `edl-verify --config <data>/verify.toml sync` works as written. Rewritten at each
 /// start, since the listener's address may change.
-pub fn write_dev_verify_config(data_dir: &Path, base_url: &str) -> std::io::Result<()> {
+pub(crate) fn write_dev_verify_config(data_dir: &Path, base_url: &str) -> std::io::Result<()> {
     let text = format!(
         "# The development verifier's configuration, written by edld at each start.\n\
          # Use it as: edl-verify --config {} sync\n\

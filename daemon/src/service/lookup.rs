@@ -43,7 +43,7 @@ pub struct StatusView {
 }
 
 /// The audit action of a gateway reading a licence's current credential.
-pub const CREDENTIAL_READ_ACTION: &str = "credential.read";
+pub(crate) const CREDENTIAL_READ_ACTION: &str = "credential.read";
 
 impl Service {
     /// Live status; relying-party lookups are audited durably, with the purpose the caller

@@ -7,17 +7,17 @@
 //!
 //! Each operation returns its own error type; `http::problem` turns them into answers.
 
-pub mod audit;
-pub mod clients;
-pub mod intake;
-pub mod licences;
-pub mod lookup;
-pub mod operators;
-pub mod refresh;
-pub mod review;
-pub mod signing;
-pub mod status_lists;
-pub mod trust;
+pub(crate) mod audit;
+pub(crate) mod clients;
+pub(crate) mod intake;
+pub(crate) mod licences;
+pub(crate) mod lookup;
+pub(crate) mod operators;
+pub(crate) mod refresh;
+pub(crate) mod review;
+pub(crate) mod signing;
+pub(crate) mod status_lists;
+pub(crate) mod trust;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -27,7 +27,7 @@ pub struct Throttles {
 
 /// Which settings were in force at start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SettingsSource {
+pub(crate) enum SettingsSource {
     /// The configuration file's `[throttle]` tables (or the built-in defaults): operators
     /// never changed the settings.
     Configuration,

@@ -35,11 +35,6 @@ const IDLE: Duration = Duration::from_millis(100);
 /// The pause after a failed step before the next try.
 const AFTER_FAILURE: Duration = Duration::from_millis(200);
 
-/// Nice value of the issuance threads (the drain, the issuance runtime's workers and
-/// blocking threads): under CPU saturation the kernel gives verification the cores first
-/// (a nice-10 thread weighs about a tenth of a nice-0 one).
-pub const ISSUANCE_NICE: i32 = 10;
-
 /// The drain's state: steps signed and not yet durable, and its wake-up.
 pub struct Signer {
     /// Applications signed whose step is not yet durable.
@@ -108,9 +103,11 @@ impl Wakeup {
     }
 }
 
-/// Lowers the calling thread's scheduling priority to [`ISSUANCE_NICE`] under
-/// `SCHED_BATCH` (treated as CPU-bound: it never preempts interactive work). Best effort:
-/// on failure the thread runs at normal priority and a warning is logged.
+/// Lowers the calling thread's scheduling priority to nice 10 under `SCHED_BATCH` (treated
+/// as CPU-bound: it never preempts interactive work). The issuance threads (the drain, the
+/// issuance runtime's workers and blocking threads) run so: under CPU saturation the kernel
+/// gives verification the cores first (a nice-10 thread weighs about a tenth of a nice-0
+/// one). Best effort: on failure the thread runs at normal priority and a warning is logged.
 pub fn yield_cpu_to_verification() {
     use thread_priority::{
         NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
@@ -139,7 +136,7 @@ struct InFlight {
 
 /// Runs the drain until the signer is stopped and every step in flight is durable. Store
 /// commands run on `runtime` (the issuance runtime); this thread signs.
-pub fn run(service: &Arc<Service>, runtime: &tokio::runtime::Handle) {
+pub(crate) fn run(service: &Arc<Service>, runtime: &tokio::runtime::Handle) {
     yield_cpu_to_verification();
     let mut flights: VecDeque<InFlight> = VecDeque::new();
     let mut purged = service.clock.monotonic();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use keys::status_list::{self, CredentialStatus, StatusList, StatusListClaims};
 use keys::{KeyUse, SigningKey, UnixTime};
 
-pub use crate::domain::status_index::LIST_ENTRIES;
+pub(crate) use crate::domain::status_index::LIST_ENTRIES;
 use crate::service::Service;
 use crate::store::StatusEntry;
 

@@ -7,14 +7,14 @@ use std::io::Write;
 use std::path::Path;
 
 /// Syncs a directory so that entries created or renamed in it survive power loss.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// Writes `bytes` to `path` durably: temporary name, fsync, rename, fsync of the
 /// directory. `mode` sets the file's permissions (e.g. 0o600 for secrets) before any byte
 /// is written.
-pub fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");

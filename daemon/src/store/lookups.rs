@@ -31,20 +31,20 @@ const GATHER_MAX: Duration = Duration::from_micros(500);
 const GROUP_MAX: usize = 4096;
 
 /// The lookup log's file name in `<data>/audit`: the segment being written.
-pub const LOOKUPS_FILE: &str = "lookups.jsonl";
+pub(crate) const LOOKUPS_FILE: &str = "lookups.jsonl";
 
 /// Once the segment being written reaches this size it is closed: renamed to
 /// [`segment_name`] of its last record, and a new `lookups.jsonl` carries the chain on.
-pub const SEGMENT_BYTES: u64 = 256 << 20;
+pub(crate) const SEGMENT_BYTES: u64 = 256 << 20;
 
 /// A closed segment's file name: `lookups.<its last record number, 20 digits>.jsonl`, so
 /// that names sort in record order.
-pub fn segment_name(last: u64) -> String {
+pub(crate) fn segment_name(last: u64) -> String {
     format!("lookups.{last:020}.jsonl")
 }
 
 /// The closed segments in `dir`, oldest first, each with its last record number.
-pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+pub(crate) fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -8,9 +8,9 @@
 //! supersedes, whether an application is a re-issue, where it is placed) are the pure
 //! functions of `domain`, so every engine decides alike.
 
-pub mod files;
-pub mod lookups;
-pub mod sled;
+pub(crate) mod files;
+pub(crate) mod lookups;
+pub(crate) mod sled;
 
 #[cfg(test)]
 mod conformance;
@@ -22,10 +22,10 @@ use crate::domain::access::{ApiClient, Caller};
 use crate::domain::application::{Application, Channel, Photo, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
-pub use crate::domain::issue::StatusEntry;
+pub(crate) use crate::domain::issue::StatusEntry;
 use crate::domain::queue::Lane;
-pub use crate::domain::queue::QueueFigures;
-pub use crate::domain::registry::LicenceEdit;
+pub(crate) use crate::domain::queue::QueueFigures;
+pub(crate) use crate::domain::registry::LicenceEdit;
 use crate::domain::registry::{LicenceRecord, TransitionError};
 use crate::domain::throttle::settings::ThrottleSettings;
 
@@ -56,7 +56,7 @@ impl From<std::io::Error> for StoreError {
 }
 
 /// The result of a command that can only fail in the store.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// The daemon's durable state. Each command happens whole or not at all, and is durable
 /// when it returns. Reads show only durable state.

@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(2).thread_name(name).enable_all();
         if low {
-            builder.on_thread_start(daemon::service::signing::yield_cpu_to_verification);
+            builder.on_thread_start(daemon::testing::yield_cpu_to_verification);
         }
         builder.build()
     };

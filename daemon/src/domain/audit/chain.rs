@@ -20,7 +20,7 @@ const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
 
 /// Where a chain stands: the next record's sequence number and the last record's hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Head {
+pub(crate) struct Head {
     /// The sequence number of the next record.
     pub next: u64,
     /// The hash of the last record (zeros before the first).
@@ -29,7 +29,7 @@ pub struct Head {
 
 impl Head {
     /// An empty chain.
-    pub const EMPTY: Head = Head {
+    pub(crate) const EMPTY: Head = Head {
         next: 1,
         hash: [0; 32],
     };
@@ -37,7 +37,7 @@ impl Head {
     /// The head after the stored record `bytes`, found at record number `position`: where
     /// a restarted writer continues. A record that does not parse still moves the chain
     /// on (by the SHA-256 of all its bytes), so `check` reports the damage where it is.
-    pub fn after(position: u64, bytes: &[u8]) -> Head {
+    pub(crate) fn after(position: u64, bytes: &[u8]) -> Head {
         let hash = match split(bytes) {
             Some((canonical, _)) => Sha256::digest(canonical).into(),
             None => Sha256::digest(bytes).into(),
@@ -51,7 +51,7 @@ impl Head {
 
 /// Puts `record` on the chain after `head`: sets its `seq` and `prev`, and returns its
 /// stored bytes (no newline) and the new head.
-pub fn seal(record: &mut AuditRecord, head: Head) -> (Vec<u8>, Head) {
+pub(crate) fn seal(record: &mut AuditRecord, head: Head) -> (Vec<u8>, Head) {
     record.seq = head.next;
     record.prev = hex::encode(head.hash);
     // A struct of strings, numbers and options: serializing it to JSON cannot fail.
@@ -89,14 +89,14 @@ fn split(bytes: &[u8]) -> Option<(Vec<u8>, [u8; 32])> {
 }
 
 /// Decodes one stored record (without checking its place in the chain).
-pub fn decode(bytes: &[u8]) -> Result<AuditRecord, String> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<AuditRecord, String> {
     let (canonical, _) = split(bytes).ok_or("it does not end with a hash member")?;
     serde_json::from_slice(&canonical).map_err(|e| e.to_string())
 }
 
 /// Decodes one stored record whose hash matches its content (its place in the chain is
 /// not checked); `None` for a damaged or altered record.
-pub fn decode_intact(bytes: &[u8]) -> Option<AuditRecord> {
+pub(crate) fn decode_intact(bytes: &[u8]) -> Option<AuditRecord> {
     let (canonical, claimed) = split(bytes)?;
     let hash: [u8; 32] = Sha256::digest(&canonical).into();
     if hash != claimed {
@@ -107,7 +107,7 @@ pub fn decode_intact(bytes: &[u8]) -> Option<AuditRecord> {
 
 /// Why a chain does not check.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BreakReason {
+pub(crate) enum BreakReason {
     /// Not an audit record at all.
     #[error("not an audit record ({0})")]
     Malformed(String),
@@ -136,7 +136,7 @@ pub enum BreakReason {
 /// The first place a chain breaks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("record {record}: {reason}")]
-pub struct Break {
+pub(crate) struct Break {
     /// The record number (from 1; in a file, its line number).
     pub record: u64,
     /// Why.
@@ -145,7 +145,7 @@ pub struct Break {
 
 /// Checks the records of one chain, given as (record number where stored, bytes) in
 /// order, up to the first break. Returns the head of the intact chain.
-pub fn check<E>(
+pub(crate) fn check<E>(
     records: impl IntoIterator<Item = Result<(u64, Vec<u8>), E>>,
 ) -> Result<Result<Head, Break>, E> {
     let mut checker = Checker::default();
@@ -160,7 +160,7 @@ pub fn check<E>(
 
 /// Checks a chain one record at a time, for records that arrive in pages.
 #[derive(Clone, Copy, Debug)]
-pub struct Checker {
+pub(crate) struct Checker {
     head: Head,
 }
 
@@ -172,12 +172,12 @@ impl Default for Checker {
 
 impl Checker {
     /// The head of the chain checked so far.
-    pub fn head(&self) -> Head {
+    pub(crate) fn head(&self) -> Head {
         self.head
     }
 
     /// Checks the next stored record, found at record number `position`.
-    pub fn feed(&mut self, position: u64, bytes: &[u8]) -> Result<(), Break> {
+    pub(crate) fn feed(&mut self, position: u64, bytes: &[u8]) -> Result<(), Break> {
         let head = self.head;
         if position != head.next {
             return Err(Break {

@@ -119,7 +119,7 @@ pub struct AdmissionSettings {
 
 /// What the queue looks like to the queue bound.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct QueueView {
+pub(crate) struct QueueView {
     /// Applications waiting that count against the bound.
     pub depth: u64,
     /// The drain rate to plan with: measured when known, the operator's target otherwise.
@@ -155,7 +155,7 @@ pub enum Verdict {
 }
 
 /// Admission state: the two keyed limiters and the intake bucket.
-pub struct Admission<C: Clock + Clone> {
+pub(crate) struct Admission<C: Clock + Clone> {
     settings: AdmissionSettings,
     clients: RetunableLimiter<String, C>,
     licences: RetunableLimiter<String, C>,
@@ -165,7 +165,7 @@ pub struct Admission<C: Clock + Clone> {
 impl<C: Clock + Clone> Admission<C> {
     /// Admission with `settings`, with `clock` for the keyed limiters and `now` (monotonic)
     /// for the intake bucket.
-    pub fn new(settings: AdmissionSettings, clock: C, now: Duration) -> Self {
+    pub(crate) fn new(settings: AdmissionSettings, clock: C, now: Duration) -> Self {
         // Start with a full intake burst: the first arrivals after a quiet spell pass at once.
         let intake = Pacer::full(settings.intake, now);
         Admission {
@@ -176,14 +176,9 @@ impl<C: Clock + Clone> Admission<C> {
         }
     }
 
-    /// The settings in force.
-    pub fn settings(&self) -> AdmissionSettings {
-        self.settings
-    }
-
     /// Applies new settings from `now` on, keeping every client's and licence's recent use
     /// and the intake credit (clamped to the new burst).
-    pub fn retune(&mut self, now: Duration, settings: AdmissionSettings) {
+    pub(crate) fn retune(&mut self, now: Duration, settings: AdmissionSettings) {
         if settings.client != self.settings.client {
             self.clients.retune(settings.client);
         }
@@ -195,7 +190,7 @@ impl<C: Clock + Clone> Admission<C> {
     }
 
     /// Decides on one application by `client` for `licence` at `now`.
-    pub fn check(
+    pub(crate) fn check(
         &mut self,
         now: Duration,
         client: &str,
@@ -233,13 +228,13 @@ impl<C: Clock + Clone> Admission<C> {
     }
 
     /// Forgets clients and licences that are fully rested (bounded memory).
-    pub fn purge(&self) {
+    pub(crate) fn purge(&self) {
         self.clients.purge();
         self.licences.purge();
     }
 
     /// Clients and licences remembered by the keyed limits.
-    pub fn tracked(&self) -> (usize, usize) {
+    pub(crate) fn tracked(&self) -> (usize, usize) {
         (self.clients.len(), self.licences.len())
     }
 
@@ -269,7 +264,7 @@ fn keyed_refusal(
 
 /// The queue bound: a new arrival would wait `(depth + 1) / rate`; refuse when that is
 /// more than `max_wait`. A retry succeeds once the backlog has drained to the bound.
-pub fn queue_refusal(max_wait_seconds: u64, queue: QueueView) -> Option<Refusal> {
+pub(crate) fn queue_refusal(max_wait_seconds: u64, queue: QueueView) -> Option<Refusal> {
     let rate = queue.drain_rate;
     if !(rate.is_finite() && rate > 0.0) {
         // Nothing drains: only an empty queue admits.
@@ -295,7 +290,7 @@ pub fn queue_refusal(max_wait_seconds: u64, queue: QueueView) -> Option<Refusal>
 }
 
 /// Rounds up to whole seconds, at least 1: a client told "retry after N" must succeed then.
-pub fn whole_seconds(wait: Duration) -> u64 {
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     seconds.max(1)
 }

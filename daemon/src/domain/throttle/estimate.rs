@@ -7,13 +7,13 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Seconds the moving average looks back.
-pub const WINDOW_SECONDS: u64 = 60;
+pub(crate) const WINDOW_SECONDS: u64 = 60;
 /// Busy seconds needed before any estimate is given.
-pub const MIN_SAMPLES: usize = 5;
+pub(crate) const MIN_SAMPLES: usize = 5;
 /// The narrowest relative half-width of a quoted range.
-pub const MIN_SPREAD: f64 = 0.10;
+pub(crate) const MIN_SPREAD: f64 = 0.10;
 /// The widest.
-pub const MAX_SPREAD: f64 = 0.60;
+pub(crate) const MAX_SPREAD: f64 = 0.60;
 
 /// A quoted wait.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,21 +49,21 @@ impl WaitEstimate {
 
 /// Measures how fast the drain actually goes.
 #[derive(Clone, Debug, Default)]
-pub struct DrainMeter {
+pub(crate) struct DrainMeter {
     /// (second since origin, cells drained in it, whether work waited during it)
     seconds: VecDeque<(u64, u64, bool)>,
 }
 
 impl DrainMeter {
     /// A meter with nothing measured.
-    pub fn new() -> DrainMeter {
+    pub(crate) fn new() -> DrainMeter {
         DrainMeter::default()
     }
 
     /// Records `drained` cells at `now`. `backlogged` says whether work was still waiting
     /// after this step: seconds in which the queue ran dry say nothing about capacity and
     /// are left out of the average.
-    pub fn record(&mut self, now: Duration, drained: u64, backlogged: bool) {
+    pub(crate) fn record(&mut self, now: Duration, drained: u64, backlogged: bool) {
         let second = now.as_secs();
         match self.seconds.back_mut() {
             Some((s, count, busy)) if *s == second => {
@@ -83,7 +83,7 @@ impl DrainMeter {
 
     /// Cells per second over the busy, completed seconds of the window, and their
     /// coefficient of variation; `None` until [`MIN_SAMPLES`] busy seconds are in.
-    pub fn rate(&self, now: Duration) -> Option<(f64, f64)> {
+    pub(crate) fn rate(&self, now: Duration) -> Option<(f64, f64)> {
         let current = now.as_secs();
         let samples: Vec<f64> = self
             .seconds
@@ -105,7 +105,13 @@ impl DrainMeter {
 
     /// The wait for a ticket with `ahead` cells to be served before it (itself included),
     /// in a lane that gets `share` (0..=1) of the drain. Unknown while `paused`.
-    pub fn estimate(&self, now: Duration, ahead: u64, share: f64, paused: bool) -> WaitEstimate {
+    pub(crate) fn estimate(
+        &self,
+        now: Duration,
+        ahead: u64,
+        share: f64,
+        paused: bool,
+    ) -> WaitEstimate {
         if paused || share.is_nan() || share <= 0.0 {
             return WaitEstimate::Unknown;
         }
@@ -127,7 +133,7 @@ impl DrainMeter {
 /// The wait for a ticket in a lane: from the lane's own measured drain rate when it has
 /// one (it reflects how the lane weights actually played out), otherwise from the whole
 /// drain's rate times the lane's weighted `share`.
-pub fn lane_estimate(
+pub(crate) fn lane_estimate(
     lane: &DrainMeter,
     all: &DrainMeter,
     now: Duration,

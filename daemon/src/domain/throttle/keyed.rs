@@ -128,13 +128,13 @@ type Generation<K, C> = Option<(LimitSettings, Arc<Limiter<K, C>>)>;
 
 /// Why a request was limited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limited {
+pub(crate) struct Limited {
     /// The earliest a retry can succeed, from now.
     pub retry_after: Duration,
 }
 
 /// A keyed limiter whose quota can change while running.
-pub struct RetunableLimiter<K: Hash + Eq + Clone, C: Clock> {
+pub(crate) struct RetunableLimiter<K: Hash + Eq + Clone, C: Clock> {
     state: Arc<SharedState<K>>,
     clock: C,
     origin: C::Instant,
@@ -143,7 +143,7 @@ pub struct RetunableLimiter<K: Hash + Eq + Clone, C: Clock> {
 
 impl<K: Hash + Eq + Clone, C: Clock + Clone> RetunableLimiter<K, C> {
     /// A limiter with `settings` (a rate of zero or less admits nothing).
-    pub fn new(settings: LimitSettings, clock: C) -> Self {
+    pub(crate) fn new(settings: LimitSettings, clock: C) -> Self {
         let origin = clock.now();
         let limiter = RetunableLimiter {
             state: Arc::new(SharedState {
@@ -157,13 +157,8 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RetunableLimiter<K, C> {
         limiter
     }
 
-    /// The settings in force.
-    pub fn settings(&self) -> Option<LimitSettings> {
-        self.read().map(|(s, _)| s)
-    }
-
     /// Changes the quota for every client from now on, keeping each client's recent usage.
-    pub fn retune(&self, settings: LimitSettings) {
+    pub(crate) fn retune(&self, settings: LimitSettings) {
         let generation = settings.quota().map(|quota| {
             let start = u64::from(self.clock.now().duration_since(self.origin));
             let store = GenerationStore {
@@ -183,7 +178,7 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RetunableLimiter<K, C> {
     }
 
     /// Counts one request by `key`; `Err` says when a retry can succeed.
-    pub fn check(&self, key: &K) -> Result<(), Limited> {
+    pub(crate) fn check(&self, key: &K) -> Result<(), Limited> {
         let Some((_, limiter)) = self.read() else {
             return Err(Limited {
                 retry_after: Duration::MAX,
@@ -195,20 +190,15 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RetunableLimiter<K, C> {
     }
 
     /// Drops clients whose state is fully rested: they would get a full burst anyway.
-    pub fn purge(&self) {
+    pub(crate) fn purge(&self) {
         let now = u64::from(self.clock.now().duration_since(self.origin));
         self.state.cells.retain(|_, cell| cell.tat > now);
         self.state.cells.shrink_to_fit();
     }
 
     /// Clients currently remembered.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.state.cells.len()
-    }
-
-    /// Whether no client is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.state.cells.is_empty()
     }
 
     fn read(&self) -> Generation<K, C> {

@@ -101,14 +101,19 @@ impl LaneWeights {
 
 /// Smooth weighted round-robin state.
 #[derive(Clone, Debug, Default)]
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     current: [i64; 3],
 }
 
 impl Scheduler {
     /// Splits `cells` among lanes with `depths` waiting, by `weights`; returns how many to
     /// take from each lane (never more than it holds).
-    pub fn split(&mut self, cells: u64, depths: &[u64; 3], weights: &LaneWeights) -> [u64; 3] {
+    pub(crate) fn split(
+        &mut self,
+        cells: u64,
+        depths: &[u64; 3],
+        weights: &LaneWeights,
+    ) -> [u64; 3] {
         let mut remaining = *depths;
         let mut taken = [0u64; 3];
         for _ in 0..cells {
@@ -141,7 +146,7 @@ impl Scheduler {
 /// How long a client should wait before polling its ticket again: a quarter of the expected
 /// wait, between 5 s and 5 min, spread by ±20% with `jitter` (uniform in 0..1) so that
 /// millions of clients do not poll in lock-step.
-pub fn poll_after(expected: Option<Duration>, jitter: f64) -> u64 {
+pub(crate) fn poll_after(expected: Option<Duration>, jitter: f64) -> u64 {
     let base = expected.map_or(30.0, |e| (e.as_secs_f64() / 4.0).clamp(5.0, 300.0));
     let spread = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
     (base * spread).round().max(1.0) as u64

@@ -45,7 +45,7 @@ impl PaceSettings {
 /// A live-retunable pacer. `now` is a monotonic offset from any fixed origin the caller
 /// chooses (a `tokio::time::Instant` at start in the daemon, zero in the simulator).
 #[derive(Clone, Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     settings: PaceSettings,
     /// Earned credit, in units; never above `settings.cap()`.
     credit: u128,
@@ -56,7 +56,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// A pacer starting at `now` with no credit: the first cell comes after `1/rate`.
-    pub fn new(settings: PaceSettings, now: Duration) -> Pacer {
+    pub(crate) fn new(settings: PaceSettings, now: Duration) -> Pacer {
         Pacer {
             settings,
             credit: 0,
@@ -67,25 +67,20 @@ impl Pacer {
 
     /// A pacer starting at `now` with a full burst of credit: for admission buckets, where
     /// the first arrivals after a quiet spell should pass at once.
-    pub fn full(settings: PaceSettings, now: Duration) -> Pacer {
+    pub(crate) fn full(settings: PaceSettings, now: Duration) -> Pacer {
         Pacer {
             credit: settings.cap(),
             ..Pacer::new(settings, now)
         }
     }
 
-    /// The current settings.
-    pub fn settings(&self) -> PaceSettings {
-        self.settings
-    }
-
     /// Whether draining is paused.
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         self.paused
     }
 
     /// Takes up to `want` cells at `now` and returns how many were granted.
-    pub fn take(&mut self, now: Duration, want: u64) -> u64 {
+    pub(crate) fn take(&mut self, now: Duration, want: u64) -> u64 {
         self.accrue(now);
         let granted = (self.credit / UNIT).min(u128::from(want));
         self.credit -= granted * UNIT;
@@ -94,34 +89,35 @@ impl Pacer {
     }
 
     /// Cells that could be taken at `now` without taking them.
-    pub fn available(&mut self, now: Duration) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn available(&mut self, now: Duration) -> u64 {
         self.accrue(now);
         u64::try_from(self.credit / UNIT).unwrap_or(u64::MAX)
     }
 
     /// Changes rate and burst from `now` on. Credit earned so far at the old rate is kept,
     /// clamped to the new burst.
-    pub fn retune(&mut self, now: Duration, settings: PaceSettings) {
+    pub(crate) fn retune(&mut self, now: Duration, settings: PaceSettings) {
         self.accrue(now);
         self.settings = settings;
         self.credit = self.credit.min(settings.cap());
     }
 
     /// Stops granting cells from `now` on; credit already earned is kept.
-    pub fn pause(&mut self, now: Duration) {
+    pub(crate) fn pause(&mut self, now: Duration) {
         self.accrue(now);
         self.paused = true;
     }
 
     /// Grants cells again; the paused spell earns nothing.
-    pub fn resume(&mut self, now: Duration) {
+    pub(crate) fn resume(&mut self, now: Duration) {
         self.accrue(now);
         self.paused = false;
     }
 
     /// How long after `now` until one more cell is available, or `None` while paused or at
     /// rate zero. Drains sleep this long (bounded by their tick) when idle.
-    pub fn next_cell_in(&mut self, now: Duration) -> Option<Duration> {
+    pub(crate) fn next_cell_in(&mut self, now: Duration) -> Option<Duration> {
         self.accrue(now);
         let millirate = self.settings.millirate();
         if self.paused || millirate == 0 {

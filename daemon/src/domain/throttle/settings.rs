@@ -65,7 +65,7 @@ impl Default for ThrottleSettings {
 }
 
 /// Every name [`ThrottleSettings::change`] accepts, with what it takes.
-pub const NAMES: &[(&str, &str)] = &[
+pub(crate) const NAMES: &[(&str, &str)] = &[
     ("drain.rate", "signatures per second (> 0)"),
     (
         "drain.burst",

@@ -119,7 +119,7 @@ impl ArrivalCurve {
 
 /// What the simulation runs with.
 #[derive(Clone, Debug)]
-pub struct SimSettings {
+pub(crate) struct SimSettings {
     /// Admission limits and modes.
     pub admission: AdmissionSettings,
     /// The drain's pace.
@@ -186,7 +186,7 @@ struct Ticket {
 }
 
 /// Runs the simulation over the whole curve.
-pub fn run(curve: &ArrivalCurve, settings: &SimSettings) -> SimReport {
+pub(crate) fn run(curve: &ArrivalCurve, settings: &SimSettings) -> SimReport {
     let clock = FakeRelativeClock::default();
     let mut admission = Admission::new(settings.admission, clock.clone(), Duration::ZERO);
     let mut pacer = Pacer::new(settings.drain, Duration::ZERO);

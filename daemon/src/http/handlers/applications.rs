@@ -17,7 +17,7 @@ use crate::http::state::AppState;
 use crate::service::intake::ApplicationView;
 
 /// `POST /v1/applications`.
-pub async fn apply(
+pub(crate) async fn apply(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
@@ -41,7 +41,7 @@ pub async fn apply(
 }
 
 /// `GET /v1/applications/{ticket}`.
-pub async fn application(
+pub(crate) async fn application(
     State(state): State<AppState>,
     caller: Caller,
     Path(ticket): Path<String>,
@@ -57,7 +57,7 @@ pub async fn application(
 }
 
 /// `GET /v1/applications/{ticket}/qr.png`.
-pub async fn qr_png(
+pub(crate) async fn qr_png(
     State(state): State<AppState>,
     caller: Caller,
     Path(ticket): Path<String>,
@@ -70,7 +70,7 @@ pub async fn qr_png(
 }
 
 /// `GET /v1/applications/{ticket}/qr.svg`.
-pub async fn qr_svg(
+pub(crate) async fn qr_svg(
     State(state): State<AppState>,
     caller: Caller,
     Path(ticket): Path<String>,
@@ -83,13 +83,13 @@ pub async fn qr_svg(
 }
 
 /// A QR code as PNG.
-pub fn png(text: &str) -> Result<Response, Problem> {
+pub(crate) fn png(text: &str) -> Result<Response, Problem> {
     let png = render::png(text).map_err(Problem::internal)?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 /// A QR code as SVG.
-pub fn svg(text: &str) -> Result<Response, Problem> {
+pub(crate) fn svg(text: &str) -> Result<Response, Problem> {
     let svg = render::svg(text).map_err(Problem::internal)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }

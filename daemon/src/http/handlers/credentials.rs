@@ -16,13 +16,13 @@ use crate::http::state::AppState;
 
 /// `?purpose=` on a live status lookup.
 #[derive(Deserialize)]
-pub struct LookupQuery {
+pub(crate) struct LookupQuery {
     #[serde(default)]
     purpose: Option<String>,
 }
 
 /// `GET /v1/credentials/{id}/status`.
-pub async fn live_status(
+pub(crate) async fn live_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -73,7 +73,7 @@ fn lookup_purpose(headers: &HeaderMap, query: Option<String>) -> Result<Option<P
 }
 
 /// `POST /v1/credentials/{id}/refresh`.
-pub async fn refresh(
+pub(crate) async fn refresh(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -93,7 +93,7 @@ pub async fn refresh(
 
 /// `GET /v1/licences/{number}/credential`: the licence's current credential, whoever
 /// applied for it.
-pub async fn current(
+pub(crate) async fn current(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,
@@ -108,7 +108,7 @@ pub async fn current(
 }
 
 /// `GET /v1/licences/{number}/credential/qr.png`.
-pub async fn current_qr_png(
+pub(crate) async fn current_qr_png(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,
@@ -119,7 +119,7 @@ pub async fn current_qr_png(
 }
 
 /// `GET /v1/licences/{number}/credential/qr.svg`.
-pub async fn current_qr_svg(
+pub(crate) async fn current_qr_svg(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,

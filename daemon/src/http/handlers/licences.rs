@@ -19,7 +19,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
 /// `GET /v1/licences/{number}`.
-pub async fn licence(
+pub(crate) async fn licence(
     State(state): State<AppState>,
     Path(number): Path<String>,
 ) -> Result<Response, Problem> {
@@ -34,7 +34,7 @@ pub async fn licence(
 }
 
 /// `PUT /v1/licences/{number}`: creates (201) or replaces (200) a record.
-pub async fn put_licence(
+pub(crate) async fn put_licence(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,
@@ -65,7 +65,7 @@ struct StateBody {
 }
 
 /// `POST /v1/licences/{number}/state` with `{"action": "suspend" | …}`.
-pub async fn licence_state(
+pub(crate) async fn licence_state(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,
@@ -92,7 +92,7 @@ struct PointsBody {
 }
 
 /// `PUT /v1/licences/{number}/points` with `{"points": n}`.
-pub async fn licence_points(
+pub(crate) async fn licence_points(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,

@@ -11,7 +11,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
 /// `GET /v1/trust-list`.
-pub async fn trust_list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn trust_list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let signed = state.service.trust_list();
     cached_bytes(
         &headers,
@@ -24,7 +24,7 @@ pub async fn trust_list(State(state): State<AppState>, headers: HeaderMap) -> Re
 }
 
 /// `GET /.well-known/jwks.json`.
-pub async fn jwks(State(state): State<AppState>) -> Response {
+pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
     let signed = state.service.trust_list();
     let mut response = signed.jwks.clone().into_response();
     response.headers_mut().insert(
@@ -35,7 +35,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /v1/status-lists`.
-pub async fn status_lists(State(state): State<AppState>) -> Response {
+pub(crate) async fn status_lists(State(state): State<AppState>) -> Response {
     json_response(
         StatusCode::OK,
         &json!({"status_lists": state.service.status_lists.uris()}),
@@ -43,7 +43,7 @@ pub async fn status_lists(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /v1/status-lists/{n}`.
-pub async fn status_list(
+pub(crate) async fn status_list(
     State(state): State<AppState>,
     Path(n): Path<String>,
     headers: HeaderMap,

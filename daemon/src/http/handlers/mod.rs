@@ -1,10 +1,10 @@
 //! The handlers, per area: each decodes its request (`codec`), calls the service, and
 //! encodes the answer; errors become problems through `problem`.
 
-pub mod applications;
-pub mod credentials;
-pub mod licences;
-pub mod lists;
-pub mod operations;
-pub mod operators;
-pub mod review;
+pub(crate) mod applications;
+pub(crate) mod credentials;
+pub(crate) mod licences;
+pub(crate) mod lists;
+pub(crate) mod operations;
+pub(crate) mod operators;
+pub(crate) mod review;

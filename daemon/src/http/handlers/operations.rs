@@ -11,13 +11,13 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
 /// `GET /healthz`: the process answers.
-pub async fn healthz() -> Response {
+pub(crate) async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the trust list and status lists are signed, and the store can make
 /// writes durable.
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let service = &state.service;
     let ready = !service.trust_list().bytes.is_empty()
         && service.status_lists.signed_count() > 0
@@ -30,7 +30,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format, gauges refreshed first.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     state.service.refresh_gauges().await;
     let mut response = state.service.metrics.render().into_response();
     response.headers_mut().insert(
@@ -41,12 +41,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /openapi.json` on the public listener.
-pub async fn openapi_public(State(state): State<AppState>) -> Response {
+pub(crate) async fn openapi_public(State(state): State<AppState>) -> Response {
     document(&state.documents.public)
 }
 
 /// `GET /openapi.json` on the admin listener.
-pub async fn openapi_admin(State(state): State<AppState>) -> Response {
+pub(crate) async fn openapi_admin(State(state): State<AppState>) -> Response {
     document(&state.documents.admin)
 }
 
@@ -60,11 +60,11 @@ fn document(text: &str) -> Response {
 }
 
 /// Any path no route serves.
-pub async fn not_found() -> Problem {
+pub(crate) async fn not_found() -> Problem {
     Problem::not_found("resource")
 }
 
 /// A method the path is not served with.
-pub async fn method_not_allowed() -> Problem {
+pub(crate) async fn method_not_allowed() -> Problem {
     Problem::method_not_allowed()
 }

@@ -18,19 +18,19 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
 /// `GET /admin/v1/queue`.
-pub async fn queue(State(state): State<AppState>) -> Response {
+pub(crate) async fn queue(State(state): State<AppState>) -> Response {
     json_response(StatusCode::OK, &queue_json(&state.service.queue_report()))
 }
 
 /// `GET /admin/v1/throttle`: every setting in force, and the queue.
-pub async fn throttle_show(State(state): State<AppState>) -> Response {
+pub(crate) async fn throttle_show(State(state): State<AppState>) -> Response {
     let service = &state.service;
     let body = throttle_json(&service.throttles.settings(), &service.queue_report(), None);
     json_response(StatusCode::OK, &body)
 }
 
 /// `PATCH /admin/v1/throttle` with `{"drain.rate": 500, "client.mode": "shadow", …}`.
-pub async fn throttle_set(
+pub(crate) async fn throttle_set(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
@@ -40,7 +40,7 @@ pub async fn throttle_set(
 }
 
 /// `POST /admin/v1/throttle/pause`.
-pub async fn throttle_pause(
+pub(crate) async fn throttle_pause(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, Problem> {
@@ -48,7 +48,7 @@ pub async fn throttle_pause(
 }
 
 /// `POST /admin/v1/throttle/resume`.
-pub async fn throttle_resume(
+pub(crate) async fn throttle_resume(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, Problem> {
@@ -70,7 +70,7 @@ async fn change_throttle(
 }
 
 /// `GET /admin/v1/clients`.
-pub async fn clients_list(State(state): State<AppState>) -> Response {
+pub(crate) async fn clients_list(State(state): State<AppState>) -> Response {
     let clients: Vec<Value> = state
         .service
         .clients
@@ -90,7 +90,7 @@ struct NewClient {
 
 /// `POST /admin/v1/clients` `{"name": …, "role": …}`: 201 with the new API key, which is
 /// shown this once (only its hash is kept).
-pub async fn clients_add(
+pub(crate) async fn clients_add(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
@@ -116,7 +116,7 @@ pub async fn clients_add(
 }
 
 /// `DELETE /admin/v1/clients/{name}`.
-pub async fn clients_revoke(
+pub(crate) async fn clients_revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
@@ -136,7 +136,7 @@ struct Delegates {
 
 /// `PUT /admin/v1/clients/{name}/delegates` `{"delegates": [names]}`: the clients that may
 /// read the applications this client made.
-pub async fn clients_delegates(
+pub(crate) async fn clients_delegates(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
@@ -152,13 +152,13 @@ pub async fn clients_delegates(
 
 /// `?licence=` of `GET /admin/v1/audit`.
 #[derive(Deserialize)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     licence: String,
 }
 
 /// `GET /admin/v1/audit?licence=N`: who looked up the licence (client, role, purpose,
 /// time) and every change made to it, from both audit logs.
-pub async fn audit_query(
+pub(crate) async fn audit_query(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, Problem> {
@@ -176,7 +176,7 @@ pub async fn audit_query(
 
 /// `GET /admin/v1/audit/verify`: both hash chains checked from the first record; the
 /// first break, if any. Reads both logs whole.
-pub async fn audit_verify(State(state): State<AppState>) -> Result<Response, Problem> {
+pub(crate) async fn audit_verify(State(state): State<AppState>) -> Result<Response, Problem> {
     let service = &state.service;
     let report =
         crate::service::audit::verify(service.store.as_ref(), service.lookups.path()).await?;

@@ -15,13 +15,13 @@ use crate::http::state::AppState;
 
 /// `?limit=` of `GET /v1/reviews`.
 #[derive(Deserialize)]
-pub struct ReviewQuery {
+pub(crate) struct ReviewQuery {
     #[serde(default)]
     limit: Option<usize>,
 }
 
 /// `GET /v1/reviews`: waiting uploads, oldest first.
-pub async fn reviews(
+pub(crate) async fn reviews(
     State(state): State<AppState>,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, Problem> {
@@ -42,7 +42,7 @@ pub async fn reviews(
 }
 
 /// `GET /v1/applications/{ticket}/photo`.
-pub async fn photo(
+pub(crate) async fn photo(
     State(state): State<AppState>,
     Path(ticket): Path<String>,
 ) -> Result<Response, Problem> {
@@ -51,7 +51,7 @@ pub async fn photo(
 }
 
 /// `POST /v1/applications/{ticket}/approve`.
-pub async fn approve(
+pub(crate) async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(ticket): Path<String>,
@@ -70,7 +70,7 @@ struct RejectBody {
 }
 
 /// `POST /v1/applications/{ticket}/reject` with `{"reason": …}`.
-pub async fn reject(
+pub(crate) async fn reject(
     State(state): State<AppState>,
     caller: Caller,
     Path(ticket): Path<String>,

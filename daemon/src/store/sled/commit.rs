@@ -24,14 +24,14 @@ use crate::store::StoreError;
 use crate::store::files::sync_dir;
 
 /// Observes commit sizes and durations, for metrics.
-pub trait CommitObserver: Send + Sync + 'static {
+pub(crate) trait CommitObserver: Send + Sync + 'static {
     /// One commit of `waiters` acknowledgements took `seconds`.
     fn committed(&self, waiters: usize, seconds: f64);
 }
 
 /// How commits are timed and reported (offline tools do without).
 #[derive(Clone)]
-pub struct CommitTiming {
+pub(crate) struct CommitTiming {
     /// The monotonic clock commits are timed by.
     pub clock: Arc<dyn Clock>,
     /// Who hears of each commit.

@@ -17,10 +17,10 @@ mod queue;
 mod raw;
 mod registry;
 
-pub use self::raw::raw_issue;
+pub(crate) use self::raw::raw_issue;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use keys::UnixTime;
@@ -28,7 +28,7 @@ use keys::licence::LicenceNumber;
 use serde::de::DeserializeOwned;
 
 use self::commit::Committer;
-pub use self::commit::{CommitObserver, CommitTiming};
+pub(crate) use self::commit::{CommitObserver, CommitTiming};
 use crate::domain::access::ApiClient;
 use crate::domain::application::{Application, Ticket};
 use crate::domain::audit::AuditRecord;
@@ -50,9 +50,8 @@ use crate::store::{
 const STRIPES: usize = 1024;
 
 /// The sled engine.
-pub struct SledStore {
+pub(crate) struct SledStore {
     db: sled::Db,
-    dir: PathBuf,
     committer: Committer,
     /// The head of the change audit chain, held while a batch with audit records applies.
     chain: Mutex<Head>,
@@ -76,14 +75,14 @@ pub struct SledStore {
 }
 
 /// A sled error as a store error.
-pub fn engine_error(e: sled::Error) -> StoreError {
+pub(crate) fn engine_error(e: sled::Error) -> StoreError {
     StoreError::Engine(e.to_string())
 }
 
 impl SledStore {
     /// Opens (or creates) the database in `<data_dir>/db`, restores the queue's counters
     /// and the status list indices, and starts the group committer.
-    pub fn open(data_dir: &Path, timing: Option<CommitTiming>) -> StoreResult<SledStore> {
+    pub(crate) fn open(data_dir: &Path, timing: Option<CommitTiming>) -> StoreResult<SledStore> {
         let dir = data_dir.join("db");
         std::fs::create_dir_all(&dir)?;
         let db = sled::Config::new()
@@ -119,7 +118,6 @@ impl SledStore {
         let committer = Committer::start(db.clone(), dir.clone(), timing)?;
         Ok(SledStore {
             db,
-            dir,
             committer,
             chain: Mutex::new(head),
             lanes,
@@ -131,11 +129,6 @@ impl SledStore {
             restored_entries: Mutex::new(Some(entries)),
             meta_lock: Mutex::new(()),
         })
-    }
-
-    /// The database directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn stripe_index(number: &str) -> usize {

@@ -15,7 +15,7 @@ use crate::store::{StoreError, StoreResult};
 
 impl SledStore {
     /// Replaces the stored bytes of change record `position`, bypassing the chain.
-    pub fn overwrite_change_record(&self, position: u64, bytes: &[u8]) -> StoreResult<()> {
+    pub(crate) fn overwrite_change_record(&self, position: u64, bytes: &[u8]) -> StoreResult<()> {
         self.db
             .insert(layout::audit(position), bytes)
             .map_err(engine_error)?;
@@ -26,7 +26,7 @@ impl SledStore {
 
 /// Signs `count` credentials with `key` and stores them, `batch` per durable commit, on
 /// one thread: the engine's ceiling for issuance (the caller times it).
-pub fn raw_issue(
+pub(crate) fn raw_issue(
     dir: &Path,
     key: &SigningKey,
     count: usize,
