@@ -3,8 +3,8 @@
 
 #![no_main]
 
-use daemon::testing::csv_line;
 use daemon::testing::RegistryLine;
+use daemon::testing::csv_line;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
