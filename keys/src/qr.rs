@@ -9,20 +9,9 @@ pub const PREFIX: &str = "DL1:";
 /// The prefix of a presentation's QR text.
 pub const PRESENTATION_PREFIX: &str = "DL2:";
 
-/// The base45 alphabet (RFC 9285 section 4.2); also QR's alphanumeric set.
+/// The base45 alphabet (RFC 9285 section 4.2); also QR's alphanumeric set. Only used to
+/// say where a refused text goes wrong; decoding is the base45 crate's.
 const ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
-
-/// Each byte's base45 value, or `INVALID`: one lookup per character instead of a search.
-const VALUES: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < ALPHABET.len() {
-        table[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-const INVALID: u8 = 0xff;
 
 /// What an edl QR text holds, told by its prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,36 +116,45 @@ fn with_prefix(prefix: &str, bytes: &[u8]) -> String {
     text
 }
 
-/// Strict base45 decoding (RFC 9285).
+/// Strict base45 decoding (RFC 9285): the base45 crate decodes, and a text is accepted
+/// only if the bytes it gave encode back to exactly the same text. That refuses what the
+/// crate lets through (a final pair above 255 is truncated by it, not refused), so every
+/// accepted text is the one canonical encoding of its bytes. A refused text is examined
+/// again to say where it goes wrong.
 pub fn decode_base45(data: &str) -> Result<Vec<u8>, QrError> {
+    match base45::decode(data) {
+        Ok(bytes) if base45::encode(&bytes) == data => Ok(bytes),
+        _ => Err(refusal(data)),
+    }
+}
+
+/// Why `data` is not canonical base45: the first character outside the alphabet, a
+/// dangling last character, or the first group whose value does not fit.
+fn refusal(data: &str) -> QrError {
     if let Some((position, character)) = data
         .char_indices()
-        .find(|(_, c)| !c.is_ascii() || VALUES[*c as usize] == INVALID)
+        .find(|(_, c)| !c.is_ascii() || !ALPHABET.contains(&(*c as u8)))
     {
-        return Err(QrError::InvalidCharacter {
+        return QrError::InvalidCharacter {
             position,
             character,
-        });
+        };
     }
     let bytes = data.as_bytes();
     if bytes.len() % 3 == 1 {
-        return Err(QrError::DanglingCharacter);
+        return QrError::DanglingCharacter;
     }
-    // The base45 crate decodes; it does not reject a final pair above 255 (it truncates),
-    // so check every group's range here first.
-    for (n, group) in bytes.chunks(3).enumerate() {
-        let value = group.iter().rev().fold(0u32, |acc, &c| acc * 45 + digit(c));
-        let limit = if group.len() == 3 { 0xFFFF } else { 0xFF };
-        if value > limit {
-            return Err(QrError::OutOfRange { position: n * 3 });
-        }
+    let digit = |c: &u8| ALPHABET.iter().position(|a| a == c).unwrap_or(0) as u32;
+    let position = bytes
+        .chunks(3)
+        .position(|group| {
+            let value = group.iter().rev().fold(0u32, |acc, c| acc * 45 + digit(c));
+            value > if group.len() == 3 { 0xFFFF } else { 0xFF }
+        })
+        .unwrap_or(0);
+    QrError::OutOfRange {
+        position: position * 3,
     }
-    // Every character and group was checked above, so the crate cannot refuse the input.
-    base45::decode(data).map_err(|_| QrError::OutOfRange { position: 0 })
-}
-
-fn digit(c: u8) -> u32 {
-    u32::from(VALUES[usize::from(c)])
 }
 
 #[cfg(test)]
