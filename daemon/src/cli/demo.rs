@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -123,7 +123,7 @@ fn walkthrough(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let base = format!("http://{addr}");
-    let http = connect_when_ready(addr)?;
+    let http = connect_when_ready(addr, clock)?;
     say!(
         out,
         "edld demo: the daemon is up on {base} (state in {})",
@@ -198,7 +198,7 @@ fn walkthrough(
         out,
         "\n3. The application is signed from the queue; the app polls its ticket:"
     );
-    let started = Instant::now();
+    let started = clock.monotonic();
     let credential = loop {
         let reply = http.get(&format!("/v1/applications/{ticket}"), Some(&gateway))?;
         expect(&reply, &[StatusCode::OK])?;
@@ -206,7 +206,9 @@ fn walkthrough(
         match body["state"].as_str() {
             Some("issued") => break body["credential"].clone(),
             Some("rejected") => bail!("the application was rejected: {}", body["reason"]),
-            _ if started.elapsed() > Duration::from_secs(30) => bail!("not issued after 30 s"),
+            _ if clock.monotonic().saturating_sub(started) > Duration::from_secs(30) => {
+                bail!("not issued after 30 s")
+            }
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     };
@@ -293,18 +295,18 @@ fn walkthrough(
     say!(out, "\n7. The same QR code, checked again:");
     let live = http.get(&format!("/v1/credentials/{id}/status"), Some(&officer))?;
     say!(out, "   live status -> {}", live.json()?["status"]);
-    let started = Instant::now();
+    let started = clock.monotonic();
     loop {
         let value = status_list_value(&http, &trust, &c.status, clock)?;
         if value == "invalid (revoked)" {
             say!(
                 out,
                 "   next status list ({} ms later) -> {value}",
-                started.elapsed().as_millis()
+                clock.monotonic().saturating_sub(started).as_millis()
             );
             break;
         }
-        if started.elapsed() > Duration::from_secs(30) {
+        if clock.monotonic().saturating_sub(started) > Duration::from_secs(30) {
             bail!("the status list did not show the revocation within 30 s");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -416,9 +418,9 @@ impl Http {
 }
 
 /// Polls `/readyz` until the daemon answers 200.
-fn connect_when_ready(addr: SocketAddr) -> anyhow::Result<Http> {
+fn connect_when_ready(addr: SocketAddr, clock: &dyn Clock) -> anyhow::Result<Http> {
     let http = Http::new(addr);
-    let started = Instant::now();
+    let started = clock.monotonic();
     loop {
         if http
             .get("/readyz", None)
@@ -426,7 +428,7 @@ fn connect_when_ready(addr: SocketAddr) -> anyhow::Result<Http> {
         {
             return Ok(http);
         }
-        if started.elapsed() > Duration::from_secs(30) {
+        if clock.monotonic().saturating_sub(started) > Duration::from_secs(30) {
             bail!("the daemon did not become ready within 30 s");
         }
         std::thread::sleep(Duration::from_millis(20));
