@@ -279,7 +279,7 @@ pub fn set(
         writeln!(
             out,
             "nothing is issued before {}; applications accepted until then are put in random order at that time (opening_at=none lifts it)",
-            rfc3339(opening)
+            super::rfc3339(opening)
         )?;
     }
     Ok(())
@@ -337,7 +337,7 @@ pub fn readable(name: &str, value: &str) -> String {
     if name == "opening_at"
         && let Ok(at) = value.parse::<u64>()
     {
-        return format!("{value} ({})", rfc3339(at));
+        return format!("{value} ({})", super::rfc3339(at));
     }
     value.to_owned()
 }
@@ -360,18 +360,6 @@ fn significant(x: f64, digits: i32) -> String {
     } else {
         text
     }
-}
-
-/// Unix seconds as an RFC 3339 time (UTC).
-fn rfc3339(at: u64) -> String {
-    i64::try_from(at)
-        .ok()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| at.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]
