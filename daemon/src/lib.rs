@@ -5,7 +5,7 @@
 //! tests call [`run`] in-process with `127.0.0.1:0` listeners and a [`ManualClock`].
 //!
 //! Layers (ARCHITECTURE.md draws them): `domain` (pure rules and arithmetic: no IO, no
-//! clock, no runtime), `store` (the [`store::Store`] interface of domain commands and its
+//! clock, no runtime), `store` (the `Store` interface of domain commands and its
 //! engines), `service` (the operations, one file per job), and the edges: `http` (route
 //! tables, layers, handlers, problem+json, the TLS server) and `cli` (edld's commands).
 //! Beside them: `config`, `clock`, `keyfiles`, `metrics`, `systemd`; `testing` is the

@@ -57,7 +57,7 @@ pub enum ThrottleCommand {
         /// Arrival curve: `seconds,per_second` lines, linearly interpolated.
         #[arg(long)]
         arrivals: PathBuf,
-        /// Settings from this configuration's [throttle] tables (default: built-in).
+        /// Settings from this configuration's `[throttle]` tables (default: built-in).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Setting changes on top, `name=value` (repeatable).
