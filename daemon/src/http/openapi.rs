@@ -12,6 +12,14 @@
 //! is not a JPEG or PNG, a setting's value out of range) is a 422, as docs/HTTP.md says.
 //! The one rule beyond JSON Schema, a licence number's check character and birth date,
 //! has a custom `format`, `licence-number`.
+//!
+//! Why written by hand rather than derived from the handlers' types (utoipa and the like):
+//! the wire contract is docs/HTTP.md's, not the Rust types'. Answers are built per role
+//! (live status shows each role its own fields), request bodies are read by `codec` from
+//! JSON with checks serde cannot state (check characters, base64 photos, setting names with
+//! typed values), and exactness (patterns, bounds, `additionalProperties: false`, the
+//! closed set of setting names) would have to be written out as attributes anyway. Drift is
+//! caught instead: the route-table test above, and schemathesis against the running daemon.
 
 use axum::http::Method;
 use serde_json::{Map, Value, json};
