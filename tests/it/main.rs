@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod crash;
+mod holder;
 mod issue;
 mod keys;
 mod limits;

@@ -787,7 +787,8 @@ fn apply_request() -> Value {
                 "channel": {"type": "string", "enum": ["app", "window", null], "nullable": true,
                     "description": "the caller's: app for the gateway role, window for the window role"},
                 "photo_source": {"type": "string", "enum": sources},
-                "photo": photo}})
+                "photo": photo,
+                "holder_key": holder_key()}})
     };
     let on_file = branch(
         &["on_file"],
@@ -801,6 +802,22 @@ fn apply_request() -> Value {
         &["licence_number", "photo_source", "photo"],
     );
     json!({"oneOf": [on_file, upload]})
+}
+
+/// `holder_key`: the device key's public JWK (RFC 8037). Other members (`kid`, …) are
+/// ignored; a private part (`d`) is refused. Whether `x` is a point of the curve is a 422.
+fn holder_key() -> Value {
+    json!({"type": "object", "nullable": true, "required": ["kty", "crv", "x"],
+        "not": {"required": ["d"]},
+        "description": "the holder's device key (OKP Ed25519 public JWK): the credential is bound to it (cnf)",
+        "properties": {
+            "kty": {"type": "string", "enum": ["OKP"]},
+            "crv": {"type": "string", "enum": ["Ed25519"]},
+            // 32 bytes in base64url without padding: 43 characters, the last carrying two
+            // zero bits.
+            "x": {"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"},
+            "alg": {"type": "string", "enum": ["EdDSA", "Ed25519"]},
+            "use": {"type": "string", "enum": ["sig"]}}})
 }
 
 /// `PUT /v1/licences/{number}`: the shape of a registry line (docs/FORMATS.md); what each
