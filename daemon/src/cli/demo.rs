@@ -13,7 +13,10 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
+use keys::UnixTime;
+use keys::presentation::{DEFAULT_SLOT_LENGTH, PresentationPolicy, Slot};
 use keys::token::VerifyPolicy;
+use rand_core::OsRng;
 use serde_json::{Value, json};
 use ureq::http::{Method, StatusCode};
 
@@ -170,13 +173,22 @@ fn walkthrough(
     let number = "11010519491231002X";
     say!(
         out,
-        "\n2. The national app applies for {number} with the photo on file (role gateway):"
+        "\n2. The national app applies for {number} with the photo on file (role gateway),"
+    );
+    // The phone's device key, as `edl-holder keygen` makes one: the credential is bound to
+    // it, so only this phone can show it.
+    let device = keys::SigningKey::generate(&mut OsRng);
+    let holder_key = keys::jwk::HolderJwk::from_public_key(device.public());
+    say!(
+        out,
+        "   with the phone's device key {} as holder_key:",
+        device.key_id()
     );
     let reply = http.json(
         Method::POST,
         "/v1/applications",
         Some(&gateway),
-        &json!({"licence_number": number, "photo_source": "on_file"}),
+        &json!({"licence_number": number, "photo_source": "on_file", "holder_key": holder_key}),
     )?;
     expect(&reply, &[StatusCode::ACCEPTED, StatusCode::OK])?;
     let body = reply.json()?;
@@ -232,8 +244,23 @@ fn walkthrough(
         credential["qr_svg"].as_str().unwrap_or_default()
     );
 
-    say!(out, "\n4. The holder shows this QR code:\n");
-    say!(out, "{}", crate::http::render::terminal(&qr_text)?);
+    // What `edl-holder present` does on the phone: the credential signed over again by the
+    // device key for the current 30-second slot, a new QR code every slot.
+    let token = keys::qr::decode(&qr_text)?;
+    let now = clock.now();
+    let slot = Slot::containing(now, DEFAULT_SLOT_LENGTH)?;
+    let shown =
+        keys::qr::encode_presentation(&keys::presentation::present(&token, &device, slot, None));
+    let next = Slot::containing(UnixTime(now.0 + DEFAULT_SLOT_LENGTH), DEFAULT_SLOT_LENGTH)?;
+    let next_text =
+        keys::qr::encode_presentation(&keys::presentation::present(&token, &device, next, None));
+    say!(
+        out,
+        "\n4. The holder's phone shows the credential signed again by its device key, a new QR\n   code every {DEFAULT_SLOT_LENGTH} s (edl-holder present does the same; {} characters, this\n   slot's; the next one differs: {}):\n",
+        shown.len(),
+        if next_text == shown { "no" } else { "yes" }
+    );
+    say!(out, "{}", crate::http::render::terminal(&shown)?);
 
     say!(
         out,
@@ -250,8 +277,13 @@ fn walkthrough(
         trust.sequence,
         root.key_id()
     );
-    let token = keys::qr::decode(&qr_text)?;
-    let verified = keys::token::verify(&token, &trust.keyring(), &VerifyPolicy::at(clock.now()))?;
+    let presentation = keys::qr::decode_presentation(&shown)?;
+    let presented = keys::presentation::verify(
+        &presentation,
+        &trust.keyring(),
+        &PresentationPolicy::at(clock.now()),
+    )?;
+    let verified = &presented.credential;
     let c = &verified.claims;
     say!(
         out,
@@ -261,6 +293,13 @@ fn walkthrough(
         c.licence_number,
         c.licence.classes,
         c.expires_at
+    );
+    say!(
+        out,
+        "   presented by the device it is bound to ({}), fresh: slot from {} for {} s",
+        presented.holder_key.key_id(),
+        presented.slot.start(),
+        presented.slot.length()
     );
     let live = http.get(&format!("/v1/credentials/{id}/status"), Some(&officer))?;
     expect(&live, &[StatusCode::OK])?;
