@@ -43,12 +43,13 @@ use tokio::sync::watch;
 pub use clock::{Clock, ManualClock};
 pub use config::Config;
 
-use crate::config::KeySource;
+use crate::config::{KeySource, StoreConfig};
 use crate::http::server::stopped;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::service::Service;
 use crate::store::Store;
+use crate::store::postgres::{PgStore, PgTiming};
 use crate::store::sled::{CommitTiming, SledStore};
 
 /// The bound listeners `run` serves on.
@@ -103,18 +104,7 @@ pub async fn run(
         );
     }
     let metrics = Arc::new(Metrics::new());
-    let store: Arc<dyn Store> = {
-        let data_dir = config.data_dir.clone();
-        let timing = CommitTiming {
-            clock: clock.clone(),
-            observer: metrics.clone(),
-        };
-        let store = tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
-            .await
-            .context("opening the store")?
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-        Arc::new(store)
-    };
+    let store = open_store(&config, &clock, &metrics).await?;
     let service = Service::open(
         &config,
         keys,
@@ -245,6 +235,42 @@ pub async fn run(
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the configured store: sled in the data directory, or PostgreSQL.
+async fn open_store(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.store {
+        StoreConfig::Sled => {
+            let data_dir = config.data_dir.clone();
+            let timing = CommitTiming {
+                clock: clock.clone(),
+                observer: metrics.clone(),
+            };
+            let store =
+                tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
+                    .await
+                    .context("opening the store")?
+                    .with_context(|| {
+                        format!("opening the store in {}", config.data_dir.display())
+                    })?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres(pg) => {
+            let timing = PgTiming {
+                clock: clock.clone(),
+                observer: metrics.clone(),
+            };
+            let store = PgStore::open(pg, pg.migrate, Some(timing))
+                .await
+                .context("opening the PostgreSQL store")?;
+            tracing::info!(node = %pg.node, "state on PostgreSQL");
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// The issuance runtime. A runtime may only be dropped where blocking is allowed: when

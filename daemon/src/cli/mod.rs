@@ -40,6 +40,13 @@ struct Serving {
     /// State directory (default ./edl-data).
     #[arg(long, global = true)]
     data: Option<PathBuf>,
+    /// The store: a `postgresql://` URL selects PostgreSQL (default: sled in the data
+    /// directory, or `[store]` of the configuration).
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
+    /// Apply the store's schema migrations at start.
+    #[arg(long, global = true)]
+    migrate: bool,
 }
 
 impl Serving {
@@ -48,6 +55,8 @@ impl Serving {
             listen: self.listen.clone(),
             admin_listen: self.admin_listen.clone(),
             data_dir: self.data.clone(),
+            store: self.store.clone(),
+            migrate: self.migrate,
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub(crate) mod files;
 pub(crate) mod lookups;
+pub(crate) mod postgres;
 pub(crate) mod sled;
 
 #[cfg(test)]
@@ -136,7 +137,7 @@ pub trait Store: Send + Sync + 'static {
     /// Allocates `n` fresh, never-used status list indices at random in the newest list,
     /// opening a new list when it is half full and fewer than `max_lists` exist. Fewer
     /// than `n` when the allowed lists are full (see [`Store::index_room`]).
-    fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations>;
+    async fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations>;
 
     /// How many indices may still be allocated within `max_lists` lists.
     fn index_room(&self, max_lists: u32) -> u64;
