@@ -10,6 +10,7 @@ mod issue;
 mod keys;
 mod limits;
 mod monitoring;
+mod postgres;
 mod secrets;
 mod systemd;
 mod throttle;

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod demo;
 pub mod import;
 pub mod serve;
+pub mod store;
 pub mod throttle;
 
 use std::path::{Path, PathBuf};
@@ -100,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// The storage engine: apply the PostgreSQL schema (`store migrate --store URL`).
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
 }
 
 /// How a command ended, as a sysexits.h code.
@@ -156,6 +162,7 @@ pub fn run(cli: Cli, clock: Arc<dyn Clock>) -> Exit {
         Some(Command::Throttle { command }) => throttle::command(command, &overrides, clock),
         Some(Command::Clients { command }) => clients::command(command, &overrides, clock),
         Some(Command::Audit { command }) => audit::command(command, &overrides),
+        Some(Command::Store { command }) => store::command(command, &overrides),
     }
 }
 

@@ -219,6 +219,12 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the engine can still make writes durable.
     fn healthy(&self) -> bool;
 
+    /// What `/readyz` reports of the engine: its name, and for a database whether it
+    /// answers and which schema version it holds.
+    fn readiness(&self) -> serde_json::Value {
+        serde_json::json!({"engine": "sled", "durable": self.healthy()})
+    }
+
     /// Makes everything durable and stops; commands fail afterwards.
     async fn close(&self) -> StoreResult<()>;
 }

@@ -266,6 +266,15 @@ impl PgStore {
     }
 }
 
+/// Applies the schema's migrations to the database `settings` names: the version before
+/// and after.
+pub(crate) async fn migrate(settings: &PostgresConfig) -> StoreResult<(i32, i32)> {
+    let pool = pool(settings)?;
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let migrated = schema::migrate(&mut client).await?;
+    Ok((migrated.from, migrated.to))
+}
+
 /// The pool for `settings`.
 fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
     let config: tokio_postgres::Config = settings
@@ -502,6 +511,15 @@ impl Store for PgStore {
 
     fn healthy(&self) -> bool {
         !self.closed.load(Ordering::SeqCst) && self.reachable.load(Ordering::SeqCst)
+    }
+
+    fn readiness(&self) -> serde_json::Value {
+        // A store only opens on a database whose schema is this edld's (`schema::check`).
+        serde_json::json!({
+            "engine": "postgres",
+            "reachable": self.healthy(),
+            "schema_version": schema::VERSION,
+        })
     }
 
     async fn close(&self) -> StoreResult<()> {
