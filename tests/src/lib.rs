@@ -4,6 +4,7 @@
 //! as a separate process.
 
 pub mod client;
+pub mod figures;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
