@@ -153,6 +153,7 @@ pub async fn run(
         stop_rx.clone(),
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
+    let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
     let state = AppState::new(http::state::Shared {
@@ -225,6 +226,7 @@ pub async fn run(
     }
     let _ = signer.await;
     let _ = trust.await;
+    let _ = cluster.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
     let lookups = service.clone();
@@ -327,6 +329,26 @@ async fn status_signer(
                 let _ = tokio::task::spawn_blocking(move || s.sign_status_lists(false)).await;
             }
         }
+    }
+}
+
+/// On a store several nodes share: every second this node's share of the throttle as nodes
+/// come and go, and at once the settings another node changed (within a second).
+async fn cluster_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut changes = service.store.throttle_changes();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let changed = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => false,
+            Ok(()) = async {
+                match &mut changes {
+                    Some(rx) => rx.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        service.follow_cluster(changed).await;
     }
 }
 

@@ -219,6 +219,18 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the engine can still make writes durable.
     fn healthy(&self) -> bool;
 
+    /// How many nodes serve this state now, this one included (1 for an engine only one
+    /// node opens): they share the cluster-wide throttle settings.
+    fn live_nodes(&self) -> u64 {
+        1
+    }
+
+    /// For an engine several nodes share: a value bumped whenever some node changed the
+    /// throttle settings (read them again with [`Store::throttle_settings`]).
+    fn throttle_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// What `/readyz` reports of the engine: its name, and for a database whether it
     /// answers and which schema version it holds.
     fn readiness(&self) -> serde_json::Value {

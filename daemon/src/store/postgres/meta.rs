@@ -38,6 +38,8 @@ impl PgStore {
                 &[&value],
             )
             .await?;
+            // Every node listening hears of it once this commits (see `listen`).
+            execute(&tx, "SELECT pg_notify('edl_throttle', '')", &[]).await?;
             audit::append(&tx, vec![audit.clone()]).await?;
             Ok(())
         })

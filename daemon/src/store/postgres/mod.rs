@@ -28,12 +28,13 @@ mod audit;
 mod drain;
 mod intake;
 mod meta;
+mod nodes;
 mod registry;
 pub(crate) mod schema;
 mod sql;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ use rand_core::{OsRng, RngCore};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use self::nodes::{beat, listen};
 use self::sql::pool_error;
 pub(crate) use self::sql::{
     Abort, Tx, all_ok, attempts, col, credential_key, db_error, decode, encode, execute,
@@ -107,8 +109,14 @@ pub(crate) struct PgStore {
     /// Commits to fail on purpose (tests of acknowledgement).
     failing: AtomicU32,
     timing: Option<PgTiming>,
-    /// The task that checks the database every second.
-    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This node's name in `nodes`.
+    node: String,
+    /// Nodes with a recent heartbeat, this one included.
+    live: Arc<AtomicU64>,
+    /// Bumped when a node changes the throttle settings (`LISTEN edl_throttle`).
+    throttle: tokio::sync::watch::Receiver<u64>,
+    /// The tasks that beat the heartbeat and listen for changes.
+    watcher: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl PgStore {
@@ -135,6 +143,7 @@ impl PgStore {
         let allocator = drain::restore_allocator(&client).await?;
         drop(client);
         let reachable = Arc::new(AtomicBool::new(true));
+        let (throttle_tx, throttle) = tokio::sync::watch::channel(0u64);
         let store = PgStore {
             pool,
             instance,
@@ -145,26 +154,49 @@ impl PgStore {
             closed: AtomicBool::new(false),
             failing: AtomicU32::new(0),
             timing,
-            watcher: Mutex::new(None),
+            node: settings.node.clone(),
+            live: Arc::new(AtomicU64::new(1)),
+            throttle,
+            watcher: Mutex::new(Vec::new()),
         };
+        store.heartbeat().await?;
         store.watch();
+        if let Ok(config) = settings.url.parse::<tokio_postgres::Config>() {
+            let task = tokio::spawn(listen(config, throttle_tx));
+            store.tasks().push(task);
+        }
         Ok(store)
     }
 
-    /// Checks the database every second: whether it answers (readiness) and how full the
-    /// pool is (metrics).
+    /// Writes this node's heartbeat and counts the live nodes.
+    async fn heartbeat(&self) -> StoreResult<()> {
+        let live = beat(&self.pool, &self.node, &self.instance).await?;
+        self.live.store(live, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every second: the heartbeat, which also tells whether the database answers
+    /// (readiness) and how many nodes are live; and how full the pool is (metrics).
     fn watch(&self) {
         let (pool, reachable, timing) = (
             self.pool.clone(),
             self.reachable.clone(),
             self.timing.clone(),
         );
+        let (node, instance, live) = (self.node.clone(), self.instance, self.live.clone());
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
                 ticker.tick().await;
-                let ok = match pool.get().await {
-                    Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+                let ok = match beat(&pool, &node, &instance).await {
+                    Ok(n) => {
+                        live.store(n, Ordering::SeqCst);
+                        true
+                    }
                     Err(_) => false,
                 };
                 reachable.store(ok, Ordering::SeqCst);
@@ -175,7 +207,7 @@ impl PgStore {
                 }
             }
         });
-        *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        self.tasks().push(task);
     }
 
     /// A pooled connection.
@@ -522,16 +554,28 @@ impl Store for PgStore {
         })
     }
 
+    fn live_nodes(&self) -> u64 {
+        self.live.load(Ordering::SeqCst).max(1)
+    }
+
+    fn throttle_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.throttle.clone())
+    }
+
     async fn close(&self) -> StoreResult<()> {
-        self.closed.store(true, Ordering::SeqCst);
-        if let Some(task) = self
-            .watcher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        for task in self.tasks().drain(..) {
             task.abort();
         }
+        // The node leaves at once: the others take its share of the drain.
+        if let Ok(client) = self.pool.get().await {
+            let _ = client
+                .execute(
+                    "DELETE FROM nodes WHERE name = $1 AND instance = $2",
+                    &[&self.node, &&self.instance[..]],
+                )
+                .await;
+        }
+        self.closed.store(true, Ordering::SeqCst);
         self.pool.close();
         Ok(())
     }
@@ -539,12 +583,7 @@ impl Store for PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        if let Some(task) = self
-            .watcher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        for task in self.tasks().drain(..) {
             task.abort();
         }
     }

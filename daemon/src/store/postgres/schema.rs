@@ -9,7 +9,10 @@ use super::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[(&str, &str)] = &[("initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("initial", include_str!("migrations/0001_initial.sql")),
+    ("nodes", include_str!("migrations/0002_nodes.sql")),
+];
 
 /// The schema version this edld speaks.
 pub(crate) const VERSION: i32 = MIGRATIONS.len() as i32;

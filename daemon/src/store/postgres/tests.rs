@@ -32,11 +32,13 @@ impl PgEngine {
         }
     }
 
-    /// A store instance on the database (each one a node).
+    /// A store instance on the database (each one a node of its own name).
     fn store(&self) -> Arc<PgStore> {
+        static NODES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NODES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let settings = PostgresConfig {
             url: self.url.clone(),
-            node: "test".into(),
+            node: format!("node-{n}"),
             pool_size: 8,
             migrate: true,
         };
@@ -225,4 +227,58 @@ async fn two_nodes_never_allocate_one_index() {
     assert_eq!(all.len(), 6_000);
     a.close().await.unwrap();
     b.close().await.unwrap();
+}
+
+/// Two nodes count each other by their heartbeats, one hears within a second that the
+/// other changed the throttle, and a node that closes leaves the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_count_each_other_and_hear_throttle_changes() {
+    use std::time::{Duration, Instant};
+
+    use crate::domain::access::Role;
+    use crate::domain::audit::AuditRecord;
+    use crate::domain::throttle::settings::ThrottleSettings;
+
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.live_nodes() != 2 {
+        assert!(Instant::now() < deadline, "a never counted b");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut changes = b.throttle_changes().unwrap();
+    // The listener has connected (its first bump) before the change is made.
+    tokio::time::timeout(Duration::from_secs(5), changes.wait_for(|n| *n >= 1))
+        .await
+        .unwrap()
+        .unwrap();
+    changes.borrow_and_update();
+    let mut settings = ThrottleSettings::default();
+    settings.drain.rate = 321.0;
+    let caller = crate::domain::access::Caller {
+        client: "operator".into(),
+        role: Role::Operator,
+    };
+    let audit = AuditRecord::new(
+        &caller,
+        crate::store::conformance::AT,
+        "throttle.set",
+        None,
+        None,
+    );
+    let changed = Instant::now();
+    a.change_throttle(settings, audit).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), changes.changed())
+        .await
+        .expect("b heard of the change within a second")
+        .unwrap();
+    assert!(changed.elapsed() < Duration::from_secs(1));
+    assert_eq!(b.throttle_settings().await.unwrap(), Some(settings));
+    b.close().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.live_nodes() != 1 {
+        assert!(Instant::now() < deadline, "b never left the count");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.close().await.unwrap();
 }
