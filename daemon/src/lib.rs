@@ -42,12 +42,13 @@ use tokio::sync::watch;
 pub use clock::{Clock, ManualClock};
 pub use config::Config;
 
-use crate::config::KeySource;
+use crate::config::{KeySource, StoreConfig};
 use crate::http::server::stopped;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::service::Service;
 use crate::store::Store;
+use crate::store::postgres::{PgStore, PgTiming};
 use crate::store::sled::{CommitTiming, SledStore};
 
 /// The bound listeners `run` serves on.
@@ -102,18 +103,7 @@ pub async fn run(
         );
     }
     let metrics = Arc::new(Metrics::new());
-    let store: Arc<dyn Store> = {
-        let data_dir = config.data_dir.clone();
-        let timing = CommitTiming {
-            clock: clock.clone(),
-            observer: metrics.clone(),
-        };
-        let store = tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
-            .await
-            .context("opening the store")?
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-        Arc::new(store)
-    };
+    let store = open_store(&config, &clock, &metrics).await?;
     let service = Service::open(
         &config,
         keys,
@@ -162,6 +152,7 @@ pub async fn run(
         stop_rx.clone(),
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
+    let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
     let state = AppState::new(http::state::Shared {
@@ -234,6 +225,7 @@ pub async fn run(
     }
     let _ = signer.await;
     let _ = trust.await;
+    let _ = cluster.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
     let lookups = service.clone();
@@ -244,6 +236,42 @@ pub async fn run(
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the configured store: sled in the data directory, or PostgreSQL.
+async fn open_store(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.store {
+        StoreConfig::Sled => {
+            let data_dir = config.data_dir.clone();
+            let timing = CommitTiming {
+                clock: clock.clone(),
+                observer: metrics.clone(),
+            };
+            let store =
+                tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
+                    .await
+                    .context("opening the store")?
+                    .with_context(|| {
+                        format!("opening the store in {}", config.data_dir.display())
+                    })?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres(pg) => {
+            let timing = PgTiming {
+                clock: clock.clone(),
+                observer: metrics.clone(),
+            };
+            let store = PgStore::open(pg, pg.migrate, Some(timing))
+                .await
+                .context("opening the PostgreSQL store")?;
+            tracing::info!(node = %pg.node, "state on PostgreSQL");
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// The issuance runtime. A runtime may only be dropped where blocking is allowed: when
@@ -300,6 +328,26 @@ async fn status_signer(
                 let _ = tokio::task::spawn_blocking(move || s.sign_status_lists(false)).await;
             }
         }
+    }
+}
+
+/// On a store several nodes share: every second this node's share of the throttle as nodes
+/// come and go, and at once the settings another node changed (within a second).
+async fn cluster_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut changes = service.store.throttle_changes();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let changed = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => false,
+            Ok(()) = async {
+                match &mut changes {
+                    Some(rx) => rx.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        service.follow_cluster(changed).await;
     }
 }
 

@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
+use crate::store::postgres::PgObserver;
 use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
@@ -139,6 +140,19 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Every numeric throttle setting in force.
     pub throttle_setting: Family<SettingLabels, FloatGauge>,
+    /// PostgreSQL: seconds per transaction (commit included).
+    pub db_transaction_seconds: Histogram,
+    /// PostgreSQL: queue entries a drain step found taken over by another node.
+    pub db_claim_conflicts: Counter,
+    /// PostgreSQL: pool connections by state (`open`, `idle`, `max`).
+    pub db_pool_connections: Family<PoolLabels, Gauge>,
+}
+
+/// Labels of the connection pool gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// `open`, `idle` or `max`.
+    pub state: String,
 }
 
 impl Default for Metrics {
@@ -291,6 +305,24 @@ impl Metrics {
             "Throttle settings in force (modes: 0 off, 1 shadow, 2 enforce)",
             throttle_setting.clone(),
         );
+        let db_transaction_seconds = latency_histogram();
+        registry.register(
+            "db_transaction_duration_seconds",
+            "PostgreSQL engine: time of one transaction, commit included",
+            db_transaction_seconds.clone(),
+        );
+        let db_claim_conflicts = Counter::default();
+        registry.register(
+            "db_claim_conflicts",
+            "PostgreSQL engine: claimed queue entries another node took over before the step completed",
+            db_claim_conflicts.clone(),
+        );
+        let db_pool_connections = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "PostgreSQL engine: pool connections open, idle and allowed",
+            db_pool_connections.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -316,6 +348,9 @@ impl Metrics {
             drain_rate_target,
             in_flight,
             throttle_setting,
+            db_transaction_seconds,
+            db_claim_conflicts,
+            db_pool_connections,
         }
     }
 
@@ -454,5 +489,25 @@ impl CommitObserver for Metrics {
     fn committed(&self, waiters: usize, seconds: f64) {
         self.commit_seconds.observe(seconds);
         self.commit_group_size.observe(waiters as f64);
+    }
+}
+
+impl PgObserver for Metrics {
+    fn transaction(&self, seconds: f64) {
+        self.db_transaction_seconds.observe(seconds);
+    }
+
+    fn claim_conflicts(&self, n: u64) {
+        self.db_claim_conflicts.inc_by(n);
+    }
+
+    fn pool(&self, open: usize, idle: usize, max: usize) {
+        for (state, n) in [("open", open), ("idle", idle), ("max", max)] {
+            self.db_pool_connections
+                .get_or_create(&PoolLabels {
+                    state: state.to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 }

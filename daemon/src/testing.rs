@@ -2,7 +2,10 @@
 //! directory and of the daemon's tables, without knowing the storage engine. Everything
 //! here opens a stopped daemon's data directory (or an empty one) through the engine.
 
+pub mod postgres;
+
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use keys::UnixTime;
@@ -55,9 +58,10 @@ pub fn decode_record(bytes: &[u8]) -> Result<AuditRecord, String> {
     crate::domain::audit::chain::decode(bytes)
 }
 
-/// How many credentials the data directory holds.
-pub async fn credential_count(data_dir: &Path) -> anyhow::Result<usize> {
-    let store = open(data_dir)?;
+/// How many credentials the store holds: the data directory's, or the PostgreSQL
+/// database at `store`.
+pub async fn credential_count(data_dir: &Path, store: Option<&str>) -> anyhow::Result<usize> {
+    let store = open_any(data_dir, store).await?;
     let count = store.status_entries().await?.len();
     store.close().await?;
     Ok(count)
@@ -68,12 +72,13 @@ pub async fn credential_count(data_dir: &Path) -> anyhow::Result<usize> {
 /// lane, made by `client` at `at`.
 pub async fn preload(
     data_dir: &Path,
+    store: Option<&str>,
     records: Vec<LicenceRecord>,
     queued: bool,
     client: &str,
     at: UnixTime,
 ) -> anyhow::Result<()> {
-    let store = open(data_dir)?;
+    let store = open_any(data_dir, store).await?;
     let actor = Actor {
         caller: Caller {
             client: client.to_owned(),
@@ -96,7 +101,6 @@ pub async fn preload(
             outcome.context("preloading a licence")?;
         }
     }
-    let store = std::sync::Arc::new(store);
     if queued {
         // Admitted together, so that one group commit serves thousands of them.
         for (n, chunk) in numbers.chunks(2048).enumerate() {
@@ -164,6 +168,24 @@ pub fn routes() -> Vec<(bool, String, &'static str)> {
         .into_iter()
         .map(|r| (true, r.method.to_string(), r.path));
     public.chain(admin).collect()
+}
+
+/// The data directory's sled store, or the PostgreSQL database at `url` (migrated).
+async fn open_any(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    match url {
+        None => Ok(Arc::new(open(data_dir)?)),
+        Some(url) => {
+            let config = crate::config::PostgresConfig {
+                url: url.to_owned(),
+                node: "testing".into(),
+                pool_size: crate::config::DEFAULT_POOL_SIZE,
+                migrate: true,
+            };
+            Ok(Arc::new(
+                crate::store::postgres::PgStore::open(&config, true, None).await?,
+            ))
+        }
+    }
 }
 
 fn open(data_dir: &Path) -> anyhow::Result<SledStore> {

@@ -15,6 +15,7 @@ mod issue;
 mod keys;
 mod limits;
 mod monitoring;
+mod postgres;
 mod secrets;
 mod systemd;
 mod throttle;

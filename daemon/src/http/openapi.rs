@@ -63,7 +63,7 @@ const OPERATIONS: &[Operation] = &[
     Operation {
         method: "get",
         path: "/readyz",
-        summary: "Readiness: store open, trust list and status lists signed",
+        summary: "Readiness: store open (database reachable and migrated), trust list and status lists signed",
         tag: "operations",
         body: None,
         ok: &[(200, JSON, "Health")],
@@ -581,7 +581,10 @@ fn schemas() -> Value {
             "queue": {"$ref": "#/components/schemas/QueueStats"},
             "changed": {"type": "object", "description": "after a change: old and new value by name"}}},
         "ThrottleChange": throttle_change(),
-        "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
+        "Health": {"type": "object", "properties": {
+            "status": {"type": "string"},
+            "store": {"type": "object", "description": "readyz: the storage engine (`engine`: sled or postgres; for postgres `reachable` and `schema_version`)"}
+        }},
         "QueueStats": {"type": "object", "properties": {
             "depth": {"type": "integer"}, "lanes": {"type": "object"},
             "drain_rate_per_second": {"type": "number", "nullable": true},
