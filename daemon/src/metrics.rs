@@ -1,8 +1,8 @@
 //! Prometheus metrics: requests and latency per route, verification latency, admission
 //! decisions, queue depth and oldest age per lane, waits (actual, and against the quote),
 //! drain rates, work in flight, the throttle settings in force, issuance and rejection
-//! counts, signing and commit latency. Rendered in the text exposition format at
-//! `GET /metrics`.
+//! counts, signing and commit latency, live-status latency and its audit wait, the lookup
+//! audit log's commits. Rendered in the text exposition format at `GET /metrics`.
 
 use std::sync::atomic::AtomicU64;
 
@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
+use crate::store::lookups::LookupObserver;
 use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
@@ -139,6 +140,12 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Every numeric throttle setting in force.
     pub throttle_setting: Family<SettingLabels, FloatGauge>,
+    /// Seconds per group commit of the lookup audit log.
+    pub audit_commit_seconds: Histogram,
+    /// Seconds a relying-party lookup waited for its audit record to be durable.
+    pub lookup_audit_wait_seconds: Histogram,
+    /// Seconds of a whole live-status lookup in the service (store read, audit, answer).
+    pub lookup_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -291,8 +298,29 @@ impl Metrics {
             "Throttle settings in force (modes: 0 off, 1 shadow, 2 enforce)",
             throttle_setting.clone(),
         );
+        let audit_commit_seconds = latency_histogram();
+        registry.register(
+            "audit_commit_duration_seconds",
+            "Time of one group commit of the lookup audit log (write and fdatasync)",
+            audit_commit_seconds.clone(),
+        );
+        let lookup_audit_wait_seconds = latency_histogram();
+        registry.register(
+            "lookup_audit_wait_seconds",
+            "Time a relying-party lookup waited for its audit record to be durable",
+            lookup_audit_wait_seconds.clone(),
+        );
+        let lookup_seconds = latency_histogram();
+        registry.register(
+            "lookup_duration_seconds",
+            "Time of a live-status lookup: store read, audit record made durable, answer",
+            lookup_seconds.clone(),
+        );
         Metrics {
             registry,
+            audit_commit_seconds,
+            lookup_audit_wait_seconds,
+            lookup_seconds,
             requests,
             request_seconds,
             applications_accepted,
@@ -454,5 +482,11 @@ impl CommitObserver for Metrics {
     fn committed(&self, waiters: usize, seconds: f64) {
         self.commit_seconds.observe(seconds);
         self.commit_group_size.observe(waiters as f64);
+    }
+}
+
+impl LookupObserver for Metrics {
+    fn committed(&self, _records: usize, seconds: f64) {
+        self.audit_commit_seconds.observe(seconds);
     }
 }
