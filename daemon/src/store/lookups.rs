@@ -1,18 +1,18 @@
 //! The lookup log: relying-party lookups, one hash-chained record each, in preallocated
 //! segments under `<data>/audit/` (see [`files`] for the files, [`segment`] for the
-//! frames). Its own writer thread seals, writes in place and `fdatasync`s in groups
-//! ([`LookupLog`]), so a live-status answer waits for one small data write of its own
-//! file, never for a metadata or journal commit, and never behind the store's commits of
-//! an issuance flood.
+//! frames). Its own threads seal, write in place and `fdatasync` in groups ([`LookupLog`],
+//! `writer`), so a live-status answer waits for one small data write of its own file,
+//! never for a metadata or journal commit, and never behind the store's commits of an
+//! issuance flood.
 
 pub(crate) mod files;
 pub(crate) mod segment;
+mod writer;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use keys::UnixTime;
 
@@ -23,14 +23,7 @@ use crate::domain::audit::{AuditRecord, Purpose};
 use crate::store::StoreError;
 pub(crate) use files::ACTIVE as LOOKUPS_FILE;
 use files::{Closed, FsSegments, Layout, SegmentDir, SegmentFile};
-
-/// While lookups keep arriving less than this apart (and the last group held more than
-/// one), the writer gathers them into the group it is about to sync...
-const GATHER_GAP: Duration = Duration::from_micros(50);
-/// ...for at most this long after the first: fewer, larger `fdatasync`s under load.
-const GATHER_MAX: Duration = Duration::from_micros(500);
-/// The most records in one group.
-const GROUP_MAX: usize = 4096;
+use writer::Writer;
 
 /// The size of a segment: created at this size, zero-filled, and closed once the next
 /// record does not fit.
@@ -88,18 +81,8 @@ impl LookupLog {
         observer: Option<Arc<dyn LookupObserver>>,
     ) -> Result<LookupLog, StoreError> {
         let (file, head, len) = recover(segments.as_ref(), segment_bytes)?;
-        let capacity = file.capacity()?;
         let (sender, receiver) = mpsc::channel();
-        let writer = Writer {
-            clock,
-            segments,
-            file: Some(file),
-            head,
-            len,
-            capacity,
-            segment_bytes,
-            observer,
-        };
+        let writer = Writer::new(clock, segments, file, head, len, segment_bytes, observer)?;
         let thread = std::thread::Builder::new()
             .name("edld-lookup-log".into())
             .spawn(move || writer.run(receiver))?;
@@ -258,160 +241,6 @@ pub(crate) fn records(
             }
         }
     }))
-}
-
-/// The lookup log's writer thread: the segment being written and the chain's head.
-struct Writer {
-    /// Times the gathering of a group.
-    clock: Arc<dyn Clock>,
-    segments: Box<dyn SegmentDir>,
-    /// The segment being written; none after a failed rotation, until one is started.
-    file: Option<Box<dyn SegmentFile>>,
-    head: Head,
-    /// Where the next record goes.
-    len: u64,
-    /// The segment's size.
-    capacity: u64,
-    segment_bytes: u64,
-    observer: Option<Arc<dyn LookupObserver>>,
-}
-
-/// A group being gathered: its frames, the head after them, and who waits for them.
-struct Group {
-    buffer: Vec<u8>,
-    next: Head,
-    waiters: Vec<LookupWaiter>,
-}
-
-impl Group {
-    /// Seals `entry` onto the group if it fits in `room` bytes; gives it back otherwise.
-    fn add(&mut self, (mut record, waiter): Entry, room: u64) -> Option<Entry> {
-        let (bytes, after) = chain::seal(&mut record, self.next);
-        let framed = segment::framed_len(&bytes) as u64;
-        if bytes.len() > segment::MAX_RECORD || self.buffer.len() as u64 + framed > room {
-            return Some((record, waiter));
-        }
-        segment::frame(&bytes, &mut self.buffer);
-        self.next = after;
-        self.waiters.push(waiter);
-        None
-    }
-}
-
-impl Writer {
-    /// Gathers what arrives (see [`GATHER_GAP`]) and fits in the segment, seals it onto
-    /// the chain, writes it in place, one `fdatasync`, answers everyone. A record that
-    /// does not fit closes the segment and goes first into the next. A failed write is
-    /// zeroed, and the chain goes on from the last durable record.
-    fn run(mut self, receiver: mpsc::Receiver<Entry>) {
-        let mut group = Group {
-            buffer: Vec::new(),
-            next: self.head,
-            waiters: Vec::new(),
-        };
-        let mut carried: Option<Entry> = None;
-        let mut last_group = 1;
-        loop {
-            let Some(first) = carried.take().or_else(|| receiver.recv().ok()) else {
-                break;
-            };
-            if self.file.is_none() {
-                self.start_segment();
-            }
-            group.next = self.head;
-            let room = self.capacity.saturating_sub(self.len);
-            if let Some(entry) = group.add(first, room) {
-                if self.len > 0 && self.file.is_some() {
-                    // The segment is full: close it, and the record goes first into the next.
-                    if self.rotate() {
-                        carried = Some(entry);
-                        continue;
-                    }
-                }
-                let _ = entry.1.send(Err(StoreError::Io(
-                    "the lookup audit log cannot take the record".into(),
-                )));
-                continue;
-            }
-            // Gather only while lookups come in together (the last group had company): a
-            // lone lookup is synced at once.
-            let gap = if last_group > 1 {
-                GATHER_GAP
-            } else {
-                Duration::ZERO
-            };
-            let until = self.clock.monotonic() + GATHER_MAX;
-            while group.waiters.len() < GROUP_MAX {
-                let left = until.saturating_sub(self.clock.monotonic());
-                match receiver.recv_timeout(left.min(gap)) {
-                    Ok(entry) => {
-                        if let Some(entry) = group.add(entry, room) {
-                            carried = Some(entry);
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-            last_group = group.waiters.len();
-            let result = self.commit(&group.buffer, group.waiters.len());
-            if result.is_ok() {
-                self.head = group.next;
-                self.len += group.buffer.len() as u64;
-            }
-            group.buffer.clear();
-            for waiter in group.waiters.drain(..) {
-                let _ = waiter.send(result.clone());
-            }
-        }
-    }
-
-    /// Writes `buffer`, `records` framed, where the next record goes and syncs it.
-    fn commit(&mut self, buffer: &[u8], records: usize) -> Result<(), StoreError> {
-        let Some(file) = self.file.as_ref() else {
-            return Err(StoreError::Io("no lookup segment to write".into()));
-        };
-        let started = self.clock.monotonic();
-        let result = file
-            .write_at(buffer, self.len)
-            .and_then(|()| file.sync_data());
-        if let Some(observer) = &self.observer {
-            let seconds = self.clock.monotonic().saturating_sub(started);
-            observer.committed(records, seconds.as_secs_f64());
-        }
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "writing the lookup audit log failed");
-            // Whatever part reached the file must not pass for records later.
-            let _ = file.write_at(&vec![0; buffer.len()], self.len);
-        }
-        result.map_err(StoreError::from)
-    }
-
-    /// Closes the full segment under its last record's number and starts the next.
-    /// False if it could not be closed (the writer keeps the full one).
-    fn rotate(&mut self) -> bool {
-        let last = self.head.next - 1;
-        if let Err(e) = self.segments.close_active(last, self.len) {
-            tracing::error!(error = %e, "closing a lookup log segment failed");
-            return false;
-        }
-        tracing::info!(last, "closed a lookup log segment");
-        self.file = None;
-        self.start_segment();
-        true
-    }
-
-    /// Starts a new segment to write.
-    fn start_segment(&mut self) {
-        match self.segments.start_active(self.segment_bytes) {
-            Ok(file) => {
-                self.capacity = file.capacity().unwrap_or(self.segment_bytes);
-                self.file = Some(file);
-                self.len = 0;
-            }
-            Err(e) => tracing::error!(error = %e, "starting a lookup log segment failed"),
-        }
-    }
 }
 
 #[cfg(test)]

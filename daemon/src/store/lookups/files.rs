@@ -25,7 +25,7 @@ const SPARE: &str = "lookups.spare";
 pub(crate) const LEGACY_ACTIVE: &str = "lookups.jsonl";
 
 /// One segment file, written in place.
-pub(crate) trait SegmentFile: Send {
+pub(crate) trait SegmentFile: Send + Sync {
     /// Its whole content.
     fn read_all(&self) -> io::Result<Vec<u8>>;
     /// Writes `bytes` at `offset` (inside the file: its size does not change).
