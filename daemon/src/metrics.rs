@@ -301,7 +301,7 @@ impl Metrics {
         let audit_commit_seconds = latency_histogram();
         registry.register(
             "audit_commit_duration_seconds",
-            "Time of one group commit of the lookup audit log (write and fdatasync)",
+            "Time of one group commit of the lookup audit log (the fdatasync of the records written since the last)",
             audit_commit_seconds.clone(),
         );
         let lookup_audit_wait_seconds = latency_histogram();

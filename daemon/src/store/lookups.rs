@@ -31,7 +31,7 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 
 /// Told how long each group commit took.
 pub trait LookupObserver: Send + Sync {
-    /// `records` were made durable in `seconds` (write and `fdatasync`).
+    /// `records` were made durable in `seconds` (the `fdatasync` after their write).
     fn committed(&self, records: usize, seconds: f64);
 }
 
