@@ -155,6 +155,10 @@ pub async fn run(
     let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
+    let issuance_serving = http::server::IssuanceServing {
+        runtime: issuance_handle.clone(),
+        routes: Arc::new(http::first_request::IssuanceRoutes::of(&public_routes)),
+    };
     let state = AppState::new(http::state::Shared {
         service: service.clone(),
         issuance: issuance_handle,
@@ -178,12 +182,14 @@ pub async fn run(
         header_timeout: config.header_timeout,
         handshake_timeout: config.handshake_timeout,
         write_timeout: config.write_timeout,
+        issuance: None,
     };
     let public = tokio::spawn(http::server::serve(
         listeners.public,
         public_router,
         http::server::ServeOptions {
             tls,
+            issuance: Some(issuance_serving),
             ..serving.clone()
         },
         stop_rx.clone(),

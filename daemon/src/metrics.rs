@@ -1,8 +1,8 @@
 //! Prometheus metrics: requests and latency per route, verification latency, admission
 //! decisions, queue depth and oldest age per lane, waits (actual, and against the quote),
 //! drain rates, work in flight, the throttle settings in force, issuance and rejection
-//! counts, signing and commit latency. Rendered in the text exposition format at
-//! `GET /metrics`.
+//! counts, signing and commit latency, live-status latency and its audit wait, the lookup
+//! audit log's commits. Rendered in the text exposition format at `GET /metrics`.
 
 use std::sync::atomic::AtomicU64;
 
@@ -17,6 +17,7 @@ use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::postgres::PgObserver;
+use crate::store::lookups::LookupObserver;
 use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
@@ -140,6 +141,12 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Every numeric throttle setting in force.
     pub throttle_setting: Family<SettingLabels, FloatGauge>,
+    /// Seconds per group commit of the lookup audit log.
+    pub audit_commit_seconds: Histogram,
+    /// Seconds a relying-party lookup waited for its audit record to be durable.
+    pub lookup_audit_wait_seconds: Histogram,
+    /// Seconds of a whole live-status lookup in the service (store read, audit, answer).
+    pub lookup_seconds: Histogram,
     /// PostgreSQL: seconds per transaction (commit included).
     pub db_transaction_seconds: Histogram,
     /// PostgreSQL: queue entries a drain step found taken over by another node.
@@ -323,8 +330,29 @@ impl Metrics {
             "PostgreSQL engine: pool connections open, idle and allowed",
             db_pool_connections.clone(),
         );
+        let audit_commit_seconds = latency_histogram();
+        registry.register(
+            "audit_commit_duration_seconds",
+            "Time of one group commit of the lookup audit log (the fdatasync of the records written since the last)",
+            audit_commit_seconds.clone(),
+        );
+        let lookup_audit_wait_seconds = latency_histogram();
+        registry.register(
+            "lookup_audit_wait_seconds",
+            "Time a relying-party lookup waited for its audit record to be durable",
+            lookup_audit_wait_seconds.clone(),
+        );
+        let lookup_seconds = latency_histogram();
+        registry.register(
+            "lookup_duration_seconds",
+            "Time of a live-status lookup: store read, audit record made durable, answer",
+            lookup_seconds.clone(),
+        );
         Metrics {
             registry,
+            audit_commit_seconds,
+            lookup_audit_wait_seconds,
+            lookup_seconds,
             requests,
             request_seconds,
             applications_accepted,
@@ -509,5 +537,11 @@ impl PgObserver for Metrics {
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+    }
+}
+
+impl LookupObserver for Metrics {
+    fn committed(&self, _records: usize, seconds: f64) {
+        self.audit_commit_seconds.observe(seconds);
     }
 }

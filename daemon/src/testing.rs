@@ -53,6 +53,54 @@ pub async fn tamper_change_record(
     Ok(())
 }
 
+/// The lookup log's stored records, in order, from every segment under
+/// `<data>/audit/` (empty when there is none).
+pub fn lookup_records(data_dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let path = crate::service::audit::lookups_path(data_dir);
+    crate::service::audit::lookup_records(&path)?
+        .map(|r| Ok(r?.1))
+        .collect()
+}
+
+/// Replaces lookup record `number` (from 1) in place with `bytes` of the same length,
+/// leaving its frame's checksum as it was (to test that tampering is found).
+pub fn tamper_lookup_record(data_dir: &Path, number: u64, bytes: &[u8]) -> anyhow::Result<()> {
+    use crate::store::lookups::files::{FsSegments, Layout, SegmentDir};
+    use crate::store::lookups::segment;
+    let dir = data_dir.join("audit");
+    let segments = FsSegments::new(&dir);
+    let mut names: Vec<(String, Layout)> = segments
+        .closed()?
+        .into_iter()
+        .map(|c| (c.name, c.layout))
+        .collect();
+    names.push((
+        crate::store::lookups::LOOKUPS_FILE.to_owned(),
+        Layout::Framed,
+    ));
+    let mut before = 0u64;
+    for (name, layout) in names {
+        anyhow::ensure!(layout == Layout::Framed, "{name}: not a segment of frames");
+        let path = dir.join(&name);
+        let mut content = std::fs::read(&path)?;
+        let frames = segment::scan(&content).frames;
+        if let Some(frame) = number
+            .checked_sub(before + 1)
+            .and_then(|i| frames.get(usize::try_from(i).ok()?))
+        {
+            anyhow::ensure!(
+                frame.end - frame.start == bytes.len(),
+                "the replacement must be as long as the record"
+            );
+            content[frame.start..frame.end].copy_from_slice(bytes);
+            std::fs::write(&path, content)?;
+            return Ok(());
+        }
+        before += frames.len() as u64;
+    }
+    anyhow::bail!("no lookup record {number}")
+}
+
 /// A stored audit record, decoded (its place in the chain not checked).
 pub fn decode_record(bytes: &[u8]) -> Result<AuditRecord, String> {
     crate::domain::audit::chain::decode(bytes)
