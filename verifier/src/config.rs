@@ -106,8 +106,9 @@ pub enum Credentials {
     ApiKeyFile {
         /// The file.
         path: PathBuf,
-        /// Whether an empty file means "no API key" (the file systemd hands over from
-        /// [`API_KEY_FILE_ENV`]: a terminal enrolled without a key gets an empty one).
+        /// Whether a blank file (empty, or only white space) means "no API key": the file
+        /// systemd hands over through [`API_KEY_FILE_ENV`], where a terminal enrolled
+        /// without a key gets a blank fallback.
         empty_is_none: bool,
     },
     /// A TLS client certificate chain and key, PEM.
@@ -427,7 +428,7 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Reads the API key from the first line of `path`; `None` for an empty file when
+/// Reads the API key from the first line of `path`; `None` for a blank file when
 /// `empty_is_none`.
 pub fn read_api_key_file(path: &Path, empty_is_none: bool) -> Result<Option<String>, ConfigError> {
     let field = "api_key_file";

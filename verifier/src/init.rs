@@ -293,7 +293,11 @@ mod tests {
                 folder.join(API_KEY_FILE).display()
             )]
         );
-        assert_eq!(value("SetCredential"), [format!("{API_KEY_FILE}:")]);
+        // The fallback for a terminal without a key: blank, which is "no key".
+        assert_eq!(value("SetCredential"), [format!("{API_KEY_FILE}:\\n")]);
+        let blank = tempfile::NamedTempFile::new().unwrap();
+        fs::write(blank.path(), "\n").unwrap();
+        assert_eq!(config::read_api_key_file(blank.path(), true).unwrap(), None);
         assert_eq!(
             value("Environment"),
             [format!("{}=%d/{API_KEY_FILE}", config::API_KEY_FILE_ENV)]
