@@ -57,6 +57,9 @@ pub enum HttpError {
     /// The client could not be set up (bad CA or client certificate).
     #[error("TLS setup: {0}")]
     Setup(String),
+    /// The API key file could not be read.
+    #[error("{0}")]
+    Credentials(String),
     /// Connection, TLS or timeout.
     #[error("{url}: {message}")]
     Transport {
@@ -116,7 +119,7 @@ impl Client {
                 empty_is_none,
             } => {
                 bearer = crate::config::read_api_key_file(path, *empty_is_none)
-                    .map_err(|e| HttpError::Setup(e.to_string()))?
+                    .map_err(|e| HttpError::Credentials(e.to_string()))?
                     .map(|key| format!("Bearer {key}"));
             }
             Credentials::ClientCert { chain, key } => {
