@@ -139,6 +139,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Every numeric throttle setting in force.
     pub throttle_setting: Family<SettingLabels, FloatGauge>,
+    /// Uploaded photos by pre-check outcome (`pass`, `review`, `refuse`).
+    pub photo_prechecks: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -291,6 +293,12 @@ impl Metrics {
             "Throttle settings in force (modes: 0 off, 1 shadow, 2 enforce)",
             throttle_setting.clone(),
         );
+        let photo_prechecks = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "photo_prechecks",
+            "Uploaded photos by pre-check outcome: pass, review (borderline) or refuse (422)",
+            photo_prechecks.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -316,7 +324,17 @@ impl Metrics {
             drain_rate_target,
             in_flight,
             throttle_setting,
+            photo_prechecks,
         }
+    }
+
+    /// Counts one uploaded photo's pre-check outcome.
+    pub fn photo_outcome(&self, outcome: &str) {
+        self.photo_prechecks
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts one admission: every limit evaluated, with its decision and mode.

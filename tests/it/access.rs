@@ -16,7 +16,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 use tests::client::{Client, Reply};
 use tests::{
-    ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
+    ClientCa, Options, PORTRAIT, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
 };
 
 /// Who may call a route, as the product describes it (kept apart from the daemon's own table on
@@ -550,7 +550,7 @@ async fn fixture() -> Fixture {
     let mut uploaded = Vec::new();
     for n in &numbers[2..5] {
         uploaded.push(
-            apply(json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(TINY_PNG)}))
+            apply(json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(&*PORTRAIT)}))
                 .await,
         );
     }

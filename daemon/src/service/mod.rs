@@ -56,6 +56,8 @@ pub struct Settings {
     pub trust_list_validity: u64,
     /// Where uploaded photos are kept.
     pub photos_dir: PathBuf,
+    /// The bounds of the photo pre-checks at intake.
+    pub photo: crate::domain::photo::Thresholds,
 }
 
 /// The daemon's state and operations.
@@ -113,6 +115,7 @@ impl Service {
             key_validity: config.key_validity,
             trust_list_validity: config.trust_list_validity,
             photos_dir,
+            photo: config.photo.clone(),
         };
         let service = Service {
             store,

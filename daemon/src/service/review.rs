@@ -3,6 +3,8 @@
 
 use crate::domain::access::Caller;
 use crate::domain::application::{Application, Photo, PhotoFormat, Ticket};
+use crate::domain::photo::Outcome;
+use crate::domain::registry::LicenceRecord;
 use crate::service::Service;
 use crate::service::intake::ApplicationView;
 use crate::store::{Actor, DecideError, ReviewDecision, StoreError};
@@ -24,10 +26,48 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
+/// An application waiting for review, with what the reviewer judges it against.
+#[derive(Clone, Debug)]
+pub struct ReviewItem {
+    /// The application.
+    pub application: Application,
+    /// Its licence record, when the registry still holds it.
+    pub licence: Option<LicenceRecord>,
+    /// The pre-checks' outcome and findings at intake; absent for uploads accepted before
+    /// the pre-checks ran at intake.
+    pub precheck: Option<Outcome>,
+}
+
 impl Service {
-    /// Applications waiting for review, oldest first, at most `limit`.
-    pub async fn reviews(&self, limit: usize) -> Result<Vec<Application>, StoreError> {
-        self.store.reviews(limit).await
+    /// Applications waiting for review, oldest first, at most `limit`, each with its
+    /// licence record and pre-check findings.
+    pub async fn reviews(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError> {
+        let applications = self.store.reviews(limit).await?;
+        let mut items = Vec::with_capacity(applications.len());
+        for application in applications {
+            let licence = self.store.licence(&application.licence).await?;
+            let precheck = match &application.photo {
+                Photo::Uploaded { digest, .. } => self.precheck_findings(digest).await,
+                Photo::OnFile => None,
+            };
+            items.push(ReviewItem {
+                application,
+                licence,
+                precheck,
+            });
+        }
+        Ok(items)
+    }
+
+    /// The findings kept beside an uploaded photo; none when absent or unreadable (the
+    /// reviewer then judges the photo alone).
+    async fn precheck_findings(&self, digest: &keys::licence::PhotoDigest) -> Option<Outcome> {
+        let path = self.findings_path(digest);
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .ok()?
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The uploaded photo of an application.
