@@ -26,4 +26,5 @@ pub(crate) mod render;
 pub(crate) mod router;
 pub(crate) mod routes;
 pub(crate) mod server;
+pub(crate) mod session;
 pub(crate) mod state;

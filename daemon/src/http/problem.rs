@@ -73,6 +73,15 @@ impl Problem {
         )
     }
 
+    /// 403: a change made with a session cookie without its CSRF token, or from another
+    /// site.
+    pub fn forgery() -> Problem {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            Some("a change with a session needs its X-CSRF-Token, from this origin".to_owned()),
+        )
+    }
+
     /// 404.
     pub fn not_found(what: &str) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, Some(format!("{what} not found")))

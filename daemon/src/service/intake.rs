@@ -248,6 +248,9 @@ impl Service {
             Admitted::Existing(app) => self.decorate(app, None, true),
             Admitted::New(app) => {
                 self.metrics.applications_accepted.inc();
+                if let Some((low, high)) = app.quoted {
+                    self.metrics.quoted(low, high);
+                }
                 if matches!(app.state, ApplicationState::Queued { .. }) {
                     self.signer.wake();
                 }

@@ -9,6 +9,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod clients;
+pub(crate) mod history;
 pub(crate) mod intake;
 pub(crate) mod licences;
 pub(crate) mod lookup;
@@ -83,6 +84,10 @@ pub struct Service {
     pub clock: Arc<dyn Clock>,
     /// From the configuration.
     pub settings: Settings,
+    /// The console's last minutes and hours, in memory.
+    pub history: history::History,
+    /// When this process started serving (Unix seconds), for the console's node list.
+    pub started_at: UnixTime,
 }
 
 impl Service {
@@ -126,8 +131,10 @@ impl Service {
             trust: TrustState::new(keys),
             signer: Signer::new(),
             metrics,
+            started_at: clock.now(),
             clock,
             settings,
+            history: history::History::default(),
         };
         if service.clients.is_empty() && config.dev_clients {
             service.create_dev_clients(&config.data_dir).await?;

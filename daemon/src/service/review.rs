@@ -26,6 +26,10 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
+/// The most waiting uploads a scrape counts: reviewers work through hundreds a day, and
+/// the alert fires long before this many.
+const REVIEWS_COUNTED: usize = 10_000;
+
 /// An application waiting for review, with what the reviewer judges it against.
 #[derive(Clone, Debug)]
 pub struct ReviewItem {
@@ -57,6 +61,18 @@ impl Service {
             });
         }
         Ok(items)
+    }
+
+    /// Updates the review gauges (before a metrics scrape): how many uploads wait, counted
+    /// up to [`REVIEWS_COUNTED`], and the oldest one's age.
+    pub async fn refresh_review_gauges(&self) {
+        let Ok(waiting) = self.store.reviews(REVIEWS_COUNTED).await else {
+            return;
+        };
+        let oldest = waiting
+            .first()
+            .map_or(0, |a| self.now().0.saturating_sub(a.created_at.0));
+        self.metrics.reviews(waiting.len() as u64, oldest);
     }
 
     /// The findings kept beside an uploaded photo; none when absent or unreadable (the
