@@ -10,6 +10,7 @@ mod issue;
 mod keys;
 mod limits;
 mod monitoring;
+mod pages;
 mod photos;
 mod secrets;
 mod systemd;

@@ -46,7 +46,11 @@ impl Service {
     /// Applications waiting for review, oldest first, at most `limit`, each with its
     /// licence record and pre-check findings.
     pub async fn reviews(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError> {
-        let applications = self.store.reviews(limit).await?;
+        // The store lists waiting uploads in its own key order: take them all (up to
+        // what a scrape counts) and put the oldest first here.
+        let mut applications = self.store.reviews(REVIEWS_COUNTED).await?;
+        applications.sort_by_key(|a| (a.created_at.0, a.updated_at.0));
+        applications.truncate(limit);
         let mut items = Vec::with_capacity(applications.len());
         for application in applications {
             let licence = self.store.licence(&application.licence).await?;
@@ -70,8 +74,10 @@ impl Service {
             return;
         };
         let oldest = waiting
-            .first()
-            .map_or(0, |a| self.now().0.saturating_sub(a.created_at.0));
+            .iter()
+            .map(|a| a.created_at.0)
+            .min()
+            .map_or(0, |t| self.now().0.saturating_sub(t));
         self.metrics.reviews(waiting.len() as u64, oldest);
     }
 

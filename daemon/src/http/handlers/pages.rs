@@ -33,12 +33,14 @@ macro_rules! asset {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 const REVIEW: &[Asset] = &[
     asset!("index.html", HTML, "review/index.html"),
     asset!("desk.js", JS, "review/desk.js"),
     asset!("pages.css", CSS, "pages.css"),
     asset!("i18n.js", JS, "i18n.js"),
+    asset!("icon.svg", SVG, "icon.svg"),
 ];
 
 const CONSOLE: &[Asset] = &[
@@ -49,6 +51,7 @@ const CONSOLE: &[Asset] = &[
     asset!("i18n.js", JS, "i18n.js"),
     asset!("uPlot.iife.min.js", JS, "vendor/uPlot.iife.min.js"),
     asset!("uPlot.min.css", CSS, "vendor/uPlot.min.css"),
+    asset!("icon.svg", SVG, "icon.svg"),
 ];
 
 /// `GET /review/`.

@@ -173,7 +173,11 @@ pub(super) const OPERATIONS: &[Operation] = &[
         summary: "The operator console's scripts, styles and chart library",
         tag: "pages",
         body: None,
-        ok: &[(200, "text/javascript", "Text"), (200, "text/css", "Text")],
+        ok: &[
+            (200, "text/javascript", "Text"),
+            (200, "text/css", "Text"),
+            (200, "image/svg+xml", "Text"),
+        ],
         errors: &[404],
     },
 ];

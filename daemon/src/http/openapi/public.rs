@@ -272,7 +272,11 @@ pub(super) const OPERATIONS: &[Operation] = &[
         summary: "The reviewer desk's scripts and styles",
         tag: "pages",
         body: None,
-        ok: &[(200, "text/javascript", "Text"), (200, "text/css", "Text")],
+        ok: &[
+            (200, "text/javascript", "Text"),
+            (200, "text/css", "Text"),
+            (200, "image/svg+xml", "Text"),
+        ],
         errors: &[404],
     },
 ];
