@@ -5,6 +5,7 @@
 //! `GET /metrics`.
 
 pub(crate) mod tally;
+pub(crate) mod trust;
 
 use std::sync::atomic::AtomicU64;
 
@@ -151,6 +152,8 @@ pub struct Metrics {
     pub reviews_oldest_age: Gauge,
     /// Totals the operator console samples.
     pub tally: tally::Tally,
+    /// The trust list, signing keys, status lists and held signing.
+    pub trust: trust::TrustGauges,
 }
 
 impl Default for Metrics {
@@ -327,6 +330,7 @@ impl Metrics {
             "Age of the oldest application waiting for review (0 when none)",
             reviews_oldest_age.clone(),
         );
+        let trust = trust::TrustGauges::register(&mut registry);
         Metrics {
             registry,
             requests,
@@ -357,6 +361,7 @@ impl Metrics {
             reviews_waiting,
             reviews_oldest_age,
             tally: tally::Tally::default(),
+            trust,
         }
     }
 

@@ -363,7 +363,7 @@ fn schemas() -> Value {
     ];
     if let Some(map) = schemas.as_object_mut() {
         map.insert("PhotoFinding".into(), photo_finding);
-        for (name, schema) in console_schemas() {
+        for (name, schema) in admin::schemas() {
             map.insert(name.into(), schema);
         }
         map.insert(
@@ -390,62 +390,6 @@ fn schemas() -> Value {
 /// A licence number: 17 digits (a region, a birth date from 1900 to 2099, a sequence)
 /// and the ISO 7064 MOD 11-2 check character. The pattern says all but the check
 /// character and the calendar, which the custom format names.
-/// The schemas of the pages' sessions and the console's reads.
-fn console_schemas() -> [(&'static str, Value); 5] {
-    let number = json!({"type": "number"});
-    let series = |item: Value| json!({"type": "array", "items": item});
-    let maybe = json!({"type": "number", "nullable": true});
-    let run = json!({"type": "object", "properties": {
-        "t": series(json!({"type": "integer"})), "admitted": series(json!({"type": "integer"})),
-        "refused": series(json!({"type": "integer"})), "issued": series(json!({"type": "integer"})),
-        "depth": series(json!({"type": "integer"})), "quoted_wait": series(maybe.clone()),
-        "actual_wait": series(maybe.clone()), "peak_depth": {"type": "integer"},
-        "refused_total": {"type": "integer"}}});
-    let point = json!({"type": "object", "properties": {
-        "at": {"type": "integer"}, "arrivals": number, "admitted": number,
-        "refused": series(number.clone()), "depth": series(json!({"type": "integer"})),
-        "oldest_age": series(json!({"type": "integer"})), "drain_target": number,
-        "drain_achieved": number, "wait_quoted": maybe, "wait_actual": maybe,
-        "live_status_ms": maybe, "commit_ms": maybe}});
-    [
-        (
-            "SignIn",
-            json!({"type": "object", "required": ["api_key"], "additionalProperties": false,
-            "properties": {"api_key": {"type": "string"}}}),
-        ),
-        (
-            "Session",
-            json!({"type": "object", "required": ["signed_in"],
-            "properties": {"signed_in": {"type": "boolean"}, "client": {"type": "string"}, "role": {"type": "string"},
-            "csrf_token": {"type": "string", "description": "send as X-CSRF-Token with every change made with the cookie"},
-            "expires_at": {"type": "integer", "description": "Unix seconds"}}}),
-        ),
-        (
-            "History",
-            json!({"type": "object", "properties": {
-            "lanes": series(json!({"type": "string"})), "limits": series(json!({"type": "string"})),
-            "points": series(point),
-            "changes": series(json!({"type": "object", "properties": {"at": {"type": "integer"},
-                "client": {"type": "string"}, "moved": {"type": "array"}}}))}}),
-        ),
-        (
-            "WhatIf",
-            json!({"type": "object", "properties": {"observed_seconds": {"type": "integer"},
-            "arrivals": {"type": "integer"}, "current": run.clone(), "proposed": run}}),
-        ),
-        (
-            "Nodes",
-            json!({"type": "object", "properties": {"nodes": series(json!({"type": "object",
-            "properties": {"name": {"type": "string"}, "this": {"type": "boolean"},
-            "version": {"type": "string"}, "started_at": {"type": "integer"},
-            "store": {"type": "string"}, "healthy": {"type": "boolean"},
-            "queue_depth": {"type": "integer"}, "in_flight": {"type": "integer"},
-            "drain_rate_target": number, "drain_rate_measured": maybe,
-            "paused": {"type": "boolean"}, "signing_held": series(json!({"type": "string"}))}}))}}),
-        ),
-    ]
-}
-
 fn licence_number() -> Value {
     json!({"type": "string", "format": "licence-number",
         "pattern": "^[0-9]{6}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$",
