@@ -183,6 +183,11 @@ def console(driver):
     driver.find_element(By.ID, "preview").click()
     wait_for("the what-if", lambda: driver.find_element(By.ID, "whatif-summary").text != "")
     report["what_if"] = driver.find_element(By.ID, "whatif-summary").text
+    report["what_if_arrivals"] = driver.execute_script(
+        "return fetch('/admin/v1/throttle/simulate', {method: 'POST', headers: {'Content-Type': 'application/json',"
+        " 'X-CSRF-Token': arguments[0]}, body: '{}'}).then((r) => r.json()).then((w) => w.arrivals);",
+        driver.execute_script(
+            "return fetch('/admin/v1/sessions/current').then((r) => r.json()).then((s) => s.csrf_token);"))
     driver.find_element(By.ID, "apply").click()
     clicked = time.monotonic()
     bearer = {"Authorization": f"Bearer {OPERATOR_KEY}"}

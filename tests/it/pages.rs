@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use daemon::testing::portrait::{Scene, blurred, jpeg, portrait};
 use hyper::Method;
 use serde_json::{Value, json};
-use tests::{PORTRAIT, TestDaemon, licence_json, licence_numbers, wait_issued};
+use tests::{PORTRAIT, TestDaemon, licence_json, licence_numbers, poll, wait_issued};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewer_and_operator_in_a_browser() {
@@ -53,8 +53,40 @@ async fn reviewer_and_operator_in_a_browser() {
             .unwrap();
         assert_eq!(reply.status, 202, "{:?}", reply.body);
         tickets.push(reply.json().unwrap()["ticket"].as_str().unwrap().to_owned());
-        // Oldest first: the second upload is a minute younger.
-        d.advance(Duration::from_secs(60));
+        // Oldest first: the second upload is a minute younger (on the wall clock only, so
+        // the console's charts, on monotonic time, keep their pace).
+        d.clock.advance(60);
+    }
+
+    // Arrivals the console's history sees (after its first sample), for the "what if" to
+    // replay: thirty on-file applications, issued at once.
+    let operator = d.key("operator").to_owned();
+    let (daemon, key) = (&d, operator.as_str());
+    poll(Duration::from_secs(10), || async move {
+        let mut admin = daemon.admin_client().await?;
+        let history = admin.get("/admin/v1/history", Some(key)).await?.json()?;
+        Ok((history["points"].as_array().map_or(0, Vec::len) >= 1).then_some(()))
+    })
+    .await
+    .unwrap();
+    for number in licence_numbers(30, 440_306) {
+        let record = licence_json(&number, "周八", &["C1"]);
+        let reply = c
+            .json(
+                Method::PUT,
+                &format!("/v1/licences/{number}"),
+                Some(&registry),
+                &record,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 201);
+        let apply = json!({"licence_number": number.as_str(), "photo_source": "on_file"});
+        let reply = c
+            .json(Method::POST, "/v1/applications", Some(&gateway), &apply)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 202);
     }
 
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
@@ -62,7 +94,6 @@ async fn reviewer_and_operator_in_a_browser() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/pages.py");
     let public = format!("https://localhost:{}", d.addr.port());
     let admin = format!("http://127.0.0.1:{}", d.admin.port());
-    let operator = d.key("operator").to_owned();
     let reject = tickets[0].clone();
     let run = tokio::task::spawn_blocking(move || {
         Command::new("python3")
@@ -70,7 +101,7 @@ async fn reviewer_and_operator_in_a_browser() {
             .env("EDL_PUBLIC", public)
             .env("EDL_ADMIN", admin)
             .env("EDL_REVIEWER_KEY", reviewer)
-            .env("EDL_OPERATOR_KEY", operator)
+            .env("EDL_OPERATOR_KEY", &operator)
             .env("EDL_REJECT", reject)
             .env("EDL_SHOTS", &shots)
             .output()
@@ -116,6 +147,11 @@ async fn reviewer_and_operator_in_a_browser() {
     assert_eq!(throttle["values"]["drain.rate"], json!("37"), "{throttle}");
     assert!(
         report["changes"].as_str().unwrap().contains("operator"),
+        "{report}"
+    );
+    // The "what if" replayed the thirty arrivals it had seen.
+    assert!(
+        report["what_if_arrivals"].as_u64().unwrap() >= 30,
         "{report}"
     );
     d.stop().await.unwrap();

@@ -38,7 +38,10 @@ struct Rings {
     /// (start of the minute, Unix seconds; arrivals in it).
     minutes: VecDeque<(u64, u64)>,
     changes: VecDeque<Change>,
-    last: Option<(UnixTime, Totals)>,
+    /// The first sample's wall and monotonic time.
+    origin: Option<(UnixTime, Duration)>,
+    /// The last sample's stamp, monotonic time and totals.
+    last: Option<(UnixTime, Duration, Totals)>,
 }
 
 /// One second of the service, as the console charts it. Rates are per second over the
@@ -134,14 +137,30 @@ pub(crate) struct Gauges {
 }
 
 impl History {
-    /// Records one point from the totals and gauges at `now`.
-    pub(crate) fn record(&self, now: UnixTime, totals: Totals, gauges: Gauges) {
+    /// Records one point from the totals and gauges, sampled at wall time `wall` and
+    /// monotonic time `monotonic`. Intervals are measured on the monotonic clock; each
+    /// point is stamped with the wall time of the first sample plus the monotonic time
+    /// since, so a wall clock that steps does not bend the charts.
+    pub(crate) fn record(
+        &self,
+        wall: UnixTime,
+        monotonic: Duration,
+        totals: Totals,
+        gauges: Gauges,
+    ) {
         let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        let previous = rings.last.replace((now, totals));
-        let Some((then, before)) = previous else {
+        let (origin_wall, origin_mono) = *rings.origin.get_or_insert((wall, monotonic));
+        let now = UnixTime(origin_wall.0 + monotonic.saturating_sub(origin_mono).as_secs());
+        // No whole second since the last sample: the totals wait for the next one, so
+        // every point covers a second or more.
+        if rings.last.is_some_and(|(then, _, _)| now.0 <= then.0) {
+            return;
+        }
+        let previous = rings.last.replace((now, monotonic, totals));
+        let Some((_, then, before)) = previous else {
             return;
         };
-        let span = now.0.saturating_sub(then.0).max(1) as f64;
+        let span = monotonic.saturating_sub(then).as_secs_f64().max(1e-3);
         let rate = |a: u64, b: u64| a.saturating_sub(b) as f64 / span;
         let mean = |sum: (u64, u64), count: (u64, u64), scale: f64| {
             let n = count.0.saturating_sub(count.1);
@@ -220,7 +239,8 @@ impl History {
 
     /// The observed arrivals as a curve: per minute once there are ten minutes of them,
     /// per second before (a console opened soon after a start still has something to
-    /// replay). `None` with fewer than two points.
+    /// replay), followed by an hour without arrivals. `None` with fewer than two observed
+    /// points.
     fn curve(&self) -> Option<(ArrivalCurve, u64, u64)> {
         let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         let (points, total): (Vec<(f64, f64)>, u64) = if rings.minutes.len() >= 10 {
@@ -238,10 +258,20 @@ impl History {
                 .iter()
                 .map(|p| ((p.at - start) as f64, p.arrivals))
                 .collect();
-            let total = rings.seconds.iter().map(|p| p.arrivals).sum::<f64>();
-            (points, total.round() as u64)
+            // The minutes count every arrival exactly; they cover the same span here.
+            (points, rings.minutes.iter().map(|m| m.1).sum())
         };
+        if points.len() < 2 {
+            return None;
+        }
         let span = points.last().map_or(0.0, |p| p.0) as u64;
+        // Then an hour without arrivals: how the backlog left at the end drains with each
+        // setting is what an operator weighs.
+        let mut points = points;
+        if let Some(&(end, _)) = points.last() {
+            points.push((end + 1.0, 0.0));
+            points.push((end + 3600.0, 0.0));
+        }
         ArrivalCurve::from_points(points).map(|c| (c, span, total))
     }
 }
@@ -260,12 +290,13 @@ impl Service {
             drain_target: m.drain_rate_target.get(),
             drain_achieved: m.drain_rate_measured.get(),
         };
-        self.history.record(self.now(), m.tally.totals(), gauges);
+        self.history
+            .record(self.now(), self.clock.monotonic(), m.tally.totals(), gauges);
     }
 
     /// Replays the observed arrivals through the throttle simulator with the settings in
     /// force and with them changed by `changes`, without applying anything. The replay
-    /// starts from an empty queue.
+    /// starts from an empty queue and runs on for an hour after the last arrival.
     pub async fn what_if(&self, changes: &[Setting]) -> Result<WhatIf, ThrottleError> {
         let current = self.throttles.settings();
         let mut proposed = current;
@@ -322,3 +353,6 @@ fn replay(curve: &ArrivalCurve, settings: &ThrottleSettings) -> Run {
     run.refused_total = run.refused.iter().sum();
     run
 }
+
+#[cfg(test)]
+mod tests;
