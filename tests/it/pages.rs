@@ -114,7 +114,9 @@ async fn reviewer_and_operator_in_a_browser() {
     let report: Value = serde_json::from_slice(&run.stdout).unwrap();
     println!("{report:#}");
 
-    // What the reviewer did in the browser, seen through the API.
+    // What the reviewer did in the browser, seen through the API (on a new connection:
+    // the first one may have idled out while the browser worked).
+    let mut c = d.client().await.unwrap();
     let rejected = c
         .get(&format!("/v1/applications/{}", tickets[0]), Some(&gateway))
         .await
