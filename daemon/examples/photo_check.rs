@@ -9,6 +9,10 @@
 //! it to the same analysis size, and taking the variance of its Laplacian and the mean
 //! grey (a subset of the checks). Prints medians and the load average.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "timing the pre-checks is what this example is for"
+)]
 // A measuring tool: any failure ends the run with its message, like a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

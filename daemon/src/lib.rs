@@ -4,13 +4,12 @@
 //! `main.rs` parses arguments, loads a [`Config`], binds the listeners and calls [`run`];
 //! tests call [`run`] in-process with `127.0.0.1:0` listeners and a [`ManualClock`].
 //!
-//! Module map: `config` (checked configuration), `clock`, `keyfiles` (key files),
-//! `store` (sled and group commit), `registry`, `application`, `issue` and `queue` (pure
-//! domain logic), `status_lists`, `trust`, `service` (operations over the state), `auth`
-//! and `audit`, `http` and `openapi` (the APIs), `server` (TLS and connections),
-//! `metrics`, `render` (QR images), `systemd` (readiness and watchdog), `throttle` (pure
-//! admission, pacing and wait arithmetic, and the simulator), `drain` (the paced signing
-//! thread), `client`, `demo`, `import` and `operator` (CLI commands).
+//! Layers (ARCHITECTURE.md draws them): `domain` (pure rules and arithmetic: no IO, no
+//! clock, no runtime), `store` (the `Store` interface of domain commands and its
+//! engines), `service` (the operations, one file per job), and the edges: `http` (route
+//! tables, layers, handlers, problem+json, the TLS server) and `cli` (edld's commands).
+//! Beside them: `config`, `clock`, `keyfiles`, `metrics`, `systemd`; `testing` is the
+//! test harness's doorway to the inner layers.
 //!
 //! **Isolation.** Verification (live status, status lists, trust list, JWKS) is served by
 //! the runtime `run` is called on. Issuance requests run on a separate one-worker runtime

@@ -118,6 +118,7 @@ pub async fn preload(
                             channel: Channel::App,
                             client,
                             photo: Photo::OnFile,
+                            holder_key: None,
                             at,
                             before_opening: false,
                             quote: &no_quote,

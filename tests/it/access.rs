@@ -1059,3 +1059,156 @@ async fn edl_verify_with_a_client_certificate() {
         "{verdict}"
     );
 }
+
+/// Tickets are the applicant's own (OWASP API1): another gateway or a window client gets the
+/// same 404 as for an unknown ticket on the ticket, its QR codes and the credential's
+/// refresh, until the operator names it as the applicant's delegate. Whoever applied, the
+/// gateway reads a licence's current credential, and that read is audited like a lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_are_read_only_by_their_applicant_or_its_delegates() {
+    let d = TestDaemon::start().await.unwrap();
+    let mut c = d.client().await.unwrap();
+    let mut admin = d.admin_client().await.unwrap();
+    let reply = admin
+        .json(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(d.key("operator")),
+            &json!({"name": "other-gateway", "role": "gateway"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let other = reply.json().unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let number = licence_numbers(1, 440_501).remove(0);
+    let reply = c
+        .json(
+            Method::PUT,
+            &format!("/v1/licences/{number}"),
+            Some(d.key("registry")),
+            &licence_json(&number, "持证人", &["C1"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let gateway = d.key("gateway").to_owned();
+    let reply = c
+        .json(
+            Method::POST,
+            "/v1/applications",
+            Some(&gateway),
+            &json!({"licence_number": number.as_str(), "photo_source": "on_file"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
+    let issued = wait_issued(&mut c, &gateway, &ticket).await.unwrap();
+    let credential = issued["credential"]["id"].as_str().unwrap().to_owned();
+
+    let unknown = "00000000000000000000000000000000";
+    let reads = |t: &str| {
+        [
+            format!("/v1/applications/{t}"),
+            format!("/v1/applications/{t}/qr.png"),
+            format!("/v1/applications/{t}/qr.svg"),
+        ]
+    };
+    let window = d.key("window").to_owned();
+    for key in [&other, &window] {
+        for (path, missing) in reads(&ticket).iter().zip(reads(unknown)) {
+            let refused = c.get(path, Some(key)).await.unwrap();
+            let absent = c.get(&missing, Some(key)).await.unwrap();
+            assert_eq!(refused.status, 404, "{path}: {refused:?}");
+            assert_eq!(
+                (refused.status, &refused.body),
+                (absent.status, &absent.body)
+            );
+        }
+        let refresh = c
+            .json(
+                Method::POST,
+                &format!("/v1/credentials/{credential}/refresh"),
+                Some(key),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refresh.status, 404, "{refresh:?}");
+    }
+    // The applicant itself reads them all.
+    for path in reads(&ticket) {
+        assert_eq!(
+            c.get(&path, Some(&gateway)).await.unwrap().status,
+            200,
+            "{path}"
+        );
+    }
+
+    // Named as a delegate, the other gateway reads the ticket; the window still does not.
+    let reply = admin
+        .json(
+            Method::PUT,
+            "/admin/v1/clients/dev-gateway/delegates",
+            Some(d.key("operator")),
+            &json!({"delegates": ["other-gateway"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    for path in reads(&ticket) {
+        assert_eq!(
+            c.get(&path, Some(&other)).await.unwrap().status,
+            200,
+            "{path}"
+        );
+        assert_eq!(
+            c.get(&path, Some(&window)).await.unwrap().status,
+            404,
+            "{path}"
+        );
+    }
+    let read = c
+        .get(&format!("/v1/applications/{ticket}"), Some(&other))
+        .await
+        .unwrap();
+    assert_eq!(
+        read.json().unwrap()["credential"]["id"],
+        credential.as_str()
+    );
+
+    // The licence's current credential, whoever applied: the gateway only, audited.
+    let current = c
+        .get(&format!("/v1/licences/{number}/credential"), Some(&other))
+        .await
+        .unwrap();
+    assert_eq!(current.status, 200, "{current:?}");
+    assert_eq!(
+        current.json().unwrap()["id"],
+        credential.as_str(),
+        "{current:?}"
+    );
+    let by_window = c
+        .get(&format!("/v1/licences/{number}/credential"), Some(&window))
+        .await
+        .unwrap();
+    assert_eq!(by_window.status, 403, "{by_window:?}");
+    let audit = admin
+        .get(
+            &format!("/admin/v1/audit?licence={number}"),
+            Some(d.key("operator")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.status, 200, "{audit:?}");
+    let text = String::from_utf8_lossy(&audit.body).into_owned();
+    assert!(
+        text.contains("credential.read") && text.contains("other-gateway"),
+        "{text}"
+    );
+    d.stop().await.unwrap();
+}

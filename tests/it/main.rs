@@ -1,11 +1,16 @@
 //! The one end-to-end test binary.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "end-to-end tests wait on real processes with real deadlines"
+)]
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
 mod audit;
 mod crash;
+mod holder;
 mod issue;
 mod keys;
 mod limits;

@@ -3,6 +3,11 @@
 //! TLS client; sample licences; and locating the real `edld` binary for tests that run it
 //! as a separate process.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the harness waits on real processes and sockets with real deadlines"
+)]
+
 pub mod client;
 
 use std::collections::HashMap;

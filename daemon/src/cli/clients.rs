@@ -222,13 +222,7 @@ pub fn print_clients(clients: &[ApiClient], out: &mut impl Write) -> anyhow::Res
     for c in clients {
         let added = c
             .created_at
-            .and_then(|t| i64::try_from(t.0).ok())
-            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| "-".to_owned());
+            .map_or_else(|| "-".to_owned(), |t| super::rfc3339(t.0));
         writeln!(out, "{:<32} {:<10} {added}", c.name, c.role.as_str())?;
     }
     Ok(())

@@ -7,13 +7,16 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
+use keys::UnixTime;
+use keys::presentation::{DEFAULT_SLOT_LENGTH, PresentationPolicy, Slot};
 use keys::token::VerifyPolicy;
+use rand_core::OsRng;
 use serde_json::{Value, json};
 use ureq::http::{Method, StatusCode};
 
@@ -123,7 +126,7 @@ fn walkthrough(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let base = format!("http://{addr}");
-    let http = connect_when_ready(addr)?;
+    let http = connect_when_ready(addr, clock)?;
     say!(
         out,
         "edld demo: the daemon is up on {base} (state in {})",
@@ -170,13 +173,22 @@ fn walkthrough(
     let number = "11010519491231002X";
     say!(
         out,
-        "\n2. The national app applies for {number} with the photo on file (role gateway):"
+        "\n2. The national app applies for {number} with the photo on file (role gateway),"
+    );
+    // The phone's device key, as `edl-holder keygen` makes one: the credential is bound to
+    // it, so only this phone can show it.
+    let device = keys::SigningKey::generate(&mut OsRng);
+    let holder_key = keys::jwk::HolderJwk::from_public_key(device.public());
+    say!(
+        out,
+        "   with the phone's device key {} as holder_key:",
+        device.key_id()
     );
     let reply = http.json(
         Method::POST,
         "/v1/applications",
         Some(&gateway),
-        &json!({"licence_number": number, "photo_source": "on_file"}),
+        &json!({"licence_number": number, "photo_source": "on_file", "holder_key": holder_key}),
     )?;
     expect(&reply, &[StatusCode::ACCEPTED, StatusCode::OK])?;
     let body = reply.json()?;
@@ -198,7 +210,7 @@ fn walkthrough(
         out,
         "\n3. The application is signed from the queue; the app polls its ticket:"
     );
-    let started = Instant::now();
+    let started = clock.monotonic();
     let credential = loop {
         let reply = http.get(&format!("/v1/applications/{ticket}"), Some(&gateway))?;
         expect(&reply, &[StatusCode::OK])?;
@@ -206,7 +218,9 @@ fn walkthrough(
         match body["state"].as_str() {
             Some("issued") => break body["credential"].clone(),
             Some("rejected") => bail!("the application was rejected: {}", body["reason"]),
-            _ if started.elapsed() > Duration::from_secs(30) => bail!("not issued after 30 s"),
+            _ if clock.monotonic().saturating_sub(started) > Duration::from_secs(30) => {
+                bail!("not issued after 30 s")
+            }
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     };
@@ -230,8 +244,23 @@ fn walkthrough(
         credential["qr_svg"].as_str().unwrap_or_default()
     );
 
-    say!(out, "\n4. The holder shows this QR code:\n");
-    say!(out, "{}", crate::http::render::terminal(&qr_text)?);
+    // What `edl-holder present` does on the phone: the credential signed over again by the
+    // device key for the current 30-second slot, a new QR code every slot.
+    let token = keys::qr::decode(&qr_text)?;
+    let now = clock.now();
+    let slot = Slot::containing(now, DEFAULT_SLOT_LENGTH)?;
+    let shown =
+        keys::qr::encode_presentation(&keys::presentation::present(&token, &device, slot, None));
+    let next = Slot::containing(UnixTime(now.0 + DEFAULT_SLOT_LENGTH), DEFAULT_SLOT_LENGTH)?;
+    let next_text =
+        keys::qr::encode_presentation(&keys::presentation::present(&token, &device, next, None));
+    say!(
+        out,
+        "\n4. The holder's phone shows the credential signed again by its device key, a new QR\n   code every {DEFAULT_SLOT_LENGTH} s (edl-holder present does the same; {} characters, this\n   slot's; the next one differs: {}):\n",
+        shown.len(),
+        if next_text == shown { "no" } else { "yes" }
+    );
+    say!(out, "{}", crate::http::render::terminal(&shown)?);
 
     say!(
         out,
@@ -248,8 +277,13 @@ fn walkthrough(
         trust.sequence,
         root.key_id()
     );
-    let token = keys::qr::decode(&qr_text)?;
-    let verified = keys::token::verify(&token, &trust.keyring(), &VerifyPolicy::at(clock.now()))?;
+    let presentation = keys::qr::decode_presentation(&shown)?;
+    let presented = keys::presentation::verify(
+        &presentation,
+        &trust.keyring(),
+        &PresentationPolicy::at(clock.now()),
+    )?;
+    let verified = &presented.credential;
     let c = &verified.claims;
     say!(
         out,
@@ -259,6 +293,13 @@ fn walkthrough(
         c.licence_number,
         c.licence.classes,
         c.expires_at
+    );
+    say!(
+        out,
+        "   presented by the device it is bound to ({}), fresh: slot from {} for {} s",
+        presented.holder_key.key_id(),
+        presented.slot.start(),
+        presented.slot.length()
     );
     let live = http.get(&format!("/v1/credentials/{id}/status"), Some(&officer))?;
     expect(&live, &[StatusCode::OK])?;
@@ -293,18 +334,18 @@ fn walkthrough(
     say!(out, "\n7. The same QR code, checked again:");
     let live = http.get(&format!("/v1/credentials/{id}/status"), Some(&officer))?;
     say!(out, "   live status -> {}", live.json()?["status"]);
-    let started = Instant::now();
+    let started = clock.monotonic();
     loop {
         let value = status_list_value(&http, &trust, &c.status, clock)?;
         if value == "invalid (revoked)" {
             say!(
                 out,
                 "   next status list ({} ms later) -> {value}",
-                started.elapsed().as_millis()
+                clock.monotonic().saturating_sub(started).as_millis()
             );
             break;
         }
-        if started.elapsed() > Duration::from_secs(30) {
+        if clock.monotonic().saturating_sub(started) > Duration::from_secs(30) {
             bail!("the status list did not show the revocation within 30 s");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -416,9 +457,9 @@ impl Http {
 }
 
 /// Polls `/readyz` until the daemon answers 200.
-fn connect_when_ready(addr: SocketAddr) -> anyhow::Result<Http> {
+fn connect_when_ready(addr: SocketAddr, clock: &dyn Clock) -> anyhow::Result<Http> {
     let http = Http::new(addr);
-    let started = Instant::now();
+    let started = clock.monotonic();
     loop {
         if http
             .get("/readyz", None)
@@ -426,7 +467,7 @@ fn connect_when_ready(addr: SocketAddr) -> anyhow::Result<Http> {
         {
             return Ok(http);
         }
-        if started.elapsed() > Duration::from_secs(30) {
+        if clock.monotonic().saturating_sub(started) > Duration::from_secs(30) {
             bail!("the daemon did not become ready within 30 s");
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -210,3 +210,15 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 fn daemon_answers(addr: std::net::SocketAddr) -> bool {
     std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
 }
+
+/// Unix seconds as an RFC 3339 time (UTC), or the number itself past the year 9999.
+fn rfc3339(at: u64) -> String {
+    i64::try_from(at)
+        .ok()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
+}

@@ -57,7 +57,7 @@ pub enum ThrottleCommand {
         /// Arrival curve: `seconds,per_second` lines, linearly interpolated.
         #[arg(long)]
         arrivals: PathBuf,
-        /// Settings from this configuration's [throttle] tables (default: built-in).
+        /// Settings from this configuration's `[throttle]` tables (default: built-in).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Setting changes on top, `name=value` (repeatable).
@@ -128,6 +128,7 @@ pub fn command(command: ThrottleCommand, overrides: &Overrides, clock: Arc<dyn C
             repeat_share,
             (&out_csv, &out_svg),
             overrides,
+            clock.as_ref(),
         ),
         ThrottleCommand::LaunchDay {
             base,
@@ -278,7 +279,7 @@ pub fn set(
         writeln!(
             out,
             "nothing is issued before {}; applications accepted until then are put in random order at that time (opening_at=none lifts it)",
-            rfc3339(opening)
+            super::rfc3339(opening)
         )?;
     }
     Ok(())
@@ -336,7 +337,7 @@ pub fn readable(name: &str, value: &str) -> String {
     if name == "opening_at"
         && let Ok(at) = value.parse::<u64>()
     {
-        return format!("{value} ({})", rfc3339(at));
+        return format!("{value} ({})", super::rfc3339(at));
     }
     value.to_owned()
 }
@@ -361,18 +362,6 @@ fn significant(x: f64, digits: i32) -> String {
     }
 }
 
-/// Unix seconds as an RFC 3339 time (UTC).
-fn rfc3339(at: u64) -> String {
-    i64::try_from(at)
-        .ok()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| at.to_string())
-}
-
 #[allow(clippy::too_many_arguments)]
 fn simulate_command(
     arrivals: &Path,
@@ -383,6 +372,7 @@ fn simulate_command(
     repeat_share: f64,
     (out_csv, out_svg): (&Path, &Path),
     overrides: &Overrides,
+    clock: &dyn Clock,
 ) -> anyhow::Result<()> {
     let mut settings = match config {
         Some(path) => {
@@ -413,7 +403,7 @@ fn simulate_command(
         ..Scenario::default()
     };
     // How long the simulation took is shown to the person who ran it; it decides nothing.
-    let started = std::time::Instant::now();
+    let started = clock.monotonic();
     let report = simulate(arrivals, &settings, &scenario)?;
     let title = format!(
         "{}: drain {}/s, queue bound {} s, intake {}/s",
@@ -432,7 +422,7 @@ fn simulate_command(
     println!(
         "simulated {:.1} h in {:.1} s; wrote {} and {}",
         report.samples.len() as f64 / 60.0,
-        started.elapsed().as_secs_f64(),
+        clock.monotonic().saturating_sub(started).as_secs_f64(),
         out_csv.display(),
         out_svg.display()
     );

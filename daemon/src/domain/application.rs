@@ -2,8 +2,9 @@
 //! rejected, or, with an uploaded photo, reviewing → queued | rejected. Also the photo
 //! checks an upload must pass.
 
-use keys::UnixTime;
+use keys::jwk::HolderJwk;
 use keys::licence::{LicenceNumber, PhotoDigest};
+use keys::{PublicKey, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::queue::Lane;
@@ -183,15 +184,25 @@ pub struct Application {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quoted: Option<(u64, u64)>,
     /// The licence's application before this one (its latest when this one was
-    /// accepted). A licence's applications form a chain from its latest (`O/`) back to its
+    /// accepted). A licence's applications form a chain from its latest back to its
     /// first, and the issued ones on it name the licence's credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Ticket>,
+    /// The holder's device key the credential is bound to (`cnf`), if the app sent one.
+    /// A re-issue keeps it; a new device key takes a new application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_key: Option<HolderJwk>,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// A stored holder key that no longer reads: it was checked at intake, so this is a damaged
+/// store, never a reason to issue an unbound credential.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the holder_key of application {0}: {1}")]
+pub struct DamagedHolderKey(pub Ticket, pub String);
 
 /// Where a new application waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +227,46 @@ pub(crate) fn is_reissue(channel: Channel, has_credentials: bool) -> bool {
 pub struct StateError(pub &'static str);
 
 impl Application {
+    /// The device key this application's credential is bound to (`cnf`), if any.
+    pub fn bound_to(&self) -> Result<Option<PublicKey>, DamagedHolderKey> {
+        self.holder_key
+            .as_ref()
+            .map(HolderJwk::to_public_key)
+            .transpose()
+            .map_err(|e| DamagedHolderKey(self.ticket, e.to_string()))
+    }
+
+    /// The re-issue a registry change starts when it supersedes a licence's credential:
+    /// queued at `sequence` of the re-issue lane, on file, for the client that made the
+    /// licence's `latest` application (the app's back end or an office follows it by its
+    /// ticket; `actor` if there is none) and bound to the same device key.
+    pub fn reissue(
+        ticket: Ticket,
+        licence: LicenceNumber,
+        latest: Option<&Application>,
+        actor: &str,
+        sequence: u64,
+        at: UnixTime,
+    ) -> Application {
+        Application {
+            ticket,
+            licence,
+            channel: Channel::Registry,
+            client: latest.map_or(actor, |a| a.client.as_str()).to_owned(),
+            photo: Photo::OnFile,
+            state: ApplicationState::Queued {
+                lane: Lane::Reissue,
+                sequence,
+            },
+            created_at: at,
+            updated_at: at,
+            reissue: true,
+            quoted: None,
+            previous: latest.map(|a| a.ticket),
+            holder_key: latest.and_then(|a| a.holder_key.clone()),
+        }
+    }
+
     /// Where the application waits when it is made, `before_opening` or not.
     pub fn placement(&self, before_opening: bool) -> Placement {
         match self.photo {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keys::UnixTime;
+use keys::jwk::{HolderJwk, JwkError};
 use keys::licence::LicenceNumber;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -76,6 +77,9 @@ struct ApplyBody {
     /// The uploaded photo (base64, standard or URL-safe), for camera and album.
     #[serde(default)]
     photo: Option<String>,
+    /// The holder's device key (an OKP Ed25519 public JWK) to bind the credential to.
+    #[serde(default)]
+    holder_key: Option<HolderJwk>,
 }
 
 /// `POST /v1/applications`: the licence number checked, the photo decoded.
@@ -103,10 +107,24 @@ pub(crate) fn apply_request(body: Result<Bytes, BytesRejection>) -> Result<Apply
             ));
         }
     };
+    // Kept in its minimal form (kty, crv, x): the same key always compares equal. An `x`
+    // of the right shape that is no point of the curve is a 422: no schema can say it.
+    let holder_key = body
+        .holder_key
+        .map(|jwk| {
+            let shaped = URL_SAFE_NO_PAD.decode(&jwk.x).is_ok_and(|x| x.len() == 32);
+            jwk.to_public_key().map_err(|e| match e {
+                JwkError::BadKey if shaped => Problem::unprocessable(format!("holder_key: {e}")),
+                e => Problem::bad_request(format!("holder_key: {e}")),
+            })
+        })
+        .transpose()?
+        .map(|key| HolderJwk::from_public_key(&key));
     Ok(ApplyRequest {
         licence,
         channel: body.channel,
         photo,
+        holder_key,
     })
 }
 

@@ -269,6 +269,7 @@ impl From<ApplyError> for Problem {
             | ApplyError::UnknownLicence
             | ApplyError::NotInForce(_)
             | ApplyError::NoPhotoOnFile
+            | ApplyError::HolderKeyMismatch
             | ApplyError::Photo(_) => Problem::unprocessable(e.to_string()),
             ApplyError::PhotoRefused(findings) => photo_refused(&findings),
             ApplyError::Store(e) => Problem::store(&e),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use keys::UnixTime;
+use keys::jwk::HolderJwk;
 use keys::licence::{LicenceNumber, LicenceState, PhotoDigest};
 use rand_core::{OsRng, RngCore};
 
@@ -32,6 +33,8 @@ pub struct ApplyRequest {
     pub channel: Option<Channel>,
     /// The photo.
     pub photo: PhotoInput,
+    /// The holder's device key (checked, in its minimal form) to bind the credential to.
+    pub holder_key: Option<HolderJwk>,
 }
 
 /// Where an application's photo comes from.
@@ -119,6 +122,12 @@ pub enum ApplyError {
     /// An on-file photo was asked for and there is none.
     #[error("no compliant photo on file: upload one (photo_source camera or album)")]
     NoPhotoOnFile,
+    /// The licence's open application is bound to another device key (or to none).
+    #[error(
+        "an application for this licence is open with another holder_key: wait until it is \
+         issued or rejected, then apply again with the new key"
+    )]
+    HolderKeyMismatch,
     /// The uploaded photo is not acceptable.
     #[error("photo: {0}")]
     Photo(#[from] PhotoError),
@@ -227,6 +236,7 @@ impl Service {
                 channel,
                 client: caller.client.clone(),
                 photo,
+                holder_key: request.holder_key.clone(),
                 at: self.now(),
                 before_opening: self.opening_ahead().is_some(),
                 quote: &quote,
@@ -245,6 +255,11 @@ impl Service {
                 error
             })?;
         Ok(match admitted {
+            // The open application answers a repeated request; one with another device key
+            // must wait for it to finish (the credential is bound to one key).
+            Admitted::Existing(app) if app.holder_key != request.holder_key => {
+                return Err(ApplyError::HolderKeyMismatch);
+            }
             Admitted::Existing(app) => self.decorate(app, None, true),
             Admitted::New(app) => {
                 self.metrics.applications_accepted.inc();

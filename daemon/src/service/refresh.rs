@@ -54,14 +54,14 @@ impl Service {
         for _ in 0..ATTEMPTS {
             let (credential, licence) =
                 self.store.lookup(id).await?.ok_or(RefreshError::NotFound)?;
-            let owner = self
+            let Some(application) = self
                 .store
                 .application(credential.ticket)
                 .await?
-                .map(|a| a.client);
-            if !owner.is_some_and(|o| self.clients.may_act_for(caller, &o)) {
+                .filter(|a| self.clients.may_act_for(caller, &a.client))
+            else {
                 return Err(RefreshError::NotFound);
-            }
+            };
             if credential.superseded {
                 return Err(RefreshError::Superseded);
             }
@@ -82,7 +82,13 @@ impl Service {
                 now,
                 lifetime: self.settings.credential_lifetime,
             })?;
-            let token = keys::token::sign(&claims, &self.trust.keys.credential);
+            // A refresh keeps the device key the credential is bound to.
+            let token = match application.bound_to().map_err(StoreError::from)? {
+                Some(holder) => {
+                    keys::token::sign_bound(&claims, &holder, &self.trust.keys.credential)
+                }
+                None => keys::token::sign(&claims, &self.trust.keys.credential),
+            };
             let mut refreshed = credential.clone();
             refreshed.issued_at = now;
             refreshed.expires_at = claims.expires_at;

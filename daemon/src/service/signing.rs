@@ -343,7 +343,12 @@ fn sign(service: &Arc<Service>, claim: Claim) -> Result<Signed, StoreError> {
             uri: service.status_lists.uri(list),
         };
         let started = service.clock.monotonic();
-        let token = keys::token::sign(&claims, &service.trust.keys.credential);
+        let token = match app.bound_to()? {
+            Some(holder) => {
+                keys::token::sign_bound(&claims, &holder, &service.trust.keys.credential)
+            }
+            None => keys::token::sign(&claims, &service.trust.keys.credential),
+        };
         service.metrics.signing_seconds.observe(
             service
                 .clock

@@ -54,6 +54,7 @@ macro_rules! conformance_tests {
             a_completed_step_issues_exactly_once,
             a_licence_changed_since_the_claim_is_requeued,
             a_registry_change_supersedes_and_queues_a_reissue,
+            the_holder_key_stays_with_the_application_and_its_reissue,
             state_changes_set_status_values_and_refuse_bad_transitions,
             refresh_is_conditional,
             client_names_are_unique,
@@ -135,6 +136,17 @@ async fn admit(
     photo: Photo,
     before_opening: bool,
 ) -> Result<Admitted, AdmitError> {
+    admit_bound(store, t, licence, photo, before_opening, None).await
+}
+
+async fn admit_bound(
+    store: &dyn Store,
+    t: Ticket,
+    licence: LicenceNumber,
+    photo: Photo,
+    before_opening: bool,
+    holder_key: Option<keys::jwk::HolderJwk>,
+) -> Result<Admitted, AdmitError> {
     let quote = |_: Lane, position: u64| Some((position, position * 2));
     store
         .admit(Admit {
@@ -143,6 +155,7 @@ async fn admit(
             channel: Channel::App,
             client: "test-gateway".into(),
             photo,
+            holder_key,
             at: AT,
             before_opening,
             quote: &quote,
@@ -609,6 +622,47 @@ pub(crate) async fn a_registry_change_supersedes_and_queues_a_reissue(engine: &d
         .await
         .unwrap();
     assert!(points.reissue.is_none() && points.list_updates.is_empty());
+    store.close().await.unwrap();
+}
+
+pub(crate) async fn the_holder_key_stays_with_the_application_and_its_reissue(engine: &dyn Engine) {
+    let store = engine.open();
+    let device =
+        keys::jwk::HolderJwk::from_public_key(keys::SigningKey::from_seed(&[7; 32]).public());
+    put(store.as_ref(), record(1, "C1", true)).await;
+    admit_bound(
+        store.as_ref(),
+        ticket(1),
+        number(1),
+        Photo::OnFile,
+        false,
+        Some(device.clone()),
+    )
+    .await
+    .unwrap();
+    let stored = store.application(ticket(1)).await.unwrap().unwrap();
+    assert_eq!(stored.holder_key.as_ref(), Some(&device));
+    issue_front(store.as_ref(), 1, 10).await;
+    // The re-issue a class change queues is bound to the same device.
+    let changed = put(store.as_ref(), record(1, "C1 D", true)).await;
+    let reissue = store
+        .application(changed.reissue.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reissue.holder_key.as_ref(), Some(&device));
+    // An application without one stays unbound.
+    put(store.as_ref(), record(2, "C1", true)).await;
+    admit(store.as_ref(), ticket(2), number(2), Photo::OnFile, false)
+        .await
+        .unwrap();
+    let unbound = store.application(ticket(2)).await.unwrap().unwrap();
+    assert_eq!(unbound.holder_key, None);
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    let stored = store.application(ticket(1)).await.unwrap().unwrap();
+    assert_eq!(stored.holder_key.as_ref(), Some(&device));
     store.close().await.unwrap();
 }
 

@@ -16,10 +16,11 @@ pub(crate) mod sled;
 mod conformance;
 
 use keys::UnixTime;
+use keys::jwk::HolderJwk;
 use keys::licence::{LicenceNumber, LicenceState};
 
 use crate::domain::access::{ApiClient, Caller};
-use crate::domain::application::{Application, Channel, Photo, Ticket};
+use crate::domain::application::{Application, Channel, DamagedHolderKey, Photo, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
 pub(crate) use crate::domain::issue::StatusEntry;
@@ -52,6 +53,12 @@ pub enum StoreError {
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
         StoreError::Io(e.to_string())
+    }
+}
+
+impl From<DamagedHolderKey> for StoreError {
+    fn from(e: DamagedHolderKey) -> Self {
+        StoreError::Corrupt(e.to_string())
     }
 }
 
@@ -286,6 +293,8 @@ pub struct Admit<'a> {
     pub client: String,
     /// The photo.
     pub photo: Photo,
+    /// The holder's device key, checked.
+    pub holder_key: Option<HolderJwk>,
     /// When.
     pub at: UnixTime,
     /// Whether the opening time is still ahead (applications wait to be put in order).

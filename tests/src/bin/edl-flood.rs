@@ -17,6 +17,11 @@
 //! rather than part of the Python script so that one interpreter lock is not shared by the
 //! schedule and thousands of TLS exchanges a second.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "an open-loop flood is scheduled on real time"
+)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

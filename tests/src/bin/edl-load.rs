@@ -19,6 +19,11 @@
 //! `cargo run --release -p tests --bin edl-load -- --applications 20000`
 //! (`--isolation-only` runs phase 4 alone).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a load generator measures real elapsed time"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

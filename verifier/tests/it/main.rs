@@ -3,6 +3,10 @@
 //! contract; the tests drive `verifier::run` in-process, and `cli` runs the built binary
 //! for exit codes.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "end-to-end tests wait on real servers with real deadlines"
+)]
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -9,6 +9,7 @@ use crate::domain::queue::Lane;
 
 fn application(state: ApplicationState) -> Application {
     Application {
+        holder_key: None,
         ticket: Ticket([1; 16]),
         licence: "11010519491231002X".parse().unwrap(),
         channel: Channel::App,

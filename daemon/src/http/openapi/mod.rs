@@ -12,6 +12,14 @@
 //! is not a JPEG or PNG, a setting's value out of range) is a 422, as docs/HTTP.md says.
 //! The one rule beyond JSON Schema, a licence number's check character and birth date,
 //! has a custom `format`, `licence-number`.
+//!
+//! Why written by hand rather than derived from the handlers' types (utoipa and the like):
+//! the wire contract is docs/HTTP.md's, not the Rust types'. Answers are built per role
+//! (live status shows each role its own fields), request bodies are read by `codec` from
+//! JSON with checks serde cannot state (check characters, base64 photos, setting names with
+//! typed values), and exactness (patterns, bounds, `additionalProperties: false`, the
+//! closed set of setting names) would have to be written out as attributes anyway. Drift is
+//! caught instead: the route-table test above, and schemathesis against the running daemon.
 
 mod admin;
 mod public;
@@ -484,7 +492,8 @@ fn apply_request() -> Value {
                 "channel": {"type": "string", "enum": ["app", "window", null], "nullable": true,
                     "description": "the caller's: app for the gateway role, window for the window role"},
                 "photo_source": {"type": "string", "enum": sources},
-                "photo": photo}})
+                "photo": photo,
+                "holder_key": holder_key()}})
     };
     let on_file = branch(
         &["on_file"],
@@ -498,6 +507,22 @@ fn apply_request() -> Value {
         &["licence_number", "photo_source", "photo"],
     );
     json!({"oneOf": [on_file, upload]})
+}
+
+/// `holder_key`: the device key's public JWK (RFC 8037). Other members (`kid`, …) are
+/// ignored; a private part (`d`) is refused. Whether `x` is a point of the curve is a 422.
+fn holder_key() -> Value {
+    json!({"type": "object", "nullable": true, "required": ["kty", "crv", "x"],
+        "not": {"required": ["d"]},
+        "description": "the holder's device key (OKP Ed25519 public JWK): the credential is bound to it (cnf)",
+        "properties": {
+            "kty": {"type": "string", "enum": ["OKP"]},
+            "crv": {"type": "string", "enum": ["Ed25519"]},
+            // 32 bytes in base64url without padding: 43 characters, the last carrying two
+            // zero bits.
+            "x": {"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"},
+            "alg": {"type": "string", "enum": ["EdDSA", "Ed25519"]},
+            "use": {"type": "string", "enum": ["sig"]}}})
 }
 
 /// `PUT /v1/licences/{number}`: the shape of a registry line (docs/FORMATS.md); what each

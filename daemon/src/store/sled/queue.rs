@@ -86,6 +86,7 @@ impl SledStore {
             reissue: is_reissue(admit.channel, has_credentials),
             quoted: None,
             previous: latest,
+            holder_key: admit.holder_key.clone(),
         };
         let ticket = admit.ticket;
         let mut batch = sled::Batch::default();

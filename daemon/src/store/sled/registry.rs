@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use keys::licence::{LicenceNumber, LicenceState};
 
 use super::{SledStore, engine_error, layout};
-use crate::domain::application::{Application, ApplicationState, Channel, Photo, Ticket};
+use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::{self, CredentialRecord, StatusEntry};
 use crate::domain::queue::Lane;
@@ -136,23 +136,14 @@ impl SledStore {
                 let ticket = change.reissue_ticket;
                 let lane = Lane::Reissue;
                 let sequence = self.lanes.next_sequence(lane);
-                // The re-issue is the holder's: the client that made the licence's latest
-                // application (the app's back end, an office) follows it by its ticket.
-                let client =
-                    latest_app.map_or_else(|| change.actor.caller.client.clone(), |a| a.client);
-                let application = Application {
+                let application = Application::reissue(
                     ticket,
-                    licence: number.clone(),
-                    channel: Channel::Registry,
-                    client,
-                    photo: Photo::OnFile,
-                    state: ApplicationState::Queued { lane, sequence },
-                    created_at: at,
-                    updated_at: at,
-                    reissue: true,
-                    quoted: None,
-                    previous: latest,
-                };
+                    number.clone(),
+                    latest_app.as_ref(),
+                    &change.actor.caller.client,
+                    sequence,
+                    at,
+                );
                 batch.insert(layout::application(ticket), layout::encode(&application));
                 batch.insert(layout::open(number.as_str()), &ticket.0[..]);
                 batch.insert(layout::queue(lane, sequence), &ticket.0[..]);
