@@ -147,6 +147,13 @@ def review(driver):
     driver.find_element(By.TAG_NAME, "body").click()
     ActionChains(driver).send_keys("a").perform()
     wait_for("an empty queue", lambda: driver.find_element(By.ID, "empty").is_displayed())
+    # Chinese and back.
+    driver.find_element(By.ID, "lang").click()
+    report["review_title_zh"] = driver.find_element(By.TAG_NAME, "h1").text
+    report["review_lang_zh"] = driver.execute_script("return document.documentElement.lang;")
+    if report["review_title_zh"] != "照片审核台" or report["review_lang_zh"] != "zh-CN":
+        fail("the desk does not switch to Chinese")
+    driver.find_element(By.ID, "lang").click()
 
     # A cross-site POST with the session cookie is refused: without the CSRF token, and
     # with it from another origin.
