@@ -44,6 +44,7 @@ pub use config::Config;
 
 use crate::config::{KeySource, StoreConfig};
 use crate::http::server::stopped;
+use crate::http::session::Desk;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::service::Service;
@@ -153,6 +154,7 @@ pub async fn run(
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
     let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
+    let sampler = tokio::spawn(history_sampler(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
     let issuance_serving = http::server::IssuanceServing {
@@ -164,6 +166,8 @@ pub async fn run(
         issuance: issuance_handle,
         intake: Arc::new(tokio::sync::Semaphore::new(ISSUANCE_IN_PROGRESS)),
         documents: http::router::documents(&public_routes, &admin_routes),
+        sessions: http::session::Sessions::default(),
+        public_tls: tls.is_some(),
     });
     let public_limits = http::state::Limits {
         // A photo in base64 plus the JSON around it.
@@ -175,8 +179,9 @@ pub async fn run(
         body_bytes: 64 * 1024,
         ..public_limits
     };
-    let public_router = http::router::router(public_routes, state.clone(), public_limits);
-    let admin_router = http::router::router(admin_routes, state, admin_limits);
+    let public_router =
+        http::router::router(public_routes, state.clone(), public_limits, Desk::Review);
+    let admin_router = http::router::router(admin_routes, state, admin_limits, Desk::Console);
     let serving = http::server::ServeOptions {
         tls: None,
         header_timeout: config.header_timeout,
@@ -232,6 +237,7 @@ pub async fn run(
     let _ = signer.await;
     let _ = trust.await;
     let _ = cluster.await;
+    let _ = sampler.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
     let lookups = service.clone();
@@ -378,6 +384,19 @@ async fn trust_signer(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
             ),
             Err(e) => tracing::error!(error = %e, "signing the trust list failed"),
         }
+    }
+}
+
+/// Takes one point of the operator console's history a second until the stop.
+async fn history_sampler(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => {}
+        }
+        service.sample_history().await;
     }
 }
 

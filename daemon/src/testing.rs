@@ -2,6 +2,7 @@
 //! directory and of the daemon's tables, without knowing the storage engine. Everything
 //! here opens a stopped daemon's data directory (or an empty one) through the engine.
 
+pub mod portrait;
 pub mod postgres;
 
 use std::path::Path;

@@ -16,7 +16,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 use tests::client::{Client, Reply};
 use tests::{
-    ClientCa, Options, TINY_PNG, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
+    ClientCa, Options, PORTRAIT, TestDaemon, licence_json, licence_numbers, verify_cli, wait_issued,
 };
 
 /// Who may call a route, as the product describes it (kept apart from the daemon's own table on
@@ -324,7 +324,77 @@ impl Fixture {
                 GATEWAYS,
                 &[200],
             ),
+            public(
+                Method::GET,
+                "/review/",
+                "/review/".into(),
+                Who::Anyone,
+                &[200],
+            ),
+            public(
+                Method::GET,
+                "/review/{asset}",
+                "/review/desk.js".into(),
+                Who::Anyone,
+                &[200],
+            ),
+            with(
+                public(
+                    Method::POST,
+                    "/v1/sessions",
+                    "/v1/sessions".into(),
+                    Who::Anyone,
+                    &[201],
+                ),
+                json!({"api_key": self.d.key("reviewer")}),
+            ),
+            public(
+                Method::GET,
+                "/v1/sessions/current",
+                "/v1/sessions/current".into(),
+                Who::Anyone,
+                &[200],
+            ),
+            public(
+                Method::DELETE,
+                "/v1/sessions/current",
+                "/v1/sessions/current".into(),
+                REVIEWERS,
+                &[200],
+            ),
             admin(Method::GET, "/healthz", Who::Anyone, &[200]),
+            admin(Method::GET, "/console/", Who::Anyone, &[200]),
+            Call {
+                path: "/console/console.js".into(),
+                ..admin(Method::GET, "/console/{asset}", Who::Anyone, &[200])
+            },
+            with(
+                admin(Method::POST, "/admin/v1/sessions", Who::Anyone, &[201]),
+                json!({"api_key": self.d.key("operator")}),
+            ),
+            admin(
+                Method::GET,
+                "/admin/v1/sessions/current",
+                Who::Anyone,
+                &[200],
+            ),
+            admin(
+                Method::DELETE,
+                "/admin/v1/sessions/current",
+                OPERATORS,
+                &[200],
+            ),
+            admin(Method::GET, "/admin/v1/history", OPERATORS, &[200]),
+            admin(Method::GET, "/admin/v1/nodes", OPERATORS, &[200]),
+            with(
+                admin(
+                    Method::POST,
+                    "/admin/v1/throttle/simulate",
+                    OPERATORS,
+                    &[200],
+                ),
+                json!({"drain.rate": 500}),
+            ),
             admin(Method::GET, "/metrics", Who::Anyone, &[200]),
             admin(Method::GET, "/openapi.json", Who::Anyone, &[200]),
             admin(Method::GET, "/admin/v1/queue", Who::Anyone, &[200]),
@@ -550,7 +620,7 @@ async fn fixture() -> Fixture {
     let mut uploaded = Vec::new();
     for n in &numbers[2..5] {
         uploaded.push(
-            apply(json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(TINY_PNG)}))
+            apply(json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(&*PORTRAIT)}))
                 .await,
         );
     }

@@ -12,7 +12,7 @@ use keys::token::{VerifiedCredential, VerifyPolicy};
 use keys::trust_list::TrustList;
 use serde_json::{Value, json};
 use tests::client::Client;
-use tests::{TINY_PNG, TestDaemon, licence_json, licence_numbers, wait_issued};
+use tests::{PORTRAIT, TestDaemon, licence_json, licence_numbers, wait_issued};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -177,7 +177,7 @@ pub(crate) async fn lifecycle(d: TestDaemon) {
     assert!(String::from_utf8_lossy(&svg.body).contains("<svg"));
 
     // Uploaded photo, approved.
-    let upload = json!({"licence_number": b.as_str(), "photo_source": "camera", "photo": STANDARD.encode(TINY_PNG)});
+    let upload = json!({"licence_number": b.as_str(), "photo_source": "camera", "photo": STANDARD.encode(&*PORTRAIT)});
     let reply = c
         .json(Method::POST, "/v1/applications", Some(&gateway), &upload)
         .await
@@ -217,7 +217,7 @@ pub(crate) async fn lifecycle(d: TestDaemon) {
         )
         .await
         .unwrap();
-    assert_eq!(&photo.body[..], TINY_PNG);
+    assert_eq!(&photo.body[..], &PORTRAIT[..]);
     let approved = c
         .send(
             Method::POST,
@@ -232,12 +232,12 @@ pub(crate) async fn lifecycle(d: TestDaemon) {
     let verified_b = verify(&d, &trust, &credential_b);
     assert_eq!(
         verified_b.claims.licence.photo,
-        keys::licence::PhotoDigest::of(TINY_PNG)
+        keys::licence::PhotoDigest::of(&PORTRAIT)
     );
     let id_b = credential_b["id"].as_str().unwrap().to_owned();
 
     // Uploaded photo, rejected with a reason.
-    let upload_r = json!({"licence_number": r.as_str(), "photo_source": "album", "photo": STANDARD.encode(TINY_PNG)});
+    let upload_r = json!({"licence_number": r.as_str(), "photo_source": "album", "photo": STANDARD.encode(&*PORTRAIT)});
     let ticket_r = c
         .json(Method::POST, "/v1/applications", Some(&gateway), &upload_r)
         .await
@@ -349,7 +349,7 @@ pub(crate) async fn lifecycle(d: TestDaemon) {
 
     // Supersede: a class change replaces B's credential and queues a re-issue.
     let mut body = licence_json(b, "李四", &["C1", "D"]);
-    body["photo"] = json!(keys::licence::PhotoDigest::of(TINY_PNG).to_string());
+    body["photo"] = json!(keys::licence::PhotoDigest::of(&PORTRAIT).to_string());
     let change = c
         .json(
             Method::PUT,
@@ -491,7 +491,7 @@ async fn reapplying_supersedes_along_the_chain_of_applications() {
         .unwrap()
         .to_owned();
     // An uploaded photo the reviewer rejects: on the chain, with no credential.
-    let upload = json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(TINY_PNG)});
+    let upload = json!({"licence_number": n.as_str(), "photo_source": "camera", "photo": STANDARD.encode(&*PORTRAIT)});
     let rejected = apply(&mut c, &upload).await;
     assert_ne!(rejected, first, "the first application is done: a new one");
     let reply = c

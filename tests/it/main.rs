@@ -16,6 +16,8 @@ mod keys;
 mod limits;
 mod monitoring;
 mod postgres;
+mod pages;
+mod photos;
 mod secrets;
 mod systemd;
 mod throttle;

@@ -18,6 +18,7 @@ pub use self::raw::{
 };
 pub use self::store::{DEFAULT_POOL_SIZE, PostgresConfig, StoreConfig};
 use crate::domain::access::Role;
+use crate::domain::photo::{Thresholds, ThresholdsError};
 use crate::domain::throttle::settings::{Given, Setting, ThrottleSettings};
 
 /// Where the signing keys come from.
@@ -141,11 +142,16 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Throttle settings at first start.
     pub throttle: ThrottleSettings,
+    /// The photo pre-checks' bounds, checked.
+    pub photo: Thresholds,
 }
 
 /// Why a configuration was refused. Each message names the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A `[photo]` bound out of range or on the wrong side of its pair.
+    #[error(transparent)]
+    Photo(#[from] ThresholdsError),
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -307,6 +313,7 @@ impl TryFrom<RawConfig> for Config {
                 expected: "1 KiB to 60 KiB",
             });
         }
+        raw.photo.check_bounds()?;
         let mut throttle = ThrottleSettings::default();
         if let Some(table) = &raw.throttle {
             let mut entries = Vec::new();
@@ -345,6 +352,7 @@ impl TryFrom<RawConfig> for Config {
             write_timeout: Duration::from_secs(l.write_timeout_secs),
             max_header_bytes: l.max_header_bytes,
             throttle,
+            photo: raw.photo,
         })
     }
 }

@@ -82,6 +82,11 @@ pub struct RawConfig {
     /// the stored settings win over these.
     #[serde(default)]
     pub throttle: Option<toml::Table>,
+    /// `[photo]`: the bounds the automatic pre-checks of an uploaded photo hold it
+    /// against (each explained on `domain::photo::Thresholds`); the defaults follow the
+    /// authority's rules.
+    #[serde(default)]
+    pub photo: crate::domain::photo::Thresholds,
     /// Where the state lives.
     #[serde(default)]
     pub store: RawStore,

@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::domain::access::{Caller, Endpoint};
 use crate::http::identity::PeerIdentity;
 use crate::http::problem::Problem;
+use crate::http::session::{Desk, check_forgery};
 use crate::http::state::{AppState, Limits};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::service::intake::{Limit, Refused};
@@ -50,7 +51,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// Authenticates the caller of a guarded route and applies the role-by-endpoint table;
 /// the handler finds the [`Caller`] in the request's extensions.
 pub(crate) async fn authorize(
-    State((state, endpoint)): State<(AppState, Endpoint)>,
+    State((state, endpoint, desk)): State<(AppState, Endpoint, Desk)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -63,7 +64,10 @@ pub(crate) async fn authorize(
         &state.service.clients,
     ) {
         Ok(caller) => caller,
-        Err(_) => return Problem::unauthenticated().into_response(),
+        Err(_) => match session_caller(&state, &request, desk) {
+            Ok(caller) => caller,
+            Err(problem) => return problem.into_response(),
+        },
     };
     let span = tracing::Span::current();
     span.record("client", caller.client.as_str());
@@ -73,6 +77,29 @@ pub(crate) async fn authorize(
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// The caller of a request that presents no API key and no client certificate: the
+/// signed-in session its cookie names at this listener's desk, if the request is not a
+/// forgery (a change needs the CSRF token, from this origin).
+fn session_caller(state: &AppState, request: &Request, desk: Desk) -> Result<Caller, Problem> {
+    let headers = request.headers();
+    if headers.contains_key(header::AUTHORIZATION)
+        || request.extensions().get::<PeerIdentity>().is_some()
+    {
+        return Err(Problem::unauthenticated());
+    }
+    let session = state
+        .sessions
+        .find(
+            headers,
+            desk,
+            &state.service.clients,
+            state.service.clock.now(),
+        )
+        .ok_or_else(Problem::unauthenticated)?;
+    check_forgery(request.method(), headers, &session).map_err(|_| Problem::forgery())?;
+    Ok(session.caller)
 }
 
 /// Reads the whole body within the size and time limits before the handler runs, so a
@@ -143,18 +170,24 @@ pub(crate) async fn on_issuance(
     }
 }
 
+/// The live-status route, whose latency the operator console charts.
+const LIVE_STATUS: &str = "/v1/credentials/{id}/status";
+
 /// Times a verification request.
 pub(crate) async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let clock = &state.service.clock;
     let started = clock.monotonic();
     let route = route(&request);
     let response = next.run(request).await;
-    state
-        .service
-        .metrics
+    let elapsed = clock.monotonic().saturating_sub(started);
+    let metrics = &state.service.metrics;
+    if route == LIVE_STATUS {
+        metrics.tally.live_status(elapsed.as_micros() as u64);
+    }
+    metrics
         .verification_seconds
         .get_or_create(&RouteLabels { route })
-        .observe(clock.monotonic().saturating_sub(started).as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     response
 }
 

@@ -6,9 +6,10 @@
 //! documents, `render` draws QR images.
 //!
 //! **Access.** Every route names an `Endpoint`; before its handler runs, the router
-//! authenticates the caller (client certificate or API key: 401 without) and applies the
-//! role-by-endpoint table in `auth` (403 when the role may not), so a handler never sees a
-//! caller it should not serve. Only then is the body read.
+//! authenticates the caller (client certificate or API key, or the session cookie of the
+//! listener's page with its CSRF token on a change, `session`: 401 without, 403 for a
+//! forged change) and applies the role-by-endpoint table in `auth` (403 when the role may
+//! not), so a handler never sees a caller it should not serve. Only then is the body read.
 //!
 //! **Isolation.** Every route has a `Kind`, a column of its table. Issuance routes run on
 //! the issuance runtime (its own small thread budget), behind a bound on how many may be in
@@ -27,4 +28,5 @@ pub(crate) mod render;
 pub(crate) mod router;
 pub(crate) mod routes;
 pub(crate) mod server;
+pub(crate) mod session;
 pub(crate) mod state;

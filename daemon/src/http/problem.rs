@@ -27,6 +27,8 @@ pub struct Problem {
     refused: Option<Refused>,
     /// The connection closes after it (what remains of the request is not read).
     closing: bool,
+    /// Extension members (RFC 9457 section 3.2) added to the body.
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -37,7 +39,14 @@ impl Problem {
             retry_after: None,
             refused: None,
             closing: false,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member to the body.
+    pub fn with(mut self, name: &str, value: serde_json::Value) -> Problem {
+        self.extensions.insert(name.to_owned(), value);
+        self
     }
 
     /// 400: malformed input.
@@ -61,6 +70,15 @@ impl Problem {
         Problem::new(
             StatusCode::FORBIDDEN,
             Some("this client's role may not use this endpoint".to_owned()),
+        )
+    }
+
+    /// 403: a change made with a session cookie without its CSRF token, or from another
+    /// site.
+    pub fn forgery() -> Problem {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            Some("a change with a session needs its X-CSRF-Token, from this origin".to_owned()),
         )
     }
 
@@ -165,6 +183,9 @@ impl IntoResponse for Problem {
         {
             map.insert("retry_after".into(), json!(seconds));
         }
+        if let Some(map) = body.as_object_mut() {
+            map.extend(self.extensions);
+        }
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -185,6 +206,24 @@ impl IntoResponse for Problem {
         }
         response
     }
+}
+
+/// 422 for a photo the pre-checks refuse: `type` names the photo problem, `reasons`
+/// lists each finding that did not pass (failed ones first) with its code, verdict,
+/// measurement, bound and the message in English and Chinese the app shows the holder.
+fn photo_refused(findings: &[crate::domain::photo::Finding]) -> Problem {
+    let problems: Vec<_> = findings
+        .iter()
+        .filter(|f| f.verdict != crate::domain::photo::Verdict::Pass)
+        .collect();
+    let detail = problems
+        .iter()
+        .filter_map(|f| f.message.as_ref().map(|m| m.en.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Problem::unprocessable(detail)
+        .with("type", json!("https://edl.invalid/problems/photo"))
+        .with("reasons", json!(problems))
 }
 
 /// A refusal's body: the limit, the same `retry_after` as the header, and for a full queue
@@ -232,6 +271,7 @@ impl From<ApplyError> for Problem {
             | ApplyError::NoPhotoOnFile
             | ApplyError::HolderKeyMismatch
             | ApplyError::Photo(_) => Problem::unprocessable(e.to_string()),
+            ApplyError::PhotoRefused(findings) => photo_refused(&findings),
             ApplyError::Store(e) => Problem::store(&e),
         }
     }

@@ -9,6 +9,7 @@ use crate::http::handlers::operations;
 use crate::http::layers;
 use crate::http::openapi;
 use crate::http::routes::{self, Kind, Route};
+use crate::http::session::Desk;
 use crate::http::state::{AppState, Documents, Limits};
 
 /// Both OpenAPI documents, from the route tables.
@@ -19,10 +20,10 @@ pub(crate) fn documents(public: &[Route], admin: &[Route]) -> Documents {
     }
 }
 
-/// A router from a route table: every route behind the access check, the body limits and
+/// A router from a route table (of the listener whose pages are `desk`): every route behind the access check, the body limits and
 /// its kind's runtime; around them all, the request span, metrics, the head limit and
 /// problem+json for every error.
-pub(crate) fn router(routes: Vec<Route>, state: AppState, limits: Limits) -> Router {
+pub(crate) fn router(routes: Vec<Route>, state: AppState, limits: Limits, desk: Desk) -> Router {
     let mut router = Router::new();
     for r in routes {
         let handler = match r.kind {
@@ -39,7 +40,7 @@ pub(crate) fn router(routes: Vec<Route>, state: AppState, limits: Limits) -> Rou
         let handler = handler
             .layer(middleware::from_fn_with_state(limits, layers::read_body))
             .layer(middleware::from_fn_with_state(
-                (state.clone(), r.endpoint),
+                (state.clone(), r.endpoint, desk),
                 layers::authorize,
             ));
         router = router.route(r.path, handler);

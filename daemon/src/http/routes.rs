@@ -8,7 +8,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use crate::domain::access::Endpoint;
 use crate::http::handlers::{
-    applications, credentials, licences, lists, operations, operators, review,
+    applications, console, credentials, licences, lists, operations, operators, pages, review,
+    sessions,
 };
 use crate::http::state::AppState;
 
@@ -89,6 +90,11 @@ pub(crate) fn public() -> Vec<Route> {
         route(GET,  "/v1/licences/{number}/credential",      LicenceCredential, Issuance,     get(credentials::current)),
         route(GET,  "/v1/licences/{number}/credential/qr.png", LicenceCredential, Issuance,   get(credentials::current_qr_png)),
         route(GET,  "/v1/licences/{number}/credential/qr.svg", LicenceCredential, Issuance,   get(credentials::current_qr_svg)),
+        route(POST, "/v1/sessions",                          Open,              Operations,   post(sessions::review_sign_in)),
+        route(GET,  "/v1/sessions/current",                  Open,              Operations,   get(sessions::review_current)),
+        route(Method::DELETE, "/v1/sessions/current",        Review,            Operations,   delete(sessions::review_sign_out)),
+        route(GET,  "/review/",                              Open,              Operations,   get(pages::review_page)),
+        route(GET,  "/review/{asset}",                       Open,              Operations,   get(pages::review_asset)),
     ]
 }
 
@@ -114,6 +120,14 @@ pub(crate) fn admin() -> Vec<Route> {
         route(Method::PUT,    "/admin/v1/clients/{name}/delegates", Operate, Operations, put(operators::clients_delegates)),
         route(GET,            "/admin/v1/audit",                  Operate, Operations, get(operators::audit_query)),
         route(GET,            "/admin/v1/audit/verify",           Operate, Operations, get(operators::audit_verify)),
+        route(POST,           "/admin/v1/throttle/simulate",      Operate, Operations, post(console::simulate)),
+        route(GET,            "/admin/v1/history",                Operate, Operations, get(console::history)),
+        route(GET,            "/admin/v1/nodes",                  Operate, Operations, get(console::nodes)),
+        route(POST,           "/admin/v1/sessions",               Open,    Operations, post(sessions::console_sign_in)),
+        route(GET,            "/admin/v1/sessions/current",       Open,    Operations, get(sessions::console_current)),
+        route(Method::DELETE, "/admin/v1/sessions/current",       Operate, Operations, delete(sessions::console_sign_out)),
+        route(GET,            "/console/",                        Open,    Operations, get(pages::console_page)),
+        route(GET,            "/console/{asset}",                 Open,    Operations, get(pages::console_asset)),
     ]
 }
 

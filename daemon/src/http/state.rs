@@ -37,6 +37,10 @@ pub(crate) struct Shared {
     pub intake: Arc<tokio::sync::Semaphore>,
     /// The OpenAPI documents, serialized once at start.
     pub documents: Documents,
+    /// Browser sessions of the reviewer desk and the operator console.
+    pub sessions: crate::http::session::Sessions,
+    /// Whether the public listener serves TLS (session cookies are then `Secure`).
+    pub public_tls: bool,
 }
 
 /// The OpenAPI documents of both listeners, as served.

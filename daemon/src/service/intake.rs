@@ -17,6 +17,7 @@ use crate::domain::application::{
     check_photo,
 };
 use crate::domain::issue::CredentialRecord;
+use crate::domain::photo::{Finding, Outcome};
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{LimitName, Verdict};
 use crate::domain::throttle::estimate::WaitEstimate;
@@ -130,9 +131,19 @@ pub enum ApplyError {
     /// The uploaded photo is not acceptable.
     #[error("photo: {0}")]
     Photo(#[from] PhotoError),
+    /// The photo pre-checks found a clear failure: these findings (the failed ones first)
+    /// tell the holder why.
+    #[error("the photo does not meet the rules")]
+    PhotoRefused(Vec<Finding>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The findings that did not pass, failed ones first; the passed ones after them.
+fn worst_first(mut findings: Vec<Finding>) -> Vec<Finding> {
+    findings.sort_by_key(|f| std::cmp::Reverse(f.verdict));
+    findings
 }
 
 /// Why an application could not be read.
@@ -190,8 +201,18 @@ impl Service {
             PhotoInput::OnFile => Photo::OnFile,
             PhotoInput::Upload { bytes, source } => {
                 let format = check_photo(&bytes, self.settings.max_photo_bytes)?;
+                let (bytes, outcome) = self.precheck(bytes).await?;
+                if let Outcome::Refuse(findings) = outcome {
+                    self.metrics.rejected("photo_refused");
+                    self.metrics.photo_outcome("refuse");
+                    return Err(ApplyError::PhotoRefused(worst_first(findings)));
+                }
+                self.metrics.photo_outcome(match outcome {
+                    Outcome::Review(_) => "review",
+                    _ => "pass",
+                });
                 let digest = PhotoDigest::of(&bytes);
-                self.keep_photo(&digest, format, bytes).await?;
+                self.keep_photo(&digest, format, bytes, &outcome).await?;
                 Photo::Uploaded {
                     digest,
                     format,
@@ -242,6 +263,9 @@ impl Service {
             Admitted::Existing(app) => self.decorate(app, None, true),
             Admitted::New(app) => {
                 self.metrics.applications_accepted.inc();
+                if let Some((low, high)) = app.quoted {
+                    self.metrics.quoted(low, high);
+                }
                 if matches!(app.state, ApplicationState::Queued { .. }) {
                     self.signer.wake();
                 }
@@ -360,15 +384,44 @@ impl Service {
         self.settings.photos_dir.join(format!("{digest}.{ext}"))
     }
 
-    /// Makes an uploaded photo durable before any record points at it.
+    /// Where the pre-check findings of an uploaded photo are kept: beside the photo,
+    /// named by its digest, since the same bytes always give the same findings under the
+    /// thresholds in force when it arrived.
+    pub(crate) fn findings_path(&self, digest: &PhotoDigest) -> PathBuf {
+        self.settings
+            .photos_dir
+            .join(format!("{digest}.findings.json"))
+    }
+
+    /// Runs the photo pre-checks off the async workers: decoding and measuring a photo
+    /// takes milliseconds of CPU.
+    async fn precheck(&self, bytes: Vec<u8>) -> Result<(Vec<u8>, Outcome), StoreError> {
+        let thresholds = self.settings.photo.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = crate::domain::photo::check(&bytes, &thresholds);
+            (bytes, outcome)
+        })
+        .await
+        .map_err(|e| StoreError::Io(format!("checking the photo: {e}")))
+    }
+
+    /// Makes an uploaded photo and its pre-check findings durable before any record
+    /// points at them.
     async fn keep_photo(
         &self,
         digest: &PhotoDigest,
         format: PhotoFormat,
         bytes: Vec<u8>,
+        outcome: &Outcome,
     ) -> Result<(), StoreError> {
         let path = self.photo_path(digest, format);
+        let findings_path = self.findings_path(digest);
+        let findings = serde_json::to_vec(outcome)
+            .map_err(|e| StoreError::Io(format!("encoding the findings: {e}")))?;
         tokio::task::spawn_blocking(move || {
+            if !findings_path.exists() {
+                crate::store::files::write_durably(&findings_path, &findings, 0o600)?;
+            }
             if path.exists() {
                 return Ok(());
             }

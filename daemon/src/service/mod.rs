@@ -9,6 +9,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod clients;
+pub(crate) mod history;
 pub(crate) mod intake;
 pub(crate) mod licences;
 pub(crate) mod lookup;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub trust_list_validity: u64,
     /// Where uploaded photos are kept.
     pub photos_dir: PathBuf,
+    /// The bounds of the photo pre-checks at intake.
+    pub photo: crate::domain::photo::Thresholds,
 }
 
 /// The daemon's state and operations.
@@ -81,6 +84,10 @@ pub struct Service {
     pub clock: Arc<dyn Clock>,
     /// From the configuration.
     pub settings: Settings,
+    /// The console's last minutes and hours, in memory.
+    pub history: history::History,
+    /// When this process started serving (Unix seconds), for the console's node list.
+    pub started_at: UnixTime,
 }
 
 impl Service {
@@ -118,6 +125,7 @@ impl Service {
             key_validity: config.key_validity,
             trust_list_validity: config.trust_list_validity,
             photos_dir,
+            photo: config.photo.clone(),
         };
         let service = Service {
             store,
@@ -128,8 +136,10 @@ impl Service {
             trust: TrustState::new(keys),
             signer: Signer::new(),
             metrics,
+            started_at: clock.now(),
             clock,
             settings,
+            history: history::History::default(),
         };
         if service.clients.is_empty() && config.dev_clients {
             service.create_dev_clients(&config.data_dir).await?;

@@ -3,6 +3,8 @@
 
 use crate::domain::access::Caller;
 use crate::domain::application::{Application, Photo, PhotoFormat, Ticket};
+use crate::domain::photo::Outcome;
+use crate::domain::registry::LicenceRecord;
 use crate::service::Service;
 use crate::service::intake::ApplicationView;
 use crate::store::{Actor, DecideError, ReviewDecision, StoreError};
@@ -24,10 +26,70 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
+/// The most waiting uploads a scrape counts: reviewers work through hundreds a day, and
+/// the alert fires long before this many.
+const REVIEWS_COUNTED: usize = 10_000;
+
+/// An application waiting for review, with what the reviewer judges it against.
+#[derive(Clone, Debug)]
+pub struct ReviewItem {
+    /// The application.
+    pub application: Application,
+    /// Its licence record, when the registry still holds it.
+    pub licence: Option<LicenceRecord>,
+    /// The pre-checks' outcome and findings at intake; absent for uploads accepted before
+    /// the pre-checks ran at intake.
+    pub precheck: Option<Outcome>,
+}
+
 impl Service {
-    /// Applications waiting for review, oldest first, at most `limit`.
-    pub async fn reviews(&self, limit: usize) -> Result<Vec<Application>, StoreError> {
-        self.store.reviews(limit).await
+    /// Applications waiting for review, oldest first, at most `limit`, each with its
+    /// licence record and pre-check findings.
+    pub async fn reviews(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError> {
+        // The store lists waiting uploads in its own key order: take them all (up to
+        // what a scrape counts) and put the oldest first here.
+        let mut applications = self.store.reviews(REVIEWS_COUNTED).await?;
+        applications.sort_by_key(|a| (a.created_at.0, a.updated_at.0));
+        applications.truncate(limit);
+        let mut items = Vec::with_capacity(applications.len());
+        for application in applications {
+            let licence = self.store.licence(&application.licence).await?;
+            let precheck = match &application.photo {
+                Photo::Uploaded { digest, .. } => self.precheck_findings(digest).await,
+                Photo::OnFile => None,
+            };
+            items.push(ReviewItem {
+                application,
+                licence,
+                precheck,
+            });
+        }
+        Ok(items)
+    }
+
+    /// Updates the review gauges (before a metrics scrape): how many uploads wait, counted
+    /// up to [`REVIEWS_COUNTED`], and the oldest one's age.
+    pub async fn refresh_review_gauges(&self) {
+        let Ok(waiting) = self.store.reviews(REVIEWS_COUNTED).await else {
+            return;
+        };
+        let oldest = waiting
+            .iter()
+            .map(|a| a.created_at.0)
+            .min()
+            .map_or(0, |t| self.now().0.saturating_sub(t));
+        self.metrics.reviews(waiting.len() as u64, oldest);
+    }
+
+    /// The findings kept beside an uploaded photo; none when absent or unreadable (the
+    /// reviewer then judges the photo alone).
+    async fn precheck_findings(&self, digest: &keys::licence::PhotoDigest) -> Option<Outcome> {
+        let path = self.findings_path(digest);
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .ok()?
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The uploaded photo of an application.

@@ -244,6 +244,61 @@ impl Service {
         held
     }
 
+    /// Sets the gauges of what signing depends on (before a metrics scrape): the trust
+    /// list's times, this daemon's keys' windows in it, each status list's latest token,
+    /// and which kinds of signing are held back.
+    pub fn refresh_trust_gauges(&self) {
+        let g = &self.metrics.trust;
+        let served = self.trust_list();
+        g.trust_list_issued.set(served.list.issued_at.0 as f64);
+        g.trust_list_next_update.set(served.next_update.0 as f64);
+        for (key_use, key, name) in [
+            (
+                KeyUse::Credential,
+                &self.trust.keys.credential,
+                "credential",
+            ),
+            (KeyUse::Status, &self.trust.keys.status, "status"),
+        ] {
+            let not_after = served
+                .list
+                .keys
+                .iter()
+                .filter(|k| k.key_use == key_use && k.public == *key.public() && !k.revoked)
+                .map(|k| k.not_after.0)
+                .max();
+            if let Some(not_after) = not_after {
+                g.key_not_after
+                    .get_or_create(&vec![
+                        ("use", name.to_owned()),
+                        ("kid", key.public().key_id().to_string()),
+                    ])
+                    .set(not_after as f64);
+            }
+        }
+        for list in 0..self.status_lists.count() {
+            if let Some(signed) = self.status_lists.signed(list) {
+                let labels = vec![("list", list.to_string())];
+                g.status_list_issued
+                    .get_or_create(&labels)
+                    .set(signed.issued_at.0 as f64);
+                g.status_list_expiry
+                    .get_or_create(&labels)
+                    .set(signed.issued_at.plus(self.settings.status_validity).0 as f64);
+            }
+        }
+        let room = self.store.index_room(self.status_lists.max_lists()) > 0;
+        for (what, held) in [
+            ("credentials", self.may_sign(KeyUse::Credential).is_err()),
+            ("status_lists", self.may_sign(KeyUse::Status).is_err()),
+            ("status_list_room", !room),
+        ] {
+            g.signing_held
+                .get_or_create(&vec![("what", what.to_owned())])
+                .set(i64::from(held));
+        }
+    }
+
     /// Why issuing waits when no status list has room left.
     pub(crate) fn no_status_list_room(&self) -> String {
         let count = self.status_lists.count();

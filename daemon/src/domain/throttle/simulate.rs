@@ -87,6 +87,16 @@ impl ArrivalCurve {
         ArrivalCurve { points }
     }
 
+    /// A curve through `points` (seconds, per second); `None` unless there are at least
+    /// two, with increasing times and finite, non-negative rates.
+    pub fn from_points(points: Vec<(f64, f64)>) -> Option<ArrivalCurve> {
+        let ordered = points.windows(2).all(|w| w[0].0 < w[1].0);
+        let finite = points
+            .iter()
+            .all(|&(t, r)| t.is_finite() && r.is_finite() && r >= 0.0);
+        (points.len() >= 2 && ordered && finite).then_some(ArrivalCurve { points })
+    }
+
     /// The rate at `t` seconds (0 outside the curve).
     pub fn rate_at(&self, t: f64) -> f64 {
         let i = self.points.partition_point(|&(pt, _)| pt <= t);

@@ -35,6 +35,8 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: the Prometheus text format, gauges refreshed first.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     state.service.refresh_gauges().await;
+    state.service.refresh_review_gauges().await;
+    state.service.refresh_trust_gauges();
     let mut response = state.service.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

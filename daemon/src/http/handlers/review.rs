@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::access::Caller;
-use crate::http::codec::{application_json, json_body, json_response, parse_ticket};
+use crate::domain::access::{Caller, LicenceField};
+use crate::domain::photo::Outcome;
+use crate::http::codec::{application_json, json_body, json_response, licence_view, parse_ticket};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
@@ -27,18 +28,55 @@ pub(crate) async fn reviews(
 ) -> Result<Response, Problem> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let apps = state.service.reviews(limit).await?;
+    let now = state.service.clock.now();
     let items: Vec<Value> = apps
         .iter()
-        .map(|a| {
-            json!({
+        .map(|item| {
+            let a = &item.application;
+            let mut body = json!({
                 "ticket": a.ticket.to_string(),
                 "licence_number": a.licence.as_str(),
                 "created_at": a.created_at,
+                "age_seconds": now.0.saturating_sub(a.created_at.0),
+                "channel": a.channel,
                 "photo": format!("/v1/applications/{}/photo", a.ticket),
-            })
+            });
+            if let Some(map) = body.as_object_mut() {
+                if let Some(record) = &item.licence {
+                    map.insert("licence".into(), licence_view(record, REVIEWER_FIELDS));
+                }
+                if let Some(outcome) = &item.precheck {
+                    map.insert("precheck".into(), precheck_json(outcome));
+                }
+            }
+            body
         })
         .collect();
     Ok(json_response(StatusCode::OK, &json!({ "reviews": items })))
+}
+
+/// What a reviewer sees of the licence record: enough to judge the photo against the
+/// person and the licence, not the points.
+const REVIEWER_FIELDS: &[LicenceField] = &[
+    LicenceField::Number,
+    LicenceField::Name,
+    LicenceField::Classes,
+    LicenceField::Validity,
+    LicenceField::Authority,
+    LicenceField::State,
+];
+
+/// The pre-checks' outcome as the desk shows it: the outcome and every finding, the ones
+/// that did not pass first.
+fn precheck_json(outcome: &Outcome) -> Value {
+    let name = match outcome {
+        Outcome::Pass(_) => "pass",
+        Outcome::Review(_) => "review",
+        Outcome::Refuse(_) => "refuse",
+    };
+    let mut findings: Vec<_> = outcome.findings().to_vec();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.verdict));
+    json!({ "outcome": name, "findings": findings })
 }
 
 /// `GET /v1/applications/{ticket}/photo`.

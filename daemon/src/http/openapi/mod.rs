@@ -21,6 +21,9 @@
 //! closed set of setting names) would have to be written out as attributes anyway. Drift is
 //! caught instead: the route-table test above, and schemathesis against the running daemon.
 
+mod admin;
+mod public;
+
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
@@ -32,350 +35,29 @@ use crate::domain::throttle::settings::NAMES;
 pub(crate) type Described = (Method, &'static str, Endpoint);
 
 /// One described operation.
-struct Operation {
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    tag: &'static str,
+pub(super) struct Operation {
+    pub(super) method: &'static str,
+    pub(super) path: &'static str,
+    pub(super) summary: &'static str,
+    pub(super) tag: &'static str,
     /// Request body schema, if any.
-    body: Option<&'static str>,
+    pub(super) body: Option<&'static str>,
     /// Success statuses with content type and schema (an empty content type: no body).
-    ok: &'static [(u16, &'static str, &'static str)],
+    pub(super) ok: &'static [(u16, &'static str, &'static str)],
     /// Error statuses worth naming (problem+json); 401 and 403 are added to guarded
     /// operations, and every operation has a problem+json `default` response.
-    errors: &'static [u16],
+    pub(super) errors: &'static [u16],
 }
 
-const JSON: &str = "application/json";
+pub(super) const JSON: &str = "application/json";
 /// A well-formed licence number (valid check character), for the documents' examples.
 const EXAMPLE_LICENCE: &str = "110105198001010016";
 
-const OPERATIONS: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/healthz",
-        summary: "Liveness",
-        tag: "operations",
-        body: None,
-        ok: &[(200, JSON, "Health")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/readyz",
-        summary: "Readiness: store open (database reachable and migrated), trust list and status lists signed",
-        tag: "operations",
-        body: None,
-        ok: &[(200, JSON, "Health")],
-        errors: &[503],
-    },
-    Operation {
-        method: "get",
-        path: "/metrics",
-        summary: "Prometheus metrics",
-        tag: "operations",
-        body: None,
-        ok: &[(200, "application/openmetrics-text", "Text")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/openapi.json",
-        summary: "This document (the admin listener serves the admin API's)",
-        tag: "operations",
-        body: None,
-        ok: &[(200, JSON, "Any")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/admin/v1/queue",
-        summary: "Queue depth per lane and drain rate (admin listener)",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "QueueStats")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/admin/v1/throttle",
-        summary: "Every throttle setting in force and the queue (admin listener, operator role)",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "Throttle")],
-        errors: &[],
-    },
-    Operation {
-        method: "patch",
-        path: "/admin/v1/throttle",
-        summary: "Change throttle settings live: audited, durable, in force at once (operator role)",
-        tag: "admin",
-        body: Some("ThrottleChange"),
-        ok: &[(200, JSON, "Throttle")],
-        errors: &[400, 422],
-    },
-    Operation {
-        method: "post",
-        path: "/admin/v1/throttle/pause",
-        summary: "Pause draining (operator role)",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "Throttle")],
-        errors: &[],
-    },
-    Operation {
-        method: "post",
-        path: "/admin/v1/throttle/resume",
-        summary: "Resume draining (operator role)",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "Throttle")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/admin/v1/clients",
-        summary: "Every API client: name, role, when added (never keys)",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "Clients")],
-        errors: &[],
-    },
-    Operation {
-        method: "post",
-        path: "/admin/v1/clients",
-        summary: "Add an API client: the answer shows its new key, once; only a hash is kept",
-        tag: "admin",
-        body: Some("NewClient"),
-        ok: &[(201, JSON, "AddedClient")],
-        errors: &[400, 409, 422],
-    },
-    Operation {
-        method: "delete",
-        path: "/admin/v1/clients/{name}",
-        summary: "Revoke an API client's key (refused from then on)",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "Revoked")],
-        errors: &[404],
-    },
-    Operation {
-        method: "put",
-        path: "/admin/v1/clients/{name}/delegates",
-        summary: "Name the clients that may read this client's applications (replaces the list)",
-        tag: "admin",
-        body: Some("Delegates"),
-        ok: &[(200, JSON, "Client")],
-        errors: &[400, 404],
-    },
-    Operation {
-        method: "get",
-        path: "/admin/v1/audit",
-        summary: "Who looked up a licence (client, role, declared purpose, time) and every change made to it",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "AuditQuery")],
-        errors: &[400],
-    },
-    Operation {
-        method: "get",
-        path: "/admin/v1/audit/verify",
-        summary: "Check both audit hash chains from the first record; the first break, if any",
-        tag: "admin",
-        body: None,
-        ok: &[(200, JSON, "AuditVerify")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/trust-list",
-        summary: "The signed trust list (COSE_Sign1)",
-        tag: "trust",
-        body: None,
-        ok: &[(200, "application/edl-trust-list+cose", "Binary")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/.well-known/jwks.json",
-        summary: "The trust list's unrevoked keys as a JWKS",
-        tag: "trust",
-        body: None,
-        ok: &[(200, "application/jwk-set+json", "Any")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/status-lists",
-        summary: "Every status list URI",
-        tag: "trust",
-        body: None,
-        ok: &[(200, JSON, "StatusLists")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/status-lists/{n}",
-        summary: "A Status List Token; honours If-None-Match",
-        tag: "trust",
-        body: None,
-        ok: &[(200, "application/statuslist+cwt", "Binary"), (304, "", "")],
-        errors: &[404],
-    },
-    Operation {
-        method: "post",
-        path: "/v1/applications",
-        summary: "Apply for a credential (202 once durable; 200 with the open application if one exists)",
-        tag: "applications",
-        body: Some("ApplyRequest"),
-        ok: &[(202, JSON, "Application"), (200, JSON, "Application")],
-        errors: &[400, 413, 422, 429, 503],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/applications/{ticket}",
-        summary: "State, position and wait estimate; the credential once issued",
-        tag: "applications",
-        body: None,
-        ok: &[(200, JSON, "Application")],
-        errors: &[404],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/applications/{ticket}/qr.png",
-        summary: "The issued credential's QR code as PNG",
-        tag: "applications",
-        body: None,
-        ok: &[(200, "image/png", "Binary")],
-        errors: &[404],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/applications/{ticket}/qr.svg",
-        summary: "The issued credential's QR code as SVG",
-        tag: "applications",
-        body: None,
-        ok: &[(200, "image/svg+xml", "Text")],
-        errors: &[404],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/licences/{number}/credential",
-        summary: "The licence's current credential, whoever applied for it (audited like a lookup)",
-        tag: "credentials",
-        body: None,
-        ok: &[(200, JSON, "Credential")],
-        errors: &[400, 404],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/licences/{number}/credential/qr.png",
-        summary: "The licence's current credential as a QR code (PNG)",
-        tag: "credentials",
-        body: None,
-        ok: &[(200, "image/png", "Binary")],
-        errors: &[400, 404],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/licences/{number}/credential/qr.svg",
-        summary: "The licence's current credential as a QR code (SVG)",
-        tag: "credentials",
-        body: None,
-        ok: &[(200, "image/svg+xml", "Text")],
-        errors: &[400, 404],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/applications/{ticket}/photo",
-        summary: "The uploaded photo (reviewers)",
-        tag: "review",
-        body: None,
-        ok: &[(200, "image/jpeg", "Binary"), (200, "image/png", "Binary")],
-        errors: &[404],
-    },
-    Operation {
-        method: "post",
-        path: "/v1/applications/{ticket}/approve",
-        summary: "Approve the uploaded photo: the application joins the queue",
-        tag: "review",
-        body: None,
-        ok: &[(200, JSON, "Application")],
-        errors: &[404, 409],
-    },
-    Operation {
-        method: "post",
-        path: "/v1/applications/{ticket}/reject",
-        summary: "Reject the uploaded photo with a reason",
-        tag: "review",
-        body: Some("RejectRequest"),
-        ok: &[(200, JSON, "Application")],
-        errors: &[400, 404, 409, 422],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/reviews",
-        summary: "Applications waiting for a photo review",
-        tag: "review",
-        body: None,
-        ok: &[(200, JSON, "Reviews")],
-        errors: &[],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/credentials/{id}/status",
-        summary: "Live status, with the licence fields the caller's role may see",
-        tag: "credentials",
-        body: None,
-        ok: &[(200, JSON, "LiveStatus")],
-        errors: &[400, 404],
-    },
-    Operation {
-        method: "post",
-        path: "/v1/credentials/{id}/refresh",
-        summary: "Re-sign with a new expiry (same id and status index)",
-        tag: "credentials",
-        body: None,
-        ok: &[(200, JSON, "Refreshed")],
-        errors: &[404, 409],
-    },
-    Operation {
-        method: "get",
-        path: "/v1/licences/{number}",
-        summary: "A licence record and its credentials",
-        tag: "registry",
-        body: None,
-        ok: &[(200, JSON, "LicenceChange")],
-        errors: &[400, 404],
-    },
-    Operation {
-        method: "put",
-        path: "/v1/licences/{number}",
-        summary: "Create or replace a licence record; a changed class, validity, authority, name or photo supersedes the credential and queues a re-issue",
-        tag: "registry",
-        body: Some("LicenceInput"),
-        ok: &[(200, JSON, "LicenceChange"), (201, JSON, "LicenceChange")],
-        errors: &[400, 422],
-    },
-    Operation {
-        method: "post",
-        path: "/v1/licences/{number}/state",
-        summary: "Suspend, revoke, cancel or reinstate",
-        tag: "registry",
-        body: Some("StateRequest"),
-        ok: &[(200, JSON, "LicenceChange")],
-        errors: &[400, 404, 409],
-    },
-    Operation {
-        method: "put",
-        path: "/v1/licences/{number}/points",
-        summary: "Set the penalty points (0 to 12)",
-        tag: "registry",
-        body: Some("PointsRequest"),
-        ok: &[(200, JSON, "LicenceChange")],
-        errors: &[400, 404],
-    },
-];
+/// Every described operation: the public API's, then the admin API's (a document keeps
+/// those its listener routes).
+fn all_operations() -> impl Iterator<Item = &'static Operation> {
+    public::OPERATIONS.iter().chain(admin::OPERATIONS)
+}
 
 /// The public listener's document, for its route table.
 pub(crate) fn public_document(routes: &[Described]) -> Value {
@@ -412,8 +94,7 @@ pub(crate) fn described(document: &Value) -> Vec<(String, String)> {
 /// The (method, path) pairs of the operation table, lowercase methods.
 #[cfg(test)]
 pub(crate) fn operations() -> Vec<(String, String)> {
-    OPERATIONS
-        .iter()
+    all_operations()
         .map(|o| (o.method.to_owned(), o.path.to_owned()))
         .collect()
 }
@@ -489,6 +170,11 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
         parameters.push(json!({"name": "licence", "in": "query", "required": true,
             "schema": licence_number(), "example": EXAMPLE_LICENCE}));
     }
+    if o.path == "/admin/v1/history" {
+        parameters.push(json!({"name": "seconds", "in": "query", "required": false,
+            "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
+            "description": "the last this many seconds (default and most 600)"}));
+    }
     if o.path == "/v1/reviews" {
         parameters.push(json!({"name": "limit", "in": "query", "required": false,
             "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
@@ -536,7 +222,7 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
 /// A document with the operations of `routes`.
 fn document(title: &str, description: &str, routes: &[Described]) -> Value {
     let mut paths = Map::new();
-    for o in OPERATIONS {
+    for o in all_operations() {
         let Some((_, _, endpoint)) = routes
             .iter()
             .find(|(m, path, _)| *path == o.path && *m == method(o.method))
@@ -556,7 +242,7 @@ fn document(title: &str, description: &str, routes: &[Described]) -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                "description": "an API key from `edld clients add`; a TLS client certificate mapped in [[tls.clients]] may stand in for it"}},
+                "description": "an API key from `edld clients add`; a TLS client certificate mapped in [[tls.clients]] may stand in for it, and so may the session cookie of the reviewer desk (edl_review) or the operator console (edl_console) from POST …/sessions, with X-CSRF-Token on every change"}},
             "schemas": schemas(),
         }
     })
@@ -569,12 +255,27 @@ fn method(name: &str) -> Method {
 fn schemas() -> Value {
     let timestamp = json!({"type": "integer", "format": "int64", "description": "Unix seconds"});
     let role = json!({"type": "string", "enum": Role::ALL.map(Role::as_str)});
-    let mut schemas = json!({
-        "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+    let photo_finding = json!({"type": "object", "required": ["code", "verdict", "measured", "threshold"], "properties": {
+            "code": {"type": "string", "enum": ["unreadable", "too_many_pixels", "too_small", "wrong_aspect", "not_a_photo", "background_not_white", "background_uneven", "too_dark", "too_bright", "clipped", "blurred", "head_too_small"]},
+            "verdict": {"type": "string", "enum": ["pass", "borderline", "fail"]},
+            "measured": {"type": "number"}, "threshold": {"type": "number"},
+            "message": {"type": "object", "properties": {"en": {"type": "string"}, "zh": {"type": "string"}}}}});
+    let reviews = json!({"type": "object", "properties": {"reviews": {"type": "array", "items": {"type": "object",
+            "required": ["ticket", "licence_number", "created_at", "age_seconds", "photo"], "properties": {
+            "ticket": {"type": "string"}, "licence_number": {"type": "string"}, "created_at": timestamp.clone(),
+            "age_seconds": {"type": "integer", "description": "seconds since the upload was accepted"},
+            "channel": {"type": "string"}, "photo": {"type": "string", "description": "path of the photo"},
+            "licence": {"type": "object", "description": "the licence record: number, name, classes, validity, authority, state"},
+            "precheck": {"type": "object", "properties": {"outcome": {"type": "string", "enum": ["pass", "review"]},
+                "findings": {"type": "array", "items": schema_ref("PhotoFinding")}}}}}}}});
+    let problem = json!({"type": "object", "required": ["type", "title", "status"], "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "retry_after": {"type": "integer", "description": "seconds, as the Retry-After header"},
             "reason": {"type": "string", "description": "for 429/503 refusals: the limit (client, licence, intake, queue, overload)"},
-            "clears_at": {"type": "integer", "description": "for a full queue: when its backlog should clear, Unix seconds"}}},
+            "clears_at": {"type": "integer", "description": "for a full queue: when its backlog should clear, Unix seconds"},
+            "reasons": {"type": "array", "items": schema_ref("PhotoFinding"), "description": "for a photo the pre-checks refuse (type …/problems/photo): each check that did not pass, failed ones first, with the message to show the holder"}}});
+    let mut schemas = json!({
+        "Problem": problem,
         "Throttle": {"type": "object", "properties": {
             "settings": {"type": "object"},
             "values": {"type": "object", "additionalProperties": {"type": "string"}, "description": "every setting by the name `edld throttle set` takes"},
@@ -608,7 +309,7 @@ fn schemas() -> Value {
                 "qr_text": {"type": "string"}, "qr_png": {"type": "string"}, "qr_svg": {"type": "string"},
                 "issued_at": timestamp, "expires_at": timestamp, "superseded": {"type": "boolean"}}}}},
         "RejectRequest": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
-        "Reviews": {"type": "object", "properties": {"reviews": {"type": "array", "items": {"type": "object"}}}},
+        "Reviews": reviews,
         "LiveStatus": {"type": "object", "required": ["credential_id", "status", "checked_at", "licence"], "properties": {
             "credential_id": {"type": "string"},
             "status": {"type": "string", "enum": ["valid", "suspended", "revoked", "superseded", "expired"]},
@@ -672,6 +373,10 @@ fn schemas() -> Value {
         ),
     ];
     if let Some(map) = schemas.as_object_mut() {
+        map.insert("PhotoFinding".into(), photo_finding);
+        for (name, schema) in admin::schemas() {
+            map.insert(name.into(), schema);
+        }
         map.insert(
             "Delegates".into(),
             json!({"type": "object", "additionalProperties": false, "required": ["delegates"], "properties": {
