@@ -19,8 +19,8 @@ use prometheus_client::registry::Registry;
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
-use crate::store::postgres::PgObserver;
 use crate::store::lookups::LookupObserver;
+use crate::store::postgres::PgObserver;
 use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
