@@ -111,6 +111,23 @@ async fn a_credential_bound_to_the_device_key_is_presented_by_it() {
     let gateway = d.key("gateway").to_owned();
     let number = numbers[0].as_str();
 
+    // Draining paused: the application stays open while the requests below meet it.
+    let mut admin = d.admin_client().await.unwrap();
+    let operator = d.key("operator").to_owned();
+    let drain = async |admin: &mut Client, what: &str| {
+        let path = format!("/admin/v1/throttle/{what}");
+        let reply = admin
+            .send_with(
+                Method::POST,
+                &path,
+                &[("authorization", format!("Bearer {operator}"))],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{reply:?}");
+    };
+    drain(&mut admin, "pause").await;
     let (status, body) = apply(&mut c, &gateway, number, jwk.clone()).await;
     assert_eq!(status, 202, "{body}");
     let ticket = body["ticket"].as_str().unwrap().to_owned();
@@ -130,6 +147,7 @@ async fn a_credential_bound_to_the_device_key_is_presented_by_it() {
     );
     let (status, _) = apply(&mut c, &gateway, number, Value::Null).await;
     assert_eq!(status, 422);
+    drain(&mut admin, "resume").await;
 
     let credential = wait_issued(&mut c, &gateway, &ticket).await.unwrap()["credential"].clone();
     let trust = trust(&d, &mut c).await;
