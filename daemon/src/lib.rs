@@ -42,13 +42,14 @@ use tokio::sync::watch;
 pub use clock::{Clock, ManualClock};
 pub use config::Config;
 
-use crate::config::KeySource;
+use crate::config::{KeySource, StoreConfig};
 use crate::http::server::stopped;
 use crate::http::session::Desk;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::service::Service;
 use crate::store::Store;
+use crate::store::postgres::{PgStore, PgTiming};
 use crate::store::sled::{CommitTiming, SledStore};
 
 /// The bound listeners `run` serves on.
@@ -103,18 +104,7 @@ pub async fn run(
         );
     }
     let metrics = Arc::new(Metrics::new());
-    let store: Arc<dyn Store> = {
-        let data_dir = config.data_dir.clone();
-        let timing = CommitTiming {
-            clock: clock.clone(),
-            observer: metrics.clone(),
-        };
-        let store = tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
-            .await
-            .context("opening the store")?
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-        Arc::new(store)
-    };
+    let store = open_store(&config, &clock, &metrics).await?;
     let service = Service::open(
         &config,
         keys,
@@ -164,8 +154,13 @@ pub async fn run(
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
     let sampler = tokio::spawn(history_sampler(service.clone(), stop_rx.clone()));
+    let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
+    let issuance_serving = http::server::IssuanceServing {
+        runtime: issuance_handle.clone(),
+        routes: Arc::new(http::first_request::IssuanceRoutes::of(&public_routes)),
+    };
     let state = AppState::new(http::state::Shared {
         service: service.clone(),
         issuance: issuance_handle,
@@ -192,12 +187,14 @@ pub async fn run(
         header_timeout: config.header_timeout,
         handshake_timeout: config.handshake_timeout,
         write_timeout: config.write_timeout,
+        issuance: None,
     };
     let public = tokio::spawn(http::server::serve(
         listeners.public,
         public_router,
         http::server::ServeOptions {
             tls,
+            issuance: Some(issuance_serving),
             ..serving.clone()
         },
         stop_rx.clone(),
@@ -240,6 +237,7 @@ pub async fn run(
     let _ = signer.await;
     let _ = trust.await;
     let _ = sampler.await;
+    let _ = cluster.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
     let lookups = service.clone();
@@ -250,6 +248,42 @@ pub async fn run(
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the configured store: sled in the data directory, or PostgreSQL.
+async fn open_store(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.store {
+        StoreConfig::Sled => {
+            let data_dir = config.data_dir.clone();
+            let timing = CommitTiming {
+                clock: clock.clone(),
+                observer: metrics.clone(),
+            };
+            let store =
+                tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
+                    .await
+                    .context("opening the store")?
+                    .with_context(|| {
+                        format!("opening the store in {}", config.data_dir.display())
+                    })?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres(pg) => {
+            let timing = PgTiming {
+                clock: clock.clone(),
+                observer: metrics.clone(),
+            };
+            let store = PgStore::open(pg, pg.migrate, Some(timing))
+                .await
+                .context("opening the PostgreSQL store")?;
+            tracing::info!(node = %pg.node, "state on PostgreSQL");
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// The issuance runtime. A runtime may only be dropped where blocking is allowed: when
@@ -306,6 +340,26 @@ async fn status_signer(
                 let _ = tokio::task::spawn_blocking(move || s.sign_status_lists(false)).await;
             }
         }
+    }
+}
+
+/// On a store several nodes share: every second this node's share of the throttle as nodes
+/// come and go, and at once the settings another node changed (within a second).
+async fn cluster_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut changes = service.store.throttle_changes();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let changed = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => false,
+            Ok(()) = async {
+                match &mut changes {
+                    Some(rx) => rx.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        service.follow_cluster(changed).await;
     }
 }
 

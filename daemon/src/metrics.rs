@@ -1,8 +1,8 @@
 //! Prometheus metrics: requests and latency per route, verification latency, admission
 //! decisions, queue depth and oldest age per lane, waits (actual, and against the quote),
 //! drain rates, work in flight, the throttle settings in force, issuance and rejection
-//! counts, signing and commit latency. Rendered in the text exposition format at
-//! `GET /metrics`.
+//! counts, signing and commit latency, live-status latency and its audit wait, the lookup
+//! audit log's commits. Rendered in the text exposition format at `GET /metrics`.
 
 pub(crate) mod tally;
 pub(crate) mod trust;
@@ -19,6 +19,8 @@ use prometheus_client::registry::Registry;
 use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
+use crate::store::lookups::LookupObserver;
+use crate::store::postgres::PgObserver;
 use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
@@ -154,6 +156,25 @@ pub struct Metrics {
     pub tally: tally::Tally,
     /// The trust list, signing keys, status lists and held signing.
     pub trust: trust::TrustGauges,
+    /// Seconds per group commit of the lookup audit log.
+    pub audit_commit_seconds: Histogram,
+    /// Seconds a relying-party lookup waited for its audit record to be durable.
+    pub lookup_audit_wait_seconds: Histogram,
+    /// Seconds of a whole live-status lookup in the service (store read, audit, answer).
+    pub lookup_seconds: Histogram,
+    /// PostgreSQL: seconds per transaction (commit included).
+    pub db_transaction_seconds: Histogram,
+    /// PostgreSQL: queue entries a drain step found taken over by another node.
+    pub db_claim_conflicts: Counter,
+    /// PostgreSQL: pool connections by state (`open`, `idle`, `max`).
+    pub db_pool_connections: Family<PoolLabels, Gauge>,
+}
+
+/// Labels of the connection pool gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// `open`, `idle` or `max`.
+    pub state: String,
 }
 
 impl Default for Metrics {
@@ -331,8 +352,47 @@ impl Metrics {
             reviews_oldest_age.clone(),
         );
         let trust = trust::TrustGauges::register(&mut registry);
+        let db_transaction_seconds = latency_histogram();
+        registry.register(
+            "db_transaction_duration_seconds",
+            "PostgreSQL engine: time of one transaction, commit included",
+            db_transaction_seconds.clone(),
+        );
+        let db_claim_conflicts = Counter::default();
+        registry.register(
+            "db_claim_conflicts",
+            "PostgreSQL engine: claimed queue entries another node took over before the step completed",
+            db_claim_conflicts.clone(),
+        );
+        let db_pool_connections = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "PostgreSQL engine: pool connections open, idle and allowed",
+            db_pool_connections.clone(),
+        );
+        let audit_commit_seconds = latency_histogram();
+        registry.register(
+            "audit_commit_duration_seconds",
+            "Time of one group commit of the lookup audit log (the fdatasync of the records written since the last)",
+            audit_commit_seconds.clone(),
+        );
+        let lookup_audit_wait_seconds = latency_histogram();
+        registry.register(
+            "lookup_audit_wait_seconds",
+            "Time a relying-party lookup waited for its audit record to be durable",
+            lookup_audit_wait_seconds.clone(),
+        );
+        let lookup_seconds = latency_histogram();
+        registry.register(
+            "lookup_duration_seconds",
+            "Time of a live-status lookup: store read, audit record made durable, answer",
+            lookup_seconds.clone(),
+        );
         Metrics {
             registry,
+            audit_commit_seconds,
+            lookup_audit_wait_seconds,
+            lookup_seconds,
             requests,
             request_seconds,
             applications_accepted,
@@ -362,6 +422,9 @@ impl Metrics {
             reviews_oldest_age,
             tally: tally::Tally::default(),
             trust,
+            db_transaction_seconds,
+            db_claim_conflicts,
+            db_pool_connections,
         }
     }
 
@@ -529,5 +592,31 @@ impl CommitObserver for Metrics {
         self.commit_seconds.observe(seconds);
         self.commit_group_size.observe(waiters as f64);
         self.tally.commit((seconds * 1e6) as u64);
+    }
+}
+
+impl PgObserver for Metrics {
+    fn transaction(&self, seconds: f64) {
+        self.db_transaction_seconds.observe(seconds);
+    }
+
+    fn claim_conflicts(&self, n: u64) {
+        self.db_claim_conflicts.inc_by(n);
+    }
+
+    fn pool(&self, open: usize, idle: usize, max: usize) {
+        for (state, n) in [("open", open), ("idle", idle), ("max", max)] {
+            self.db_pool_connections
+                .get_or_create(&PoolLabels {
+                    state: state.to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+impl LookupObserver for Metrics {
+    fn committed(&self, _records: usize, seconds: f64) {
+        self.audit_commit_seconds.observe(seconds);
     }
 }

@@ -3,8 +3,10 @@
 //! here opens a stopped daemon's data directory (or an empty one) through the engine.
 
 pub mod portrait;
+pub mod postgres;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use keys::UnixTime;
@@ -52,14 +54,63 @@ pub async fn tamper_change_record(
     Ok(())
 }
 
+/// The lookup log's stored records, in order, from every segment under
+/// `<data>/audit/` (empty when there is none).
+pub fn lookup_records(data_dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let path = crate::service::audit::lookups_path(data_dir);
+    crate::service::audit::lookup_records(&path)?
+        .map(|r| Ok(r?.1))
+        .collect()
+}
+
+/// Replaces lookup record `number` (from 1) in place with `bytes` of the same length,
+/// leaving its frame's checksum as it was (to test that tampering is found).
+pub fn tamper_lookup_record(data_dir: &Path, number: u64, bytes: &[u8]) -> anyhow::Result<()> {
+    use crate::store::lookups::files::{FsSegments, Layout, SegmentDir};
+    use crate::store::lookups::segment;
+    let dir = data_dir.join("audit");
+    let segments = FsSegments::new(&dir);
+    let mut names: Vec<(String, Layout)> = segments
+        .closed()?
+        .into_iter()
+        .map(|c| (c.name, c.layout))
+        .collect();
+    names.push((
+        crate::store::lookups::LOOKUPS_FILE.to_owned(),
+        Layout::Framed,
+    ));
+    let mut before = 0u64;
+    for (name, layout) in names {
+        anyhow::ensure!(layout == Layout::Framed, "{name}: not a segment of frames");
+        let path = dir.join(&name);
+        let mut content = std::fs::read(&path)?;
+        let frames = segment::scan(&content).frames;
+        if let Some(frame) = number
+            .checked_sub(before + 1)
+            .and_then(|i| frames.get(usize::try_from(i).ok()?))
+        {
+            anyhow::ensure!(
+                frame.end - frame.start == bytes.len(),
+                "the replacement must be as long as the record"
+            );
+            content[frame.start..frame.end].copy_from_slice(bytes);
+            std::fs::write(&path, content)?;
+            return Ok(());
+        }
+        before += frames.len() as u64;
+    }
+    anyhow::bail!("no lookup record {number}")
+}
+
 /// A stored audit record, decoded (its place in the chain not checked).
 pub fn decode_record(bytes: &[u8]) -> Result<AuditRecord, String> {
     crate::domain::audit::chain::decode(bytes)
 }
 
-/// How many credentials the data directory holds.
-pub async fn credential_count(data_dir: &Path) -> anyhow::Result<usize> {
-    let store = open(data_dir)?;
+/// How many credentials the store holds: the data directory's, or the PostgreSQL
+/// database at `store`.
+pub async fn credential_count(data_dir: &Path, store: Option<&str>) -> anyhow::Result<usize> {
+    let store = open_any(data_dir, store).await?;
     let count = store.status_entries().await?.len();
     store.close().await?;
     Ok(count)
@@ -70,12 +121,13 @@ pub async fn credential_count(data_dir: &Path) -> anyhow::Result<usize> {
 /// lane, made by `client` at `at`.
 pub async fn preload(
     data_dir: &Path,
+    store: Option<&str>,
     records: Vec<LicenceRecord>,
     queued: bool,
     client: &str,
     at: UnixTime,
 ) -> anyhow::Result<()> {
-    let store = open(data_dir)?;
+    let store = open_any(data_dir, store).await?;
     let actor = Actor {
         caller: Caller {
             client: client.to_owned(),
@@ -98,7 +150,6 @@ pub async fn preload(
             outcome.context("preloading a licence")?;
         }
     }
-    let store = std::sync::Arc::new(store);
     if queued {
         // Admitted together, so that one group commit serves thousands of them.
         for (n, chunk) in numbers.chunks(2048).enumerate() {
@@ -166,6 +217,24 @@ pub fn routes() -> Vec<(bool, String, &'static str)> {
         .into_iter()
         .map(|r| (true, r.method.to_string(), r.path));
     public.chain(admin).collect()
+}
+
+/// The data directory's sled store, or the PostgreSQL database at `url` (migrated).
+async fn open_any(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    match url {
+        None => Ok(Arc::new(open(data_dir)?)),
+        Some(url) => {
+            let config = crate::config::PostgresConfig {
+                url: url.to_owned(),
+                node: "testing".into(),
+                pool_size: crate::config::DEFAULT_POOL_SIZE,
+                migrate: true,
+            };
+            Ok(Arc::new(
+                crate::store::postgres::PgStore::open(&config, true, None).await?,
+            ))
+        }
+    }
 }
 
 fn open(data_dir: &Path) -> anyhow::Result<SledStore> {

@@ -19,9 +19,10 @@ use tests::{Options, RealDaemon, TestDaemon, edld_binary, issue_credential, lice
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn lookup_records(data: &Path) -> Vec<AuditRecord> {
-    let text = std::fs::read_to_string(data.join("audit/lookups.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|l| daemon::testing::decode_record(l.as_bytes()).unwrap())
+    daemon::testing::lookup_records(data)
+        .unwrap()
+        .iter()
+        .map(|r| daemon::testing::decode_record(r).unwrap())
         .collect()
 }
 
@@ -435,12 +436,11 @@ async fn answered_lookups_survive_sigkill_and_tampering_is_found() {
     assert!(running.stop().unwrap().success());
 
     // Tampering: one byte of one lookup record.
-    let log = data.join("audit/lookups.jsonl");
-    let original = std::fs::read_to_string(&log).unwrap();
-    let mut lines: Vec<String> = original.lines().map(str::to_owned).collect();
-    let victim = OsRng.next_u32() as usize % lines.len();
-    lines[victim] = lines[victim].replacen("\"at\":1", "\"at\":2", 1);
-    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let stored = daemon::testing::lookup_records(&data).unwrap();
+    let victim = OsRng.next_u32() as usize % stored.len();
+    let original = stored[victim].clone();
+    let forged = text(&original).replacen("\"at\":1", "\"at\":2", 1);
+    daemon::testing::tamper_lookup_record(&data, victim as u64 + 1, forged.as_bytes()).unwrap();
     let out = audit_cli(&edld, &data, admin, &["verify"]);
     assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
     assert!(
@@ -464,7 +464,7 @@ async fn answered_lookups_survive_sigkill_and_tampering_is_found() {
         listing.contains("warning: 1 record left out: damaged or altered"),
         "{listing}"
     );
-    std::fs::write(&log, original).unwrap();
+    daemon::testing::tamper_lookup_record(&data, victim as u64 + 1, &original).unwrap();
 
     // Tampering with a change record in the store: the licence's creation, by another
     // client.

@@ -25,7 +25,7 @@ use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
 
 const CLIENTS: usize = 8;
 
-fn rounds() -> usize {
+pub(crate) fn rounds() -> usize {
     match std::env::var("RUN_SLOW_TESTS") {
         Ok(v) => v.parse().ok().filter(|n| *n > 1).unwrap_or(20),
         Err(_) => 3,
@@ -174,11 +174,18 @@ async fn check_all(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
+    sigkill_rounds(&[], rounds(), 2_000).await;
+}
+
+/// `rounds` SIGKILLs of edld (started with `store_args`) under concurrent applications
+/// for `per_round` licences each, then a restart that must issue every acknowledged
+/// application exactly once.
+pub(crate) async fn sigkill_rounds(store_args: &[&str], rounds: usize, per_round: usize) {
     let edld = edld_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let rounds = rounds();
-    let licences = Arc::new(licence_numbers(2_000 * rounds, 440_304));
+    let extra: Vec<&std::ffi::OsStr> = store_args.iter().map(std::ffi::OsStr::new).collect();
+    let licences = Arc::new(licence_numbers(per_round * rounds, 440_304));
 
     // Import through the CLI, with one bad line that must be reported and skipped.
     let file = dir.path().join("licences.jsonl");
@@ -197,6 +204,7 @@ async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
         .arg(&file)
         .arg("--data")
         .arg(&data)
+        .args(store_args)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&import.stderr);
@@ -212,7 +220,7 @@ async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
     let accepted: Accepted = Arc::new(Mutex::new(HashMap::new()));
     let next = Arc::new(AtomicUsize::new(0));
     for round in 0..rounds {
-        let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
+        let running = RealDaemon::on_loopback_with(&edld, &data, &extra, &[]).unwrap();
         if round > 0 {
             check_all(running.public, &data, &accepted, false).await;
         }
@@ -241,7 +249,7 @@ async fn sigkill_under_load_loses_nothing_and_issues_nothing_twice() {
     }
 
     // Final restart: everything acknowledged is eventually issued, exactly once.
-    let running = RealDaemon::on_loopback(&edld, &data, &[]).unwrap();
+    let running = RealDaemon::on_loopback_with(&edld, &data, &extra, &[]).unwrap();
     let total = accepted.lock().unwrap().len();
     assert!(total > 0, "no application was acknowledged");
     let deadline = Instant::now() + Duration::from_secs(120);

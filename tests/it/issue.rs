@@ -110,7 +110,12 @@ async fn status(c: &mut Client, key: &str, id: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_verify_revoke_refresh_supersede() {
-    let d = TestDaemon::start().await.unwrap();
+    lifecycle(TestDaemon::start().await.unwrap()).await;
+}
+
+/// Registry, applications, review, signing, verification, live status, revocation in the
+/// status list, refresh and supersede on daemon `d`, whatever its store.
+pub(crate) async fn lifecycle(d: TestDaemon) {
     let mut c = d.client().await.unwrap();
     let (registry, gateway, reviewer, officer) = (
         d.key("registry").to_owned(),

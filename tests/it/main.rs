@@ -17,6 +17,7 @@ mod limits;
 mod monitoring;
 mod pages;
 mod photos;
+mod postgres;
 mod secrets;
 mod systemd;
 mod throttle;

@@ -9,6 +9,7 @@
 )]
 
 pub mod client;
+pub mod figures;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,6 +44,19 @@ pub struct Options {
     /// `limits.header_timeout_secs`, `body_timeout_secs`, `handshake_timeout_secs` and
     /// `write_timeout_secs`, finer than whole seconds.
     pub timeouts: Option<Timeouts>,
+    /// A `postgresql://` URL: the state on PostgreSQL (migrated at start) instead of sled
+    /// in the data directory.
+    pub store: Option<String>,
+}
+
+impl Options {
+    /// The default options with the state in a new database on `server`.
+    pub fn postgres(server: &daemon::testing::postgres::TestPostgres) -> anyhow::Result<Options> {
+        Ok(Options {
+            store: Some(server.database()?),
+            ..Options::default()
+        })
+    }
 }
 
 /// Request timeouts.
@@ -66,6 +80,7 @@ impl Default for Options {
             coalesce: Duration::from_millis(20),
             client_certs: false,
             timeouts: None,
+            store: None,
         }
     }
 }
@@ -160,6 +175,11 @@ impl TestDaemon {
         raw.data_dir = dir.path().join("data");
         raw.issuance.batch = options.batch;
         raw.status_lists.coalesce_ms = options.coalesce.as_millis() as u64;
+        if let Some(url) = &options.store {
+            raw.store.engine = Some("postgres".into());
+            raw.store.url = Some(url.clone());
+            raw.store.migrate = true;
+        }
         let mut tls = None;
         let mut server_ca = String::new();
         let mut client_ca = None;
@@ -562,6 +582,16 @@ impl RealDaemon {
         data: &Path,
         env: &[(&str, &std::ffi::OsStr)],
     ) -> anyhow::Result<RealDaemon> {
+        RealDaemon::on_loopback_with(edld, data, &[], env)
+    }
+
+    /// [`RealDaemon::on_loopback`] with more arguments (`--store URL`, …).
+    pub fn on_loopback_with(
+        edld: &Path,
+        data: &Path,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<RealDaemon> {
         let args = [
             "--listen",
             "127.0.0.1:0",
@@ -572,6 +602,7 @@ impl RealDaemon {
         .map(std::ffi::OsStr::new);
         let mut args = args.to_vec();
         args.push(data.as_os_str());
+        args.extend_from_slice(extra);
         RealDaemon::start(edld, &args, env)
     }
 

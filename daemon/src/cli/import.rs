@@ -18,9 +18,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{Exit, load};
 use crate::clock::Clock;
 use crate::config::Overrides;
+use crate::config::StoreConfig;
 use crate::domain::access::{Caller, Role};
 use crate::domain::registry::{CSV_HEADER, Classes, LicenceRecord, RegistryLine};
 use crate::service::Service;
+use crate::store::postgres::PgStore;
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
 
@@ -61,31 +63,43 @@ pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn C
         );
         Exit::TempFail
     };
-    let store = match SledStore::open(&config.data_dir, None) {
-        Ok(store) => Arc::new(store),
-        Err(StoreError::InUse(_)) => return in_use(),
+    let rt = match super::runtime() {
+        Ok(rt) => rt,
         Err(e) => {
-            eprintln!(
-                "edld registry import: opening the store in {}: {e}",
-                config.data_dir.display()
-            );
+            eprintln!("edld registry import: {e}");
             return Exit::Software;
         }
     };
-    let result = super::runtime()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| {
-            rt.block_on(async {
-                let (keys, _) = crate::keyfiles::load(&config.keys, &config.data_dir)?;
-                let metrics = Arc::new(crate::metrics::Metrics::new());
-                let base_url = config.base_url(config.listen);
-                let service =
-                    Service::open(&config, keys, clock, base_url, metrics, store.clone()).await?;
-                let report = import_file(&service, &file, format).await;
-                store.close().await?;
-                report
-            })
-        });
+    // On PostgreSQL the import runs beside the nodes: the database serializes it with them.
+    let store: Arc<dyn Store> = match &config.store {
+        StoreConfig::Sled => match SledStore::open(&config.data_dir, None) {
+            Ok(store) => Arc::new(store),
+            Err(StoreError::InUse(_)) => return in_use(),
+            Err(e) => {
+                eprintln!(
+                    "edld registry import: opening the store in {}: {e}",
+                    config.data_dir.display()
+                );
+                return Exit::Software;
+            }
+        },
+        StoreConfig::Postgres(pg) => match rt.block_on(PgStore::open(pg, pg.migrate, None)) {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                eprintln!("edld registry import: opening the PostgreSQL store: {e}");
+                return Exit::Software;
+            }
+        },
+    };
+    let result: anyhow::Result<_> = rt.block_on(async {
+        let (keys, _) = crate::keyfiles::load(&config.keys, &config.data_dir)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let base_url = config.base_url(config.listen);
+        let service = Service::open(&config, keys, clock, base_url, metrics, store.clone()).await?;
+        let report = import_file(&service, &file, format).await;
+        store.close().await?;
+        report
+    });
     match result {
         Ok(report) => {
             for (line, message) in &report.failed {

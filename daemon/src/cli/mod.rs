@@ -8,6 +8,7 @@ pub mod clients;
 pub mod demo;
 pub mod import;
 pub mod serve;
+pub mod store;
 pub mod throttle;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,13 @@ struct Serving {
     /// State directory (default ./edl-data).
     #[arg(long, global = true)]
     data: Option<PathBuf>,
+    /// The store: a `postgresql://` URL selects PostgreSQL (default: sled in the data
+    /// directory, or `[store]` of the configuration).
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
+    /// Apply the store's schema migrations at start.
+    #[arg(long, global = true)]
+    migrate: bool,
 }
 
 impl Serving {
@@ -48,6 +56,8 @@ impl Serving {
             listen: self.listen.clone(),
             admin_listen: self.admin_listen.clone(),
             data_dir: self.data.clone(),
+            store: self.store.clone(),
+            migrate: self.migrate,
         }
     }
 }
@@ -90,6 +100,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// The storage engine: apply the PostgreSQL schema (`store migrate --store URL`).
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
     },
 }
 
@@ -147,6 +162,7 @@ pub fn run(cli: Cli, clock: Arc<dyn Clock>) -> Exit {
         Some(Command::Throttle { command }) => throttle::command(command, &overrides, clock),
         Some(Command::Clients { command }) => clients::command(command, &overrides, clock),
         Some(Command::Audit { command }) => audit::command(command, &overrides),
+        Some(Command::Store { command }) => store::command(command, &overrides),
     }
 }
 

@@ -5,6 +5,7 @@
 //! addresses, TLS, paths and durations once; nothing downstream re-checks them.
 
 mod raw;
+mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use std::time::Duration;
 use self::raw::credentials_relative;
 pub use self::raw::{
     DEFAULT_TOML, Overrides, RawCertClient, RawConfig, RawCredentials, RawIssuance, RawKeys,
-    RawLimits, RawStatusLists, RawTls,
+    RawLimits, RawStatusLists, RawStore, RawTls,
 };
+pub use self::store::{DEFAULT_POOL_SIZE, PostgresConfig, StoreConfig};
 use crate::domain::access::Role;
 use crate::domain::photo::{Thresholds, ThresholdsError};
 use crate::domain::throttle::settings::{Given, Setting, ThrottleSettings};
@@ -98,6 +100,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// State directory.
     pub data_dir: PathBuf,
+    /// The storage engine.
+    pub store: StoreConfig,
     /// Public base URL, when configured; otherwise derived from the bound address.
     pub public_base_url: Option<String>,
     /// Credential `iss`.
@@ -320,10 +324,12 @@ impl TryFrom<RawConfig> for Config {
                     .map_err(|e| ConfigError::Throttle(e.to_string()))?;
             }
         }
+        let store = store::check(&raw.store)?;
         Ok(Config {
             listen,
             admin_listen,
             data_dir: raw.data_dir,
+            store,
             public_base_url: raw
                 .public_base_url
                 .map(|u| u.trim_end_matches('/').to_owned()),

@@ -31,6 +31,10 @@ pub struct Overrides {
     pub admin_listen: Option<String>,
     /// `--data`.
     pub data_dir: Option<PathBuf>,
+    /// `--store URL`: a `postgresql://` URL selects the PostgreSQL engine.
+    pub store: Option<String>,
+    /// `--migrate`: apply the store's schema migrations at start.
+    pub migrate: bool,
 }
 
 /// The configuration file as written.
@@ -83,6 +87,30 @@ pub struct RawConfig {
     /// authority's rules.
     #[serde(default)]
     pub photo: crate::domain::photo::Thresholds,
+    /// Where the state lives.
+    #[serde(default)]
+    pub store: RawStore,
+}
+
+/// `[store]`: the storage engine. sled in `<data_dir>/db` unless `engine = "postgres"`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `sled` (default) or `postgres`.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// The PostgreSQL URL (libpq form; several hosts and `target_session_attrs` allowed).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// This node's name, unique among the nodes on one database.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Connections in the pool (default 16).
+    #[serde(default)]
+    pub pool_size: Option<usize>,
+    /// Apply the schema migrations at start.
+    #[serde(default)]
+    pub migrate: bool,
 }
 
 /// `[keys]`: PKCS#8 v1 PEM private key files, mode 0600, and either the root key (edld
@@ -303,6 +331,15 @@ impl RawConfig {
         if let Some(data) = &overrides.data_dir {
             self.data_dir.clone_from(data);
         }
+        if let Some(url) = &overrides.store {
+            if url.starts_with("postgresql://") || url.starts_with("postgres://") {
+                self.store.engine = Some("postgres".into());
+                self.store.url = Some(url.clone());
+            } else {
+                self.store.engine = Some(url.clone());
+            }
+        }
+        self.store.migrate |= overrides.migrate;
         self
     }
 }

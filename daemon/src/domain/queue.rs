@@ -110,6 +110,14 @@ impl Lanes {
         c.next.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// An entry was queued at `sequence`, a number handed out elsewhere (a database
+    /// sequence shared by several nodes).
+    pub(crate) fn queued(&self, lane: Lane, sequence: u64) {
+        let c = &self.lanes[lane.index()];
+        c.depth.fetch_add(1, Ordering::SeqCst);
+        c.next.fetch_max(sequence + 1, Ordering::SeqCst);
+    }
+
     /// An entry left the queue (issued or rejected) after `sequence` was taken.
     pub(crate) fn served(&self, lane: Lane, sequence: u64) {
         let c = &self.lanes[lane.index()];

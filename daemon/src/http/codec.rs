@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keys::UnixTime;
 use keys::jwk::{HolderJwk, JwkError};
 use keys::licence::LicenceNumber;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::domain::access::{ApiClient, LicenceField};
@@ -47,7 +47,28 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(
 
 /// A JSON answer.
 pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
-    let mut response = (status, value.to_string()).into_response();
+    json_bytes_response(status, value)
+}
+
+thread_local! {
+    /// Answers are serialized into this buffer and split off it: one allocation serves
+    /// many answers.
+    static ANSWER_BUFFER: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+/// A JSON answer serialized once into a reused buffer.
+pub(crate) fn json_bytes_response(status: StatusCode, value: &impl Serialize) -> Response {
+    use bytes::BufMut;
+    let body = ANSWER_BUFFER.with_borrow_mut(|buffer| {
+        if buffer.capacity() < 4096 {
+            buffer.reserve(64 << 10);
+        }
+        // Serializing a tree of strings, numbers and maps into memory cannot fail.
+        let _ = serde_json::to_writer(buffer.writer(), value);
+        buffer.split().freeze()
+    });
+    let mut response = (status, axum::body::Body::from(body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -241,23 +262,47 @@ pub(crate) fn credential_json(c: &CredentialRecord, base: &str) -> Value {
     })
 }
 
-/// The licence fields a role may see.
-pub(crate) fn licence_view(record: &LicenceRecord, fields: &[LicenceField]) -> Value {
-    let mut map = Map::new();
-    for field in fields {
-        let (name, value) = match field {
-            LicenceField::Number => ("number", json!(record.number)),
-            LicenceField::Name => ("name", json!(record.name)),
-            LicenceField::Classes => ("classes", json!(record.classes)),
-            LicenceField::Validity => ("validity", json!(record.validity)),
-            LicenceField::Authority => ("authority", json!(record.authority)),
-            LicenceField::State => ("state", json!(record.state)),
-            LicenceField::Points => ("points", json!(record.points)),
-            LicenceField::Photo => ("photo", json!(record.photo)),
-        };
-        map.insert(name.into(), value);
+/// The fields of a licence a role may see, serialized in name order (as
+/// [`licence_view`] gives them) without building a JSON tree.
+pub(crate) struct LicenceView<'a> {
+    /// The licence.
+    pub record: &'a LicenceRecord,
+    /// The fields to show.
+    pub fields: &'a [LicenceField],
+}
+
+impl Serialize for LicenceView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.record;
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        // Name order: authority, classes, name, number, photo, points, state, validity.
+        for field in [
+            LicenceField::Authority,
+            LicenceField::Classes,
+            LicenceField::Name,
+            LicenceField::Number,
+            LicenceField::Photo,
+            LicenceField::Points,
+            LicenceField::State,
+            LicenceField::Validity,
+        ] {
+            if !self.fields.contains(&field) {
+                continue;
+            }
+            match field {
+                LicenceField::Authority => map.serialize_entry("authority", &r.authority)?,
+                LicenceField::Classes => map.serialize_entry("classes", &r.classes)?,
+                LicenceField::Name => map.serialize_entry("name", &r.name)?,
+                LicenceField::Number => map.serialize_entry("number", &r.number)?,
+                LicenceField::Photo => map.serialize_entry("photo", &r.photo)?,
+                LicenceField::Points => map.serialize_entry("points", &r.points)?,
+                LicenceField::State => map.serialize_entry("state", &r.state)?,
+                LicenceField::Validity => map.serialize_entry("validity", &r.validity)?,
+            }
+        }
+        map.end()
     }
-    Value::Object(map)
 }
 
 /// The queue for operators.

@@ -18,6 +18,7 @@
 
 pub(crate) mod codec;
 pub(crate) mod date;
+pub(crate) mod first_request;
 pub(crate) mod handlers;
 pub(crate) mod identity;
 pub(crate) mod layers;

@@ -1,7 +1,8 @@
 //! Serving a router on a TCP listener: optional TLS 1.3 (rustls, ring provider) with
 //! optional client certificates, HTTP/1.1 with a header-read timeout and a cap on the
 //! request head, TCP_NODELAY, and a graceful stop that finishes in-flight requests. Every
-//! connection task is tracked and drained.
+//! connection task is tracked and drained. On the public listener a connection that opens
+//! with an issuance request is served on the issuance runtime (`first_request`).
 //!
 //! **Timeouts.** A client has `handshake_timeout` to finish its TLS handshake and
 //! `header_timeout` to send each request's line and headers (also while a kept-alive
@@ -10,19 +11,22 @@
 //! reading its answer) closes it. The request body's timeout and size limit are enforced
 //! per route in `http`.
 
+use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::response::Response;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -30,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::config::TlsFiles;
+use crate::http::first_request::{IssuanceRoutes, classify};
 use crate::http::identity::{CertificateRoles, PeerIdentity};
 
 /// How long in-flight requests get after a stop before connections are cut.
@@ -50,6 +55,18 @@ pub(crate) struct ServeOptions {
     pub handshake_timeout: Duration,
     /// Time a write may wait for the client to read.
     pub write_timeout: Duration,
+    /// Where connections that open with an issuance request are served (the public
+    /// listener's; none serves every connection here).
+    pub issuance: Option<IssuanceServing>,
+}
+
+/// The issuance runtime and the routes whose connections it serves.
+#[derive(Clone)]
+pub(crate) struct IssuanceServing {
+    /// The issuance runtime.
+    pub runtime: tokio::runtime::Handle,
+    /// The issuance routes.
+    pub routes: Arc<IssuanceRoutes>,
 }
 
 /// A TLS acceptor and what its client certificates stand for.
@@ -155,12 +172,12 @@ pub(crate) async fn serve(
         let tls = options.tls.clone();
         let router = router.clone();
         let handshake_timeout = options.handshake_timeout;
+        let issuance = options.issuance.clone();
+        let header_timeout = options.header_timeout;
         connections.spawn(async move {
             match tls {
                 None => {
-                    let service = TowerToHyperService::new(router);
-                    let conn = http.serve_connection(TokioIo::new(stream), service);
-                    let _ = watcher.watch(conn).await;
+                    dispatch(stream, router, http, watcher, issuance, header_timeout).await;
                 }
                 Some(tls) => {
                     let stream =
@@ -184,18 +201,15 @@ pub(crate) async fn serve(
                         .peer_certificates()
                         .and_then(|chain| chain.first())
                         .map(|cert| tls.client_roles.identify(cert.as_ref()));
-                    let service = TowerToHyperService::new(router.map_request(
-                        move |mut request: Request<Incoming>| {
-                            if let Some(identity) = &identity {
-                                request
-                                    .extensions_mut()
-                                    .insert::<PeerIdentity>(identity.clone());
-                            }
+                    let service = router.map_request(move |mut request: Request<Incoming>| {
+                        if let Some(identity) = &identity {
                             request
-                        },
-                    ));
-                    let conn = http.serve_connection(TokioIo::new(stream), service);
-                    let _ = watcher.watch(conn).await;
+                                .extensions_mut()
+                                .insert::<PeerIdentity>(identity.clone());
+                        }
+                        request
+                    });
+                    dispatch(stream, service, http, watcher, issuance, header_timeout).await;
                 }
             }
         });
@@ -209,6 +223,56 @@ pub(crate) async fn serve(
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
+}
+
+/// Serves one connection: on the issuance runtime when `issuance` is given and its first
+/// request asks for an issuance route, here otherwise.
+async fn dispatch<I, S>(
+    io: I,
+    service: S,
+    http: hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+    issuance: Option<IssuanceServing>,
+    header_timeout: Duration,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let Some(issuance) = issuance else {
+        return run_connection(io, service, http, watcher).await;
+    };
+    let Some((io, on_issuance)) = classify(io, &issuance.routes, header_timeout).await else {
+        return;
+    };
+    if on_issuance {
+        let _ = issuance
+            .runtime
+            .spawn(run_connection(io, service, http, watcher))
+            .await;
+    } else {
+        run_connection(io, service, http, watcher).await;
+    }
+}
+
+async fn run_connection<I, S>(
+    io: I,
+    service: S,
+    http: hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    let _ = watcher.watch(conn).await;
 }
 
 /// Completes once `stop` turns true (or its sender is gone).

@@ -4,13 +4,13 @@
 //! audit` while edld is stopped) and inside the running daemon (admin listener).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::audit::AuditRecord;
 use crate::domain::audit::chain::{self, Checker, Head};
+use crate::store::lookups::files::{Closed, FsSegments};
 use crate::store::lookups::{LOOKUPS_FILE, segments};
 use crate::store::{Store, StoreError};
 
@@ -41,7 +41,7 @@ pub(crate) struct ChainReport {
 /// Where and why a chain breaks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BrokenAt {
-    /// The record number, from 1 (in the lookup log: its line number).
+    /// The record number, from 1 (in the lookup log: counted across its segments).
     pub record: u64,
     /// Why, for a person.
     pub reason: String,
@@ -167,7 +167,7 @@ pub(crate) async fn verify(store: &dyn Store, lookups: &Path) -> Result<VerifyRe
     let changes = check_changes(store).await?;
     let path = lookups.to_owned();
     let (lookup_chain, closed) =
-        blocking(move || unrotated(&path, || chain::check(lookup_lines(&path)?))).await?;
+        blocking(move || unrotated(&path, || chain::check(lookup_records(&path)?))).await?;
     let closed = closed.len();
     let location = match closed {
         0 => lookups.display().to_string(),
@@ -201,7 +201,7 @@ pub(crate) async fn query(
     let ((lookups, skipped), _) = blocking(move || {
         unrotated(&path, || {
             let mut skipped = 0;
-            let selected = select(lookup_lines(&path)?, &wanted, &mut skipped)?;
+            let selected = select(lookup_records(&path)?, &wanted, &mut skipped)?;
             Ok((selected, skipped))
         })
     })
@@ -248,7 +248,7 @@ async fn blocking<T: Send + 'static>(
 fn unrotated<T>(
     lookups: &Path,
     mut read: impl FnMut() -> Result<T, StoreError>,
-) -> Result<(T, Vec<(u64, PathBuf)>), StoreError> {
+) -> Result<(T, Vec<Closed>), StoreError> {
     let segments = || match lookups.parent() {
         Some(dir) => segments(dir),
         None => Ok(Vec::new()),
@@ -313,43 +313,12 @@ fn report(name: &str, location: String, result: Result<Head, chain::Break>) -> C
     }
 }
 
-/// The whole lines of the lookup log, its closed segments first (see
-/// [`segments`]) and then `path`, the segment being written, as (record number,
-/// bytes without the newline), numbered on across the files. A last line still being
-/// written (no newline yet) is left out. A missing file is empty.
-pub(crate) fn lookup_lines(
+/// The records of the lookup log whose segment being written is `path`: its closed
+/// segments first, then that one, as (record number, stored bytes), numbered on across
+/// the segments. A record still being written is left out. A missing log is empty.
+pub(crate) fn lookup_records(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + use<>, StoreError> {
-    let mut files: Vec<PathBuf> = match path.parent() {
-        Some(dir) => segments(dir)?.into_iter().map(|(_, p)| p).collect(),
-        None => Vec::new(),
-    };
-    files.push(path.to_owned());
-    let mut files = files.into_iter();
-    let mut reader: Option<BufReader<std::fs::File>> = None;
-    let mut number = 0u64;
-    Ok(std::iter::from_fn(move || {
-        loop {
-            let Some(r) = reader.as_mut() else {
-                let next = files.next()?;
-                match std::fs::File::open(&next) {
-                    Ok(f) => reader = Some(BufReader::new(f)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Some(Err(e.into())),
-                }
-                continue;
-            };
-            let mut line = Vec::new();
-            match r.read_until(b'\n', &mut line) {
-                Ok(0) => reader = None,
-                Ok(_) if line.last() != Some(&b'\n') => reader = None,
-                Ok(_) => {
-                    line.pop();
-                    number += 1;
-                    return Some(Ok((number, line)));
-                }
-                Err(e) => return Some(Err(e.into())),
-            }
-        }
-    }))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::store::lookups::records(Box::new(FsSegments::new(dir)))
 }

@@ -58,10 +58,12 @@ impl Service {
         if purpose.is_none() && purpose_required(caller.role) {
             return Err(LookupError::PurposeRequired(caller.role));
         }
+        let started = self.clock.monotonic();
         let (credential, licence) = self.store.lookup(id).await?.ok_or(LookupError::NotFound)?;
         let now = self.now();
         let status = issue::live_status(&credential, &licence, now);
         if caller.role.is_relying_party() {
+            let audit_started = self.clock.monotonic();
             self.lookups
                 .record(
                     caller,
@@ -72,7 +74,13 @@ impl Service {
                     purpose,
                 )
                 .await?;
+            let waited = self.clock.monotonic().saturating_sub(audit_started);
+            self.metrics
+                .lookup_audit_wait_seconds
+                .observe(waited.as_secs_f64());
         }
+        let took = self.clock.monotonic().saturating_sub(started);
+        self.metrics.lookup_seconds.observe(took.as_secs_f64());
         Ok(StatusView {
             credential,
             licence,

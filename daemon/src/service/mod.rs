@@ -106,7 +106,12 @@ impl Service {
         std::fs::create_dir_all(&photos_dir)
             .with_context(|| format!("creating {}", photos_dir.display()))?;
         let clients = ApiClients::new(store.clients().await?);
-        let lookups = LookupLog::open(&config.data_dir.join("audit"), clock.clone())?;
+        let lookups = LookupLog::open_with(
+            &config.data_dir.join("audit"),
+            clock.clone(),
+            crate::store::lookups::SEGMENT_BYTES,
+            Some(metrics.clone()),
+        )?;
         let throttles = Throttles::restore(config, store.as_ref(), clock.clone()).await?;
         metrics.set_limits(&throttles.settings());
         let status_lists =

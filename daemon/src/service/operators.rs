@@ -20,6 +20,9 @@ use crate::store::{Store, StoreError};
 /// The throttle in force, behind a mutex held only for O(1) arithmetic.
 pub struct Throttles {
     throttle: Mutex<Throttle<GovernorClock>>,
+    /// The settings operators set for the whole cluster, and how many nodes share them
+    /// (the throttle runs on this node's share; see `ThrottleSettings::share`).
+    cluster: Mutex<(ThrottleSettings, u64)>,
     clock: Arc<dyn Clock>,
     /// Serializes operator changes: each is audited with the settings it replaced.
     change: tokio::sync::Mutex<()>,
@@ -71,6 +74,7 @@ impl Throttles {
         throttle.set_step_cap(config.issuance_batch as u64);
         Ok(Throttles {
             throttle: Mutex::new(throttle),
+            cluster: Mutex::new((settings, 1)),
             clock,
             change: tokio::sync::Mutex::new(()),
         })
@@ -86,9 +90,22 @@ impl Throttles {
         self.clock.monotonic()
     }
 
-    /// The settings in force.
+    /// The settings in force for the whole cluster (on one node, the node's own).
     pub fn settings(&self) -> ThrottleSettings {
-        self.lock().settings()
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// How many nodes share the settings now.
+    pub fn nodes(&self) -> u64 {
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Puts `settings` in force for the cluster, this node running its share of `nodes`.
+    pub fn apply(&self, settings: ThrottleSettings, nodes: u64) {
+        let nodes = nodes.max(1);
+        *self.cluster.lock().unwrap_or_else(|p| p.into_inner()) = (settings, nodes);
+        let now = self.now();
+        self.lock().retune(now, settings.share(nodes));
     }
 
     /// Admission's verdict on an application by `client` for `licence` joining `lane`,
@@ -189,7 +206,7 @@ impl Service {
         let detail = serde_json::Value::Object(detail).to_string();
         let audit = AuditRecord::change(caller, self.now(), "throttle.set", None, Some(&detail));
         self.store.change_throttle(new, audit).await?;
-        self.throttles.lock().retune(self.throttles.now(), new);
+        self.throttles.apply(new, self.throttles.nodes());
         self.metrics.set_limits(&new);
         self.history.changed(caller, self.now(), &moved);
         self.signer.wake();
@@ -198,6 +215,33 @@ impl Service {
             settings: new,
             moved,
         })
+    }
+
+    /// Follows the other nodes on a shared store: the throttle settings another node
+    /// stored (when `changed`), and this node's share of them as nodes come and go.
+    pub async fn follow_cluster(&self, changed: bool) {
+        let _serial = self.throttles.change.lock().await;
+        let nodes = self.store.live_nodes();
+        let mut settings = self.throttles.settings();
+        if changed {
+            match self.store.throttle_settings().await {
+                Ok(Some(stored)) => settings = stored,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the throttle settings another node stored")
+                }
+            }
+        }
+        if nodes == self.throttles.nodes() && settings == self.throttles.settings() {
+            return;
+        }
+        tracing::info!(
+            nodes,
+            "throttle: this node runs its share of the cluster's settings"
+        );
+        self.throttles.apply(settings, nodes);
+        self.metrics.set_limits(&settings);
+        self.signer.wake();
     }
 
     /// The queue now, for operators.

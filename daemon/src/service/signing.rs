@@ -250,7 +250,8 @@ fn step(
         taken[entry.lane.index()] += 1;
     }
     let tickets: Vec<Ticket> = claim.entries.iter().map(|e| e.ticket).collect();
-    let signed = sign(service, claim).inspect_err(|_| service.store.release_claim(&tickets))?;
+    let signed =
+        sign(service, runtime, claim).inspect_err(|_| service.store.release_claim(&tickets))?;
     let count = signed.step.issued.len() as u64;
     service.signer.in_flight.fetch_add(count, Ordering::SeqCst);
     let done = runtime.spawn(complete(service.clone(), signed, count));
@@ -268,7 +269,11 @@ struct Signed {
 /// Decides and signs every claimed entry: an issuable application gets a credential with
 /// a fresh status list index and supersedes the licence's earlier ones; one that cannot be
 /// issued is rejected with the reason; a stale entry is only served.
-fn sign(service: &Arc<Service>, claim: Claim) -> Result<Signed, StoreError> {
+fn sign(
+    service: &Arc<Service>,
+    runtime: &tokio::runtime::Handle,
+    claim: Claim,
+) -> Result<Signed, StoreError> {
     let now = service.clock.now();
     let mut step = CompletedStep::default();
     let mut superseded_values = Vec::new();
@@ -320,9 +325,11 @@ fn sign(service: &Arc<Service>, claim: Claim) -> Result<Signed, StoreError> {
             }
         }
     }
-    let allocations = service
-        .store
-        .allocate_indices(issuable.len(), service.status_lists.max_lists())?;
+    let allocations = runtime.block_on(
+        service
+            .store
+            .allocate_indices(issuable.len(), service.status_lists.max_lists()),
+    )?;
     service
         .status_lists
         .open_through(service.store.list_count());

@@ -77,15 +77,15 @@ macro_rules! conformance_tests {
 }
 pub(crate) use conformance_tests;
 
-const AT: UnixTime = UnixTime(1_900_000_000);
+pub(crate) const AT: UnixTime = UnixTime(1_900_000_000);
 
-fn number(n: u16) -> LicenceNumber {
+pub(crate) fn number(n: u16) -> LicenceNumber {
     let birth =
         time::Date::from_calendar_date(1980, time::Month::January, 1).unwrap_or(time::Date::MIN);
     LicenceNumber::from_parts(110_105, birth, n).unwrap()
 }
 
-fn record(n: u16, classes: &str, photo: bool) -> LicenceRecord {
+pub(crate) fn record(n: u16, classes: &str, photo: bool) -> LicenceRecord {
     let line = RegistryLine {
         number: Some(number(n).to_string()),
         name: format!("Holder {n}"),
@@ -106,18 +106,18 @@ fn caller(role: Role) -> Caller {
     }
 }
 
-fn actor(role: Role) -> Actor {
+pub(crate) fn actor(role: Role) -> Actor {
     Actor {
         caller: caller(role),
         at: AT,
     }
 }
 
-fn ticket(n: u8) -> Ticket {
+pub(crate) fn ticket(n: u8) -> Ticket {
     Ticket([n; 16])
 }
 
-async fn put(store: &dyn Store, record: LicenceRecord) -> crate::store::LicenceChanged {
+pub(crate) async fn put(store: &dyn Store, record: LicenceRecord) -> crate::store::LicenceChanged {
     store
         .change_licence(LicenceChange {
             number: record.number.clone(),
@@ -129,7 +129,7 @@ async fn put(store: &dyn Store, record: LicenceRecord) -> crate::store::LicenceC
         .unwrap()
 }
 
-async fn admit(
+pub(crate) async fn admit(
     store: &dyn Store,
     t: Ticket,
     licence: LicenceNumber,
@@ -172,7 +172,7 @@ fn uploaded() -> Photo {
 }
 
 /// Signs nothing: a credential record for a claimed application, as the signer makes one.
-fn credential(app: &Application, id: u8, list: u32, index: u32) -> CredentialRecord {
+pub(crate) fn credential(app: &Application, id: u8, list: u32, index: u32) -> CredentialRecord {
     CredentialRecord {
         id: hex::encode([id; 16]),
         licence: app.licence.clone(),
@@ -189,7 +189,11 @@ fn credential(app: &Application, id: u8, list: u32, index: u32) -> CredentialRec
 
 /// Claims the front of the first-applications lane and issues each claimed application,
 /// superseding the licence's earlier credentials: what the drain does, without signing.
-async fn issue_front(store: &dyn Store, take: u64, first_id: u8) -> Vec<CredentialRecord> {
+pub(crate) async fn issue_front(
+    store: &dyn Store,
+    take: u64,
+    first_id: u8,
+) -> Vec<CredentialRecord> {
     let claim = store.claim_step([0, take, take]).await.unwrap();
     let mut step = CompletedStep::default();
     let mut issued = Vec::new();
@@ -198,7 +202,7 @@ async fn issue_front(store: &dyn Store, take: u64, first_id: u8) -> Vec<Credenti
         let (Some(mut app), Some(licence)) = (entry.application, entry.licence) else {
             continue;
         };
-        let allocation = store.allocate_indices(1, u32::MAX).unwrap();
+        let allocation = store.allocate_indices(1, u32::MAX).await.unwrap();
         let (list, index) = allocation.indices[0];
         let c = credential(&app, first_id + n as u8, list, index);
         app.issue(c.id.clone(), AT).unwrap();
@@ -912,7 +916,7 @@ pub(crate) async fn status_indices_are_never_handed_out_twice(engine: &dyn Engin
         .unwrap();
     let issued = issue_front(store.as_ref(), 1, 50).await.remove(0);
     let mut seen = std::collections::HashSet::from([(issued.list, issued.index)]);
-    let more = store.allocate_indices(2_000, u32::MAX).unwrap();
+    let more = store.allocate_indices(2_000, u32::MAX).await.unwrap();
     assert_eq!(more.indices.len(), 2_000);
     for index in more.indices {
         assert!(seen.insert(index), "{index:?} handed out twice");
@@ -930,7 +934,7 @@ pub(crate) async fn status_indices_are_never_handed_out_twice(engine: &dyn Engin
         }]
     );
     for _ in 0..20 {
-        let a = store.allocate_indices(1_000, u32::MAX).unwrap();
+        let a = store.allocate_indices(1_000, u32::MAX).await.unwrap();
         assert!(!a.indices.contains(&(issued.list, issued.index)));
     }
     store.close().await.unwrap();

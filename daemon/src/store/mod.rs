@@ -10,6 +10,7 @@
 
 pub(crate) mod files;
 pub(crate) mod lookups;
+pub(crate) mod postgres;
 pub(crate) mod sled;
 
 #[cfg(test)]
@@ -143,7 +144,7 @@ pub trait Store: Send + Sync + 'static {
     /// Allocates `n` fresh, never-used status list indices at random in the newest list,
     /// opening a new list when it is half full and fewer than `max_lists` exist. Fewer
     /// than `n` when the allowed lists are full (see [`Store::index_room`]).
-    fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations>;
+    async fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations>;
 
     /// How many indices may still be allocated within `max_lists` lists.
     fn index_room(&self, max_lists: u32) -> u64;
@@ -224,6 +225,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the engine can still make writes durable.
     fn healthy(&self) -> bool;
+
+    /// How many nodes serve this state now, this one included (1 for an engine only one
+    /// node opens): they share the cluster-wide throttle settings.
+    fn live_nodes(&self) -> u64 {
+        1
+    }
+
+    /// For an engine several nodes share: a value bumped whenever some node changed the
+    /// throttle settings (read them again with [`Store::throttle_settings`]).
+    fn throttle_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// What `/readyz` reports of the engine: its name, and for a database whether it
+    /// answers and which schema version it holds.
+    fn readiness(&self) -> serde_json::Value {
+        serde_json::json!({"engine": "sled", "durable": self.healthy()})
+    }
 
     /// Makes everything durable and stops; commands fail afterwards.
     async fn close(&self) -> StoreResult<()>;

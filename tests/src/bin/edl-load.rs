@@ -81,6 +81,14 @@ struct Args {
     /// stands for remote clients, whose CPU is not this machine's.
     #[arg(long)]
     low_priority_flood: bool,
+    /// Keep the state in the (empty) PostgreSQL database at this `postgresql://` URL
+    /// instead of sled in a temporary directory.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// Run everything twice in this run, on sled and then on a throwaway PostgreSQL
+    /// (started from Debian's binaries), and end with both engines' figures side by side.
+    #[arg(long)]
+    compare: bool,
 }
 
 /// Credentials issued before the measurements, for the live-status phases to look up.
@@ -88,6 +96,26 @@ const STATUS_CREDENTIALS: usize = 2_000;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if !args.compare {
+        return measure(&args, args.store.clone());
+    }
+    let server = daemon::testing::postgres::TestPostgres::start()?;
+    for store in [None, Some(server.database()?)] {
+        measure(&args, store)?;
+    }
+    println!(
+        "\nside by side (same run, same machine):\n{}",
+        tests::figures::table()
+    );
+    Ok(())
+}
+
+/// Every phase on one engine: sled in a temporary directory (`store` none) or the
+/// PostgreSQL database at `store`.
+fn measure(args: &Args, store: Option<String>) -> anyhow::Result<()> {
+    let engine = if store.is_some() { "postgres" } else { "sled" };
+    tests::figures::engine(engine);
+    println!("== {engine} ==");
     let runtime = |name: &str, low: bool| {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(2).thread_name(name).enable_all();
@@ -110,19 +138,20 @@ fn main() -> anyhow::Result<()> {
     let flooders = licence_numbers(20_000, 330_108);
     let dir = tempfile::tempdir()?;
     serving.block_on(async {
-        preload(&dir, &numbers, false).await?;
-        preload(&dir, &backlog, true).await?;
-        preload(&dir, &flooders, false).await
+        preload(&dir, store.as_deref(), &numbers, false).await?;
+        preload(&dir, store.as_deref(), &backlog, true).await?;
+        preload(&dir, store.as_deref(), &flooders, false).await
     })?;
     let options = || Options {
         tls: true,
         batch: args.batch,
         coalesce: Duration::from_millis(1000),
+        store: store.clone(),
         ..Options::default()
     };
     let d = serving.block_on(TestDaemon::start_with(options(), dir, None))?;
     let result = clients.block_on(phases(
-        &args,
+        args,
         &d,
         numbers,
         backlog.len(),
@@ -133,14 +162,15 @@ fn main() -> anyhow::Result<()> {
     result?;
     if !args.isolation_only {
         // A restart on the run's data: the status lists are rebuilt from every credential.
-        let credentials =
-            serving.block_on(daemon::testing::credential_count(&dir.path().join("data")))?;
+        let credentials = serving.block_on(daemon::testing::credential_count(
+            &dir.path().join("data"),
+            store.as_deref(),
+        ))?;
         let started = Instant::now();
         let d = serving.block_on(TestDaemon::start_with(options(), dir, None))?;
-        println!(
-            "restart with {credentials} credentials in the store: ready after {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
+        let ready = started.elapsed().as_secs_f64();
+        println!("restart with {credentials} credentials in the store: ready after {ready:.2} s");
+        tests::figures::note("restart: seconds to ready", format!("{ready:.2}"));
         serving.block_on(d.stop())?;
     }
     Ok(())
@@ -288,10 +318,19 @@ async fn capacity(
         1e3 * (issue_secs - accept_secs),
         count / issue_secs,
     );
+    tests::figures::note(
+        "intake: accepted/s (202, durable)",
+        format!("{:.0}", count / accept_secs),
+    );
+    tests::figures::note(
+        "intake + drain: issued/s",
+        format!("{:.0}", count / issue_secs),
+    );
 
     // Capacity rounds: queue a batch with the drain paused, measure the raw rate while the
     // daemon idles, then time the drain.
     let mut ratios = Vec::new();
+    let mut rates = Vec::new();
     for (round, chunk) in chunks.enumerate() {
         pause(d, true).await?;
         let accept_secs = submit(d, args.connections, chunk).await?;
@@ -306,12 +345,20 @@ async fn capacity(
             .as_secs_f64();
         let issued_rate = count as f64 / drain_secs;
         ratios.push(issued_rate / raw);
+        rates.push(issued_rate);
         println!(
             "round {}: {count} accepted with the drain paused in {accept_secs:.2} s = {:.0}/s; raw sign + durable store {raw:.0}/s; \
              issued in {drain_secs:.2} s = {issued_rate:.0}/s = {:.0}% of raw",
             round + 1,
             count as f64 / accept_secs,
             100.0 * issued_rate / raw,
+        );
+    }
+    if !rates.is_empty() {
+        rates.sort_by(f64::total_cmp);
+        tests::figures::note(
+            "issuance from a full queue: issued/s (median)",
+            format!("{:.0}", rates[rates.len() / 2]),
         );
     }
     if !ratios.is_empty() {
@@ -368,6 +415,18 @@ async fn live_status(args: &Args, d: &TestDaemon, ids: &Arc<Vec<String>>) -> any
         args.connections,
         ms(percentile(&latencies, 0.50)),
         ms(percentile(&latencies, 0.99))
+    );
+    tests::figures::note(
+        "live status (officer): req/s",
+        format!("{:.0}", latencies.len() as f64 / secs),
+    );
+    tests::figures::note(
+        "live status: p50 ms",
+        format!("{:.2}", ms(percentile(&latencies, 0.50))),
+    );
+    tests::figures::note(
+        "live status: p99 ms",
+        format!("{:.2}", ms(percentile(&latencies, 0.99))),
     );
     // A new connection: the server closes connections idle longer than its header timeout.
     let mut admin = d.admin_client().await?;
@@ -555,6 +614,10 @@ async fn isolation(
         ms(percentile(&flooded, 0.50)),
         ms(p99_flooded),
     );
+    tests::figures::note(
+        "isolation: live-status p99 ms alone / under flood",
+        format!("{:.2} / {:.2}", ms(p99_alone), ms(p99_flooded)),
+    );
     println!(
         "isolation: p99 ratio flood/no-flood = {:.2} (aim <= 1.25); live-status rejections: {} ({} without flood, {} under the flood; {} + {} requests)",
         p99_flooded.as_secs_f64() / p99_alone.as_secs_f64().max(1e-9),
@@ -647,6 +710,7 @@ fn backlog_ticket(i: usize) -> String {
 /// `queued`, each licence also gets an application waiting in the queue.
 async fn preload(
     dir: &tempfile::TempDir,
+    store: Option<&str>,
     numbers: &[LicenceNumber],
     queued: bool,
 ) -> anyhow::Result<()> {
@@ -661,6 +725,7 @@ async fn preload(
         .collect::<anyhow::Result<Vec<_>>>()?;
     daemon::testing::preload(
         &dir.path().join("data"),
+        store,
         records,
         queued,
         "edl-load",

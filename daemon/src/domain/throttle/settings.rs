@@ -27,6 +27,31 @@ pub struct ThrottleSettings {
     pub paused: bool,
 }
 
+impl ThrottleSettings {
+    /// One node's share of these cluster-wide settings when `nodes` nodes serve one
+    /// state: every rate and burst divided among them (a burst never below 1), so the
+    /// nodes together drain and admit what the operator set. Per-client and per-licence
+    /// limits are divided too: a client's requests may reach any node.
+    pub(crate) fn share(&self, nodes: u64) -> ThrottleSettings {
+        if nodes <= 1 {
+            return *self;
+        }
+        let n = nodes as f64;
+        let burst = |b: u32| (b / nodes.min(u64::from(u32::MAX)) as u32).max(1);
+        let mut share = *self;
+        share.drain.rate /= n;
+        share.drain.burst = burst(share.drain.burst);
+        let admission = &mut share.admission;
+        admission.client.per_second /= n;
+        admission.client.burst = burst(admission.client.burst);
+        admission.licence.per_second /= n;
+        admission.licence.burst = burst(admission.licence.burst);
+        admission.intake.rate /= n;
+        admission.intake.burst = burst(admission.intake.burst);
+        share
+    }
+}
+
 impl Default for ThrottleSettings {
     /// Defaults sized for one 2-core machine: signing at 1 000/s, any one client (a gateway
     /// applies for millions of holders) at 5 000/s, a licence twice a minute, intake at

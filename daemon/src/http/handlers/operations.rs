@@ -16,14 +16,17 @@ pub(crate) async fn healthz() -> Response {
 }
 
 /// `GET /readyz`: the trust list and status lists are signed, and the store can make
-/// writes durable.
+/// writes durable (for PostgreSQL: the database answers and holds this edld's schema).
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let service = &state.service;
     let ready = !service.trust_list().bytes.is_empty()
         && service.status_lists.signed_count() > 0
         && service.store.healthy();
     if ready {
-        json_response(StatusCode::OK, &json!({"status": "ready"}))
+        json_response(
+            StatusCode::OK,
+            &json!({"status": "ready", "store": service.store.readiness()}),
+        )
     } else {
         Problem::unavailable(1).into_response()
     }

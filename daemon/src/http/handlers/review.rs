@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::domain::access::{Caller, LicenceField};
 use crate::domain::photo::Outcome;
-use crate::http::codec::{application_json, json_body, json_response, licence_view, parse_ticket};
+use crate::http::codec::{LicenceView, application_json, json_body, json_response, parse_ticket};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
@@ -43,7 +43,13 @@ pub(crate) async fn reviews(
             });
             if let Some(map) = body.as_object_mut() {
                 if let Some(record) = &item.licence {
-                    map.insert("licence".into(), licence_view(record, REVIEWER_FIELDS));
+                    map.insert(
+                        "licence".into(),
+                        json!(LicenceView {
+                            record,
+                            fields: REVIEWER_FIELDS,
+                        }),
+                    );
                 }
                 if let Some(outcome) = &item.precheck {
                     map.insert("precheck".into(), precheck_json(outcome));

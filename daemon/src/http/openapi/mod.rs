@@ -282,7 +282,10 @@ fn schemas() -> Value {
             "queue": {"$ref": "#/components/schemas/QueueStats"},
             "changed": {"type": "object", "description": "after a change: old and new value by name"}}},
         "ThrottleChange": throttle_change(),
-        "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
+        "Health": {"type": "object", "properties": {
+            "status": {"type": "string"},
+            "store": {"type": "object", "description": "readyz: the storage engine (`engine`: sled or postgres; for postgres `reachable` and `schema_version`)"}
+        }},
         "QueueStats": {"type": "object", "properties": {
             "depth": {"type": "integer"}, "lanes": {"type": "object"},
             "drain_rate_per_second": {"type": "number", "nullable": true},

@@ -17,7 +17,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     Operation {
         method: "get",
         path: "/readyz",
-        summary: "Readiness: store open, trust list and status lists signed",
+        summary: "Readiness: store open (database reachable and migrated), trust list and status lists signed",
         tag: "operations",
         body: None,
         ok: &[(200, JSON, "Health")],

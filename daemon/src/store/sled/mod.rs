@@ -337,7 +337,7 @@ impl Store for SledStore {
         }
     }
 
-    fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations> {
+    async fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations> {
         let mut allocator = self.allocator.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Allocations::default();
         for _ in 0..n {

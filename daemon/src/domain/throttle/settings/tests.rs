@@ -96,3 +96,24 @@ fn settings_round_trip_through_json() {
     let json = serde_json::to_string(&s).unwrap();
     assert_eq!(serde_json::from_str::<ThrottleSettings>(&json).unwrap(), s);
 }
+
+#[test]
+fn nodes_share_the_cluster_rates() {
+    let s = ThrottleSettings::default();
+    assert_eq!(s.share(1), s, "one node runs the settings as set");
+    let half = s.share(2);
+    assert_eq!(half.drain.rate * 2.0, s.drain.rate);
+    assert_eq!(half.admission.intake.rate * 2.0, s.admission.intake.rate);
+    assert_eq!(
+        half.admission.client.per_second * 2.0,
+        s.admission.client.per_second
+    );
+    assert_eq!(half.drain.burst, s.drain.burst / 2);
+    // Bursts never fall below one; what is not a rate is not divided.
+    let many = s.share(1_000);
+    assert_eq!(many.admission.licence.burst, 1);
+    assert_eq!(
+        (many.max_in_flight, many.weights),
+        (s.max_in_flight, s.weights)
+    );
+}

@@ -1,0 +1,523 @@
+//! The PostgreSQL engine's drain: claims of queue rows (`FOR UPDATE SKIP LOCKED`, leased
+//! to this store), a whole step completed in one transaction of a few batched statements
+//! that write only the rows the step still holds, status list indices allocated in the
+//! database, and the queue's counters restored at start.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::Object;
+use keys::UnixTime;
+use rand_core::OsRng;
+
+use super::{
+    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, encode, execute, query, record,
+    ticket, transaction,
+};
+use crate::domain::application::{Application, ApplicationState, Ticket};
+use crate::domain::issue::CredentialRecord;
+use crate::domain::queue::{Lane, LaneRestore, Lanes};
+use crate::domain::registry::LicenceRecord;
+use crate::domain::status_index::Allocator;
+use crate::store::{
+    Allocations, Claim, Claimed, Completed, CompletedStep, StoreError, StoreResult,
+};
+
+/// The queue's counters from the database: each lane's waiting entries and how far it was
+/// served, and the applications waiting for the opening.
+pub(super) async fn restore_lanes(client: &Object) -> StoreResult<Lanes> {
+    let rows = client
+        .query(
+            "SELECT l.lane, l.served, \
+                 (SELECT count(*) FROM queue q WHERE q.lane = l.lane), \
+                 (SELECT min(sequence) FROM queue q WHERE q.lane = l.lane), \
+                 (SELECT max(sequence) FROM queue q WHERE q.lane = l.lane) \
+             FROM lanes l",
+            &[],
+        )
+        .await
+        .map_err(db_error)?;
+    let mut per_lane = [LaneRestore::default(); 3];
+    for row in &rows {
+        let index: i16 = col(row, 0)?;
+        let served: i64 = col(row, 1)?;
+        let depth: i64 = col(row, 2)?;
+        let first: Option<i64> = col(row, 3)?;
+        let last: Option<i64> = col(row, 4)?;
+        if let Some(slot) = per_lane.get_mut(index as usize) {
+            *slot = LaneRestore {
+                last: served.max(last.unwrap_or(0)) as u64,
+                first_waiting: first.map(|f| f as u64),
+                depth: depth as u64,
+            };
+        }
+    }
+    let rows = client
+        .query(
+            "SELECT preopen, count(*) FROM applications WHERE preopen IS NOT NULL \
+             GROUP BY preopen",
+            &[],
+        )
+        .await
+        .map_err(db_error)?;
+    let mut unordered = [0u64; 3];
+    for row in &rows {
+        let lane: i16 = col(row, 0)?;
+        let n: i64 = col(row, 1)?;
+        if let Some(slot) = unordered.get_mut(lane as usize) {
+            *slot = n as u64;
+        }
+    }
+    Ok(Lanes::restore(per_lane, unordered))
+}
+
+/// The status list indices every node has taken.
+pub(super) async fn restore_allocator(client: &Object) -> StoreResult<Allocator> {
+    let rows = client
+        .query("SELECT list, idx FROM status_indices", &[])
+        .await
+        .map_err(db_error)?;
+    let taken = rows
+        .iter()
+        .map(|r| Ok((col::<i32>(r, 0)? as u32, col::<i32>(r, 1)? as u32)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Allocator::restore(taken))
+}
+
+/// Claims up to `n` rows of one lane for `instance`: rows nobody holds, rows whose lease
+/// lapsed, and rows this store gave back.
+const CLAIM: &str = "WITH picked AS ( \
+        SELECT lane, sequence FROM queue \
+        WHERE lane = $1 AND (claimed_by IS NULL \
+            OR claimed_at < now() - make_interval(secs => $3) \
+            OR (claimed_by = $2 AND ticket = ANY($4))) \
+        ORDER BY sequence LIMIT $5 \
+        FOR UPDATE SKIP LOCKED) \
+    UPDATE queue q SET claimed_by = $2, claimed_at = now() \
+    FROM picked WHERE q.lane = picked.lane AND q.sequence = picked.sequence \
+    RETURNING q.sequence, q.ticket";
+
+impl PgStore {
+    /// [`crate::store::Store::claim_step`].
+    pub(super) async fn claim(&self, take: [u64; 3]) -> StoreResult<Claim> {
+        let released: Vec<Vec<u8>> = self.released().iter().map(|t| t.0.to_vec()).collect();
+        let instance = self.instance.to_vec();
+        let lease = CLAIM_LEASE_SECONDS as f64;
+        let claimed = transaction!(self, StoreError, |tx| {
+            let per_lane = Lane::ALL.map(|lane| {
+                let n = i64::try_from(take[lane.index()]).unwrap_or(i64::MAX);
+                let lane_index = lane.index() as i16;
+                let (tx, instance, released) = (&tx, &instance, &released);
+                async move {
+                    if n == 0 {
+                        return Ok(Vec::new());
+                    }
+                    query(tx, CLAIM, &[&lane_index, instance, &lease, released, &n]).await
+                }
+            });
+            let [a, b, c] = per_lane;
+            let (a, b, c) = tokio::join!(a, b, c);
+            let mut entries = Vec::new();
+            for (lane, rows) in Lane::ALL.into_iter().zip([a?, b?, c?]) {
+                let mut lane_entries = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let sequence: i64 = row.try_get(0)?;
+                    let t: Vec<u8> = row.try_get(1)?;
+                    lane_entries.push((sequence as u64, t));
+                }
+                lane_entries.sort_unstable_by_key(|(s, _)| *s);
+                entries.extend(lane_entries.into_iter().map(|(s, t)| (lane, s, t)));
+            }
+            Ok(entries)
+        })?;
+        let mut tickets = Vec::with_capacity(claimed.len());
+        let mut entries = Vec::with_capacity(claimed.len());
+        for (lane, sequence, bytes) in claimed {
+            let t = ticket(&bytes)?;
+            tickets.push(bytes);
+            entries.push((lane, sequence, t));
+        }
+        {
+            let mut released = self.released();
+            for (_, _, t) in &entries {
+                released.remove(t);
+            }
+        }
+        if entries.is_empty() {
+            return Ok(Claim::default());
+        }
+        // What signing needs, read once: only the drain moves an application out of
+        // `Queued { lane, sequence }`, and the licence is compared again on completion.
+        let client = self.client().await?;
+        let apps = client.prepare_cached(
+            "SELECT a.ticket, a.record, l.record FROM applications a \
+             LEFT JOIN licences l ON l.number = a.licence WHERE a.ticket = ANY($1)",
+        );
+        let creds = client.prepare_cached(
+            "SELECT c.licence, c.record FROM credentials c WHERE c.licence IN \
+             (SELECT licence FROM applications WHERE ticket = ANY($1)) ORDER BY c.created DESC",
+        );
+        let (apps, creds) = tokio::join!(apps, creds);
+        let (apps, creds) = (
+            apps.map_err(|e| self.failed(e))?,
+            creds.map_err(|e| self.failed(e))?,
+        );
+        let (app_rows, cred_rows) =
+            tokio::join!(async { client.query(&apps, &[&tickets]).await }, async {
+                client.query(&creds, &[&tickets]).await
+            });
+        let app_rows = app_rows.map_err(|e| self.failed(e))?;
+        let cred_rows = cred_rows.map_err(|e| self.failed(e))?;
+        let mut found: HashMap<Ticket, (Application, Option<LicenceRecord>)> = HashMap::new();
+        for row in &app_rows {
+            let t = ticket(&col::<Vec<u8>>(row, 0)?)?;
+            let app: Application = record(row, 1, "application")?;
+            let licence: Option<serde_json::Value> = col(row, 2)?;
+            let licence = licence.map(|v| super::decode(v, "licence")).transpose()?;
+            found.insert(t, (app, licence));
+        }
+        let mut credentials: HashMap<String, Vec<CredentialRecord>> = HashMap::new();
+        for row in &cred_rows {
+            let number: String = col(row, 0)?;
+            credentials
+                .entry(number)
+                .or_default()
+                .push(record(row, 1, "credential")?);
+        }
+        let mut claim = Claim::default();
+        for (lane, sequence, t) in entries {
+            let (application, licence) = match found.remove(&t) {
+                Some((app, licence))
+                    if app.state == (ApplicationState::Queued { lane, sequence }) =>
+                {
+                    (Some(app), licence)
+                }
+                _ => (None, None),
+            };
+            let credentials = match &application {
+                Some(app) => credentials
+                    .get(app.licence.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            claim.entries.push(Claimed {
+                lane,
+                sequence,
+                ticket: t,
+                application,
+                licence,
+                credentials,
+            });
+        }
+        Ok(claim)
+    }
+
+    /// [`crate::store::Store::complete_step`]: one transaction that writes the issuances
+    /// and rejections whose queue rows this store still holds and whose licence is as
+    /// claimed, and deletes their queue rows.
+    pub(super) async fn complete_tx(&self, step: CompletedStep) -> StoreResult<Completed> {
+        let instance = self.instance.to_vec();
+        let all: Vec<Vec<u8>> = step.served.iter().map(|(_, _, t)| t.0.to_vec()).collect();
+        let mut numbers: Vec<&str> = step
+            .issued
+            .iter()
+            .map(|i| i.application.licence.as_str())
+            .chain(step.rejected.iter().map(|r| r.application.licence.as_str()))
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let (completed, served, lost) = transaction!(self, StoreError, |tx| {
+            let (held, licences) = tokio::join!(
+                async {
+                    query(
+                        &tx,
+                        "SELECT ticket FROM queue WHERE claimed_by = $1 AND ticket = ANY($2) \
+                     ORDER BY lane, sequence FOR UPDATE",
+                        &[&instance, &all],
+                    )
+                    .await
+                },
+                async {
+                    query(
+                        &tx,
+                        "SELECT number, record FROM licences WHERE number = ANY($1) \
+                     ORDER BY number FOR UPDATE",
+                        &[&numbers],
+                    )
+                    .await
+                },
+            );
+            let mut held_tickets = std::collections::HashSet::new();
+            for row in &held? {
+                let bytes: Vec<u8> = row.try_get(0)?;
+                held_tickets.insert(ticket(&bytes).map_err(super::Abort::store)?);
+            }
+            let mut now: HashMap<String, LicenceRecord> = HashMap::new();
+            for row in &licences? {
+                let number: String = row.try_get(0)?;
+                now.insert(
+                    number,
+                    record(row, 1, "licence").map_err(super::Abort::store)?,
+                );
+            }
+            let mut completed = Completed::default();
+            let mut lost = 0u64;
+            let mut superseded = (Vec::new(), Vec::new());
+            let mut new_licences = (Vec::<&str>::new(), Vec::new());
+            let mut credentials = Credentials::default();
+            let mut apps = (Vec::new(), Vec::new());
+            for issuance in &step.issued {
+                let t = issuance.application.ticket;
+                if !held_tickets.contains(&t) {
+                    lost += 1;
+                    continue;
+                }
+                if now.get(issuance.licence.number.as_str()) != Some(&issuance.licence) {
+                    completed.requeued.push(t);
+                    continue;
+                }
+                for old in &issuance.superseded {
+                    superseded
+                        .0
+                        .push(key(&old.id).map_err(super::Abort::store)?);
+                    superseded.1.push(encode(old));
+                }
+                if let Some(l) = &issuance.new_licence {
+                    new_licences.0.push(l.number.as_str());
+                    new_licences.1.push(encode(l));
+                }
+                credentials
+                    .push(&issuance.credential)
+                    .map_err(super::Abort::store)?;
+                apps.0.push(t.0.to_vec());
+                apps.1.push(encode(&issuance.application));
+                completed.issued += 1;
+            }
+            for rejection in &step.rejected {
+                let t = rejection.application.ticket;
+                if !held_tickets.contains(&t) {
+                    lost += 1;
+                    continue;
+                }
+                let current = now.get(rejection.application.licence.as_str());
+                if current != rejection.licence.as_ref() {
+                    completed.requeued.push(t);
+                    continue;
+                }
+                apps.0.push(t.0.to_vec());
+                apps.1.push(encode(&rejection.application));
+            }
+            let mut served = Vec::new();
+            let mut deleted = Vec::new();
+            let mut requeued = Vec::new();
+            for (lane, sequence, t) in &step.served {
+                if completed.requeued.contains(t) {
+                    requeued.push(t.0.to_vec());
+                } else if held_tickets.contains(t) {
+                    deleted.push(t.0.to_vec());
+                    served.push((*lane, *sequence));
+                }
+            }
+            let mut progress: (Vec<i16>, Vec<i64>) = (Vec::new(), Vec::new());
+            for lane in Lane::ALL {
+                let last = served
+                    .iter()
+                    .filter(|(l, _)| *l == lane)
+                    .map(|(_, s)| *s)
+                    .max();
+                if let Some(sequence) = last {
+                    progress.0.push(lane.index() as i16);
+                    progress.1.push(sequence as i64);
+                }
+            }
+            let (a, b, c, d, e, f, g) = tokio::join!(
+                async {
+                    execute(
+                        &tx,
+                        "UPDATE credentials c SET superseded = true, record = u.record \
+                     FROM unnest($1::bytea[], $2::jsonb[]) AS u(id, record) WHERE c.id = u.id",
+                        &[&superseded.0, &superseded.1],
+                    )
+                    .await
+                },
+                async {
+                    execute(
+                        &tx,
+                        "UPDATE licences l SET record = u.record \
+                     FROM unnest($1::text[], $2::jsonb[]) AS u(number, record) \
+                     WHERE l.number = u.number",
+                        &[&new_licences.0, &new_licences.1],
+                    )
+                    .await
+                },
+                async {
+                    execute(
+                    &tx,
+                    "INSERT INTO credentials (id, licence, ticket, list, idx, superseded, record) \
+                     SELECT u.id, u.licence, u.ticket, u.list, u.idx, false, u.r FROM unnest($1::bytea[], $2::text[], $3::bytea[], \
+                         $4::integer[], $5::integer[], $6::jsonb[]) AS u(id, licence, ticket, \
+                         list, idx, r)",
+                    &[
+                        &credentials.ids,
+                        &credentials.licences,
+                        &credentials.tickets,
+                        &credentials.lists,
+                        &credentials.indices,
+                        &credentials.records,
+                    ],
+                ).await
+                },
+                async {
+                    execute(
+                    &tx,
+                    "UPDATE applications a SET record = u.record, open = false, reviewing = false \
+                     FROM unnest($1::bytea[], $2::jsonb[]) AS u(ticket, record) \
+                     WHERE a.ticket = u.ticket",
+                    &[&apps.0, &apps.1],
+                ).await
+                },
+                async {
+                    execute(&tx, "DELETE FROM queue WHERE ticket = ANY($1)", &[&deleted]).await
+                },
+                async {
+                    execute(
+                    &tx,
+                    "UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE ticket = ANY($1)",
+                    &[&requeued],
+                ).await
+                },
+                async {
+                    execute(
+                        &tx,
+                        "UPDATE lanes l SET served = greatest(l.served, u.served) \
+                     FROM unnest($1::smallint[], $2::bigint[]) AS u(lane, served) \
+                     WHERE l.lane = u.lane",
+                        &[&progress.0, &progress.1],
+                    )
+                    .await
+                },
+            );
+            super::all_ok([a, b, c, d, e, f, g])?;
+            Ok((completed, served, lost))
+        })
+        .inspect_err(|_| self.release_claim_local(&step))?;
+        for (lane, sequence) in served {
+            self.lanes.served(lane, sequence);
+        }
+        if lost > 0
+            && let Some(t) = &self.timing
+        {
+            t.observer.claim_conflicts(lost);
+        }
+        Ok(completed)
+    }
+
+    /// A failed completion gives its claims back (the database still holds them for us
+    /// until the lease lapses).
+    fn release_claim_local(&self, step: &CompletedStep) {
+        self.released()
+            .extend(step.served.iter().map(|(_, _, t)| *t));
+    }
+
+    /// [`crate::store::Store::allocate_indices`]: indices proposed at random from what this
+    /// node knows to be free, kept only where the database's unique key takes them (another
+    /// node may have taken one meanwhile: it is then proposed again elsewhere).
+    pub(super) async fn allocate(&self, n: usize, max_lists: u32) -> StoreResult<Allocations> {
+        let mut out = Allocations::default();
+        for _ in 0..16 {
+            let wanted = n - out.indices.len();
+            if wanted == 0 {
+                break;
+            }
+            let (lists, indices) = {
+                let mut allocator = self.allocator();
+                let mut lists = Vec::with_capacity(wanted);
+                let mut indices = Vec::with_capacity(wanted);
+                for _ in 0..wanted {
+                    let Some(a) = allocator.allocate(&mut OsRng, max_lists) else {
+                        break;
+                    };
+                    out.opened_list |= a.opened_list;
+                    lists.push(a.list as i32);
+                    indices.push(a.index as i32);
+                }
+                (lists, indices)
+            };
+            if lists.is_empty() {
+                break;
+            }
+            let rows = self
+                .read(
+                    "INSERT INTO status_indices (list, idx) \
+                     SELECT * FROM unnest($1::integer[], $2::integer[]) \
+                     ON CONFLICT DO NOTHING RETURNING list, idx",
+                    &[&lists, &indices],
+                )
+                .await?;
+            let mut taken = std::collections::HashSet::new();
+            for row in &rows {
+                taken.insert((col::<i32>(row, 0)?, col::<i32>(row, 1)?));
+            }
+            for (list, index) in lists.into_iter().zip(indices) {
+                if taken.contains(&(list, index)) {
+                    out.indices.push((list as u32, index as u32));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the oldest application waiting in each lane was made.
+    pub(super) async fn oldest(&self) -> StoreResult<[Option<UnixTime>; 3]> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT a.created_at FROM queue q JOIN applications a ON a.ticket = q.ticket \
+                 WHERE q.lane = $1 ORDER BY q.sequence LIMIT 1",
+            )
+            .await
+            .map_err(|e| self.failed(e))?;
+        let lanes = Lane::ALL.map(|lane| lane.index() as i16);
+        let (a, b, c) = tokio::join!(
+            async { client.query(&statement, &[&lanes[0]]).await },
+            async { client.query(&statement, &[&lanes[1]]).await },
+            async { client.query(&statement, &[&lanes[2]]).await },
+        );
+        let mut out = [None; 3];
+        for (slot, rows) in out.iter_mut().zip([a, b, c]) {
+            let rows = rows.map_err(|e| self.failed(e))?;
+            if let Some(row) = rows.first() {
+                *slot = Some(UnixTime(col::<i64>(row, 0)? as u64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A credential's stored id, or a corrupt-record error.
+fn key(id: &str) -> StoreResult<Vec<u8>> {
+    credential_key(id).ok_or_else(|| StoreError::Corrupt("a credential id".into()))
+}
+
+/// New credentials as the columns of one batched insert.
+#[derive(Default)]
+struct Credentials<'a> {
+    ids: Vec<Vec<u8>>,
+    licences: Vec<&'a str>,
+    tickets: Vec<Vec<u8>>,
+    lists: Vec<i32>,
+    indices: Vec<i32>,
+    records: Vec<serde_json::Value>,
+}
+
+impl<'a> Credentials<'a> {
+    fn push(&mut self, c: &'a CredentialRecord) -> StoreResult<()> {
+        self.ids.push(key(&c.id)?);
+        self.licences.push(c.licence.as_str());
+        self.tickets.push(c.ticket.0.to_vec());
+        self.lists.push(c.list as i32);
+        self.indices.push(c.index as i32);
+        self.records.push(encode(c));
+        Ok(())
+    }
+}

@@ -1,0 +1,593 @@
+//! The PostgreSQL engine: the daemon's state in one PostgreSQL database that several edld
+//! nodes share. Every command is one transaction, acknowledged when its `COMMIT` returns
+//! (with `synchronous_commit = on`, durable on the primary and its synchronous standbys).
+//!
+//! tokio-postgres with a deadpool pool: it is async (no thread per connection), needs no
+//! database at compile time (sqlx's checked queries do), pipelines the statements of a
+//! transaction that do not depend on each other, and caches prepared statements per
+//! connection, so a drain step is a handful of round trips however many rows it writes.
+//!
+//! **Invariants the database enforces** (see `migrations/`): one open application per
+//! licence (a partial unique index), one credential per application and per status list
+//! index (unique constraints), status list indices never handed out twice
+//! (`status_indices`), one gap-free audit chain (its head row is locked by every
+//! transaction that appends).
+//!
+//! **Concurrency.** A command that reads and then writes one licence's records locks the
+//! licence's row first (`SELECT … FOR UPDATE`), as the sled engine takes the licence's
+//! stripe. The drain claims queue rows with `FOR UPDATE SKIP LOCKED`, stamping them with
+//! this store's instance id and a lease; a completion writes only the rows it still holds,
+//! so a credential is written once even when a node dies between signing and commit (its
+//! lease lapses and another node signs again; the first signature is never stored).
+//!
+//! The trait's few synchronous figures (queue counters, status list room) are kept in
+//! memory beside the database and updated by this store's own commands, as the sled engine
+//! does.
+
+mod audit;
+mod drain;
+mod intake;
+mod meta;
+mod nodes;
+mod registry;
+pub(crate) mod schema;
+mod sql;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use keys::UnixTime;
+use keys::licence::LicenceNumber;
+use rand_core::{OsRng, RngCore};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use self::nodes::{beat, listen};
+use self::sql::pool_error;
+pub(crate) use self::sql::{
+    Abort, Tx, all_ok, attempts, col, credential_key, db_error, decode, encode, execute,
+    is_retryable, query, record, ticket, transaction,
+};
+use crate::clock::Clock;
+use crate::config::PostgresConfig;
+use crate::domain::access::ApiClient;
+use crate::domain::application::{Application, Ticket};
+use crate::domain::audit::AuditRecord;
+use crate::domain::issue::CredentialRecord;
+use crate::domain::queue::Lanes;
+use crate::domain::registry::LicenceRecord;
+use crate::domain::status_index::Allocator;
+use crate::domain::throttle::settings::ThrottleSettings;
+use crate::store::{
+    Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
+    CompletedStep, DecideError, LicenceChange, LicenceChanged, QueueFigures, Refresh,
+    RefreshConflict, ReviewDecision, StatusEntry, Store, StoreError, StoreResult, StoredClient,
+    TrustStamp,
+};
+
+/// What the PostgreSQL engine reports as it works (the daemon's metrics).
+pub(crate) trait PgObserver: Send + Sync + 'static {
+    /// A transaction committed (or failed) after `seconds`.
+    fn transaction(&self, seconds: f64);
+    /// A claim found `n` queue rows held by another node's step (skipped).
+    fn claim_conflicts(&self, n: u64);
+    /// The pool now: connections open and idle, and its bound.
+    fn pool(&self, open: usize, idle: usize, max: usize);
+}
+
+/// How transactions are timed and reported (offline tools do without).
+#[derive(Clone)]
+pub(crate) struct PgTiming {
+    /// The monotonic clock transactions are timed by.
+    pub clock: Arc<dyn Clock>,
+    /// Who hears of each transaction.
+    pub observer: Arc<dyn PgObserver>,
+}
+
+/// How long a drain step's claim holds its queue rows before another node may take them
+/// (a node that died mid-step).
+pub(crate) const CLAIM_LEASE_SECONDS: i64 = 30;
+
+/// The PostgreSQL engine.
+pub(crate) struct PgStore {
+    pool: Pool,
+    /// This store's claim stamp: queue rows it claimed carry it.
+    instance: [u8; 16],
+    /// Queue counters, for positions (see `domain::queue`).
+    lanes: Lanes,
+    /// Status list indices this node knows to be taken; the database decides.
+    allocator: Mutex<Allocator>,
+    /// Claimed queue rows given back (`release_claim`), claimable again by this store at
+    /// once: the database still shows them as ours until their lease lapses.
+    released: Mutex<HashSet<Ticket>>,
+    /// Whether the last statement reached the database.
+    reachable: Arc<AtomicBool>,
+    closed: AtomicBool,
+    /// Commits to fail on purpose (tests of acknowledgement).
+    failing: AtomicU32,
+    timing: Option<PgTiming>,
+    /// This node's name in `nodes`.
+    node: String,
+    /// Nodes with a recent heartbeat, this one included.
+    live: Arc<AtomicU64>,
+    /// Bumped when a node changes the throttle settings (`LISTEN edl_throttle`).
+    throttle: tokio::sync::watch::Receiver<u64>,
+    /// The tasks that beat the heartbeat and listen for changes.
+    watcher: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl PgStore {
+    /// Connects to the database, checks that its schema is this edld's (applying the
+    /// migrations first when `migrate`), and restores the queue's counters and the status
+    /// list indices taken.
+    pub(crate) async fn open(
+        settings: &PostgresConfig,
+        migrate: bool,
+        timing: Option<PgTiming>,
+    ) -> StoreResult<PgStore> {
+        let pool = pool(settings)?;
+        {
+            let mut client = pool.get().await.map_err(pool_error)?;
+            if migrate {
+                schema::migrate(&mut client).await?;
+            }
+            schema::check(&client).await?;
+        }
+        let mut instance = [0u8; 16];
+        OsRng.fill_bytes(&mut instance);
+        let client = pool.get().await.map_err(pool_error)?;
+        let lanes = drain::restore_lanes(&client).await?;
+        let allocator = drain::restore_allocator(&client).await?;
+        drop(client);
+        let reachable = Arc::new(AtomicBool::new(true));
+        let (throttle_tx, throttle) = tokio::sync::watch::channel(0u64);
+        let store = PgStore {
+            pool,
+            instance,
+            lanes,
+            allocator: Mutex::new(allocator),
+            released: Mutex::new(HashSet::new()),
+            reachable,
+            closed: AtomicBool::new(false),
+            failing: AtomicU32::new(0),
+            timing,
+            node: settings.node.clone(),
+            live: Arc::new(AtomicU64::new(1)),
+            throttle,
+            watcher: Mutex::new(Vec::new()),
+        };
+        store.heartbeat().await?;
+        store.watch();
+        if let Ok(config) = settings.url.parse::<tokio_postgres::Config>() {
+            let task = tokio::spawn(listen(config, throttle_tx));
+            store.tasks().push(task);
+        }
+        Ok(store)
+    }
+
+    /// Writes this node's heartbeat and counts the live nodes.
+    async fn heartbeat(&self) -> StoreResult<()> {
+        let live = beat(&self.pool, &self.node, &self.instance).await?;
+        self.live.store(live, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every second: the heartbeat, which also tells whether the database answers
+    /// (readiness) and how many nodes are live; and how full the pool is (metrics).
+    fn watch(&self) {
+        let (pool, reachable, timing) = (
+            self.pool.clone(),
+            self.reachable.clone(),
+            self.timing.clone(),
+        );
+        let (node, instance, live) = (self.node.clone(), self.instance, self.live.clone());
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                ticker.tick().await;
+                let ok = match beat(&pool, &node, &instance).await {
+                    Ok(n) => {
+                        live.store(n, Ordering::SeqCst);
+                        true
+                    }
+                    Err(_) => false,
+                };
+                reachable.store(ok, Ordering::SeqCst);
+                if let Some(t) = &timing {
+                    let status = pool.status();
+                    t.observer
+                        .pool(status.size, status.available, status.max_size);
+                }
+            }
+        });
+        self.tasks().push(task);
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Stopped);
+        }
+        match self.pool.get().await {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                self.reachable.store(false, Ordering::SeqCst);
+                Err(pool_error(e))
+            }
+        }
+    }
+
+    /// Records a failed statement (a closed connection means the database is gone).
+    pub(crate) fn failed(&self, e: tokio_postgres::Error) -> StoreError {
+        if e.is_closed() {
+            self.reachable.store(false, Ordering::SeqCst);
+        }
+        db_error(e)
+    }
+
+    /// Commits `tx`: the command is acknowledged only when this returns `Ok`.
+    pub(crate) async fn commit(&self, tx: Tx<'_>) -> StoreResult<()> {
+        let fail = self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            let _ = tx.rollback().await;
+            return Err(StoreError::Io("commit failed (injected)".into()));
+        }
+        tx.commit().await.map_err(|e| self.failed(e))
+    }
+
+    /// Makes the next `n` commits fail (tests).
+    #[cfg(test)]
+    pub(crate) fn fail_next(&self, n: u32) {
+        self.failing.store(n, Ordering::SeqCst);
+    }
+
+    fn started(&self) -> Option<Duration> {
+        self.timing.as_ref().map(|t| t.clock.monotonic())
+    }
+
+    fn finished(&self, started: Option<Duration>) {
+        if let (Some(t), Some(started)) = (&self.timing, started) {
+            let seconds = t.clock.monotonic().saturating_sub(started).as_secs_f64();
+            t.observer.transaction(seconds);
+        }
+    }
+
+    pub(crate) fn released(&self) -> MutexGuard<'_, HashSet<Ticket>> {
+        self.released.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn allocator(&self) -> MutexGuard<'_, Allocator> {
+        self.allocator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One read outside a transaction.
+    pub(crate) async fn read(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<Row>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.failed(e))?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    async fn stored_credential(&self, id: &str) -> StoreResult<Option<CredentialRecord>> {
+        let Some(key) = credential_key(id) else {
+            return Ok(None);
+        };
+        let rows = self
+            .read("SELECT record FROM credentials WHERE id = $1", &[&key])
+            .await?;
+        rows.first().map(|r| record(r, 0, "credential")).transpose()
+    }
+}
+
+/// Applies the schema's migrations to the database `settings` names: the version before
+/// and after.
+pub(crate) async fn migrate(settings: &PostgresConfig) -> StoreResult<(i32, i32)> {
+    let pool = pool(settings)?;
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let migrated = schema::migrate(&mut client).await?;
+    Ok((migrated.from, migrated.to))
+}
+
+/// The pool for `settings`.
+fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
+    let config: tokio_postgres::Config = settings
+        .url
+        .parse()
+        .map_err(|e| StoreError::Engine(format!("the store URL: {e}")))?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(settings.pool_size.max(2))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| StoreError::Engine(format!("the connection pool: {e}")))
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn licence(&self, number: &LicenceNumber) -> StoreResult<Option<LicenceRecord>> {
+        let rows = self
+            .read(
+                "SELECT record FROM licences WHERE number = $1",
+                &[&number.as_str()],
+            )
+            .await?;
+        rows.first().map(|r| record(r, 0, "licence")).transpose()
+    }
+
+    async fn change_licence(&self, change: LicenceChange) -> Result<LicenceChanged, ChangeError> {
+        self.change_licence_tx(change).await
+    }
+
+    async fn change_licences(
+        &self,
+        changes: Vec<LicenceChange>,
+    ) -> StoreResult<Vec<Result<LicenceChanged, ChangeError>>> {
+        self.change_licences_tx(changes).await
+    }
+
+    async fn credentials_of(&self, number: &LicenceNumber) -> StoreResult<Vec<CredentialRecord>> {
+        let rows = self
+            .read(
+                "SELECT record FROM credentials WHERE licence = $1 ORDER BY created DESC",
+                &[&number.as_str()],
+            )
+            .await?;
+        rows.iter().map(|r| record(r, 0, "credential")).collect()
+    }
+
+    async fn admit(&self, admit: Admit<'_>) -> Result<Admitted, AdmitError> {
+        self.admit_tx(&admit).await
+    }
+
+    async fn application(&self, ticket: Ticket) -> StoreResult<Option<Application>> {
+        let rows = self
+            .read(
+                "SELECT record FROM applications WHERE ticket = $1",
+                &[&&ticket.0[..]],
+            )
+            .await?;
+        rows.first()
+            .map(|r| record(r, 0, "application"))
+            .transpose()
+    }
+
+    async fn reviews(&self, limit: usize) -> StoreResult<Vec<Application>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .read(
+                "SELECT record FROM applications WHERE reviewing ORDER BY ticket LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        rows.iter().map(|r| record(r, 0, "application")).collect()
+    }
+
+    async fn decide_review(&self, decision: ReviewDecision) -> Result<Application, DecideError> {
+        self.decide_tx(decision).await
+    }
+
+    async fn order_opening(&self, limit: usize) -> StoreResult<u64> {
+        self.order_opening_tx(limit).await
+    }
+
+    async fn claim_step(&self, take: [u64; 3]) -> StoreResult<Claim> {
+        self.claim(take).await
+    }
+
+    async fn complete_step(&self, step: CompletedStep) -> StoreResult<Completed> {
+        self.complete_tx(step).await
+    }
+
+    fn release_claim(&self, tickets: &[Ticket]) {
+        self.released().extend(tickets.iter().copied());
+    }
+
+    async fn credential(&self, id: &str) -> StoreResult<Option<CredentialRecord>> {
+        self.stored_credential(id).await
+    }
+
+    async fn lookup(&self, id: &str) -> StoreResult<Option<(CredentialRecord, LicenceRecord)>> {
+        let Some(key) = credential_key(id) else {
+            return Ok(None);
+        };
+        let rows = self
+            .read(
+                "SELECT c.record, l.record FROM credentials c \
+                 JOIN licences l ON l.number = c.licence WHERE c.id = $1",
+                &[&key],
+            )
+            .await?;
+        match rows.first() {
+            Some(r) => Ok(Some((
+                record(r, 0, "credential")?,
+                record(r, 1, "licence")?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {
+        self.refresh_tx(refresh).await
+    }
+
+    async fn status_entries(&self) -> StoreResult<Vec<StatusEntry>> {
+        registry::status_entries(self).await
+    }
+
+    async fn allocate_indices(&self, n: usize, max_lists: u32) -> StoreResult<Allocations> {
+        self.allocate(n, max_lists).await
+    }
+
+    fn index_room(&self, max_lists: u32) -> u64 {
+        self.allocator().room(max_lists)
+    }
+
+    fn list_count(&self) -> u32 {
+        self.allocator().count()
+    }
+
+    fn queue(&self) -> QueueFigures {
+        self.lanes.figures()
+    }
+
+    async fn oldest_queued(&self) -> StoreResult<[Option<UnixTime>; 3]> {
+        self.oldest().await
+    }
+
+    async fn throttle_settings(&self) -> StoreResult<Option<ThrottleSettings>> {
+        self.meta_value("throttle", "throttle settings").await
+    }
+
+    async fn change_throttle(
+        &self,
+        settings: ThrottleSettings,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        self.change_throttle_tx(settings, audit).await
+    }
+
+    async fn clients(&self) -> StoreResult<Vec<StoredClient>> {
+        self.stored_clients().await
+    }
+
+    async fn add_clients(
+        &self,
+        clients: Vec<StoredClient>,
+        audit: Vec<AuditRecord>,
+    ) -> Result<(), ClientConflict> {
+        self.add_clients_tx(clients, audit).await
+    }
+
+    async fn update_client(
+        &self,
+        client: ApiClient,
+        audit: AuditRecord,
+    ) -> Result<(), ClientConflict> {
+        self.update_client_tx(client, audit).await
+    }
+
+    async fn revoke_client(
+        &self,
+        name: &str,
+        audit: AuditRecord,
+    ) -> Result<ApiClient, ClientConflict> {
+        self.revoke_client_tx(name, audit).await
+    }
+
+    async fn trust_sequence(&self) -> StoreResult<Option<u64>> {
+        self.meta_value("trust-sequence", "trust list sequence")
+            .await
+    }
+
+    async fn next_trust_list(
+        &self,
+        keys: &[String],
+        first_use: UnixTime,
+    ) -> StoreResult<TrustStamp> {
+        self.next_trust_list_tx(keys, first_use).await
+    }
+
+    async fn serve_trust_list(&self, sequence: Option<u64>, audit: AuditRecord) -> StoreResult<()> {
+        self.serve_trust_list_tx(sequence, audit).await
+    }
+
+    async fn record(&self, audit: AuditRecord) -> StoreResult<()> {
+        transaction!(self, StoreError, |tx| {
+            audit::append(&tx, vec![audit.clone()]).await?;
+            Ok(())
+        })
+    }
+
+    async fn audit_records(&self, from: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .read(
+                "SELECT position, record FROM audit WHERE position >= $1 \
+                 ORDER BY position LIMIT $2",
+                &[&from, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col::<i64>(r, 0)? as u64, col::<Vec<u8>>(r, 1)?)))
+            .collect()
+    }
+
+    fn healthy(&self) -> bool {
+        !self.closed.load(Ordering::SeqCst) && self.reachable.load(Ordering::SeqCst)
+    }
+
+    fn readiness(&self) -> serde_json::Value {
+        // A store only opens on a database whose schema is this edld's (`schema::check`).
+        serde_json::json!({
+            "engine": "postgres",
+            "reachable": self.healthy(),
+            "schema_version": schema::VERSION,
+        })
+    }
+
+    fn live_nodes(&self) -> u64 {
+        self.live.load(Ordering::SeqCst).max(1)
+    }
+
+    fn throttle_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.throttle.clone())
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        for task in self.tasks().drain(..) {
+            task.abort();
+        }
+        // The node leaves at once: the others take its share of the drain.
+        if let Ok(client) = self.pool.get().await {
+            let _ = client
+                .execute(
+                    "DELETE FROM nodes WHERE name = $1 AND instance = $2",
+                    &[&self.node, &&self.instance[..]],
+                )
+                .await;
+        }
+        self.closed.store(true, Ordering::SeqCst);
+        self.pool.close();
+        Ok(())
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        for task in self.tasks().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+//! The PostgreSQL engine's registry and credentials: licence changes with their
+//! consequences (each under its licence's row lock), refreshes, and the status list values
+//! restored from the credentials.
+
+use keys::licence::LicenceState;
+
+use super::{
+    Abort, PgStore, Tx, audit, col, credential_key, decode, encode, execute, query, record,
+    transaction,
+};
+use crate::domain::application::{Application, ApplicationState};
+use crate::domain::audit::AuditRecord;
+use crate::domain::issue::{self, CredentialRecord, StatusEntry};
+use crate::domain::queue::Lane;
+use crate::domain::registry::{self, EditError, LicenceRecord};
+use crate::store::{
+    ChangeError, LicenceChange, LicenceChanged, Refresh, RefreshConflict, StoreError, StoreResult,
+};
+
+/// What a change did beyond its rows: the queue entry it added, for the counters.
+type Queued = Option<(Lane, u64)>;
+
+/// The next number of `lane`'s sequence (shared by every node).
+pub(super) async fn next_sequence(tx: &Tx<'_>, lane: Lane) -> Result<u64, tokio_postgres::Error> {
+    let name = format!("lane_sequence_{}", lane.index());
+    let rows = query(tx, "SELECT nextval($1::text::regclass)", &[&name]).await?;
+    let n: i64 = match rows.first() {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    };
+    Ok(n as u64)
+}
+
+/// Queues `application` (already holding its lane and sequence) in `tx`.
+pub(super) async fn insert_application(
+    tx: &Tx<'_>,
+    application: &Application,
+) -> Result<(), tokio_postgres::Error> {
+    let ticket = &application.ticket.0[..];
+    let preopen: Option<i16> = None;
+    let reviewing = application.state == ApplicationState::Reviewing;
+    let (lane, sequence) = match application.state {
+        ApplicationState::Queued { lane, sequence } if sequence > 0 => {
+            (Some(lane.index() as i16), Some(sequence as i64))
+        }
+        _ => (None, None),
+    };
+    let preopen = match application.state {
+        ApplicationState::Queued { lane, sequence: 0 } => Some(lane.index() as i16),
+        _ => preopen,
+    };
+    let inserted = async {
+        execute(
+        tx,
+        "INSERT INTO applications (ticket, licence, open, reviewing, preopen, created_at, record) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &ticket,
+            &application.licence.as_str(),
+            &application.state.is_open(),
+            &reviewing,
+            &preopen,
+            &(application.created_at.0 as i64),
+            &encode(application),
+        ],
+    ).await
+    };
+    if let (Some(lane), Some(sequence)) = (lane, sequence) {
+        let queued = async {
+            execute(
+                tx,
+                "INSERT INTO queue (lane, sequence, ticket) VALUES ($1, $2, $3)",
+                &[&lane, &sequence, &ticket],
+            )
+            .await
+        };
+        let (a, b) = tokio::join!(inserted, queued);
+        super::all_ok([a, b])?;
+    } else {
+        inserted.await?;
+    }
+    Ok(())
+}
+
+impl PgStore {
+    /// [`crate::store::Store::change_licence`].
+    pub(super) async fn change_licence_tx(
+        &self,
+        change: LicenceChange,
+    ) -> Result<LicenceChanged, ChangeError> {
+        let (changed, queued) = transaction!(self, ChangeError, |tx| {
+            let (changed, audit, queued) = change_in(&tx, &change).await?;
+            audit::append(&tx, vec![audit]).await?;
+            Ok((changed, queued))
+        })?;
+        if let Some((lane, sequence)) = queued {
+            self.lanes.queued(lane, sequence);
+        }
+        Ok(changed)
+    }
+
+    /// [`crate::store::Store::change_licences`]: one transaction for all.
+    pub(super) async fn change_licences_tx(
+        &self,
+        changes: Vec<LicenceChange>,
+    ) -> StoreResult<Vec<Result<LicenceChanged, ChangeError>>> {
+        let (outcomes, queued) = transaction!(self, StoreError, |tx| {
+            let mut outcomes = Vec::with_capacity(changes.len());
+            let mut records = Vec::new();
+            let mut queued = Vec::new();
+            for change in &changes {
+                match change_in(&tx, change).await {
+                    Ok((changed, audit, q)) => {
+                        records.push(audit);
+                        queued.extend(q);
+                        outcomes.push(Ok(changed));
+                    }
+                    Err(Abort::Refused(ChangeError::Store(e))) => {
+                        return Err(Abort::Refused(e));
+                    }
+                    Err(Abort::Refused(refused)) => outcomes.push(Err(refused)),
+                    Err(Abort::Db(e)) => return Err(Abort::Db(e)),
+                }
+            }
+            audit::append(&tx, records).await?;
+            Ok((outcomes, queued))
+        })?;
+        for (lane, sequence) in queued {
+            self.lanes.queued(lane, sequence);
+        }
+        Ok(outcomes)
+    }
+
+    /// [`crate::store::Store::refresh_credential`].
+    pub(super) async fn refresh_tx(&self, refresh: Refresh) -> Result<(), RefreshConflict> {
+        let (expected, licence) = &refresh.expected;
+        let key = credential_key(&expected.id)
+            .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
+        transaction!(self, RefreshConflict, |tx| {
+            let number = expected.licence.as_str();
+            let licences = async {
+                query(
+                    &tx,
+                    "SELECT record FROM licences WHERE number = $1 FOR UPDATE",
+                    &[&number],
+                )
+                .await
+            };
+            let credentials = async {
+                query(
+                    &tx,
+                    "SELECT record FROM credentials WHERE id = $1 FOR UPDATE",
+                    &[&key],
+                )
+                .await
+            };
+            let (licences, credentials) = tokio::join!(licences, credentials);
+            let now_licence: Option<LicenceRecord> = optional(&licences?, "licence")?;
+            let credential: Option<CredentialRecord> = optional(&credentials?, "credential")?;
+            if credential.as_ref() != Some(expected) || now_licence.as_ref() != Some(licence) {
+                return Err(Abort::Refused(RefreshConflict::Changed));
+            }
+            execute(
+                &tx,
+                "UPDATE credentials SET record = $2 WHERE id = $1",
+                &[&key, &encode(&refresh.refreshed)],
+            )
+            .await?;
+            audit::append(&tx, vec![refresh.audit.clone()]).await?;
+            Ok(())
+        })
+    }
+}
+
+/// The first row's JSON record, if any, inside a transaction body.
+fn optional<T: serde::de::DeserializeOwned, E: From<StoreError>>(
+    rows: &[tokio_postgres::Row],
+    what: &str,
+) -> Result<Option<T>, Abort<E>> {
+    rows.first()
+        .map(|r| record(r, 0, what))
+        .transpose()
+        .map_err(Abort::store)
+}
+
+/// One licence change inside `tx`, under the licence's row lock: the new record, the
+/// credentials it supersedes and the re-issue it queues. Returns its audit record for the
+/// caller to append.
+async fn change_in(
+    tx: &Tx<'_>,
+    change: &LicenceChange,
+) -> Result<(LicenceChanged, AuditRecord, Queued), Abort<ChangeError>> {
+    let number = change.number.as_str();
+    let rows = query(
+        tx,
+        "SELECT record FROM licences WHERE number = $1 FOR UPDATE",
+        &[&number],
+    )
+    .await?;
+    let old: Option<LicenceRecord> = optional(&rows, "licence")?;
+    let (new, action) = registry::edit(old.as_ref(), &change.edit).map_err(|e| match e {
+        EditError::NotFound => Abort::Refused(ChangeError::NotFound),
+        EditError::Transition(t) => Abort::Refused(ChangeError::Transition(t)),
+    })?;
+    let at = change.actor.at;
+    let audit = AuditRecord::change(&change.actor.caller, at, action, Some(number), None);
+    let write = if old.is_some() {
+        "UPDATE licences SET record = $2 WHERE number = $1"
+    } else {
+        "INSERT INTO licences (number, record) VALUES ($1, $2)"
+    };
+    let new_value = encode(&new);
+    let (written, latest, credentials) = tokio::join!(
+        async { execute(tx, write, &[&number, &new_value]).await },
+        async {
+            query(
+                tx,
+                "SELECT record FROM applications WHERE licence = $1 ORDER BY created DESC LIMIT 1",
+                &[&number],
+            )
+            .await
+        },
+        async {
+            query(
+                tx,
+                "SELECT record FROM credentials WHERE licence = $1 ORDER BY created DESC",
+                &[&number],
+            )
+            .await
+        },
+    );
+    written?;
+    let latest_app: Option<Application> = optional(&latest?, "application")?;
+    let mut credentials: Vec<CredentialRecord> = credentials?
+        .iter()
+        .map(|r| record(r, 0, "credential"))
+        .collect::<StoreResult<_>>()
+        .map_err(Abort::store)?;
+    let mut reissue = None;
+    let mut list_updates = Vec::new();
+    let mut queued = None;
+    if old.is_some() {
+        let open = latest_app.as_ref().is_some_and(|a| a.state.is_open());
+        let consequences = issue::consequences(old.as_ref(), &new, credentials.clone(), open);
+        let mut ids = Vec::new();
+        let mut values = Vec::new();
+        for c in &consequences.superseded {
+            ids.push(
+                credential_key(&c.id)
+                    .ok_or_else(|| Abort::store(StoreError::Corrupt("a credential id".into())))?,
+            );
+            values.push(encode(c));
+            if let Some(shown) = credentials.iter_mut().find(|shown| shown.id == c.id) {
+                shown.superseded = true;
+            }
+        }
+        if !ids.is_empty() {
+            execute(
+                tx,
+                "UPDATE credentials c SET superseded = true, record = u.record \
+                 FROM unnest($1::bytea[], $2::jsonb[]) AS u(id, record) WHERE c.id = u.id",
+                &[&ids, &values],
+            )
+            .await?;
+        }
+        list_updates = consequences.list_updates;
+        if consequences.reissue {
+            let ticket = change.reissue_ticket;
+            let lane = Lane::Reissue;
+            let sequence = next_sequence(tx, lane).await?;
+            let application = Application::reissue(
+                ticket,
+                change.number.clone(),
+                latest_app.as_ref(),
+                &change.actor.caller.client,
+                sequence,
+                at,
+            );
+            insert_application(tx, &application).await?;
+            reissue = Some(ticket);
+            queued = Some((lane, sequence));
+        }
+    }
+    Ok((
+        LicenceChanged {
+            record: new,
+            created: old.is_none(),
+            reissue,
+            list_updates,
+            credentials,
+        },
+        audit,
+        queued,
+    ))
+}
+
+/// Every credential's status list index and value, from the credentials and their
+/// licences.
+pub(super) async fn status_entries(store: &PgStore) -> StoreResult<Vec<StatusEntry>> {
+    let rows = store
+        .read(
+            "SELECT c.list, c.idx, c.superseded, l.record -> 'state' \
+             FROM credentials c LEFT JOIN licences l ON l.number = c.licence",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let state: Option<serde_json::Value> = col(r, 3)?;
+            let state = match state {
+                Some(v) => decode::<LicenceState>(v, "licence state")?,
+                None => LicenceState::Revoked,
+            };
+            Ok(StatusEntry {
+                list: col::<i32>(r, 0)? as u32,
+                index: col::<i32>(r, 1)? as u32,
+                value: issue::list_status(col(r, 2)?, state),
+            })
+        })
+        .collect()
+}

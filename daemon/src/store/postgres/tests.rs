@@ -1,0 +1,286 @@
+//! The PostgreSQL engine passes the conformance suite against a throwaway server, and
+//! keeps its invariants with two store instances (two nodes) on one database.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use super::PgStore;
+use crate::config::PostgresConfig;
+use crate::domain::application::{ApplicationState, Photo};
+use crate::store::conformance::{
+    Engine, admit, conformance_tests, credential, number, put, record, ticket,
+};
+use crate::store::{Admitted, CompletedStep, Issuance, Store};
+use crate::testing::postgres::TestPostgres;
+
+/// A database of its own on the shared test server, opened again on the same database.
+struct PgEngine {
+    _server: TestPostgres,
+    url: String,
+    /// The store last opened, for injecting faults into its commits.
+    last: Mutex<Option<Arc<PgStore>>>,
+}
+
+impl PgEngine {
+    fn new() -> PgEngine {
+        let server = TestPostgres::shared().expect("a PostgreSQL server for the tests");
+        let url = server.database().unwrap();
+        PgEngine {
+            _server: server,
+            url,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// A store instance on the database (each one a node of its own name).
+    fn store(&self) -> Arc<PgStore> {
+        static NODES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NODES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let settings = PostgresConfig {
+            url: self.url.clone(),
+            node: format!("node-{n}"),
+            pool_size: 8,
+            migrate: true,
+        };
+        let store = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(PgStore::open(&settings, true, None))
+        })
+        .unwrap();
+        Arc::new(store)
+    }
+}
+
+impl Engine for PgEngine {
+    fn open(&self) -> Arc<dyn Store> {
+        let store = self.store();
+        *self.last.lock().unwrap() = Some(store.clone());
+        store
+    }
+
+    fn fail_next_commits(&self, _store: &Arc<dyn Store>, n: u32) -> bool {
+        match self.last.lock().unwrap().as_ref() {
+            Some(pg) => {
+                pg.fail_next(n);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+conformance_tests!(PgEngine::new());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_from_two_nodes_never_overlap() {
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    for n in 1..=60u16 {
+        put(a.as_ref(), record(n, "C1", true)).await;
+        admit(a.as_ref(), ticket(n as u8), number(n), Photo::OnFile, false)
+            .await
+            .unwrap();
+    }
+    let drain = |store: Arc<PgStore>| async move {
+        let mut taken = Vec::new();
+        loop {
+            let claim = store.claim_step([0, 0, 7]).await.unwrap();
+            if claim.entries.is_empty() {
+                return taken;
+            }
+            taken.extend(claim.entries.iter().map(|e| e.ticket));
+        }
+    };
+    let (from_a, from_b) = tokio::join!(
+        tokio::spawn(drain(a.clone())),
+        tokio::spawn(drain(b.clone()))
+    );
+    let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+    let all: HashSet<_> = from_a.iter().chain(&from_b).copied().collect();
+    assert_eq!(
+        all.len(),
+        from_a.len() + from_b.len(),
+        "an entry claimed by both nodes"
+    );
+    assert_eq!(all.len(), 60, "every entry claimed once");
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admit_race_between_two_nodes_opens_one_application() {
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    for n in 1..=20u16 {
+        put(a.as_ref(), record(n, "C1", true)).await;
+    }
+    for n in 1..=20u16 {
+        let (x, y) = tokio::join!(
+            admit(a.as_ref(), ticket(n as u8), number(n), Photo::OnFile, false),
+            admit(
+                b.as_ref(),
+                ticket(100 + n as u8),
+                number(n),
+                Photo::OnFile,
+                false
+            ),
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        let (new, existing) = match (&x, &y) {
+            (Admitted::New(n), Admitted::Existing(e))
+            | (Admitted::Existing(e), Admitted::New(n)) => (n, e),
+            other => panic!("one new and one existing application, got {other:?}"),
+        };
+        assert_eq!(new.ticket, existing.ticket);
+    }
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_a_second_open_application() {
+    let server = TestPostgres::shared().unwrap();
+    let engine = PgEngine::new();
+    let store = engine.store();
+    put(store.as_ref(), record(1, "C1", true)).await;
+    admit(store.as_ref(), ticket(1), number(1), Photo::OnFile, false)
+        .await
+        .unwrap();
+    let name = engine.url.rsplit('/').next().unwrap().to_owned();
+    let second = format!(
+        "INSERT INTO applications (ticket, licence, open, reviewing, created_at, record) \
+         VALUES (decode(repeat('07', 16), 'hex'), '{}', true, false, 0, '{{}}')",
+        number(1)
+    );
+    let refused = server.psql(&name, &second).unwrap_err().to_string();
+    assert!(refused.contains("applications_one_open"), "{refused}");
+    store.close().await.unwrap();
+}
+
+/// A node whose claim lapsed (it stalled or died between signing and commit) and another
+/// node that claimed the entry again both complete: one credential is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_claim_is_issued_once() {
+    let server = TestPostgres::shared().unwrap();
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    put(a.as_ref(), record(1, "C1", true)).await;
+    admit(a.as_ref(), ticket(1), number(1), Photo::OnFile, false)
+        .await
+        .unwrap();
+    let first = a.claim_step([0, 0, 1]).await.unwrap();
+    assert_eq!(first.entries.len(), 1);
+    assert!(b.claim_step([0, 0, 1]).await.unwrap().entries.is_empty());
+    let name = engine.url.rsplit('/').next().unwrap().to_owned();
+    server
+        .psql(
+            &name,
+            "UPDATE queue SET claimed_at = now() - interval '1 hour'",
+        )
+        .unwrap();
+    let second = b.claim_step([0, 0, 1]).await.unwrap();
+    assert_eq!(second.entries.len(), 1, "a lapsed claim is taken over");
+    let step = |claim: crate::store::Claim, id: u8, index: u32| {
+        let entry = claim.entries.into_iter().next().unwrap();
+        let mut app = entry.application.unwrap();
+        let c = credential(&app, id, 0, index);
+        app.issue(c.id.clone(), crate::store::conformance::AT)
+            .unwrap();
+        CompletedStep {
+            served: vec![(entry.lane, entry.sequence, entry.ticket)],
+            issued: vec![Issuance {
+                application: app,
+                credential: c,
+                superseded: Vec::new(),
+                licence: entry.licence.unwrap(),
+                new_licence: None,
+            }],
+            rejected: Vec::new(),
+        }
+    };
+    let by_b = b.complete_step(step(second, 2, 2)).await.unwrap();
+    let by_a = a.complete_step(step(first, 1, 1)).await.unwrap();
+    assert_eq!((by_b.issued, by_a.issued), (1, 0));
+    let credentials = a.credentials_of(&number(1)).await.unwrap();
+    assert_eq!(credentials.len(), 1);
+    let app = a.application(ticket(1)).await.unwrap().unwrap();
+    assert_eq!(
+        app.state,
+        ApplicationState::Issued {
+            credential_id: credentials[0].id.clone()
+        }
+    );
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_allocate_one_index() {
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    let (x, y) = tokio::join!(
+        a.allocate_indices(3_000, u32::MAX),
+        b.allocate_indices(3_000, u32::MAX)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!((x.indices.len(), y.indices.len()), (3_000, 3_000));
+    let all: HashSet<_> = x.indices.iter().chain(&y.indices).collect();
+    assert_eq!(all.len(), 6_000);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// Two nodes count each other by their heartbeats, one hears within a second that the
+/// other changed the throttle, and a node that closes leaves the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the nodes' heartbeats and notifications run on real time"
+)]
+async fn nodes_count_each_other_and_hear_throttle_changes() {
+    use std::time::{Duration, Instant};
+
+    use crate::domain::access::Role;
+    use crate::domain::audit::AuditRecord;
+    use crate::domain::throttle::settings::ThrottleSettings;
+
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.live_nodes() != 2 {
+        assert!(Instant::now() < deadline, "a never counted b");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut changes = b.throttle_changes().unwrap();
+    // The listener has connected (its first bump) before the change is made.
+    tokio::time::timeout(Duration::from_secs(5), changes.wait_for(|n| *n >= 1))
+        .await
+        .unwrap()
+        .unwrap();
+    changes.borrow_and_update();
+    let mut settings = ThrottleSettings::default();
+    settings.drain.rate = 321.0;
+    let caller = crate::domain::access::Caller {
+        client: "operator".into(),
+        role: Role::Operator,
+    };
+    let audit = AuditRecord::new(
+        &caller,
+        crate::store::conformance::AT,
+        "throttle.set",
+        None,
+        None,
+    );
+    a.change_throttle(settings, audit).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), changes.changed())
+        .await
+        .expect("b heard of the change within a second")
+        .unwrap();
+    assert_eq!(b.throttle_settings().await.unwrap(), Some(settings));
+    b.close().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.live_nodes() != 1 {
+        assert!(Instant::now() < deadline, "b never left the count");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.close().await.unwrap();
+}
