@@ -153,8 +153,8 @@ pub async fn run(
         stop_rx.clone(),
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
-    let sampler = tokio::spawn(history_sampler(service.clone(), stop_rx.clone()));
     let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
+    let sampler = tokio::spawn(history_sampler(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
     let issuance_serving = http::server::IssuanceServing {
@@ -236,8 +236,8 @@ pub async fn run(
     }
     let _ = signer.await;
     let _ = trust.await;
-    let _ = sampler.await;
     let _ = cluster.await;
+    let _ = sampler.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
     let lookups = service.clone();

@@ -3,7 +3,8 @@
 //! synced cache, QR texts) in `target/verifier-bench/` for whole-process timing; the whole
 //! measurement is `verifier/bench/run`.
 //!
-//! `cargo bench -p verifier --bench batch [-- TOKENS THREADS]`
+//! `cargo bench -p verifier --bench batch [-- TOKENS THREADS [raw]]`: with `raw`, one round
+//! of the floor alone (`verifier/bench/run` interleaves it with whole-process batches).
 
 // A benchmark harness: failures abort it, and it reads the real clock for its fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
@@ -31,24 +32,13 @@ fn main() {
         .collect();
     let tokens: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let threads: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let raw_only = args.get(2).is_some_and(|a| a == "raw");
     let now = UnixTime(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs(),
     );
-
-    let (root, credential, status) = terminal::keys();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/verifier-bench/in-process");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    seed_terminal(&dir, &root, &credential, &status, now);
-
-    let texts: Vec<String> = (0..tokens as u64)
-        .map(|i| keys::qr::encode(&token::sign(&claims(i, now), &credential)))
-        .collect();
-    std::fs::write(dir.join("qr.txt"), &texts[0]).unwrap();
-    std::fs::write(dir.join("batch.txt"), texts.join("\n") + "\n").unwrap();
 
     // The floor: verify_strict over messages and signatures of the same size, same threads.
     let dalek = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
@@ -79,6 +69,25 @@ fn main() {
             }
         });
     };
+
+    let rate = |d: Duration| tokens as f64 / d.as_secs_f64();
+    if raw_only {
+        raw_once();
+        println!("raw verify_strict: {:.0}/s", rate(timed(&raw_once)));
+        return;
+    }
+
+    let (root, credential, status) = terminal::keys();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/verifier-bench/in-process");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    seed_terminal(&dir, &root, &credential, &status, now);
+
+    let texts: Vec<String> = (0..tokens as u64)
+        .map(|i| keys::qr::encode(&token::sign(&claims(i, now), &credential)))
+        .collect();
+    std::fs::write(dir.join("qr.txt"), &texts[0]).unwrap();
+    std::fs::write(dir.join("batch.txt"), texts.join("\n") + "\n").unwrap();
 
     let trust = Trust::load(&dir.join("cache"), &[root.public().clone()]).unwrap();
     let policy = Policy {
@@ -112,7 +121,6 @@ fn main() {
     };
     // Three interleaved rounds, medians: the machine is shared, and a neighbour's burst
     // should not land on one side of the comparison only.
-    let rate = |d: Duration| tokens as f64 / d.as_secs_f64();
     println!("tokens: {tokens}, threads: {threads}");
     let (mut raw, mut batch) = (Vec::new(), Vec::new());
     for round in 1..=3 {

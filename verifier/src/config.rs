@@ -29,6 +29,12 @@ use serde::Deserialize;
 /// given. A missing file here is not an error: defaults apply.
 pub const DEFAULT_PATH: &str = "/etc/edl/verify.toml";
 
+/// Names a file that holds the API key instead of the configuration's `api_key` or
+/// `api_key_file`. `edl-verify-sync.service` sets it to the copy systemd makes of
+/// `/etc/edl/verify-api-key` (`LoadCredential=`), which the service's dynamic user can read
+/// while the original stays readable by root only.
+pub const API_KEY_FILE_ENV: &str = "EDL_VERIFY_API_KEY_FILE";
+
 /// Status older than this is not trusted for a VALID verdict by default: one day.
 pub const DEFAULT_MAX_STATUS_AGE: u64 = 24 * 3600;
 
@@ -94,6 +100,17 @@ pub enum Credentials {
     None,
     /// `Authorization: Bearer …`.
     ApiKey(String),
+    /// `Authorization: Bearer …` with the key on the first line of this file, read only
+    /// when a request is made: an offline check never needs it, and officers' shells need
+    /// not be able to read it (mode 0600).
+    ApiKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Whether a blank file (empty, or only white space) means "no API key": the file
+        /// systemd hands over through [`API_KEY_FILE_ENV`], where a terminal enrolled
+        /// without a key gets a blank fallback.
+        empty_is_none: bool,
+    },
     /// A TLS client certificate chain and key, PEM.
     ClientCert {
         /// The certificate chain, PEM.
@@ -109,6 +126,7 @@ impl std::fmt::Debug for Credentials {
         f.write_str(match self {
             Credentials::None => "none",
             Credentials::ApiKey(_) => "api key",
+            Credentials::ApiKeyFile { .. } => "api key file",
             Credentials::ClientCert { .. } => "client certificate",
         })
     }
@@ -248,19 +266,30 @@ impl Config {
             std::fs::read(&path)
                 .map_err(|e| invalid(field, format!("reading {}: {e}", path.display())))
         };
+        let key_file_from_env = env
+            .var(API_KEY_FILE_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         let credentials = match (
             &raw.api_key,
             &raw.api_key_file,
             &raw.client_cert,
             &raw.client_key,
         ) {
+            (None | Some(_), None, None, None) | (None, Some(_), None, None)
+                if key_file_from_env.is_some() =>
+            {
+                Credentials::ApiKeyFile {
+                    path: key_file_from_env.unwrap_or_default(),
+                    empty_is_none: true,
+                }
+            }
             (None, None, None, None) => Credentials::None,
             (Some(key), None, None, None) => Credentials::ApiKey(check_api_key(key)?),
-            (None, Some(file), None, None) => {
-                let text = String::from_utf8(read("api_key_file", file)?)
-                    .map_err(|_| invalid("api_key_file", "not UTF-8".into()))?;
-                Credentials::ApiKey(check_api_key(text.lines().next().unwrap_or_default())?)
-            }
+            (None, Some(file), None, None) => Credentials::ApiKeyFile {
+                path: resolve(file),
+                empty_is_none: false,
+            },
             (None, None, Some(cert), Some(key)) => Credentials::ClientCert {
                 chain: read("client_cert", cert)?,
                 key: read("client_key", key)?,
@@ -397,6 +426,19 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Reads the API key from the first line of `path`; `None` for a blank file when
+/// `empty_is_none`.
+pub fn read_api_key_file(path: &Path, empty_is_none: bool) -> Result<Option<String>, ConfigError> {
+    let field = "api_key_file";
+    let bytes = std::fs::read(path)
+        .map_err(|e| invalid(field, format!("reading {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid(field, "not UTF-8".into()))?;
+    if empty_is_none && text.trim().is_empty() {
+        return Ok(None);
+    }
+    check_api_key(text.lines().next().unwrap_or_default()).map(Some)
 }
 
 fn check_api_key(key: &str) -> Result<String, ConfigError> {

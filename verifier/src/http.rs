@@ -57,6 +57,9 @@ pub enum HttpError {
     /// The client could not be set up (bad CA or client certificate).
     #[error("TLS setup: {0}")]
     Setup(String),
+    /// The API key file could not be read.
+    #[error("{0}")]
+    Credentials(String),
     /// Connection, TLS or timeout.
     #[error("{url}: {message}")]
     Transport {
@@ -111,6 +114,14 @@ impl Client {
         match &config.credentials {
             Credentials::None => {}
             Credentials::ApiKey(key) => bearer = Some(format!("Bearer {key}")),
+            Credentials::ApiKeyFile {
+                path,
+                empty_is_none,
+            } => {
+                bearer = crate::config::read_api_key_file(path, *empty_is_none)
+                    .map_err(|e| HttpError::Credentials(e.to_string()))?
+                    .map(|key| format!("Bearer {key}"));
+            }
             Credentials::ClientCert { chain, key } => {
                 let chain = certificates(chain)?;
                 let key = ureq::tls::PrivateKey::from_pem(key)
@@ -297,14 +308,18 @@ fn body_error(url: &str, message: &str) -> HttpError {
 }
 
 /// Reads an IMF-fixdate (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// `httpdate` also reads the obsolete RFC 850 and asctime forms; a `Date` is only taken
+/// when it is the preferred form exactly (it formats back to the same text, weekday
+/// included), as servers have sent for decades.
 pub fn parse_http_date(text: &str) -> Option<UnixTime> {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let parsed = time::PrimitiveDateTime::parse(text.trim(), format).ok()?;
-    u64::try_from(parsed.assume_utc().unix_timestamp())
+    let text = text.trim();
+    let time = httpdate::parse_http_date(text).ok()?;
+    if httpdate::fmt_http_date(time) != text {
+        return None;
+    }
+    time.duration_since(std::time::UNIX_EPOCH)
         .ok()
-        .map(UnixTime)
+        .map(|since| UnixTime(since.as_secs()))
 }
 
 #[cfg(test)]
@@ -322,5 +337,28 @@ mod tests {
     #[test]
     fn http_date_garbage() {
         assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(parse_http_date(""), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37"), None);
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT trailing"),
+            None
+        );
+    }
+
+    #[test]
+    fn http_date_only_the_preferred_form() {
+        // RFC 850 and asctime: obsolete, refused.
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), None);
+        // The weekday must match the date; other time zones are not IMF-fixdate.
+        assert_eq!(parse_http_date("Mon, 06 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date("Sun, 6 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 24:49:37 GMT"), None);
+        // Surrounding whitespace is not part of a field value (RFC 9110 section 5.5).
+        assert_eq!(
+            parse_http_date(" Sat, 05 Dec 2026 06:59:41 GMT "),
+            Some(UnixTime(1_796_453_981))
+        );
     }
 }

@@ -259,3 +259,63 @@ fn say(io: &mut Io<'_>, text: &str) -> Result<(), Failure> {
         .and_then(|()| io.stdout.flush())
         .map_err(|e| Failure::Io(format!("writing: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sync unit reads what `init` writes for the system-wide configuration: the same
+    /// configuration path, the API key beside it under the same name, handed over by
+    /// systemd under that name and named to edl-verify through the environment.
+    #[test]
+    fn sync_unit_agrees_with_init() {
+        let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd/edl-verify-sync.service");
+        let unit = fs::read_to_string(&unit).unwrap_or_else(|e| panic!("{}: {e}", unit.display()));
+        let value = |key: &str| -> Vec<&str> {
+            unit.lines()
+                .filter_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+                .collect()
+        };
+        let folder = Path::new(config::DEFAULT_PATH)
+            .parent()
+            .unwrap_or(Path::new("/"));
+        assert_eq!(
+            value("ExecStart"),
+            [format!(
+                "/usr/bin/edl-verify sync --config {}",
+                config::DEFAULT_PATH
+            )]
+        );
+        assert_eq!(
+            value("LoadCredential"),
+            [format!(
+                "{API_KEY_FILE}:{}",
+                folder.join(API_KEY_FILE).display()
+            )]
+        );
+        // The fallback for a terminal without a key: blank, which is "no key".
+        assert_eq!(value("SetCredential"), [format!("{API_KEY_FILE}:\\n")]);
+        let blank = tempfile::NamedTempFile::new().unwrap();
+        fs::write(blank.path(), "\n").unwrap();
+        assert_eq!(config::read_api_key_file(blank.path(), true).unwrap(), None);
+        assert_eq!(
+            value("Environment"),
+            [format!("{}=%d/{API_KEY_FILE}", config::API_KEY_FILE_ENV)]
+        );
+        assert_eq!(value("StateDirectory"), ["edl-verify"]);
+        assert_eq!(Path::new(SYSTEM_CACHE), Path::new("/var/lib/edl-verify"));
+        // And `init` names the key file by that name in the configuration it writes.
+        let text = config_text(&ConfigText {
+            server: "https://edl.example",
+            api_key: true,
+            ca: false,
+            cache_dir: Path::new(SYSTEM_CACHE),
+            purpose: None,
+            now: UnixTime(0),
+        });
+        assert!(
+            text.contains(&format!("api_key_file = \"{API_KEY_FILE}\"")),
+            "{text}"
+        );
+    }
+}

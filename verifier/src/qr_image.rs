@@ -63,6 +63,9 @@ pub fn decode_gray(image: &GrayImage) -> Result<String, ImageError> {
     if let Some(text) = attempt(image) {
         return Ok(text);
     }
+    if let Some(text) = attempt_zxing(image) {
+        return Ok(text);
+    }
     let longer = image.width().max(image.height());
     let working = if longer > WORKING_SIZE {
         let scale = f64::from(WORKING_SIZE) / f64::from(longer);
@@ -159,6 +162,34 @@ fn windows(image: &GrayImage) -> impl Iterator<Item = GrayImage> + '_ {
             imageops::crop_imm(image, x, y, TILE.min(width), TILE.min(height)).to_image()
         })
     })
+}
+
+/// A second finder (rxing's port of ZXing's QR detector): its hybrid binariser and
+/// finder-pattern search locate blurred, JPEG-damaged, moire-covered and small codes in
+/// busy photos that rqrr's does not. Only the detector and sampler are used: the sampled
+/// modules go to rqrr's decoder (error correction and data), so rxing's decoder and its
+/// character-set tables stay out of the binary.
+fn attempt_zxing(image: &GrayImage) -> Option<String> {
+    use rxing::Binarizer;
+    use rxing::common::{DetectorRXingResult, HybridBinarizer};
+    use rxing::qrcode::cpp_port::detector;
+
+    let source =
+        rxing::Luma8Source::new_with_slice(image.as_raw(), image.width(), image.height()).ok()?;
+    let binarizer = HybridBinarizer::new(source);
+    let matrix = binarizer.get_black_matrix().ok()?;
+    let mut patterns = detector::FindFinderPatterns(matrix, true, 0);
+    detector::GenerateFinderPatternSets(&mut patterns)
+        .iter()
+        .filter_map(|set| detector::SampleQR(matrix, set).ok())
+        .find_map(|sampled| {
+            let bits = sampled.getBits();
+            let size = bits.getWidth();
+            let grid =
+                rqrr::SimpleGrid::from_func(size as usize, |x, y| bits.get(x as u32, y as u32));
+            let (_, text) = rqrr::Grid::new(grid).decode().ok()?;
+            text.starts_with(keys::qr::PREFIX).then_some(text)
+        })
 }
 
 fn decode_once(image: &GrayImage) -> Vec<String> {

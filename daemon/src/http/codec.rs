@@ -262,8 +262,8 @@ pub(crate) fn credential_json(c: &CredentialRecord, base: &str) -> Value {
     })
 }
 
-/// The fields of a licence a role may see, serialized in name order (as
-/// [`licence_view`] gives them) without building a JSON tree.
+/// The fields of a licence a role may see, serialized in name order without building a
+/// JSON tree.
 pub(crate) struct LicenceView<'a> {
     /// The licence.
     pub record: &'a LicenceRecord,

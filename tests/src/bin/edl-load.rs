@@ -728,7 +728,9 @@ async fn preload(
         store,
         records,
         queued,
-        "edl-load",
+        // The development gateway client owns the applications: only it may read their
+        // tickets (the phases read the backlog's credentials through them).
+        "dev-gateway",
         tests::START,
     )
     .await

@@ -161,3 +161,58 @@ fn config_cache_dir_from_home() {
         PathBuf::from("/home/officer/.cache/edl-verify")
     );
 }
+#[test]
+fn config_api_key_file_read_only_when_needed() {
+    // An officer's shell cannot read the 0600 key: loading the configuration (for an
+    // offline check) must not try.
+    let dir = tempfile::tempdir().unwrap();
+    let text = "api_key_file = \"verify-api-key\"";
+    let raw: RawConfig = toml::from_str(text).unwrap();
+    let config = Config::from_raw(raw, Some(dir.path().join("verify.toml")), &no_env).unwrap();
+    let Credentials::ApiKeyFile {
+        path,
+        empty_is_none: false,
+    } = &config.credentials
+    else {
+        panic!("{:?}", config.credentials);
+    };
+    assert_eq!(path, &dir.path().join("verify-api-key"));
+    assert!(read_api_key_file(path, false).is_err());
+    std::fs::write(path, "k3y\n").unwrap();
+    assert_eq!(
+        read_api_key_file(path, false).unwrap().as_deref(),
+        Some("k3y")
+    );
+}
+#[test]
+fn config_api_key_file_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let handed = dir.path().join("credential");
+    let env =
+        |name: &str| (name == API_KEY_FILE_ENV).then(|| handed.to_string_lossy().into_owned());
+    for text in [
+        "",
+        "api_key_file = \"/etc/edl/verify-api-key\"",
+        "api_key = \"x\"",
+    ] {
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        let config = Config::from_raw(raw, None, &env).unwrap();
+        let Credentials::ApiKeyFile {
+            path,
+            empty_is_none: true,
+        } = &config.credentials
+        else {
+            panic!("{text}: {:?}", config.credentials);
+        };
+        assert_eq!(path, &handed);
+    }
+    // systemd's empty fallback when the terminal has no key: no key, not an error.
+    std::fs::write(&handed, "").unwrap();
+    assert_eq!(read_api_key_file(&handed, true).unwrap(), None);
+    assert!(read_api_key_file(&handed, false).is_err());
+    std::fs::write(&handed, "s3cret\n").unwrap();
+    assert_eq!(
+        read_api_key_file(&handed, true).unwrap().as_deref(),
+        Some("s3cret")
+    );
+}

@@ -47,7 +47,7 @@ pub(crate) async fn reviews(
                         "licence".into(),
                         json!(LicenceView {
                             record,
-                            fields: REVIEWER_FIELDS,
+                            fields: REVIEWER_FIELDS
                         }),
                     );
                 }

@@ -446,10 +446,17 @@ impl PgStore {
             if lists.is_empty() {
                 break;
             }
+            // Inserted in one order on every node: two nodes proposing some of the same
+            // indices then wait for each other in that order, never in a circle (unsorted,
+            // PostgreSQL found deadlocks between two nodes' allocations).
+            let mut pairs: Vec<(i32, i32)> = lists.into_iter().zip(indices).collect();
+            pairs.sort_unstable();
+            let (lists, indices): (Vec<i32>, Vec<i32>) = pairs.into_iter().unzip();
             let rows = self
                 .read(
                     "INSERT INTO status_indices (list, idx) \
-                     SELECT * FROM unnest($1::integer[], $2::integer[]) \
+                     SELECT * FROM unnest($1::integer[], $2::integer[]) AS u(list, idx) \
+                     ORDER BY list, idx \
                      ON CONFLICT DO NOTHING RETURNING list, idx",
                     &[&lists, &indices],
                 )
