@@ -4,6 +4,7 @@
 //! counts, signing and commit latency, live-status latency and its audit wait, the lookup
 //! audit log's commits. Rendered in the text exposition format at `GET /metrics`.
 
+pub(crate) mod intake;
 pub(crate) mod tally;
 pub(crate) mod trust;
 
@@ -144,14 +145,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Every numeric throttle setting in force.
     pub throttle_setting: Family<SettingLabels, FloatGauge>,
-    /// Uploaded photos by pre-check outcome (`pass`, `review`, `refuse`).
-    pub photo_prechecks: Family<OutcomeLabels, Counter>,
-    /// High end of the wait range quoted in each 202 that quotes one, seconds.
-    pub wait_quoted: Histogram,
-    /// Applications waiting for a reviewer.
-    pub reviews_waiting: Gauge,
-    /// Age of the oldest of those, seconds.
-    pub reviews_oldest_age: Gauge,
+    /// Photo pre-checks, quoted waits and the review backlog.
+    pub intake: intake::IntakeMetrics,
     /// Totals the operator console samples.
     pub tally: tally::Tally,
     /// The trust list, signing keys, status lists and held signing.
@@ -363,30 +358,7 @@ impl Metrics {
             "Time of a live-status lookup: store read, audit record made durable, answer",
             lookup_seconds.clone(),
         );
-        let photo_prechecks = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "photo_prechecks",
-            "Uploaded photos by pre-check outcome: pass, review (borderline) or refuse (422)",
-            photo_prechecks.clone(),
-        );
-        let wait_quoted = Histogram::new(exponential_buckets(1.0, 2.0, 18));
-        registry.register(
-            "wait_quoted_seconds",
-            "High end of the wait range quoted in each 202 that quotes a range",
-            wait_quoted.clone(),
-        );
-        let reviews_waiting = Gauge::default();
-        registry.register(
-            "reviews_waiting",
-            "Applications waiting for a reviewer's decision on an uploaded photo",
-            reviews_waiting.clone(),
-        );
-        let reviews_oldest_age = Gauge::default();
-        registry.register(
-            "reviews_oldest_age_seconds",
-            "Age of the oldest application waiting for review (0 when none)",
-            reviews_oldest_age.clone(),
-        );
+        let intake = intake::IntakeMetrics::register(&mut registry);
         let trust = trust::TrustGauges::register(&mut registry);
         Metrics {
             registry,
@@ -419,10 +391,7 @@ impl Metrics {
             db_transaction_seconds,
             db_claim_conflicts,
             db_pool_connections,
-            photo_prechecks,
-            wait_quoted,
-            reviews_waiting,
-            reviews_oldest_age,
+            intake,
             tally: tally::Tally::default(),
             trust,
         }
@@ -430,25 +399,8 @@ impl Metrics {
 
     /// The range quoted to an accepted application (its high end is observed).
     pub fn quoted(&self, low: u64, high: u64) {
-        self.wait_quoted.observe(high as f64);
+        self.intake.wait_quoted.observe(high as f64);
         self.tally.quoted((low + high) / 2);
-    }
-
-    /// The review backlog: how many wait and the oldest's age.
-    pub fn reviews(&self, waiting: u64, oldest_age: u64) {
-        self.reviews_waiting
-            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
-        self.reviews_oldest_age
-            .set(i64::try_from(oldest_age).unwrap_or(i64::MAX));
-    }
-
-    /// Counts one uploaded photo's pre-check outcome.
-    pub fn photo_outcome(&self, outcome: &str) {
-        self.photo_prechecks
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_owned(),
-            })
-            .inc();
     }
 
     /// Counts one admission: every limit evaluated, with its decision and mode.

@@ -204,10 +204,10 @@ impl Service {
                 let (bytes, outcome) = self.precheck(bytes).await?;
                 if let Outcome::Refuse(findings) = outcome {
                     self.metrics.rejected("photo_refused");
-                    self.metrics.photo_outcome("refuse");
+                    self.metrics.intake.photo_outcome("refuse");
                     return Err(ApplyError::PhotoRefused(worst_first(findings)));
                 }
-                self.metrics.photo_outcome(match outcome {
+                self.metrics.intake.photo_outcome(match outcome {
                     Outcome::Review(_) => "review",
                     _ => "pass",
                 });

@@ -78,7 +78,7 @@ impl Service {
             .map(|a| a.created_at.0)
             .min()
             .map_or(0, |t| self.now().0.saturating_sub(t));
-        self.metrics.reviews(waiting.len() as u64, oldest);
+        self.metrics.intake.reviews(waiting.len() as u64, oldest);
     }
 
     /// The findings kept beside an uploaded photo; none when absent or unreadable (the

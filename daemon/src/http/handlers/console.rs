@@ -51,8 +51,8 @@ pub(crate) async fn simulate(
     Ok(json_response(StatusCode::OK, &json!(what_if)))
 }
 
-/// `GET /admin/v1/nodes`: every node serving this state. One today; with a shared
-/// database each node will report itself here.
+/// `GET /admin/v1/nodes`: every node serving this state. This node only, for now: nodes
+/// sharing a PostgreSQL database are to report themselves here through the store.
 pub(crate) async fn nodes(State(state): State<AppState>) -> Response {
     let service = &state.service;
     let queue = service.queue_report();
@@ -64,7 +64,7 @@ pub(crate) async fn nodes(State(state): State<AppState>) -> Response {
             "this": true,
             "version": env!("CARGO_PKG_VERSION"),
             "started_at": service.started_at,
-            "store": "sled",
+            "store": service.store.readiness()["engine"].clone(),
             "healthy": service.store.healthy(),
             "queue_depth": queue.depth,
             "in_flight": queue.in_flight,
