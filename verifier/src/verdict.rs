@@ -7,6 +7,7 @@
 //! VALID, and never NOT VALID on the strength of a fetch error.
 
 use keys::UnixTime;
+use keys::presentation::Slot;
 use keys::status_list::CredentialStatus;
 use keys::token::{VerifiedCredential, VerifyError};
 
@@ -17,6 +18,11 @@ pub struct Policy {
     pub max_status_age: u64,
     /// Clock differences from the server above this many seconds are reported.
     pub clock_tolerance: u64,
+    /// A holder-bound credential is accepted only inside a presentation (`DL2:`) signed
+    /// by its holder's device, never shown alone (`DL1:`, which a screenshot reproduces).
+    pub require_holder_binding: bool,
+    /// Seconds a presentation's slot may lie outside the terminal's clock, either side.
+    pub slot_skew: u64,
 }
 
 /// The three verdicts.
@@ -70,6 +76,13 @@ pub enum Reason {
     StatusUnknown,
     /// The only status at hand is older than the policy allows.
     StatusStale,
+    /// Not shown by the holder's device: a presentation not signed by the credential's
+    /// holder key, a presentation of a bearer credential, or (under
+    /// `require_holder_binding`) a holder-bound credential shown alone.
+    NotPresentedByHolder,
+    /// A presentation made for a time slot outside the terminal's clock ± skew: a replay
+    /// or a screenshot.
+    PresentationExpired,
 }
 
 impl Reason {
@@ -120,6 +133,89 @@ impl TokenCheck {
             reason,
             detail,
             credential: credential.map(Box::new),
+        }
+    }
+}
+
+/// How the credential was shown, and what that proves about who showed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PresentationCheck {
+    /// `DL1:`, the credential alone. `holder_bound`: it carries a holder key (`cnf`)
+    /// that nobody used to show it.
+    Bearer {
+        /// The credential names a holder key.
+        holder_bound: bool,
+    },
+    /// `DL2:` whose holder signature and slot checked out.
+    Fresh {
+        /// The slot it was made for.
+        slot: Slot,
+    },
+    /// `DL2:` refused for its holder signature or slot.
+    Refused {
+        /// [`Reason::NotPresentedByHolder`] or [`Reason::PresentationExpired`].
+        reason: Reason,
+        /// In words.
+        detail: String,
+        /// The slot it claims, when it could be read.
+        slot: Option<Slot>,
+    },
+    /// The credential was refused first (or the text could not be read), so how it was
+    /// shown proves nothing.
+    NotChecked {
+        /// Shown as `DL2:`.
+        presented: bool,
+        /// The slot it claims, when it could be read.
+        slot: Option<Slot>,
+    },
+}
+
+/// What the verdict says about the way the credential was shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PresentationReport {
+    /// Shown as a presentation (`DL2:`) rather than the credential alone (`DL1:`).
+    pub presented: bool,
+    /// The credential names a holder key (`cnf`), when known.
+    pub holder_bound: Option<bool>,
+    /// Signed by the credential's holder key: shown by the holder's device.
+    pub bound: bool,
+    /// Made for a slot current at the terminal's clock (± skew).
+    pub fresh: bool,
+    /// The slot it was made for, when it could be read.
+    pub slot: Option<Slot>,
+}
+
+impl PresentationReport {
+    fn from_check(check: &PresentationCheck) -> PresentationReport {
+        let presented = |holder_bound, bound, fresh, slot| PresentationReport {
+            presented: true,
+            holder_bound,
+            bound,
+            fresh,
+            slot,
+        };
+        match check {
+            PresentationCheck::Bearer { holder_bound } => PresentationReport {
+                presented: false,
+                holder_bound: Some(*holder_bound),
+                bound: false,
+                fresh: false,
+                slot: None,
+            },
+            PresentationCheck::Fresh { slot } => presented(Some(true), true, true, Some(*slot)),
+            PresentationCheck::Refused {
+                reason: Reason::PresentationExpired,
+                slot,
+                ..
+            } => presented(Some(true), true, false, *slot),
+            PresentationCheck::Refused { slot, .. } => presented(None, false, false, *slot),
+            PresentationCheck::NotChecked { presented, slot } => PresentationReport {
+                presented: *presented,
+                holder_bound: None,
+                bound: false,
+                fresh: false,
+                slot: *slot,
+            },
         }
     }
 }
@@ -264,6 +360,8 @@ pub struct Verdict {
     pub credential: Option<Box<VerifiedCredential>>,
     /// The status and where it came from.
     pub status: StatusReport,
+    /// How it was shown: presented by the holder's device, or as a bearer credential.
+    pub presentation: PresentationReport,
     /// The terminal's clock, when found to be off.
     pub clock: Option<ClockOffset>,
     /// Other things worth knowing (a failed live query, a fallback), in words.
@@ -277,6 +375,8 @@ pub struct Verdict {
 pub struct Inputs {
     /// The token check.
     pub token: TokenCheck,
+    /// How it was shown, and the presentation's check.
+    pub presentation: PresentationCheck,
     /// The status found (ignored when the token was refused).
     pub evidence: StatusEvidence,
     /// The server's time at the last sync, if known.
@@ -289,6 +389,7 @@ pub struct Inputs {
 pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
     let Inputs {
         token,
+        presentation,
         evidence,
         last_sync_server_time,
         mut notes,
@@ -297,6 +398,7 @@ pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
     if let Some(offset) = clock {
         notes.push(describe_clock(offset));
     }
+    let shown = PresentationReport::from_check(&presentation);
     let credential = match token {
         TokenCheck::Refused {
             reason,
@@ -309,6 +411,7 @@ pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
                 detail,
                 credential,
                 status: StatusReport::not_consulted(),
+                presentation: shown,
                 clock,
                 notes,
                 checked_at: now,
@@ -336,12 +439,25 @@ pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
         (_, None) => (None, "signature, validity and status check out".to_owned()),
         (_, Some(reason)) => (Some(reason), reason_sentence(reason).to_owned()),
     };
+    // Who showed it weighs before the status: a replayed or foreign presentation proves
+    // the person at the counter is not shown to be the holder, whatever the status.
+    let (reason, detail) = match presentation {
+        PresentationCheck::Refused { reason, detail, .. } => (Some(reason), detail),
+        PresentationCheck::Bearer { holder_bound: true } if policy.require_holder_binding => (
+            Some(Reason::NotPresentedByHolder),
+            "this credential is bound to its holder's device but was shown alone: \
+             a copy or screenshot would look the same"
+                .to_owned(),
+        ),
+        _ => (reason, detail),
+    };
     Verdict {
         outcome: reason.map_or(Outcome::Valid, Reason::outcome),
         reason,
         detail,
         credential: Some(credential),
         status,
+        presentation: shown,
         clock,
         notes,
         checked_at: now,
@@ -477,6 +593,10 @@ pub fn reason_sentence(reason: Reason) -> &'static str {
         Reason::Superseded => "replaced by a newer credential",
         Reason::StatusUnknown => "the signature is good but no status could be obtained",
         Reason::StatusStale => "the signature is good but the status is older than allowed",
+        Reason::NotPresentedByHolder => "not presented by the holder's device",
+        Reason::PresentationExpired => {
+            "the presentation was made for another time: a replay or a screenshot"
+        }
     }
 }
 
