@@ -219,6 +219,7 @@ fn presentation_check(
     result: Result<presentation::VerifiedPresentation, PresentationError>,
     slot: presentation::Slot,
 ) -> PresentationCheck {
+    let holder_bound = !matches!(result, Err(PresentationError::NotHolderBound));
     let (reason, detail) = match result {
         Ok(verified) => {
             return PresentationCheck::Fresh {
@@ -254,6 +255,7 @@ fn presentation_check(
         reason,
         detail,
         slot: Some(slot),
+        holder_bound,
     }
 }
 

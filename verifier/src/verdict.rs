@@ -159,6 +159,8 @@ pub enum PresentationCheck {
         detail: String,
         /// The slot it claims, when it could be read.
         slot: Option<Slot>,
+        /// Whether the (verified) credential names a holder key.
+        holder_bound: bool,
     },
     /// The credential was refused first (or the text could not be read), so how it was
     /// shown proves nothing.
@@ -208,7 +210,9 @@ impl PresentationReport {
                 slot,
                 ..
             } => presented(Some(true), true, false, *slot),
-            PresentationCheck::Refused { slot, .. } => presented(None, false, false, *slot),
+            PresentationCheck::Refused {
+                slot, holder_bound, ..
+            } => presented(Some(*holder_bound), false, false, *slot),
             PresentationCheck::NotChecked { presented, slot } => PresentationReport {
                 presented: *presented,
                 holder_bound: None,

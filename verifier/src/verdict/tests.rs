@@ -433,6 +433,7 @@ fn a_refused_presentation_is_not_valid_whatever_the_status() {
                     reason,
                     detail: "x".into(),
                     slot: Some(slot()),
+                    holder_bound: true,
                 },
                 live(status),
                 &POLICY,

@@ -127,14 +127,23 @@ fn a_presentation_signed_by_another_device_is_not_valid() {
         (1, "not_valid", Some("not_presented_by_holder")),
     );
     assert_eq!(json["presentation"]["bound"], false);
+    assert_eq!(json["presentation"]["holder_bound"], true);
+    let human = terminal.run(&["check", &text], NOW);
+    assert!(
+        human
+            .stdout
+            .contains("presentation NOT signed by the holder's device"),
+        "{human:?}"
+    );
     // A bearer credential has no device key: wrapping it in a presentation proves nothing.
     let bearer = keys::token::sign(&authority.claims(8), &authority.credential);
-    check(
+    let json = check(
         &terminal,
         &present(&bearer, &thief, NOW),
         NOW,
         (1, "not_valid", Some("not_presented_by_holder")),
     );
+    assert_eq!(json["presentation"]["holder_bound"], false);
 }
 
 #[test]
