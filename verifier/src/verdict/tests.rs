@@ -5,6 +5,8 @@ use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReferenc
 use keys::{KeyId, UnixTime};
 use time::macros::date;
 
+use keys::presentation::Slot;
+
 use super::*;
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
