@@ -93,6 +93,8 @@ fn main() {
     let policy = Policy {
         max_status_age: 86_400,
         clock_tolerance: 300,
+        require_holder_binding: false,
+        slot_skew: keys::presentation::DEFAULT_SLOT_SKEW,
     };
     let input = std::fs::read(dir.join("batch.txt")).unwrap();
     let mut sample = Vec::new();

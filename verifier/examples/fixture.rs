@@ -4,7 +4,9 @@
 //! `cargo run --release -p verifier --example fixture -- DIR [TOKENS]` writes
 //! `DIR/verify.toml`, `DIR/root.pub.pem`, a synced `DIR/cache/`, `DIR/qr.txt` (one QR text)
 //! and `DIR/tokens.txt` (TOKENS QR texts, default 20 000, one per line), all signed with
-//! fixed test keys and valid for 30 days from now.
+//! fixed test keys and valid for 30 days from now; `DIR/bound.txt` (the first credential
+//! bound to a fixed device key) and `DIR/presentation.txt` (its `DL2:` presentation for
+//! the longest slot, 300 s, holding now: check it within five minutes).
 
 // A measurement tool: failures abort it, and it reads the real clock for its fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
@@ -40,5 +42,15 @@ fn main() {
     )
     .unwrap();
     std::fs::write(dir.join("tokens.txt"), texts.join("\n") + "\n").unwrap();
+    let device = keys::SigningKey::from_seed(&[0x5a; 32]);
+    let bound = keys::token::sign_bound(&terminal::claims(0, now), device.public(), &credential);
+    let slot =
+        keys::presentation::Slot::containing(now, keys::presentation::MAX_SLOT_LENGTH).unwrap();
+    std::fs::write(dir.join("bound.txt"), keys::qr::encode(&bound)).unwrap();
+    std::fs::write(
+        dir.join("presentation.txt"),
+        keys::qr::encode_presentation(&keys::presentation::present(&bound, &device, slot, None)),
+    )
+    .unwrap();
     println!("{}", dir.canonicalize().unwrap().display());
 }

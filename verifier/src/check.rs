@@ -1,11 +1,13 @@
 //! Checking one credential: the QR text's token against the cached trust list, then its
-//! status (live, else the cached status list), then [`verdict::decide`].
+//! status (live, else the cached status list), then [`verdict::decide`]. A presentation
+//! (`DL2:`) has its credential checked the same way, then its holder signature and slot.
 //!
 //! [`Trust`] is the verified cache, loaded once per process; batch checks share it across
 //! threads (each status list is verified once, on first use).
 
 use std::sync::OnceLock;
 
+use keys::presentation::{self, PresentationError, PresentationPolicy};
 use keys::status_list::{self, CredentialStatus, StatusListError, VerifiedStatusList};
 use keys::token::{self, VerifiedCredential, VerifyError, VerifyPolicy};
 use keys::trust_list::{self, TrustList};
@@ -14,7 +16,9 @@ use keys::{Keyring, PublicKey, UnixTime};
 use crate::Failure;
 use crate::cache::Cache;
 use crate::http::Client;
-use crate::verdict::{self, Inputs, Policy, StatusEvidence, TokenCheck, Verdict};
+use crate::verdict::{
+    self, Inputs, Policy, PresentationCheck, Reason, StatusEvidence, TokenCheck, Verdict,
+};
 
 /// The cache with its trust list verified against the pinned roots.
 pub struct Trust {
@@ -122,7 +126,140 @@ impl Trust {
     }
 }
 
-/// Checks one QR text. `live` is `None` offline.
+/// A QR text read: the credential token inside, and the presentation around it if any.
+enum Shown {
+    /// `DL1:`: the credential token.
+    Token(Vec<u8>),
+    /// `DL2:`: the presentation's bytes and the (not yet verified) token inside.
+    Presentation {
+        bytes: Vec<u8>,
+        token: Vec<u8>,
+        slot: presentation::Slot,
+    },
+}
+
+impl Shown {
+    fn read(text: &str) -> Result<Shown, TokenCheck> {
+        let text = text.trim();
+        if !text.starts_with(keys::qr::PRESENTATION_PREFIX) {
+            return keys::qr::decode(text)
+                .map(Shown::Token)
+                .map_err(|e| malformed(&e));
+        }
+        let bytes = keys::qr::decode_presentation(text).map_err(|e| malformed(&e))?;
+        // Read unverified only to find the credential inside; `presentation::verify`
+        // checks both signatures before anything in it counts.
+        let contents =
+            keys::danger::inspect_presentation(&bytes).map_err(|e| TokenCheck::Refused {
+                reason: Reason::Malformed,
+                detail: format!("not an edl presentation: {e}"),
+                credential: None,
+            })?;
+        Ok(Shown::Presentation {
+            bytes,
+            token: contents.token,
+            slot: contents.slot,
+        })
+    }
+
+    fn token(&self) -> &[u8] {
+        match self {
+            Shown::Token(token) | Shown::Presentation { token, .. } => token,
+        }
+    }
+
+    fn slot(&self) -> Option<presentation::Slot> {
+        match self {
+            Shown::Token(_) => None,
+            Shown::Presentation { slot, .. } => Some(*slot),
+        }
+    }
+
+    /// The presentation's check, once its credential verified as `token`.
+    fn check_presentation(
+        &self,
+        token: &TokenCheck,
+        keyring: &Keyring,
+        policy: &Policy,
+        now: UnixTime,
+    ) -> PresentationCheck {
+        let TokenCheck::Verified(_) = token else {
+            return PresentationCheck::NotChecked {
+                presented: self.slot().is_some(),
+                slot: self.slot(),
+            };
+        };
+        match self {
+            Shown::Token(bytes) => PresentationCheck::Bearer {
+                // The token's signature verified, so its `cnf` is the issuer's word.
+                holder_bound: keys::danger::inspect_holder_key(bytes)
+                    .is_ok_and(|key| key.claims.is_some()),
+            },
+            Shown::Presentation { bytes, slot, .. } => {
+                let policy = PresentationPolicy {
+                    credential: VerifyPolicy::at(now),
+                    slot_skew: policy.slot_skew,
+                    challenge: None,
+                };
+                presentation_check(presentation::verify(bytes, keyring, &policy), *slot)
+            }
+        }
+    }
+}
+
+/// The presentation check of a text that could not be read.
+fn unread(text: &str) -> PresentationCheck {
+    PresentationCheck::NotChecked {
+        presented: text.trim().starts_with(keys::qr::PRESENTATION_PREFIX),
+        slot: None,
+    }
+}
+
+fn presentation_check(
+    result: Result<presentation::VerifiedPresentation, PresentationError>,
+    slot: presentation::Slot,
+) -> PresentationCheck {
+    let holder_bound = !matches!(result, Err(PresentationError::NotHolderBound));
+    let (reason, detail) = match result {
+        Ok(verified) => {
+            return PresentationCheck::Fresh {
+                slot: verified.slot,
+            };
+        }
+        Err(PresentationError::Expired(slot)) => (
+            Reason::PresentationExpired,
+            format!(
+                "the presentation was made for {}..{}, outside this terminal's clock: \
+                 a replay or a screenshot",
+                slot.start(),
+                slot.end()
+            ),
+        ),
+        Err(PresentationError::NotHolderBound) => (
+            Reason::NotPresentedByHolder,
+            "the credential is not bound to a holder key, so nobody can present it".to_owned(),
+        ),
+        Err(PresentationError::BadSignature | PresentationError::ChallengeMismatch) => (
+            Reason::NotPresentedByHolder,
+            "the presentation is not signed by the credential's holder device".to_owned(),
+        ),
+        Err(e @ (PresentationError::Envelope(_) | PresentationError::Format(_))) => {
+            (Reason::Malformed, format!("not an edl presentation: {e}"))
+        }
+        Err(e @ PresentationError::Credential(_)) => (
+            Reason::BadSignature,
+            format!("the credential inside the presentation does not verify: {e}"),
+        ),
+    };
+    PresentationCheck::Refused {
+        reason,
+        detail,
+        slot: Some(slot),
+        holder_bound,
+    }
+}
+
+/// Checks one QR text (`DL1:` or `DL2:`). `live` is `None` offline.
 pub fn check_text(
     text: &str,
     trust: &Trust,
@@ -130,40 +267,49 @@ pub fn check_text(
     policy: &Policy,
     now: UnixTime,
 ) -> Verdict {
-    judge(
-        check_token(text, &trust.keyring, now),
-        trust,
-        live,
-        policy,
-        now,
-    )
+    let (token, presentation) = match Shown::read(text) {
+        Ok(shown) => {
+            let token = check_bytes(shown.token(), &trust.keyring, now);
+            let presentation = shown.check_presentation(&token, &trust.keyring, policy, now);
+            (token, presentation)
+        }
+        Err(refused) => (refused, unread(text)),
+    };
+    judge(token, presentation, trust, live, policy, now)
 }
 
-/// Checks many QR texts offline, their signatures verified together
+/// Checks many QR texts offline, their credential signatures verified together
 /// ([`token::verify_batch`]): the same verdicts as [`check_text`] without live status.
+/// Presentations' holder signatures are verified one by one.
 pub fn check_texts(texts: &[&str], trust: &Trust, policy: &Policy, now: UnixTime) -> Vec<Verdict> {
-    let decoded: Vec<Result<Vec<u8>, keys::qr::QrError>> = texts
+    let shown: Vec<Result<Shown, TokenCheck>> = texts.iter().map(|t| Shown::read(t)).collect();
+    let tokens: Vec<&[u8]> = shown
         .iter()
-        .map(|text| keys::qr::decode(text.trim()))
+        .filter_map(|s| s.as_ref().ok().map(Shown::token))
         .collect();
-    let tokens: Vec<&[u8]> = decoded.iter().filter_map(|d| d.as_deref().ok()).collect();
     let mut verified =
         token::verify_batch(&tokens, &trust.keyring, &VerifyPolicy::at(now)).into_iter();
-    decoded
-        .iter()
-        .map(|decoded| {
-            let token = match decoded {
-                Err(e) => malformed(e),
-                Ok(bytes) => match verified.next() {
-                    Some(result) => classify(result, bytes, &trust.keyring),
-                    None => TokenCheck::Refused {
-                        reason: verdict::Reason::BadSignature,
-                        detail: verdict::reason_sentence(verdict::Reason::BadSignature).into(),
-                        credential: None,
-                    },
-                },
+    shown
+        .into_iter()
+        .zip(texts)
+        .map(|(shown, text)| {
+            let (token, presentation) = match shown {
+                Err(refused) => (refused, unread(text)),
+                Ok(shown) => {
+                    let token = match verified.next() {
+                        Some(result) => classify(result, shown.token(), &trust.keyring),
+                        None => TokenCheck::Refused {
+                            reason: Reason::BadSignature,
+                            detail: verdict::reason_sentence(Reason::BadSignature).into(),
+                            credential: None,
+                        },
+                    };
+                    let presentation =
+                        shown.check_presentation(&token, &trust.keyring, policy, now);
+                    (token, presentation)
+                }
             };
-            judge(token, trust, None, policy, now)
+            judge(token, presentation, trust, None, policy, now)
         })
         .collect()
 }
@@ -172,6 +318,7 @@ pub fn check_texts(texts: &[&str], trust: &Trust, policy: &Policy, now: UnixTime
 /// [`verdict::decide`].
 fn judge(
     token: TokenCheck,
+    presentation: PresentationCheck,
     trust: &Trust,
     live: Option<&Live<'_>>,
     policy: &Policy,
@@ -197,6 +344,7 @@ fn judge(
     verdict::decide(
         Inputs {
             token,
+            presentation,
             evidence,
             last_sync_server_time: trust.cache.meta.server_time.map(UnixTime),
             notes,
@@ -210,13 +358,17 @@ fn judge(
 /// again at the window's edge, so the report still shows whose credential it is.
 pub fn check_token(text: &str, keyring: &Keyring, now: UnixTime) -> TokenCheck {
     match keys::qr::decode(text.trim()) {
-        Ok(bytes) => classify(
-            token::verify(&bytes, keyring, &VerifyPolicy::at(now)),
-            &bytes,
-            keyring,
-        ),
+        Ok(bytes) => check_bytes(&bytes, keyring, now),
         Err(e) => malformed(&e),
     }
+}
+
+fn check_bytes(bytes: &[u8], keyring: &Keyring, now: UnixTime) -> TokenCheck {
+    classify(
+        token::verify(bytes, keyring, &VerifyPolicy::at(now)),
+        bytes,
+        keyring,
+    )
 }
 
 fn malformed(error: &keys::qr::QrError) -> TokenCheck {

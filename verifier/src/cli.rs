@@ -58,7 +58,7 @@ pub enum Command {
 /// `check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The QR text (`DL1:…`); `-` or nothing reads it from standard input.
+    /// The QR text (`DL1:…` or `DL2:…`); `-` or nothing reads it from standard input.
     #[arg(value_name = "QR-TEXT")]
     pub text: Option<String>,
     /// Read the QR code from a PNG or JPEG image instead.

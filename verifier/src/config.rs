@@ -10,6 +10,8 @@
 //! cache_dir = "/var/cache/edl-verify"
 //! max_status_age = "24h"
 //! clock_tolerance = "5m"
+//! require_holder_binding = false            # refuse holder-bound credentials shown as DL1:
+//! presentation_skew = "30s"                 # DL2: slot may lie this far from the clock
 //! purpose = "motor insurance claims"
 //! scan_log = "scans.jsonl"
 //! [timeouts]
@@ -73,6 +75,12 @@ pub struct RawConfig {
     pub max_status_age: Option<String>,
     /// Clock difference from the server beyond which a warning is shown, e.g. `"5m"`.
     pub clock_tolerance: Option<String>,
+    /// Refuse a holder-bound credential shown alone (`DL1:`); default false.
+    #[serde(default)]
+    pub require_holder_binding: bool,
+    /// How far a presentation's (`DL2:`) time slot may lie outside the terminal's clock,
+    /// either side, e.g. `"30s"` (the default, `keys::presentation::DEFAULT_SLOT_SKEW`).
+    pub presentation_skew: Option<String>,
     /// The purpose declared with every live status lookup (insurers, rental firms and
     /// employers must declare one; the daemon records it in its audit log).
     pub purpose: Option<String>,
@@ -151,6 +159,10 @@ pub struct Config {
     pub max_status_age: u64,
     /// Clock difference that triggers a warning, seconds.
     pub clock_tolerance: u64,
+    /// Refuse holder-bound credentials shown alone (`DL1:`).
+    pub require_holder_binding: bool,
+    /// Seconds a presentation's slot may lie outside the terminal's clock.
+    pub slot_skew: u64,
     /// The purpose declared with live status lookups.
     pub purpose: Option<String>,
     /// Where `scan` logs its checks.
@@ -346,6 +358,12 @@ impl Config {
                 "clock_tolerance",
                 &raw.clock_tolerance,
                 DEFAULT_CLOCK_TOLERANCE,
+            )?,
+            require_holder_binding: raw.require_holder_binding,
+            slot_skew: seconds(
+                "presentation_skew",
+                &raw.presentation_skew,
+                keys::presentation::DEFAULT_SLOT_SKEW,
             )?,
             purpose: match raw.purpose.as_deref().map(str::trim) {
                 None | Some("") => None,

@@ -171,6 +171,8 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
     let policy = Policy {
         max_status_age: config.max_status_age,
         clock_tolerance: config.clock_tolerance,
+        require_holder_binding: config.require_holder_binding,
+        slot_skew: config.slot_skew,
     };
     match &cli.command {
         Command::Check(args) => {

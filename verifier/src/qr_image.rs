@@ -41,6 +41,11 @@ pub fn decode_file(path: &Path) -> Result<String, ImageError> {
     decode_bytes(&bytes)
 }
 
+/// A credential (`DL1:`) or a presentation (`DL2:`).
+fn is_edl_text(text: &str) -> bool {
+    text.starts_with(keys::qr::PREFIX) || text.starts_with(keys::qr::PRESENTATION_PREFIX)
+}
+
 /// Reads the QR text from PNG or JPEG bytes.
 pub fn decode_bytes(bytes: &[u8]) -> Result<String, ImageError> {
     let image = image::load_from_memory(bytes).map_err(|e| ImageError::Format(e.to_string()))?;
@@ -52,7 +57,7 @@ pub fn decode_gray(image: &GrayImage) -> Result<String, ImageError> {
     let mut fallback = None;
     let mut attempt = |candidate: &GrayImage| -> Option<String> {
         let texts = decode_once(candidate);
-        if let Some(text) = texts.iter().find(|t| t.starts_with(keys::qr::PREFIX)) {
+        if let Some(text) = texts.iter().find(|t| is_edl_text(t)) {
             return Some(text.clone());
         }
         if fallback.is_none() {
@@ -188,7 +193,7 @@ fn attempt_zxing(image: &GrayImage) -> Option<String> {
             let grid =
                 rqrr::SimpleGrid::from_func(size as usize, |x, y| bits.get(x as u32, y as u32));
             let (_, text) = rqrr::Grid::new(grid).decode().ok()?;
-            text.starts_with(keys::qr::PREFIX).then_some(text)
+            is_edl_text(&text).then_some(text)
         })
 }
 

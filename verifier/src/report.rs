@@ -12,7 +12,8 @@
 //!   "verdict": "valid" | "not_valid" | "indeterminate",
 //!   "reason": null | "malformed" | "bad_signature" | "unknown_key" | "key_revoked"
 //!           | "key_not_valid" | "not_yet_valid" | "expired" | "revoked" | "suspended"
-//!           | "superseded" | "status_unknown" | "status_stale",
+//!           | "superseded" | "status_unknown" | "status_stale"
+//!           | "not_presented_by_holder" | "presentation_expired",
 //!   "detail": "one sentence",
 //!   "checked_at": 1795000000,           // the terminal's clock, Unix seconds
 //!   "credential": null | {              // only when the signature verified
@@ -30,6 +31,14 @@
 //!     "stale": bool,
 //!     "list_expires_at": n | null
 //!   },
+//!   "presentation": {
+//!     "presented": bool,                // shown as DL2: (a presentation), not DL1:
+//!     "holder_bound": bool | null,      // the credential names a holder key (cnf)
+//!     "bound": bool,                    // signed by that key: the holder's device showed it
+//!     "fresh": bool,                    // its slot is current at the terminal's clock ± skew
+//!     "slot_start": n | null,           // Unix seconds, DL2: only
+//!     "slot_length": n | null           // seconds, DL2: only
+//!   },
 //!   "clock": null | { "offset_seconds": n, "reference": "live_status" | "status_list" | "last_sync" },
 //!   "notes": ["…"]
 //! }
@@ -46,8 +55,8 @@ use keys::licence::format_date;
 use serde::Serialize;
 
 use crate::verdict::{
-    ClockReference, Outcome, Reason, StatusReport, StatusSource, StatusValue, Verdict, format_span,
-    status_word,
+    ClockReference, Outcome, PresentationReport, Reason, StatusReport, StatusSource, StatusValue,
+    Verdict, format_span, status_word,
 };
 
 /// The JSON schema version.
@@ -137,11 +146,59 @@ pub fn write_human(
         (StatusSource::None, Outcome::NotValid) => "not checked".to_owned(),
         _ => status_line(&verdict.status, policy_max_age, verdict.checked_at),
     };
+    if let Some(shown) = shown_line(&verdict.presentation, verdict.reason, style.chinese) {
+        writeln!(out, "  {} {}", labels.shown, text(&shown, style))?;
+    }
     writeln!(out, "  {} {status}", labels.status)?;
     for note in &verdict.notes {
         writeln!(out, "  {} {}", labels.note, text(note, style))?;
     }
     Ok(())
+}
+
+/// How the QR was shown, in words: whether the holder's device presented it just now,
+/// or whether a copy would have passed as well.
+pub(crate) fn shown_line(
+    shown: &PresentationReport,
+    reason: Option<Reason>,
+    chinese: bool,
+) -> Option<String> {
+    let slot = shown.slot.map(|slot| {
+        let start = slot.start().to_string();
+        // The time of day is what an officer compares with a watch.
+        let time = start.get(11..19).unwrap_or(&start).to_owned();
+        if chinese {
+            format!("时段 {time}，{} 秒", slot.length())
+        } else {
+            format!("slot {time}, {} s", slot.length())
+        }
+    });
+    let slot = slot.unwrap_or_default();
+    let line = match (shown.presented, shown.bound, shown.fresh, chinese) {
+        (true, true, true, false) => format!("presented by the holder's device, fresh ({slot})"),
+        (true, true, true, true) => format!("由持证人设备出示，实时有效（{slot}）"),
+        (true, true, false, false) => {
+            format!("presented by the holder's device but NOT fresh ({slot}): a replay")
+        }
+        (true, true, false, true) => format!("由持证人设备出示，但已过时（{slot}）：可能是重放"),
+        (true, false, _, false) if reason == Some(Reason::NotPresentedByHolder) => {
+            format!("presentation NOT signed by the holder's device ({slot})")
+        }
+        (true, false, _, true) if reason == Some(Reason::NotPresentedByHolder) => {
+            format!("出示签名不是持证人设备的（{slot}）")
+        }
+        (true, false, _, false) => "presentation not checked".to_owned(),
+        (true, false, _, true) => "出示未经核验".to_owned(),
+        (false, ..) => match (shown.holder_bound?, chinese) {
+            (true, false) => {
+                "bound to the holder's device but shown alone: a screenshot would pass".to_owned()
+            }
+            (true, true) => "已绑定持证人设备，但未由设备出示：截屏也能通过".to_owned(),
+            (false, false) => "bearer credential: a screenshot would pass".to_owned(),
+            (false, true) => "未绑定持证人设备的凭证：截屏也能通过".to_owned(),
+        },
+    };
+    Some(line)
 }
 
 pub(crate) fn status_line(status: &StatusReport, max_age: u64, now: UnixTime) -> String {
@@ -192,6 +249,7 @@ struct Labels {
     authority: &'static str,
     credential: &'static str,
     status: &'static str,
+    shown: &'static str,
     note: &'static str,
     long_term: &'static str,
     expires: &'static str,
@@ -206,6 +264,7 @@ const EN: Labels = Labels {
     authority: "Authority  ",
     credential: "Credential ",
     status: "Status     ",
+    shown: "Shown      ",
     note: "Note:      ",
     long_term: "long-term",
     expires: "expires",
@@ -220,6 +279,7 @@ const ZH: Labels = Labels {
     authority: "发证机关",
     credential: "电子凭证",
     status: "状态    ",
+    shown: "出示方式",
     note: "注意    ",
     long_term: "长期",
     expires: "到期",
@@ -268,6 +328,14 @@ pub fn to_json(verdict: &Verdict, max_status_age: u64, line: Option<u64>) -> Str
             stale: status.stale,
             list_expires_at: status.list_expires_at.map(|t| t.0),
         },
+        presentation: JsonPresentation {
+            presented: verdict.presentation.presented,
+            holder_bound: verdict.presentation.holder_bound,
+            bound: verdict.presentation.bound,
+            fresh: verdict.presentation.fresh,
+            slot_start: verdict.presentation.slot.map(|s| s.start().0),
+            slot_length: verdict.presentation.slot.map(|s| s.length()),
+        },
         clock: verdict.clock.map(|c| JsonClock {
             offset_seconds: c.seconds,
             reference: c.reference,
@@ -305,6 +373,7 @@ struct JsonVerdict<'a> {
     checked_at: u64,
     credential: Option<JsonCredential<'a>>,
     status: JsonStatus,
+    presentation: JsonPresentation,
     clock: Option<JsonClock>,
     notes: &'a [String],
 }
@@ -341,6 +410,16 @@ struct JsonStatus {
     max_age_seconds: u64,
     stale: bool,
     list_expires_at: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct JsonPresentation {
+    presented: bool,
+    holder_bound: Option<bool>,
+    bound: bool,
+    fresh: bool,
+    slot_start: Option<u64>,
+    slot_length: Option<u64>,
 }
 
 #[derive(Serialize)]

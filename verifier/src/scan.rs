@@ -53,6 +53,8 @@ pub fn run(
     let policy = Policy {
         max_status_age: config.max_status_age,
         clock_tolerance: config.clock_tolerance,
+        require_holder_binding: config.require_holder_binding,
+        slot_skew: config.slot_skew,
     };
     let mut trust = Trust::load(&config.cache_dir, &config.roots)?;
     let client = match (&config.server, args.offline) {

@@ -17,6 +17,11 @@ pub struct Policy {
     pub max_status_age: u64,
     /// Clock differences from the server above this many seconds are reported.
     pub clock_tolerance: u64,
+    /// A holder-bound credential is accepted only inside a presentation (`DL2:`) signed
+    /// by its holder's device, never shown alone (`DL1:`, which a screenshot reproduces).
+    pub require_holder_binding: bool,
+    /// Seconds a presentation's slot may lie outside the terminal's clock, either side.
+    pub slot_skew: u64,
 }
 
 /// The three verdicts.
@@ -70,6 +75,13 @@ pub enum Reason {
     StatusUnknown,
     /// The only status at hand is older than the policy allows.
     StatusStale,
+    /// Not shown by the holder's device: a presentation not signed by the credential's
+    /// holder key, a presentation of a bearer credential, or (under
+    /// `require_holder_binding`) a holder-bound credential shown alone.
+    NotPresentedByHolder,
+    /// A presentation made for a time slot outside the terminal's clock ± skew: a replay
+    /// or a screenshot.
+    PresentationExpired,
 }
 
 impl Reason {
@@ -264,6 +276,8 @@ pub struct Verdict {
     pub credential: Option<Box<VerifiedCredential>>,
     /// The status and where it came from.
     pub status: StatusReport,
+    /// How it was shown: presented by the holder's device, or as a bearer credential.
+    pub presentation: PresentationReport,
     /// The terminal's clock, when found to be off.
     pub clock: Option<ClockOffset>,
     /// Other things worth knowing (a failed live query, a fallback), in words.
@@ -277,6 +291,8 @@ pub struct Verdict {
 pub struct Inputs {
     /// The token check.
     pub token: TokenCheck,
+    /// How it was shown, and the presentation's check.
+    pub presentation: PresentationCheck,
     /// The status found (ignored when the token was refused).
     pub evidence: StatusEvidence,
     /// The server's time at the last sync, if known.
@@ -289,6 +305,7 @@ pub struct Inputs {
 pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
     let Inputs {
         token,
+        presentation,
         evidence,
         last_sync_server_time,
         mut notes,
@@ -297,6 +314,7 @@ pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
     if let Some(offset) = clock {
         notes.push(describe_clock(offset));
     }
+    let shown = PresentationReport::from_check(&presentation);
     let credential = match token {
         TokenCheck::Refused {
             reason,
@@ -309,6 +327,7 @@ pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
                 detail,
                 credential,
                 status: StatusReport::not_consulted(),
+                presentation: shown,
                 clock,
                 notes,
                 checked_at: now,
@@ -336,12 +355,25 @@ pub fn decide(inputs: Inputs, policy: &Policy, now: UnixTime) -> Verdict {
         (_, None) => (None, "signature, validity and status check out".to_owned()),
         (_, Some(reason)) => (Some(reason), reason_sentence(reason).to_owned()),
     };
+    // Who showed it weighs before the status: a replayed or foreign presentation proves
+    // the person at the counter is not shown to be the holder, whatever the status.
+    let (reason, detail) = match presentation {
+        PresentationCheck::Refused { reason, detail, .. } => (Some(reason), detail),
+        PresentationCheck::Bearer { holder_bound: true } if policy.require_holder_binding => (
+            Some(Reason::NotPresentedByHolder),
+            "this credential is bound to its holder's device but was shown alone: \
+             a copy or screenshot would look the same"
+                .to_owned(),
+        ),
+        _ => (reason, detail),
+    };
     Verdict {
         outcome: reason.map_or(Outcome::Valid, Reason::outcome),
         reason,
         detail,
         credential: Some(credential),
         status,
+        presentation: shown,
         clock,
         notes,
         checked_at: now,
@@ -477,6 +509,10 @@ pub fn reason_sentence(reason: Reason) -> &'static str {
         Reason::Superseded => "replaced by a newer credential",
         Reason::StatusUnknown => "the signature is good but no status could be obtained",
         Reason::StatusStale => "the signature is good but the status is older than allowed",
+        Reason::NotPresentedByHolder => "not presented by the holder's device",
+        Reason::PresentationExpired => {
+            "the presentation was made for another time: a replay or a screenshot"
+        }
     }
 }
 
@@ -495,6 +531,9 @@ pub fn format_span(seconds: u64) -> String {
         },
     }
 }
+
+mod presentation;
+pub use presentation::{PresentationCheck, PresentationReport};
 
 #[cfg(test)]
 mod tests;

@@ -8,12 +8,16 @@ use keys::{KeyId, UnixTime};
 use time::macros::date;
 
 use super::*;
-use crate::verdict::{ClockOffset, Inputs, Policy, StatusEvidence, TokenCheck, decide};
+use crate::verdict::{
+    ClockOffset, Inputs, Policy, PresentationCheck, StatusEvidence, TokenCheck, decide,
+};
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
 const POLICY: Policy = Policy {
     max_status_age: 86_400,
     clock_tolerance: 300,
+    require_holder_binding: false,
+    slot_skew: 30,
 };
 
 fn verdict(evidence: StatusEvidence) -> Verdict {
@@ -43,6 +47,9 @@ fn verdict(evidence: StatusEvidence) -> Verdict {
     decide(
         Inputs {
             token: TokenCheck::Verified(Box::new(credential)),
+            presentation: PresentationCheck::Bearer {
+                holder_bound: false,
+            },
             evidence,
             last_sync_server_time: None,
             notes: vec![],
@@ -193,6 +200,10 @@ fn json_schema() {
                 "stale": false,
                 "list_expires_at": 1_800_003_600u64
             },
+            "presentation": {
+                "presented": false, "holder_bound": false, "bound": false, "fresh": false,
+                "slot_start": null, "slot_length": null
+            },
             "clock": {"offset_seconds": 400, "reference": "status_list"},
             "notes": []
         })
@@ -204,5 +215,45 @@ fn json_error_line() {
     assert_eq!(
         error_json(7, "the line is not UTF-8 text"),
         r#"{"schema":1,"line":7,"error":"the line is not UTF-8 text"}"#
+    );
+}
+
+#[test]
+fn the_screen_says_how_the_qr_was_shown() {
+    let mut v = verdict(StatusEvidence::Live {
+        status: StatusValue::Valid,
+        server_time: NOW,
+    });
+    let plain = Style {
+        colour: false,
+        utf8: true,
+        chinese: false,
+    };
+    let zh = Style {
+        chinese: true,
+        ..plain
+    };
+    assert!(human(&v, plain).contains("bearer credential: a screenshot would pass"));
+    assert!(human(&v, zh).contains("截屏也能通过"));
+    v.presentation = PresentationReport {
+        presented: true,
+        holder_bound: Some(true),
+        bound: true,
+        fresh: true,
+        slot: Some(keys::presentation::Slot::new(UnixTime(1_800_000_030), 30).unwrap()),
+    };
+    let text = human(&v, plain);
+    assert!(
+        text.contains("presented by the holder's device, fresh (slot 08:00:30, 30 s)"),
+        "{text}"
+    );
+    assert!(human(&v, zh).contains("由持证人设备出示，实时有效（时段 08:00:30，30 秒）"));
+    let json: serde_json::Value = serde_json::from_str(&to_json(&v, 86_400, None)).unwrap();
+    assert_eq!(
+        json["presentation"],
+        serde_json::json!({
+            "presented": true, "holder_bound": true, "bound": true, "fresh": true,
+            "slot_start": 1_800_000_030u64, "slot_length": 30
+        })
     );
 }

@@ -5,6 +5,8 @@ use keys::token::{CredentialClaims, CredentialId, LicenceDetails, StatusReferenc
 use keys::{KeyId, UnixTime};
 use time::macros::date;
 
+use keys::presentation::Slot;
+
 use super::*;
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -12,6 +14,8 @@ const HOUR: u64 = 3600;
 const POLICY: Policy = Policy {
     max_status_age: 24 * HOUR,
     clock_tolerance: 300,
+    require_holder_binding: false,
+    slot_skew: 30,
 };
 
 fn credential() -> Box<VerifiedCredential> {
@@ -67,6 +71,9 @@ fn check(
     let verdict = decide(
         Inputs {
             token,
+            presentation: PresentationCheck::Bearer {
+                holder_bound: false,
+            },
             evidence,
             last_sync_server_time: None,
             notes: vec![],
@@ -268,6 +275,9 @@ fn check_clock(evidence: StatusEvidence, last_sync: Option<UnixTime>, expected: 
     let verdict = decide(
         Inputs {
             token: good(),
+            presentation: PresentationCheck::Bearer {
+                holder_bound: false,
+            },
             evidence,
             last_sync_server_time: last_sync,
             notes: vec![],
@@ -372,4 +382,97 @@ fn exit_codes() {
         [Valid, NotValid, Indeterminate].map(Outcome::exit_code),
         [0, 1, 2]
     );
+}
+
+fn shown(presentation: PresentationCheck, evidence: StatusEvidence, policy: &Policy) -> Verdict {
+    decide(
+        Inputs {
+            token: good(),
+            presentation,
+            evidence,
+            last_sync_server_time: None,
+            notes: vec![],
+        },
+        policy,
+        NOW,
+    )
+}
+
+fn slot() -> Slot {
+    Slot::containing(NOW, 30).unwrap()
+}
+
+#[test]
+fn a_fresh_presentation_is_valid_and_says_so() {
+    let verdict = shown(
+        PresentationCheck::Fresh { slot: slot() },
+        live(StatusValue::Valid),
+        &POLICY,
+    );
+    assert_eq!((verdict.outcome, verdict.reason), (Outcome::Valid, None));
+    assert_eq!(
+        verdict.presentation,
+        PresentationReport {
+            presented: true,
+            holder_bound: Some(true),
+            bound: true,
+            fresh: true,
+            slot: Some(slot()),
+        }
+    );
+}
+
+#[test]
+fn a_refused_presentation_is_not_valid_whatever_the_status() {
+    for status in [
+        StatusValue::Valid,
+        StatusValue::Revoked,
+        StatusValue::Unknown,
+    ] {
+        for reason in [Reason::PresentationExpired, Reason::NotPresentedByHolder] {
+            let verdict = shown(
+                PresentationCheck::Refused {
+                    reason,
+                    detail: "x".into(),
+                    slot: Some(slot()),
+                    holder_bound: true,
+                },
+                live(status),
+                &POLICY,
+            );
+            assert_eq!(
+                (verdict.outcome, verdict.reason),
+                (Outcome::NotValid, Some(reason))
+            );
+            assert!(!verdict.presentation.fresh);
+            assert_eq!(verdict.outcome.exit_code(), 1);
+        }
+    }
+}
+
+#[test]
+fn a_bound_credential_shown_alone_passes_only_without_the_policy() {
+    let bound = PresentationCheck::Bearer { holder_bound: true };
+    let lax = shown(bound.clone(), live(StatusValue::Valid), &POLICY);
+    assert_eq!(lax.outcome, Outcome::Valid);
+    assert_eq!(lax.presentation.holder_bound, Some(true));
+    assert!(!lax.presentation.bound);
+    let strict = Policy {
+        require_holder_binding: true,
+        ..POLICY
+    };
+    let refused = shown(bound, live(StatusValue::Valid), &strict);
+    assert_eq!(
+        (refused.outcome, refused.reason),
+        (Outcome::NotValid, Some(Reason::NotPresentedByHolder))
+    );
+    // A bearer credential has no device to present it: the policy does not refuse it.
+    let bearer = shown(
+        PresentationCheck::Bearer {
+            holder_bound: false,
+        },
+        live(StatusValue::Valid),
+        &strict,
+    );
+    assert_eq!(bearer.outcome, Outcome::Valid);
 }

@@ -142,3 +142,18 @@ fn missing_image_is_an_io_error() {
     let run = terminal.run(&["check", "--image", "/nonexistent/qr.png"], NOW);
     assert_eq!(run.code, 74, "{run:?}");
 }
+
+/// A presentation's QR (`DL2:`), as the holder's phone shows it, photographed.
+#[test]
+fn presentation_png() {
+    let (authority, terminal, _) = setup();
+    let device = keys::SigningKey::from_seed(&[0x5a; 32]);
+    let token =
+        keys::token::sign_bound(&authority.claims(7), device.public(), &authority.credential);
+    let slot = keys::presentation::Slot::containing(NOW, 30).unwrap();
+    let qr =
+        keys::qr::encode_presentation(&keys::presentation::present(&token, &device, slot, None));
+    let path = terminal.dir.path().join("presentation.png");
+    render(&qr).save(&path).unwrap();
+    check_image(&terminal, &path, &qr);
+}

@@ -17,6 +17,7 @@ mod images;
 mod init;
 mod offline;
 mod online;
+mod presentation;
 mod scan;
 mod support;
 mod sync;
