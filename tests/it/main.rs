@@ -16,6 +16,7 @@ mod keys;
 mod limits;
 mod monitoring;
 mod postgres;
+mod receipts;
 mod secrets;
 mod systemd;
 mod throttle;
