@@ -121,6 +121,8 @@ pub struct Metrics {
     pub commit_group_size: Histogram,
     /// Status list signings.
     pub status_lists_signed: Counter,
+    /// Signed status receipts answered.
+    pub receipts_signed: Counter,
     /// Latency of the verification routes (live status, status lists, trust list, JWKS).
     pub verification_seconds: HistogramFamily<RouteLabels>,
     /// Admission decisions by limit, decision and mode.
@@ -249,6 +251,12 @@ impl Metrics {
             "Status List Tokens signed",
             status_lists_signed.clone(),
         );
+        let receipts_signed = Counter::default();
+        registry.register(
+            "receipts_signed",
+            "Signed status receipts answered to relying parties",
+            receipts_signed.clone(),
+        );
         let verification_seconds: HistogramFamily<RouteLabels> =
             Family::new_with_constructor(latency_histogram);
         registry.register(
@@ -376,6 +384,7 @@ impl Metrics {
             commit_seconds,
             commit_group_size,
             status_lists_signed,
+            receipts_signed,
             verification_seconds,
             admission_decisions,
             would_reject,

@@ -18,6 +18,7 @@ mod monitoring;
 mod pages;
 mod photos;
 mod postgres;
+mod receipts;
 mod secrets;
 mod systemd;
 mod throttle;

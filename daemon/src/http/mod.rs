@@ -16,6 +16,7 @@
 //! progress at once: past it they are shed at once with 503. Verification routes run on the
 //! serving runtime and never wait for either.
 
+pub(crate) mod accept;
 pub(crate) mod codec;
 pub(crate) mod date;
 pub(crate) mod first_request;

@@ -14,6 +14,7 @@ use crate::service::intake::{ApplyError, Limit, ReadError, Refused};
 use crate::service::licences::RegistryError;
 use crate::service::lookup::LookupError;
 use crate::service::operators::ThrottleError;
+use crate::service::receipt::ReceiptError;
 use crate::service::refresh::RefreshError;
 use crate::service::review::ReviewError;
 use crate::store::StoreError;
@@ -92,6 +93,11 @@ impl Problem {
         Problem::new(StatusCode::METHOD_NOT_ALLOWED, None)
     }
 
+    /// 406: no representation the client accepts.
+    pub fn not_acceptable(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_ACCEPTABLE, Some(detail.into()))
+    }
+
     /// 409: the request conflicts with the current state.
     pub fn conflict(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::CONFLICT, Some(detail.into()))
@@ -126,6 +132,14 @@ impl Problem {
         Problem {
             retry_after: Some(retry_after),
             ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, None)
+        }
+    }
+
+    /// 503 with `Retry-After` and the reason.
+    pub fn unavailable_because(retry_after: u64, detail: impl Into<String>) -> Problem {
+        Problem {
+            retry_after: Some(retry_after),
+            ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, Some(detail.into()))
         }
     }
 
@@ -304,6 +318,16 @@ impl From<LookupError> for Problem {
             LookupError::PurposeRequired(_) => Problem::bad_request(e.to_string()),
             LookupError::NotFound => Problem::not_found("credential"),
             LookupError::Store(e) => Problem::store(&e),
+        }
+    }
+}
+
+impl From<ReceiptError> for Problem {
+    fn from(e: ReceiptError) -> Self {
+        match e {
+            ReceiptError::NotAudited(_) => Problem::not_acceptable(e.to_string()),
+            ReceiptError::SigningHeld(_) => Problem::unavailable_because(60, e.to_string()),
+            ReceiptError::Lookup(e) => e.into(),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::issue::{self, CredentialRecord, LiveStatus};
 use crate::domain::registry::LicenceRecord;
 use crate::service::Service;
 use crate::store::StoreError;
+use crate::store::lookups::RecordHash;
 
 /// Why a lookup was refused.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,8 @@ pub struct StatusView {
     pub status: LiveStatus,
     /// When it was checked.
     pub checked_at: UnixTime,
+    /// The `hash` of the lookup's audit record, for a relying party's lookup.
+    pub audit_record: Option<RecordHash>,
 }
 
 /// The audit action of a gateway reading a licence's current credential.
@@ -62,9 +65,11 @@ impl Service {
         let (credential, licence) = self.store.lookup(id).await?.ok_or(LookupError::NotFound)?;
         let now = self.now();
         let status = issue::live_status(&credential, &licence, now);
+        let mut audit_record = None;
         if caller.role.is_relying_party() {
             let audit_started = self.clock.monotonic();
-            self.lookups
+            let hash = self
+                .lookups
                 .record(
                     caller,
                     now,
@@ -74,6 +79,7 @@ impl Service {
                     purpose,
                 )
                 .await?;
+            audit_record = Some(hash);
             let waited = self.clock.monotonic().saturating_sub(audit_started);
             self.metrics
                 .lookup_audit_wait_seconds
@@ -86,6 +92,7 @@ impl Service {
             licence,
             status,
             checked_at: now,
+            audit_record,
         })
     }
 

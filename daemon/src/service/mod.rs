@@ -14,6 +14,7 @@ pub(crate) mod intake;
 pub(crate) mod licences;
 pub(crate) mod lookup;
 pub(crate) mod operators;
+pub(crate) mod receipt;
 pub(crate) mod refresh;
 pub(crate) mod review;
 pub(crate) mod signing;

@@ -29,13 +29,17 @@ use writer::Writer;
 /// record does not fit.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 
+/// The `hash` of a sealed audit record (SHA-256 of its canonical bytes).
+pub(crate) type RecordHash = [u8; 32];
+
 /// Told how long each group commit took.
 pub trait LookupObserver: Send + Sync {
     /// `records` were made durable in `seconds` (the `fdatasync` after their write).
     fn committed(&self, records: usize, seconds: f64);
 }
 
-type LookupWaiter = tokio::sync::oneshot::Sender<Result<(), StoreError>>;
+/// Answered with the sealed record's `hash` once the record is durable.
+type LookupWaiter = tokio::sync::oneshot::Sender<Result<RecordHash, StoreError>>;
 type Entry = (AuditRecord, LookupWaiter);
 
 /// The append-only, hash-chained log of relying-party lookups, made durable in groups by
@@ -98,7 +102,8 @@ impl LookupLog {
         &self.path
     }
 
-    /// Appends one lookup and waits until it is durable.
+    /// Appends one lookup and waits until it is durable; gives back the sealed record's
+    /// `hash` (which a signed status receipt names).
     pub async fn record(
         &self,
         caller: &Caller,
@@ -107,7 +112,7 @@ impl LookupLog {
         credential: &str,
         action: &str,
         purpose: Option<&Purpose>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RecordHash, StoreError> {
         let mut record = AuditRecord::new(caller, at, action, Some(licence), Some(credential));
         record.purpose = purpose.map(|p| p.as_str().to_owned());
         let (tx, rx) = tokio::sync::oneshot::channel();

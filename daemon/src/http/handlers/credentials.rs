@@ -2,14 +2,15 @@
 //! licence's current credential for the app.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
 
 use crate::domain::access::{Caller, LicenceField, licence_fields};
 use crate::domain::audit::Purpose;
+use crate::http::accept::{CWT, StatusMedia, status_media};
 use crate::http::codec::{
     LicenceView, credential_json, json_bytes_response, json_response, parse_number, qr_text,
 };
@@ -25,7 +26,8 @@ pub(crate) struct LookupQuery {
     purpose: Option<String>,
 }
 
-/// `GET /v1/credentials/{id}/status`.
+/// `GET /v1/credentials/{id}/status`: JSON, or with `Accept: application/cwt` a signed
+/// receipt (relying parties only).
 pub(crate) async fn live_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -34,6 +36,21 @@ pub(crate) async fn live_status(
     Query(query): Query<LookupQuery>,
 ) -> Result<Response, Problem> {
     let purpose = lookup_purpose(&headers, query.purpose)?;
+    match status_media(&headers) {
+        StatusMedia::Json => {}
+        StatusMedia::Receipt => {
+            let receipt = state
+                .service
+                .status_receipt(&caller, &id, purpose.as_ref())
+                .await?;
+            return Ok(([(header::CONTENT_TYPE, CWT)], receipt).into_response());
+        }
+        StatusMedia::Neither => {
+            return Err(Problem::not_acceptable(
+                "live status is application/json or a signed receipt, application/cwt",
+            ));
+        }
+    }
     let view = state
         .service
         .live_status(&caller, &id, purpose.as_ref())

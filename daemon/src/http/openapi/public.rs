@@ -179,11 +179,14 @@ pub(super) const OPERATIONS: &[Operation] = &[
     Operation {
         method: "get",
         path: "/v1/credentials/{id}/status",
-        summary: "Live status, with the licence fields the caller's role may see",
+        summary: "Live status, with the licence fields the caller's role may see; with Accept: application/cwt a signed status receipt (relying parties: officer, insurer, rental, employer; other roles get 406)",
         tag: "credentials",
         body: None,
-        ok: &[(200, JSON, "LiveStatus")],
-        errors: &[400, 404],
+        ok: &[
+            (200, JSON, "LiveStatus"),
+            (200, "application/cwt", "Binary"),
+        ],
+        errors: &[400, 404, 406, 503],
     },
     Operation {
         method: "post",

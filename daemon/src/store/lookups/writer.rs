@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 
 use super::files::{SegmentDir, SegmentFile};
 use super::segment;
-use super::{Entry, LookupObserver, LookupWaiter};
+use super::{Entry, LookupObserver, LookupWaiter, RecordHash};
 use crate::clock::Clock;
 use crate::domain::audit::chain::{self, Head};
 use crate::store::StoreError;
@@ -28,10 +28,13 @@ const SYNCERS: usize = 2;
 /// The most records in one group.
 const GROUP_MAX: usize = 4096;
 
+/// Who waits for a record, and the record's hash to answer with.
+type Waiting = (LookupWaiter, RecordHash);
+
 /// Written records waiting to be made durable.
 struct Written {
     file: Arc<dyn SegmentFile>,
-    waiters: Vec<LookupWaiter>,
+    waiters: Vec<Waiting>,
 }
 
 /// What the writer and the syncers share.
@@ -69,7 +72,7 @@ pub(super) struct Writer {
 struct Group {
     buffer: Vec<u8>,
     next: Head,
-    waiters: Vec<LookupWaiter>,
+    waiters: Vec<Waiting>,
 }
 
 impl Group {
@@ -82,7 +85,7 @@ impl Group {
         }
         segment::frame(&bytes, &mut self.buffer);
         self.next = after;
-        self.waiters.push(waiter);
+        self.waiters.push((waiter, after.hash));
         None
     }
 }
@@ -182,7 +185,7 @@ impl Writer {
                     let _ = to_sync.send(Written { file, waiters });
                 }
                 None => {
-                    for waiter in waiters {
+                    for (waiter, _) in waiters {
                         let _ = waiter.send(Err(Shared::refused()));
                     }
                 }
@@ -294,8 +297,8 @@ fn sync_loop(shared: &Shared, written: &Mutex<(mpsc::Receiver<Written>, u64)>) {
         drop(answered);
         shared.turn.notify_all();
         for w in batch {
-            for waiter in w.waiters {
-                let _ = waiter.send(result.clone());
+            for (waiter, hash) in w.waiters {
+                let _ = waiter.send(result.clone().map(|()| hash));
             }
         }
     }
