@@ -47,6 +47,12 @@ pub enum Command {
     Init(InitArgs),
     /// Verify each QR text a scanner types (one per line) and show one verdict screen each.
     Scan(ScanArgs),
+    /// Verify a signed status receipt offline against the cached trust list, and show what
+    /// it proves.
+    Receipt {
+        /// The receipt (`application/cwt`, as edld answered live status with it).
+        file: std::path::PathBuf,
+    },
     /// Inspect the configuration.
     Config {
         /// What to do with it.

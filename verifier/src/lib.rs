@@ -19,6 +19,7 @@ pub mod config;
 pub mod http;
 pub mod init;
 pub mod qr_image;
+pub mod receipt;
 pub mod report;
 pub mod scan;
 pub mod sync;
@@ -267,6 +268,10 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
                 (false, false) => scan::Display::Line(style),
             };
             scan::run(&config, args, display, io, world)
+        }
+        Command::Receipt { file } => {
+            let trust = Trust::load(&config.cache_dir, &config.roots)?;
+            receipt::run(file, &trust, io.stdout)
         }
         // Handled before the configuration is loaded.
         Command::Init(_) => Ok(exit::VALID),

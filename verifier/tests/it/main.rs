@@ -18,6 +18,7 @@ mod init;
 mod offline;
 mod online;
 mod presentation;
+mod receipt;
 mod scan;
 mod support;
 mod sync;
