@@ -21,7 +21,9 @@ use keys::jwk::HolderJwk;
 use keys::licence::{LicenceNumber, LicenceState};
 
 use crate::domain::access::{ApiClient, Caller};
-use crate::domain::application::{Application, Channel, DamagedHolderKey, Photo, Ticket};
+use crate::domain::application::{
+    Application, ApplicationState, Channel, DamagedHolderKey, Photo, Ticket, is_reissue,
+};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
 pub(crate) use crate::domain::issue::StatusEntry;
@@ -320,6 +322,43 @@ pub struct Admit<'a> {
     pub before_opening: bool,
     /// The wait quoted for a position in a lane (low and high seconds), when known.
     pub quote: &'a (dyn Fn(Lane, u64) -> Option<(u64, u64)> + Send + Sync),
+}
+
+impl Admit<'_> {
+    /// Whether the registry allows this application for `licence`: in force, and with a
+    /// photo on file when it asks for the one on file. Every engine checks alike.
+    pub(crate) fn allowed_by(&self, licence: &LicenceRecord) -> Result<(), AdmitError> {
+        if licence.state != LicenceState::Normal {
+            return Err(AdmitError::NotInForce(licence.state));
+        }
+        if self.photo == Photo::OnFile && licence.photo.is_none() {
+            return Err(AdmitError::NoPhotoOnFile);
+        }
+        Ok(())
+    }
+
+    /// The new application, before it is placed: it follows `previous` (the licence's latest
+    /// application) and is a re-issue when the licence already has credentials.
+    pub(crate) fn application(
+        &self,
+        previous: Option<Ticket>,
+        has_credentials: bool,
+    ) -> Application {
+        Application {
+            ticket: self.ticket,
+            licence: self.licence.clone(),
+            channel: self.channel,
+            client: self.client.clone(),
+            photo: self.photo,
+            state: ApplicationState::Reviewing,
+            created_at: self.at,
+            updated_at: self.at,
+            reissue: is_reissue(self.channel, has_credentials),
+            quoted: None,
+            previous,
+            holder_key: self.holder_key.clone(),
+        }
+    }
 }
 
 /// The outcome of [`Store::admit`].

@@ -3,13 +3,9 @@
 //! even across nodes), review decisions, and ordering the applications accepted before the
 //! opening.
 
-use keys::licence::LicenceState;
-
 use super::registry::{insert_application, next_sequence};
 use super::{Abort, PgStore, audit, col, encode, execute, query, record, ticket, transaction};
-use crate::domain::application::{
-    Application, ApplicationState, Photo, Placement, Ticket, is_reissue,
-};
+use crate::domain::application::{Application, ApplicationState, Placement, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::queue::Lane;
 use crate::domain::registry::LicenceRecord;
@@ -55,30 +51,12 @@ impl PgStore {
             }
             let licence: LicenceRecord =
                 first(&licence?, "licence")?.ok_or(Abort::Refused(AdmitError::UnknownLicence))?;
-            if licence.state != LicenceState::Normal {
-                return Err(Abort::Refused(AdmitError::NotInForce(licence.state)));
-            }
-            if admit.photo == Photo::OnFile && licence.photo.is_none() {
-                return Err(Abort::Refused(AdmitError::NoPhotoOnFile));
-            }
+            admit.allowed_by(&licence).map_err(Abort::Refused)?;
             let has_credentials = match credentials?.first() {
                 Some(r) => r.try_get::<_, bool>(0)?,
                 None => false,
             };
-            let mut application = Application {
-                ticket: admit.ticket,
-                licence: admit.licence.clone(),
-                channel: admit.channel,
-                client: admit.client.clone(),
-                photo: admit.photo,
-                state: ApplicationState::Reviewing,
-                created_at: admit.at,
-                updated_at: admit.at,
-                reissue: is_reissue(admit.channel, has_credentials),
-                quoted: None,
-                previous: latest.map(|a| a.ticket),
-                holder_key: admit.holder_key.clone(),
-            };
+            let mut application = admit.application(latest.map(|a| a.ticket), has_credentials);
             let before_opening = admit.before_opening || self.lanes.unordered() > 0;
             let mut queued = None;
             let mut unordered = None;

@@ -3,12 +3,9 @@
 //! completed steps.
 
 use keys::UnixTime;
-use keys::licence::LicenceState;
 
 use super::{SledStore, engine_error, layout};
-use crate::domain::application::{
-    Application, ApplicationState, Photo, Placement, Ticket, is_reissue,
-};
+use crate::domain::application::{Application, ApplicationState, Placement, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::queue::{Lane, LaneRestore, Lanes};
 use crate::store::{
@@ -67,27 +64,9 @@ impl SledStore {
         let licence = self
             .stored_licence(admit.licence.as_str())?
             .ok_or(AdmitError::UnknownLicence)?;
-        if licence.state != LicenceState::Normal {
-            return Err(AdmitError::NotInForce(licence.state));
-        }
-        if admit.photo == Photo::OnFile && licence.photo.is_none() {
-            return Err(AdmitError::NoPhotoOnFile);
-        }
+        admit.allowed_by(&licence)?;
         let has_credentials = !self.credentials_from(latest)?.is_empty();
-        let mut application = Application {
-            ticket: admit.ticket,
-            licence: admit.licence.clone(),
-            channel: admit.channel,
-            client: admit.client.clone(),
-            photo: admit.photo,
-            state: ApplicationState::Reviewing,
-            created_at: admit.at,
-            updated_at: admit.at,
-            reissue: is_reissue(admit.channel, has_credentials),
-            quoted: None,
-            previous: latest,
-            holder_key: admit.holder_key.clone(),
-        };
+        let mut application = admit.application(latest, has_credentials);
         let ticket = admit.ticket;
         let mut batch = sled::Batch::default();
         // Held until the batch is applied: the last step of ordering the applications
