@@ -154,6 +154,7 @@ pub async fn run(
     ));
     let trust = tokio::spawn(trust_signer(service.clone(), stop_rx.clone()));
     let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
+    let statuses = tokio::spawn(status_follower(service.clone(), stop_rx.clone()));
     let sampler = tokio::spawn(history_sampler(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
@@ -237,6 +238,7 @@ pub async fn run(
     let _ = signer.await;
     let _ = trust.await;
     let _ = cluster.await;
+    let _ = statuses.await;
     let _ = sampler.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
@@ -360,6 +362,29 @@ async fn cluster_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>
             } => true,
         };
         service.follow_cluster(changed).await;
+    }
+}
+
+/// How often a node reads the status changes other nodes made.
+const STATUS_FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// On a store several nodes write: keeps this node's status lists in step with every
+/// node's changes (see [`Service::follow_status_changes`]). Ends at once on a store only
+/// this process writes.
+async fn status_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(STATUS_FOLLOW_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut cursor = None;
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = ticker.tick() => {}
+        }
+        match service.follow_status_changes(cursor).await {
+            Ok(None) => return,
+            Ok(Some(next)) => cursor = next,
+            Err(e) => tracing::warn!(error = %e, "reading other nodes' status changes"),
+        }
     }
 }
 

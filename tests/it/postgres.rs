@@ -53,3 +53,91 @@ async fn sigkill_on_postgres_loses_nothing_and_issues_nothing_twice() {
     let rounds = crate::crash::rounds();
     crate::crash::sigkill_rounds(&["--store", &url, "--migrate"], rounds, 500).await;
 }
+
+/// Two nodes on one database: a licence revoked through one node is in the status list
+/// the other node signs within seconds, and a list one node opened is served by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the nodes follow each other on real time"
+)]
+async fn a_revocation_at_one_node_reaches_the_status_lists_of_every_node() {
+    use std::time::{Duration, Instant};
+
+    let server = server();
+    let options = Options::postgres(&server).unwrap();
+    let url = options.store.clone();
+    let a = TestDaemon::start_with(options, tempfile::tempdir().unwrap(), None)
+        .await
+        .unwrap();
+    let b = TestDaemon::start_with(
+        Options {
+            store: url,
+            ..Options::default()
+        },
+        tempfile::tempdir().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut ca = a.client().await.unwrap();
+    let number = &tests::licence_numbers(1, 110_106)[0];
+    let credential = tests::issue_credential(&mut ca, a.key("registry"), a.key("gateway"), number)
+        .await
+        .unwrap();
+    let token = keys::qr::decode(credential["qr_text"].as_str().unwrap()).unwrap();
+    let claims = keys::danger::inspect_credential(&token).unwrap().claims;
+    let index = claims.status.index;
+    let list = &claims.status.uri[claims.status.uri.find("/v1/status-lists/").unwrap()..];
+
+    // b's value of the entry, read from the list b signs, verified by b's trust list.
+    let mut cb = b.client().await.unwrap();
+    let trust = cb.get("/v1/trust-list", None).await.unwrap();
+    let trust = keys::trust_list::verify(&trust.body, &[b.root().unwrap()], None).unwrap();
+    let b_uri = format!("https://127.0.0.1:{}{list}", b.addr.port());
+    assert!(
+        trust.status_lists.contains(&b_uri),
+        "b's trust list names the list a issued from: {:?}",
+        trust.status_lists
+    );
+    async fn value(
+        c: &mut tests::client::Client,
+        list: &str,
+        trust: &keys::trust_list::TrustList,
+        uri: &str,
+        index: u64,
+    ) -> u8 {
+        let reply = c.get(list, None).await.unwrap();
+        assert_eq!(reply.status, 200, "{list}");
+        let policy = keys::token::VerifyPolicy::at(trust.issued_at);
+        let verified =
+            keys::status_list::verify(&reply.body, &trust.keyring(), &policy, Some(uri)).unwrap();
+        verified.claims.list.get(index).unwrap()
+    }
+    assert_eq!(value(&mut cb, list, &trust, &b_uri, index).await, 0);
+
+    let reply = ca
+        .json(
+            hyper::Method::POST,
+            &format!("/v1/licences/{number}/state"),
+            Some(a.key("registry")),
+            &serde_json::json!({"action": "revoke"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    let started = Instant::now();
+    while value(&mut cb, list, &trust, &b_uri, index).await != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "b's status list never showed the revocation a made"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "the revocation reached b's status list in {:?}",
+        started.elapsed()
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}

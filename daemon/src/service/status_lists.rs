@@ -15,7 +15,7 @@ use keys::{KeyUse, SigningKey, UnixTime};
 
 pub(crate) use crate::domain::status_index::LIST_ENTRIES;
 use crate::service::Service;
-use crate::store::StatusEntry;
+use crate::store::{StatusCursor, StatusEntry, StoreError};
 
 /// One signed list as served.
 #[derive(Debug)]
@@ -235,6 +235,28 @@ impl Service {
         for e in entries {
             self.status_lists.set(e.list, e.index, e.value);
         }
+    }
+
+    /// On a store several nodes write: applies the status values any node changed since
+    /// `since` and opens the lists other nodes opened (the trust list then names them);
+    /// returns where the next read starts, or `None` when the store has no other writers.
+    ///
+    /// The values read are those at the read, so one read before a change of this node's
+    /// may briefly set an older value over it; the next read, which includes every
+    /// transaction unfinished at this one, puts it right.
+    pub async fn follow_status_changes(
+        &self,
+        since: Option<StatusCursor>,
+    ) -> Result<Option<Option<StatusCursor>>, StoreError> {
+        let Some(changes) = self.store.status_changes(since).await? else {
+            return Ok(None);
+        };
+        if changes.lists > self.status_lists.count() {
+            self.status_lists.open_through(changes.lists);
+            self.trust.changed.notify_one();
+        }
+        self.set_list_values(&changes.entries);
+        Ok(Some(changes.cursor))
     }
 }
 

@@ -154,6 +154,18 @@ pub trait Store: Send + Sync + 'static {
     /// How many status lists are open.
     fn list_count(&self) -> u32;
 
+    /// For an engine several nodes write: the status list entries whose value changed, by
+    /// any node, since the read that returned `since` (`None`: any change still on record),
+    /// with their values now and how many lists exist. `None` from an engine only this
+    /// process writes (its own changes are all it needs).
+    async fn status_changes(
+        &self,
+        since: Option<StatusCursor>,
+    ) -> StoreResult<Option<StatusChanges>> {
+        let _ = since;
+        Ok(None)
+    }
+
     // ----- queue figures -----
 
     /// The queue's counters now: what positions and wait estimates are computed from.
@@ -248,6 +260,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything durable and stops; commands fail afterwards.
     async fn close(&self) -> StoreResult<()>;
+}
+
+/// Where a reader of [`Store::status_changes`] left off (opaque to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusCursor(pub u64);
+
+/// Status list entries other nodes may have changed, with their values now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusChanges {
+    /// Where the next read starts.
+    pub cursor: Option<StatusCursor>,
+    /// The entries, each with its current value (an entry may come again).
+    pub entries: Vec<StatusEntry>,
+    /// How many status lists exist now, opened by any node.
+    pub lists: u32,
 }
 
 /// Who made a change and when: what its audit record names.

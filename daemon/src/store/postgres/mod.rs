@@ -64,8 +64,8 @@ use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
     CompletedStep, DecideError, LicenceChange, LicenceChanged, QueueFigures, Refresh,
-    RefreshConflict, ReviewDecision, StatusEntry, Store, StoreError, StoreResult, StoredClient,
-    TrustStamp,
+    RefreshConflict, ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError,
+    StoreResult, StoredClient, TrustStamp,
 };
 
 /// What the PostgreSQL engine reports as it works (the daemon's metrics).
@@ -452,6 +452,13 @@ impl Store for PgStore {
 
     fn list_count(&self) -> u32 {
         self.allocator().count()
+    }
+
+    async fn status_changes(
+        &self,
+        since: Option<StatusCursor>,
+    ) -> StoreResult<Option<StatusChanges>> {
+        registry::status_changes(self, since).await.map(Some)
     }
 
     fn queue(&self) -> QueueFigures {

@@ -14,7 +14,8 @@ use crate::domain::issue::{self, CredentialRecord, StatusEntry};
 use crate::domain::queue::Lane;
 use crate::domain::registry::{self, EditError, LicenceRecord};
 use crate::store::{
-    ChangeError, LicenceChange, LicenceChanged, Refresh, RefreshConflict, StoreError, StoreResult,
+    ChangeError, LicenceChange, LicenceChanged, Refresh, RefreshConflict, StatusChanges,
+    StatusCursor, StoreError, StoreResult,
 };
 
 /// What a change did beyond its rows: the queue entry it added, for the counters.
@@ -318,4 +319,83 @@ pub(super) async fn status_entries(store: &PgStore) -> StoreResult<Vec<StatusEnt
             })
         })
         .collect()
+}
+
+/// How long the rows of `status_changes` are kept: a node that was away longer restores
+/// its lists whole at its start.
+const STATUS_CHANGES_KEPT_SECONDS: f64 = 3600.0;
+
+/// [`crate::store::Store::status_changes`]: in one snapshot, its xmin (every transaction
+/// with a smaller id had finished), how many lists exist, and the entries the transactions
+/// from `since` on changed, with their values now. Old rows are pruned now and then.
+pub(super) async fn status_changes(
+    store: &PgStore,
+    since: Option<StatusCursor>,
+) -> StoreResult<StatusChanges> {
+    let mut client = store.client().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| store.failed(e))?;
+    // The first statement fixes the snapshot both read.
+    let head = tx
+        .query_one(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, \
+             (SELECT coalesce(max(list) + 1, 0) FROM status_indices)",
+            &[],
+        )
+        .await
+        .map_err(|e| store.failed(e))?;
+    let xmin: String = col(&head, 0)?;
+    let lists: i32 = col(&head, 1)?;
+    let from = since.map_or_else(|| "0".to_owned(), |c| c.0.to_string());
+    let rows = tx
+        .query(
+            "SELECT DISTINCT c.list, c.idx, c.superseded, l.record -> 'state' \
+             FROM status_changes s \
+             JOIN credentials c ON c.list = s.list AND c.idx = s.idx \
+             LEFT JOIN licences l ON l.number = c.licence \
+             WHERE s.txid >= $1::text::xid8",
+            &[&from],
+        )
+        .await
+        .map_err(|e| store.failed(e))?;
+    tx.commit().await.map_err(|e| store.failed(e))?;
+    let entries = rows
+        .iter()
+        .map(|r| {
+            let state: Option<serde_json::Value> = col(r, 3)?;
+            let state = match state {
+                Some(v) => decode::<LicenceState>(v, "licence state")?,
+                None => LicenceState::Revoked,
+            };
+            Ok(StatusEntry {
+                list: col::<i32>(r, 0)? as u32,
+                index: col::<i32>(r, 1)? as u32,
+                value: issue::list_status(col(r, 2)?, state),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let cursor = xmin.parse::<u64>().map(StatusCursor).map_err(|_| {
+        StoreError::Corrupt(format!("snapshot xmin {xmin:?} is not a transaction id"))
+    })?;
+    // Pruning is anyone's job: a node's first read does it, and then one read in a hundred.
+    static READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let read = READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if since.is_none() || read.is_multiple_of(100) {
+        let _ = client
+            .execute(
+                "DELETE FROM status_changes WHERE at < now() - make_interval(secs => $1)",
+                &[&STATUS_CHANGES_KEPT_SECONDS],
+            )
+            .await;
+    }
+    Ok(StatusChanges {
+        cursor: Some(cursor),
+        entries,
+        lists: lists.max(0) as u32,
+    })
 }

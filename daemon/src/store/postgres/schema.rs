@@ -12,6 +12,10 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("initial", include_str!("migrations/0001_initial.sql")),
     ("nodes", include_str!("migrations/0002_nodes.sql")),
+    (
+        "status changes",
+        include_str!("migrations/0003_status_changes.sql"),
+    ),
 ];
 
 /// The schema version this edld speaks.

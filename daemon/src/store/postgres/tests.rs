@@ -10,7 +10,7 @@ use crate::domain::application::{ApplicationState, Photo};
 use crate::store::conformance::{
     Engine, admit, conformance_tests, credential, number, put, record, ticket,
 };
-use crate::store::{Admitted, CompletedStep, Issuance, Store};
+use crate::store::{Admitted, CompletedStep, Issuance, StatusEntry, Store};
 use crate::testing::postgres::TestPostgres;
 
 /// A database of its own on the shared test server, opened again on the same database.
@@ -283,4 +283,83 @@ async fn nodes_count_each_other_and_hear_throttle_changes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     a.close().await.unwrap();
+}
+
+/// A status change one node makes reaches another node's reads of the changes: the entry
+/// with its value now, once per change, and every list any node opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_reads_the_status_changes_any_node_made() {
+    use keys::status_list::CredentialStatus;
+
+    use crate::domain::access::Role;
+    use crate::domain::registry::{LicenceEdit, StateAction};
+    use crate::store::LicenceChange;
+    use crate::store::conformance::{actor, issue_front};
+
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    let first = b.status_changes(None).await.unwrap().unwrap();
+    assert!(first.entries.is_empty(), "nothing changed yet");
+    let cursor = first.cursor;
+    assert!(cursor.is_some());
+
+    put(a.as_ref(), record(1, "C1", true)).await;
+    admit(a.as_ref(), ticket(1), number(1), Photo::OnFile, false)
+        .await
+        .unwrap();
+    let c = issue_front(a.as_ref(), 1, 40).await.remove(0);
+    // Issuing sets no value other than "valid", which every list starts with.
+    let issued = b.status_changes(cursor).await.unwrap().unwrap();
+    assert!(issued.entries.is_empty());
+    assert!(issued.lists >= 1);
+
+    let change = |edit| LicenceChange {
+        number: number(1),
+        edit,
+        actor: actor(Role::Registry),
+        reissue_ticket: ticket(203),
+    };
+    a.change_licence(change(LicenceEdit::State(StateAction::Suspend)))
+        .await
+        .unwrap();
+    let suspended = b.status_changes(issued.cursor).await.unwrap().unwrap();
+    assert_eq!(
+        suspended.entries,
+        [StatusEntry {
+            list: c.list,
+            index: c.index,
+            value: CredentialStatus::Suspended
+        }]
+    );
+    // Read again from the same point: the same entry, with its value now.
+    b.change_licence(change(LicenceEdit::State(StateAction::Reinstate)))
+        .await
+        .unwrap();
+    let again = a.status_changes(issued.cursor).await.unwrap().unwrap();
+    assert_eq!(again.entries[0].value, CredentialStatus::Valid);
+    // From the newest read on, nothing until the next change.
+    let quiet = b.status_changes(again.cursor).await.unwrap().unwrap();
+    assert!(quiet.entries.is_empty(), "{:?}", quiet.entries);
+    // A read from the start names it once, however many rows say it changed.
+    let all = b.status_changes(None).await.unwrap().unwrap();
+    assert_eq!(all.entries.len(), 1);
+
+    // A list b opens is counted by a.
+    let before = a.status_changes(quiet.cursor).await.unwrap().unwrap().lists;
+    let mut opened = false;
+    for _ in 0..200 {
+        if b.allocate_indices(4096, u32::MAX)
+            .await
+            .unwrap()
+            .opened_list
+        {
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened, "b opened a list");
+    let after = a.status_changes(quiet.cursor).await.unwrap().unwrap().lists;
+    assert_eq!(after, before + 1);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
 }
