@@ -12,6 +12,10 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("initial", include_str!("migrations/0001_initial.sql")),
     ("nodes", include_str!("migrations/0002_nodes.sql")),
+    (
+        "copy progress",
+        include_str!("migrations/0003_copy_progress.sql"),
+    ),
 ];
 
 /// The schema version this edld speaks.
