@@ -199,3 +199,6 @@ pub(crate) enum CopyError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+#[cfg(test)]
+mod tests;
