@@ -9,6 +9,7 @@
 //! functions of `domain`, so every engine decides alike.
 
 pub(crate) mod copy;
+pub(crate) mod copy_stream;
 pub(crate) mod files;
 pub(crate) mod lookups;
 pub(crate) mod postgres;

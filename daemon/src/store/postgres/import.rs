@@ -1,15 +1,16 @@
 //! The PostgreSQL engine as the target of `edld store copy`: the record stream of
-//! `store::copy` written in batches, each one transaction of a few multi-row statements
-//! (`unnest` of arrays) that also moves the checkpoint in `copy_progress`, so a copy killed
-//! at any moment resumes at its last committed batch. The last step rebuilds what the
-//! engine derives from the rows: the audit chain's head, the identity and lane sequences.
+//! `store::copy_stream` written in batches, each one transaction of a few multi-row
+//! statements (`unnest` of arrays) that also moves the checkpoint in `copy_progress`, so a
+//! copy killed at any moment resumes at its last committed batch. The last step rebuilds
+//! what the engine derives from the rows: the audit chain's head, the identity and lane
+//! sequences.
 
 use deadpool_postgres::Object;
 
 use super::{credential_key, db_error, encode, pool_error, schema};
 use crate::config::PostgresConfig;
 use crate::domain::audit::chain::Head;
-use crate::store::copy::{Checkpoint, CopyError, CopyRecord, Survey};
+use crate::store::copy_stream::{Checkpoint, CopyError, CopyRecord, Survey};
 use crate::store::{StoreError, StoreResult};
 
 /// Keeps two copies from writing into one database at once: an advisory lock key of our

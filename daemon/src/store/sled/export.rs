@@ -1,5 +1,6 @@
 //! The sled engine as the source of `edld store copy`: its whole key space as the typed
-//! record stream of `store::copy`, in a fixed order, and the digest that identifies it.
+//! record stream of `store::copy_stream`, in a fixed order, and the digest that identifies
+//! it.
 //!
 //! Every table of `layout` goes somewhere: `K/` clients, `M/` meta values (the lanes'
 //! `served/…` values become [`CopyRecord::Lane`]), `L/` licences, `A/` applications with
@@ -17,7 +18,7 @@ use crate::domain::access::ApiClient;
 use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::queue::Lane;
-use crate::store::copy::{CopiedApplication, CopyError, CopyRecord, SourceId, Survey};
+use crate::store::copy_stream::{CopiedApplication, CopyError, CopyRecord, SourceId, Survey};
 use crate::store::{StoreError, StoreResult, StoredClient};
 
 /// A sled data directory opened for copying. It holds sled's lock while open, so no edld
