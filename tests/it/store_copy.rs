@@ -6,7 +6,8 @@
 //! that verifies and status lists whose entries match, and its audit chain verifies.
 //!
 //! Counts: 3 000 licences and 300 credentials by default; `RUN_SLOW_TESTS` (any value)
-//! runs 100 000 licences and 10 000 credentials. Timings are printed.
+//! runs 100 000 licences and 10 000 credentials (about 7 minutes of a debug build on 2
+//! cores, the copy itself 35 s of it). Timings are printed.
 
 use std::collections::HashMap;
 use std::io::BufRead;
