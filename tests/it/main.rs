@@ -20,6 +20,7 @@ mod photos;
 mod postgres;
 mod receipts;
 mod secrets;
+mod store_copy;
 mod systemd;
 mod throttle;
 mod verify;

@@ -101,7 +101,8 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
-    /// The storage engine: apply the PostgreSQL schema (`store migrate --store URL`).
+    /// The storage engine: apply the PostgreSQL schema (`store migrate --store URL`), copy a
+    /// sled data directory into PostgreSQL (`store copy --from DIR --to URL`).
     Store {
         #[command(subcommand)]
         command: store::StoreCommand,
@@ -162,7 +163,7 @@ pub fn run(cli: Cli, clock: Arc<dyn Clock>) -> Exit {
         Some(Command::Throttle { command }) => throttle::command(command, &overrides, clock),
         Some(Command::Clients { command }) => clients::command(command, &overrides, clock),
         Some(Command::Audit { command }) => audit::command(command, &overrides),
-        Some(Command::Store { command }) => store::command(command, &overrides),
+        Some(Command::Store { command }) => store::command(command, &overrides, clock),
     }
 }
 

@@ -8,6 +8,8 @@
 //! supersedes, whether an application is a re-issue, where it is placed) are the pure
 //! functions of `domain`, so every engine decides alike.
 
+pub(crate) mod copy;
+pub(crate) mod copy_stream;
 pub(crate) mod files;
 pub(crate) mod lookups;
 pub(crate) mod postgres;

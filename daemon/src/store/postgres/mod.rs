@@ -26,6 +26,7 @@
 
 mod audit;
 mod drain;
+mod import;
 mod intake;
 mod meta;
 mod nodes;
@@ -45,6 +46,7 @@ use rand_core::{OsRng, RngCore};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+pub(crate) use self::import::PgImport;
 use self::nodes::{beat, listen};
 use self::sql::pool_error;
 pub(crate) use self::sql::{
@@ -135,6 +137,7 @@ impl PgStore {
                 schema::migrate(&mut client).await?;
             }
             schema::check(&client).await?;
+            import::unfinished_copy(&client).await?;
         }
         let mut instance = [0u8; 16];
         OsRng.fill_bytes(&mut instance);

@@ -16,6 +16,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "status changes",
         include_str!("migrations/0003_status_changes.sql"),
     ),
+    (
+        "copy progress",
+        include_str!("migrations/0004_copy_progress.sql"),
+    ),
 ];
 
 /// The schema version this edld speaks.

@@ -11,12 +11,14 @@
 //! so no client ever sees a credential a crash could take back.
 
 mod commit;
+mod export;
 mod layout;
 mod meta;
 mod queue;
 mod raw;
 mod registry;
 
+pub(crate) use self::export::SledExport;
 pub(crate) use self::raw::raw_issue;
 
 use std::collections::{HashMap, HashSet};
