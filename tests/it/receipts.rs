@@ -57,6 +57,30 @@ async fn an_insurers_receipt_verifies_offline_and_names_its_audit_record() {
     assert_eq!(r.purpose.as_deref(), Some("motor policy 77"));
     assert_eq!(r.at, tests::START);
 
+    // An independent implementation (pycose, cbor2) verifies the receipt edld made with
+    // the status key's public key and reads the same statements from it.
+    let status_public = d.dir.path().join("status.pub.pem");
+    let status_key = std::fs::read_to_string(d.data_dir().join("keys/status.pem")).unwrap();
+    let status_key = keys::SigningKey::from_pkcs8_pem(&status_key).unwrap();
+    std::fs::write(&status_public, status_key.public().to_spki_pem()).unwrap();
+    let expected = serde_json::json!({
+        "credential": id, "status": "valid", "at": tests::START.0,
+        "client": "dev-insurer", "role": "insurer", "purpose": "motor policy 77",
+        "audit_record": hex::encode(r.audit_record),
+    });
+    assert_eq!(
+        python_verify(&status_public, &signed, &expected).await,
+        Ok(())
+    );
+    let mut tampered = signed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(
+        python_verify(&status_public, &tampered, &expected)
+            .await
+            .is_err()
+    );
+
     // Any single byte changed: refused.
     for i in 0..signed.len() {
         let mut tampered = signed.clone();
@@ -284,4 +308,41 @@ async fn check_with_receipt_saves_a_verified_receipt_the_gateway_then_lists() {
             .iter()
             .all(|l| l["client"] == "dev-insurer" && l["purpose"] == "policy 31")
     );
+}
+
+/// `keys/tests/interop/verify_receipt.py` (pycose and cbor2, as .ci/setup installs them)
+/// on `receipt` against the status key in `public`, expecting it to state `expected`.
+async fn python_verify(
+    public: &std::path::Path,
+    receipt: &[u8],
+    expected: &serde_json::Value,
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, wanted) = (
+        dir.path().join("receipt.cwt"),
+        dir.path().join("expected.json"),
+    );
+    std::fs::write(&file, receipt).unwrap();
+    std::fs::write(&wanted, expected.to_string()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../keys/tests/interop/verify_receipt.py");
+    let public = public.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args([&public, &file, &wanted])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 runs (install .ci/requirements.txt with .ci/setup)");
+    let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() && said == "ok" {
+        Ok(())
+    } else {
+        Err(format!(
+            "{said} {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
