@@ -326,6 +326,13 @@ impl Fixture {
             ),
             public(
                 Method::GET,
+                "/v1/licences/{number}/lookups",
+                format!("/v1/licences/{n}/lookups"),
+                APPLICANTS,
+                &[200],
+            ),
+            public(
+                Method::GET,
                 "/review/",
                 "/review/".into(),
                 Who::Anyone,

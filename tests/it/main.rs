@@ -14,6 +14,7 @@ mod holder;
 mod issue;
 mod keys;
 mod limits;
+mod lookups;
 mod monitoring;
 mod pages;
 mod photos;

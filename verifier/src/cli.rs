@@ -80,6 +80,10 @@ pub struct CheckArgs {
     /// in the configuration; insurers, rental firms and employers must give one).
     #[arg(long, value_name = "TEXT")]
     pub purpose: Option<String>,
+    /// After the live check, ask the server for a signed status receipt, verify it against
+    /// the cached trust list and save it here (for `edl-verify receipt FILE` later).
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub receipt: Option<PathBuf>,
 }
 
 /// `sync`.

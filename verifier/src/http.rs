@@ -190,10 +190,10 @@ impl Client {
         }
     }
 
-    /// `GET {server}/v1/credentials/{id}/status` (docs/HTTP.md).
-    pub fn live_status(&self, server: &str, id: &CredentialId) -> Result<LiveAnswer, HttpError> {
+    /// The live status URL of `id`, and the purpose header: the purpose travels in a
+    /// header when it is plain ASCII, else in the query.
+    fn status_url(&self, server: &str, id: &CredentialId) -> (String, Option<&str>) {
         let mut url = format!("{server}/v1/credentials/{id}/status");
-        // The purpose travels in a header when it is plain ASCII, else in the query.
         let mut header = None;
         if let Some(purpose) = &self.purpose {
             if purpose.is_ascii() {
@@ -203,6 +203,22 @@ impl Client {
                 url.push_str(&percent_encode(purpose));
             }
         }
+        (url, header)
+    }
+
+    /// `GET {server}/v1/credentials/{id}/status` with `Accept: application/cwt`: a signed
+    /// status receipt (docs/HTTP.md), not yet verified.
+    pub fn receipt(&self, server: &str, id: &CredentialId) -> Result<Vec<u8>, HttpError> {
+        let (url, header) = self.status_url(server, id);
+        match self.fetch_with(&url, "application/cwt", None, header)? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            Fetched::NotModified { .. } => Err(body_error(&url, "304 to an unconditional request")),
+        }
+    }
+
+    /// `GET {server}/v1/credentials/{id}/status` (docs/HTTP.md).
+    pub fn live_status(&self, server: &str, id: &CredentialId) -> Result<LiveAnswer, HttpError> {
+        let (url, header) = self.status_url(server, id);
         let bytes = match self.fetch_with(&url, "application/json", None, header)? {
             Fetched::Body { bytes, .. } => bytes,
             Fetched::NotModified { .. } => {

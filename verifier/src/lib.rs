@@ -202,21 +202,54 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
             let live = client
                 .as_ref()
                 .map(|(client, server)| Live { client, server });
+            if args.receipt.is_some() && live.is_none() {
+                return Err(Failure::Usage(
+                    "--receipt needs a live check: set `server` in the configuration".into(),
+                ));
+            }
             let verdict = check::check_text(&text, &trust, live.as_ref(), &policy, now);
+            // A receipt is asked for only once the credential verified and was checked
+            // live: it is a second, audited lookup.
+            let saved = match (&args.receipt, &live, &verdict.credential) {
+                (Some(path), Some(live), Some(credential)) => Some(
+                    receipt::fetch_and_save(live, &credential.claims.credential_id, &trust, path)
+                        .map(|verified| (path, verified)),
+                ),
+                _ => None,
+            };
             let written = if args.json {
-                writeln!(
-                    io.stdout,
-                    "{}",
-                    report::to_json(&verdict, policy.max_status_age, None)
-                )
+                let mut json = report::to_json(&verdict, policy.max_status_age, None);
+                if let Some(Ok((path, verified))) = &saved
+                    && let Ok(serde_json::Value::Object(mut object)) =
+                        serde_json::from_str::<serde_json::Value>(&json)
+                {
+                    object.insert("receipt".into(), receipt::json(path, verified));
+                    json = serde_json::Value::Object(object).to_string();
+                }
+                writeln!(io.stdout, "{json}")
             } else {
                 let style = style(cli, io);
-                report::write_human(io.stdout, &verdict, policy.max_status_age, style)
+                report::write_human(io.stdout, &verdict, policy.max_status_age, style).and_then(
+                    |()| match &saved {
+                        Some(Ok((path, verified))) => {
+                            writeln!(io.stdout, "{}", receipt::saved_line(path, verified))
+                        }
+                        _ => Ok(()),
+                    },
+                )
             };
             written
                 .and_then(|()| io.stdout.flush())
                 .map_err(|e| Failure::Io(format!("writing the verdict: {e}")))?;
-            Ok(verdict.outcome.exit_code())
+            match saved {
+                Some(Err(failure)) => Err(failure),
+                None if args.receipt.is_some() => {
+                    // The verdict (NOT VALID) is the answer; nothing was saved.
+                    let _ = writeln!(io.stderr, "no receipt saved: the credential did not verify");
+                    Ok(verdict.outcome.exit_code())
+                }
+                _ => Ok(verdict.outcome.exit_code()),
+            }
         }
         Command::Sync(args) => {
             let server = match args.server.as_deref() {

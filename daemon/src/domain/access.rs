@@ -97,6 +97,9 @@ pub(crate) enum Endpoint {
     /// `GET /v1/licences/{number}/credential` and its QR images: the licence's current
     /// credential, whoever applied (the app shows credentials issued at an office).
     LicenceCredential,
+    /// `GET /v1/licences/{number}/lookups`: who looked the licence's credentials up, for
+    /// the holder (through the app, or at the window).
+    LicenceLookups,
     /// The throttle and API client controls on the admin listener.
     Operate,
 }
@@ -114,6 +117,7 @@ pub(crate) fn allowed(role: Role, endpoint: Endpoint) -> bool {
         RegistryWrite => matches!(role, Registry),
         Operate => matches!(role, Operator),
         LicenceCredential => matches!(role, Gateway),
+        LicenceLookups => matches!(role, Gateway | Window),
         LiveStatus => matches!(
             role,
             Officer | Insurer | Rental | Employer | Registry | Window

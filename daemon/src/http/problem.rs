@@ -317,6 +317,7 @@ impl From<LookupError> for Problem {
         match e {
             LookupError::PurposeRequired(_) => Problem::bad_request(e.to_string()),
             LookupError::NotFound => Problem::not_found("credential"),
+            LookupError::UnknownLicence => Problem::not_found("licence"),
             LookupError::Store(e) => Problem::store(&e),
         }
     }

@@ -90,6 +90,7 @@ pub(crate) fn public() -> Vec<Route> {
         route(GET,  "/v1/licences/{number}/credential",      LicenceCredential, Issuance,     get(credentials::current)),
         route(GET,  "/v1/licences/{number}/credential/qr.png", LicenceCredential, Issuance,   get(credentials::current_qr_png)),
         route(GET,  "/v1/licences/{number}/credential/qr.svg", LicenceCredential, Issuance,   get(credentials::current_qr_svg)),
+        route(GET,  "/v1/licences/{number}/lookups",         LicenceLookups,    Issuance,     get(licences::lookups)),
         route(POST, "/v1/sessions",                          Open,              Operations,   post(sessions::review_sign_in)),
         route(GET,  "/v1/sessions/current",                  Open,              Operations,   get(sessions::review_current)),
         route(Method::DELETE, "/v1/sessions/current",        Review,            Operations,   delete(sessions::review_sign_out)),

@@ -25,6 +25,9 @@ pub enum LookupError {
     /// No such credential (or not yet durable).
     #[error("credential not found")]
     NotFound,
+    /// No such licence.
+    #[error("licence not found")]
+    UnknownLicence,
     /// The store or the audit log failed: nothing is answered unaudited.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -8,6 +8,7 @@
 //! Each operation returns its own error type; `http::problem` turns them into answers.
 
 pub(crate) mod audit;
+pub(crate) mod checks;
 pub(crate) mod clients;
 pub(crate) mod history;
 pub(crate) mod intake;

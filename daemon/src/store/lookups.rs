@@ -3,9 +3,11 @@
 //! frames). Its own threads seal, write in place and `fdatasync` in groups ([`LookupLog`],
 //! `writer`), so a live-status answer waits for one small data write of its own file,
 //! never for a metadata or journal commit, and never behind the store's commits of an
-//! issuance flood.
+//! issuance flood. An index by licence ([`index`]) lets a holder's listing of who looked
+//! their licence up read that licence's records alone.
 
 pub(crate) mod files;
+pub(crate) mod index;
 pub(crate) mod segment;
 mod writer;
 
@@ -23,6 +25,7 @@ use crate::domain::audit::{AuditRecord, Purpose};
 use crate::store::StoreError;
 pub(crate) use files::ACTIVE as LOOKUPS_FILE;
 use files::{Closed, FsSegments, Layout, SegmentDir, SegmentFile};
+use index::{LicenceIndex, Page, Reader};
 use writer::Writer;
 
 /// The size of a segment: created at this size, zero-filled, and closed once the next
@@ -48,6 +51,10 @@ pub struct LookupLog {
     path: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Entry>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The index by licence, and the segments it points into.
+    reader: Reader,
+    /// Rebuilding the index from the records there at start.
+    rebuild: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl LookupLog {
@@ -84,9 +91,33 @@ impl LookupLog {
         segment_bytes: u64,
         observer: Option<Arc<dyn LookupObserver>>,
     ) -> Result<LookupLog, StoreError> {
+        let segments: Arc<dyn SegmentDir> = Arc::from(segments);
         let (file, head, len) = recover(segments.as_ref(), segment_bytes)?;
+        let through = head.next - 1;
+        let index = Arc::new(LicenceIndex::new(through));
+        let reader = Reader {
+            index: index.clone(),
+            segments: segments.clone(),
+        };
+        let rebuild = if through > 0 {
+            let reader = reader.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("edld-lookup-index".into())
+                    .spawn(move || reader.index.rebuild(reader.segments.as_ref(), through))?,
+            )
+        } else {
+            None
+        };
         let (sender, receiver) = mpsc::channel();
-        let writer = Writer::new(clock, segments, file, head, len, segment_bytes, observer)?;
+        let writer = Writer::new(
+            clock,
+            segments,
+            index,
+            (file, head, len),
+            segment_bytes,
+            observer,
+        )?;
         let thread = std::thread::Builder::new()
             .name("edld-lookup-log".into())
             .spawn(move || writer.run(receiver))?;
@@ -94,6 +125,8 @@ impl LookupLog {
             path,
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
+            reader,
+            rebuild: Mutex::new(rebuild),
         })
     }
 
@@ -127,8 +160,32 @@ impl LookupLog {
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
+    /// A page of the relying-party lookups of `licence`'s credentials, newest first,
+    /// numbered before `before` (from the newest if `None`), at most `limit`; read through
+    /// the index by licence, off the async workers. Every lookup answered before the call
+    /// is in it.
+    pub(crate) async fn lookups_of(
+        &self,
+        licence: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let (reader, licence) = (self.reader.clone(), licence.to_owned());
+        tokio::task::spawn_blocking(move || reader.page(&licence, before, limit))
+            .await
+            .map_err(|e| StoreError::Io(format!("reading the lookup log: {e}")))?
+    }
+
     /// Stops the writer after what it holds is durable.
     pub fn stop(&self) {
+        let rebuild = self
+            .rebuild
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(rebuild) = rebuild {
+            let _ = rebuild.join();
+        }
         self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = thread {

@@ -2,8 +2,8 @@
 //! role).
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use keys::licence::{LicenceNumber, Points};
@@ -17,6 +17,7 @@ use crate::domain::registry::{LicenceRecord, RegistryLine, StateAction};
 use crate::http::codec::{json_body, json_response, parse_number};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
+use crate::service::checks::MAX_PAGE;
 
 /// `GET /v1/licences/{number}`.
 pub(crate) async fn licence(
@@ -131,4 +132,63 @@ fn answer(
         map.insert("reissue_ticket".into(), json!(t.to_string()));
     }
     json_response(status, &body)
+}
+
+/// The query of `GET /v1/licences/{number}/lookups`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LookupsQuery {
+    /// Only lookups numbered before this (the `next` cursor of the page before).
+    before: Option<u64>,
+    /// At most this many (1 to 100, default 20).
+    limit: Option<usize>,
+}
+
+/// `GET /v1/licences/{number}/lookups`: who looked the licence's credentials up (client,
+/// role, purpose, time), newest first, a page at a time.
+pub(crate) async fn lookups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    query: Result<Query<LookupsQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let number = parse_number(&number)?;
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::bad_request(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    if query.before == Some(0) {
+        return Err(Problem::bad_request("before must be at least 1"));
+    }
+    let page = state
+        .service
+        .licence_lookups(&caller, &number, query.before, limit)
+        .await?;
+    let items: Vec<Value> = page
+        .records
+        .iter()
+        .map(|(seq, r)| {
+            json!({
+                "seq": seq,
+                "at": r.at,
+                "client": r.client,
+                "role": r.role,
+                "purpose": r.purpose,
+                "credential": r.detail,
+            })
+        })
+        .collect();
+    let next = match (page.more, page.records.last()) {
+        (true, Some((seq, _))) => Value::String(format!(
+            "/v1/licences/{number}/lookups?before={seq}&limit={limit}"
+        )),
+        _ => Value::Null,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "licence": number.as_str(), "lookups": items, "next": next }),
+    ))
 }

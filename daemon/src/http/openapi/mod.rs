@@ -175,6 +175,14 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
             "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
             "description": "the last this many seconds (default and most 600)"}));
     }
+    if o.path == "/v1/licences/{number}/lookups" {
+        parameters.push(json!({"name": "before", "in": "query", "required": false,
+            "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX},
+            "description": "only lookups numbered before this: the cursor in the previous page's next"}));
+        parameters.push(json!({"name": "limit", "in": "query", "required": false,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+            "description": "at most this many (default 20)"}));
+    }
     if o.path == "/v1/reviews" {
         parameters.push(json!({"name": "limit", "in": "query", "required": false,
             "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
@@ -381,6 +389,18 @@ fn schemas() -> Value {
             "Delegates".into(),
             json!({"type": "object", "additionalProperties": false, "required": ["delegates"], "properties": {
                 "delegates": {"type": "array", "items": {"type": "string"}}}}),
+        );
+        map.insert(
+            "Lookups".into(),
+            json!({"type": "object", "required": ["licence", "lookups", "next"], "properties": {
+                "licence": {"type": "string"},
+                "lookups": {"type": "array", "description": "newest first", "items": {"type": "object",
+                    "required": ["seq", "at", "client", "role", "purpose", "credential"], "properties": {
+                    "seq": {"type": "integer", "description": "the lookup's record number in this node's lookup log"},
+                    "at": timestamp.clone(), "client": {"type": "string"}, "role": role.clone(),
+                    "purpose": {"type": "string", "nullable": true, "description": "as the relying party declared it (officers may declare none)"},
+                    "credential": {"type": "string", "nullable": true, "description": "the credential id looked up"}}}},
+                "next": {"type": "string", "nullable": true, "description": "the path of the next (older) page, null on the last"}}}),
         );
         map.insert(
             "Credential".into(),

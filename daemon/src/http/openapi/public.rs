@@ -142,6 +142,15 @@ pub(super) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/v1/licences/{number}/lookups",
+        summary: "Who looked the licence's credentials up: client, role, purpose and time, newest first (each listing is audited)",
+        tag: "credentials",
+        body: None,
+        ok: &[(200, JSON, "Lookups")],
+        errors: &[400, 404],
+    },
+    Operation {
+        method: "get",
         path: "/v1/applications/{ticket}/photo",
         summary: "The uploaded photo (reviewers)",
         tag: "review",

@@ -72,6 +72,19 @@ pub(crate) trait SegmentDir: Send + Sync {
     fn read_closed(&self, closed: &Closed) -> io::Result<Vec<u8>>;
     /// The bytes of the segment being written (empty if there is none).
     fn read_active(&self) -> io::Result<Vec<u8>>;
+    /// `len` bytes at `offset` of the closed segment `closed`, or of the one being written
+    /// if `None` (fewer if it ends first).
+    fn read_range(&self, closed: Option<&Closed>, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let bytes = match closed {
+            Some(closed) => self.read_closed(closed)?,
+            None => self.read_active()?,
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = start.saturating_add(len).min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
 }
 
 /// A closed segment's file name: `lookups.<its last record number, 20 digits>.log`, so
@@ -267,6 +280,25 @@ impl SegmentDir for FsSegments {
 
     fn read_active(&self) -> io::Result<Vec<u8>> {
         read_if_there(&self.dir.join(ACTIVE))
+    }
+
+    fn read_range(&self, closed: Option<&Closed>, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let name = closed.map_or(ACTIVE, |c| c.name.as_str());
+        let file = match File::open(self.dir.join(name)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut bytes = vec![0u8; len];
+        let mut read = 0;
+        while read < len {
+            match file.read_at(&mut bytes[read..], offset + read as u64)? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        bytes.truncate(read);
+        Ok(bytes)
     }
 }
 

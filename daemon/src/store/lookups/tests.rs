@@ -250,3 +250,125 @@ async fn a_record_larger_than_a_segment_is_refused_and_the_log_goes_on() {
     log.stop();
     check(&all_records(dir.path()), Ok(2));
 }
+
+fn insurer() -> Caller {
+    Caller {
+        client: "insurer-1".into(),
+        role: Role::Insurer,
+    }
+}
+
+async fn lookup_of(log: &LookupLog, licence: &str, at: u64) {
+    let purpose: Purpose = "policy 7".parse().unwrap();
+    log.record(
+        &insurer(),
+        keys::UnixTime(at),
+        licence,
+        "c1",
+        LOOKUP_ACTION,
+        Some(&purpose),
+    )
+    .await
+    .unwrap();
+}
+
+/// The times of `licence`'s lookups, page by page of `limit`, newest first.
+async fn listed(log: &LookupLog, licence: &str, limit: usize) -> Vec<Vec<u64>> {
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = log.lookups_of(licence, before, limit).await.unwrap();
+        for (number, record) in &page.records {
+            assert_eq!(record.seq, *number);
+            assert_eq!(record.licence.as_deref(), Some(licence));
+            assert_eq!(record.client, "insurer-1");
+            assert_eq!(record.purpose.as_deref(), Some("policy 7"));
+        }
+        pages.push(page.records.iter().map(|(_, r)| r.at.0).collect());
+        before = page.records.last().map(|(n, _)| *n);
+        if !page.more {
+            return pages;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_index_lists_a_licences_lookups_newest_first_in_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), 1 << 16);
+    for at in 1..=5 {
+        lookup_of(&log, "L1", at).await;
+        lookup_of(&log, "L2", 100 + at).await;
+    }
+    // Other actions on the licence (a gateway reading its credential) are not lookups.
+    log.record(
+        &officer(),
+        keys::UnixTime(50),
+        "L1",
+        "c1",
+        "credential.read",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        listed(&log, "L1", 2).await,
+        [vec![5, 4], vec![3, 2], vec![1]]
+    );
+    assert_eq!(
+        listed(&log, "L2", 10).await,
+        [vec![105, 104, 103, 102, 101]]
+    );
+    assert_eq!(listed(&log, "L3", 10).await, [Vec::<u64>::new()]);
+    log.stop();
+}
+
+#[tokio::test]
+async fn the_index_is_rebuilt_across_segments_after_a_restart_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Small segments: the records are spread over several closed ones.
+    let log = open(dir.path(), 1024);
+    for at in 1..=20 {
+        lookup_of(&log, if at % 2 == 0 { "L1" } else { "L2" }, at).await;
+    }
+    log.stop();
+    assert!(segments(dir.path()).unwrap().len() >= 3);
+    let log = open(dir.path(), 1024);
+    let evens: Vec<u64> = (1..=10).rev().map(|i| 2 * i).collect();
+    assert_eq!(listed(&log, "L1", 100).await, std::slice::from_ref(&evens));
+    lookup_of(&log, "L1", 22).await;
+    let mut with_new = vec![22];
+    with_new.extend(&evens);
+    assert_eq!(listed(&log, "L1", 100).await, [with_new.clone()]);
+    let three: Vec<Vec<u64>> = with_new.chunks(3).map(<[u64]>::to_vec).collect();
+    assert_eq!(listed(&log, "L1", 3).await, three);
+    log.stop();
+}
+
+#[tokio::test]
+async fn a_record_a_crash_tore_is_not_indexed_and_the_next_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), 1 << 16);
+    lookup_of(&log, "L1", 1).await;
+    lookup_of(&log, "L1", 2).await;
+    log.stop();
+    // A crash in the middle of writing a third lookup: its frame's header and half of
+    // its record reached the disk, the rest is zeros.
+    let path = dir.path().join(ACTIVE);
+    let bytes = std::fs::read(&path).unwrap();
+    let end = segment::scan(&bytes).end;
+    let mut torn = Vec::new();
+    segment::frame(
+        br#"{"seq":3,"at":3,"client":"insurer-1","licence":"L1"}"#,
+        &mut torn,
+    );
+    torn.truncate(torn.len() / 2);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &torn, end as u64).unwrap();
+    drop(file);
+    let log = open(dir.path(), 1 << 16);
+    assert_eq!(listed(&log, "L1", 10).await, [vec![2, 1]]);
+    lookup_of(&log, "L1", 3).await;
+    assert_eq!(listed(&log, "L1", 10).await, [vec![3, 2, 1]]);
+    log.stop();
+}

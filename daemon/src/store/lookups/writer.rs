@@ -11,12 +11,17 @@
 //! (after a failed sync the kernel may have dropped the pages, and a later sync can
 //! succeed without them): every lookup is then refused until edld is restarted, and the
 //! chain goes on from what is durable.
+//!
+//! After a group's waiters are answered, its syncer adds its lookups to the index by
+//! licence (`index`), before the next group is answered, so the index grows in order and
+//! the answer never waits for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use super::files::{SegmentDir, SegmentFile};
+use super::index::{self, LicenceIndex, Position};
 use super::segment;
 use super::{Entry, LookupObserver, LookupWaiter, RecordHash};
 use crate::clock::Clock;
@@ -35,12 +40,17 @@ type Waiting = (LookupWaiter, RecordHash);
 struct Written {
     file: Arc<dyn SegmentFile>,
     waiters: Vec<Waiting>,
+    /// The group's lookups, for the index by licence.
+    indexed: Vec<(String, Position)>,
+    /// The number of its last record.
+    last: u64,
 }
 
 /// What the writer and the syncers share.
 struct Shared {
     clock: Arc<dyn Clock>,
     observer: Option<Arc<dyn LookupObserver>>,
+    index: Arc<LicenceIndex>,
     /// Set by a failed write or sync: everything is refused from then on.
     failed: AtomicBool,
     /// Batches are answered in the order they were taken: the last one answered.
@@ -57,7 +67,7 @@ impl Shared {
 /// The writer: the segment being written and the chain's head.
 pub(super) struct Writer {
     shared: Arc<Shared>,
-    segments: Box<dyn SegmentDir>,
+    segments: Arc<dyn SegmentDir>,
     /// The segment being written; none after a failed rotation, until one is started.
     file: Option<Arc<dyn SegmentFile>>,
     head: Head,
@@ -68,11 +78,13 @@ pub(super) struct Writer {
     segment_bytes: u64,
 }
 
-/// A group being sealed: its frames, the head after them, and who waits for them.
+/// A group being sealed: its frames, the head after them, who waits for them, and its
+/// lookups for the index (offsets in `buffer`).
 struct Group {
     buffer: Vec<u8>,
     next: Head,
     waiters: Vec<Waiting>,
+    indexed: Vec<(String, Position)>,
 }
 
 impl Group {
@@ -83,6 +95,14 @@ impl Group {
         if bytes.len() > segment::MAX_RECORD || self.buffer.len() as u64 + framed > room {
             return Some((record, waiter));
         }
+        if let Some(licence) = index::indexed(&record) {
+            let position = Position {
+                number: record.seq,
+                offset: (self.buffer.len() + segment::HEADER) as u64,
+                len: bytes.len() as u32,
+            };
+            self.indexed.push((licence.to_owned(), position));
+        }
         segment::frame(&bytes, &mut self.buffer);
         self.next = after;
         self.waiters.push((waiter, after.hash));
@@ -91,13 +111,13 @@ impl Group {
 }
 
 impl Writer {
-    /// A writer that goes on at `len` in `file`, after `head`.
+    /// A writer that goes on at `len` in `file`, after `head` (as `recover` found them),
+    /// adding its lookups to `index`.
     pub(super) fn new(
         clock: Arc<dyn Clock>,
-        segments: Box<dyn SegmentDir>,
-        file: Box<dyn SegmentFile>,
-        head: Head,
-        len: u64,
+        segments: Arc<dyn SegmentDir>,
+        index: Arc<LicenceIndex>,
+        (file, head, len): (Box<dyn SegmentFile>, Head, u64),
         segment_bytes: u64,
         observer: Option<Arc<dyn LookupObserver>>,
     ) -> Result<Writer, StoreError> {
@@ -106,6 +126,7 @@ impl Writer {
             shared: Arc::new(Shared {
                 clock,
                 observer,
+                index,
                 failed: AtomicBool::new(false),
                 answered: Mutex::new(0),
                 turn: Condvar::new(),
@@ -140,6 +161,7 @@ impl Writer {
             buffer: Vec::new(),
             next: self.head,
             waiters: Vec::new(),
+            indexed: Vec::new(),
         };
         let mut carried: Option<Entry> = None;
         loop {
@@ -177,12 +199,22 @@ impl Writer {
                 }
             }
             let waiters = std::mem::take(&mut group.waiters);
+            let mut indexed = std::mem::take(&mut group.indexed);
             match self.write(&group.buffer) {
                 Some(file) => {
+                    for (_, position) in &mut indexed {
+                        position.offset += self.len;
+                    }
                     self.head = group.next;
                     self.len += group.buffer.len() as u64;
+                    let last = self.head.next - 1;
                     // The syncers outlive this sender: it cannot fail while they run.
-                    let _ = to_sync.send(Written { file, waiters });
+                    let _ = to_sync.send(Written {
+                        file,
+                        waiters,
+                        indexed,
+                        last,
+                    });
                 }
                 None => {
                     for (waiter, _) in waiters {
@@ -293,13 +325,25 @@ fn sync_loop(shared: &Shared, written: &Mutex<(mpsc::Receiver<Written>, u64)>) {
                 Err(StoreError::from(e))
             }
         };
-        *answered = number;
-        drop(answered);
-        shared.turn.notify_all();
+        let durable = result.is_ok();
+        if durable && let Some(last) = batch.iter().map(|w| w.last).max() {
+            shared.index.answered(last);
+        }
+        let mut indexed = Vec::new();
+        let mut last = 0;
         for w in batch {
             for (waiter, hash) in w.waiters {
                 let _ = waiter.send(result.clone().map(|()| hash));
             }
+            indexed.extend(w.indexed);
+            last = last.max(w.last);
         }
+        // After the answers, before the next batch's: the index grows in order.
+        if durable {
+            shared.index.add(indexed, last);
+        }
+        *answered = number;
+        drop(answered);
+        shared.turn.notify_all();
     }
 }
