@@ -74,6 +74,9 @@ pub struct Point {
     /// Mean durable-commit latency of the store (applications, issuance and the audit
     /// records of changes), milliseconds.
     pub commit_ms: Option<f64>,
+    /// Mean group-commit latency of the lookup audit log (what
+    /// `edld_audit_commit_duration_seconds` observes), milliseconds.
+    pub audit_commit_ms: Option<f64>,
 }
 
 /// One throttle change, as the console lists it.
@@ -190,6 +193,11 @@ impl History {
             commit_ms: mean(
                 (t.commit_micros, before.commit_micros),
                 (t.commits, before.commits),
+                1e-3,
+            ),
+            audit_commit_ms: mean(
+                (t.audit_commit_micros, before.audit_commit_micros),
+                (t.audit_commits, before.audit_commits),
                 1e-3,
             ),
         };

@@ -200,7 +200,7 @@ pub(super) fn schemas() -> [(&'static str, Value); 5] {
         "refused": series(number.clone()), "depth": series(json!({"type": "integer"})),
         "oldest_age": series(json!({"type": "integer"})), "drain_target": number,
         "drain_achieved": number, "wait_quoted": maybe, "wait_actual": maybe,
-        "live_status_ms": maybe, "commit_ms": maybe}});
+        "live_status_ms": maybe, "commit_ms": maybe, "audit_commit_ms": maybe}});
     [
         (
             "SignIn",
