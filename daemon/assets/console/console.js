@@ -44,8 +44,10 @@
     rows.replaceChildren();
     for (const c of h.changes) {
       const tr = el("tr");
-      tr.append(el("td", time(c.at)), el("td", c.client),
-        el("td", c.moved.map(([name, old, now]) => `${name}: ${old} → ${now}`).join("; ")));
+      const what = c.moved.length > 0
+        ? c.moved.map(([name, old, now]) => `${name}: ${old} → ${now}`).join("; ")
+        : `${c.action} ${c.detail || ""}`;
+      tr.append(el("td", time(c.at)), el("td", c.client), el("td", what));
       rows.append(tr);
     }
   }

@@ -219,8 +219,9 @@ pub(super) fn schemas() -> [(&'static str, Value); 5] {
             json!({"type": "object", "properties": {
             "lanes": series(json!({"type": "string"})), "limits": series(json!({"type": "string"})),
             "points": series(point),
-            "changes": series(json!({"type": "object", "properties": {"at": {"type": "integer"},
-                "client": {"type": "string"}, "moved": {"type": "array"}}}))}}),
+            "changes": series(json!({"type": "object", "properties": {"seq": {"type": "integer"},
+                "at": {"type": "integer"}, "client": {"type": "string"}, "action": {"type": "string"},
+                "moved": {"type": "array"}, "detail": {"type": "string", "nullable": true}}}))}}),
         ),
         (
             "WhatIf",

@@ -541,6 +541,20 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn operator_changes(&self, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .read(
+                "SELECT position, record FROM audit WHERE operator \
+                 ORDER BY position DESC LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col::<i64>(r, 0)? as u64, col::<Vec<u8>>(r, 1)?)))
+            .collect()
+    }
+
     fn healthy(&self) -> bool {
         !self.closed.load(Ordering::SeqCst) && self.reachable.load(Ordering::SeqCst)
     }

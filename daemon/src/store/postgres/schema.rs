@@ -12,6 +12,7 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("initial", include_str!("migrations/0001_initial.sql")),
     ("nodes", include_str!("migrations/0002_nodes.sql")),
+    ("console", include_str!("migrations/0003_console.sql")),
 ];
 
 /// The schema version this edld speaks.

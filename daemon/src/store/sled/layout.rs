@@ -14,6 +14,7 @@
 //! | `M/` | name | meta values (trust list sequence, key windows, throttle settings, lane progress) |
 //! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
 //! | `U/` | sequence (8) | audit record: one hash-chained JSON record (see `audit::chain`) |
+//! | `W/` | sequence (8) | (empty): the audit records of operator changes (`audit::is_operator_change`) |
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,6 +43,8 @@ pub(super) const META: &[u8] = b"M/";
 pub(super) const CLIENT: &[u8] = b"K/";
 /// Audit records.
 pub(super) const AUDIT: &[u8] = b"U/";
+/// The audit records of operator changes.
+pub(super) const OPERATOR_CHANGE: &[u8] = b"W/";
 
 /// `prefix` followed by `parts`.
 pub(super) fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -100,6 +103,17 @@ pub(super) fn client(hash: &[u8; 32]) -> Vec<u8> {
 
 pub(super) fn audit(position: u64) -> Vec<u8> {
     key(AUDIT, &[&position.to_be_bytes()])
+}
+
+pub(super) fn operator_change(position: u64) -> Vec<u8> {
+    key(OPERATOR_CHANGE, &[&position.to_be_bytes()])
+}
+
+/// The record number in a `W/` key.
+pub(super) fn operator_change_position(key: &[u8]) -> Option<u64> {
+    key.get(OPERATOR_CHANGE.len()..)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
 }
 
 /// The record number in a `U/` key.
