@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             admit_creates_and_is_idempotent,
             admit_refuses_what_the_registry_does_not_allow,
             uploads_wait_for_review_and_decisions_apply_once,
+            reviews_are_listed_oldest_first_and_leave_when_decided,
             applications_before_the_opening_are_ordered_at_it,
             claims_never_overlap_and_releases_give_back,
             a_completed_step_issues_exactly_once,
@@ -352,6 +353,67 @@ pub(crate) async fn uploads_wait_for_review_and_decisions_apply_once(engine: &dy
     );
     assert!(store.reviews(10).await.unwrap().is_empty());
     assert_eq!(store.queue().depth, [0, 0, 1]);
+    store.close().await.unwrap();
+}
+
+/// The reviewer's desk: uploads waiting for review are listed oldest first (by when they
+/// were made, whatever their tickets), at most the limit asked, and a decided one leaves
+/// the list; the order holds after a reopen.
+pub(crate) async fn reviews_are_listed_oldest_first_and_leave_when_decided(engine: &dyn Engine) {
+    let store = engine.open();
+    // Tickets in an order unlike the times they were made in.
+    let made = [(9u8, 30u64), (3, 0), (7, 20), (1, 10)];
+    for (i, &(t, seconds)) in made.iter().enumerate() {
+        let n = i as u16 + 1;
+        put(store.as_ref(), record(n, "C1", false)).await;
+        let quote = |_: Lane, position: u64| Some((position, position * 2));
+        store
+            .admit(Admit {
+                ticket: ticket(t),
+                licence: number(n),
+                channel: Channel::App,
+                client: "test-gateway".into(),
+                photo: uploaded(),
+                holder_key: None,
+                at: UnixTime(AT.0 + seconds),
+                before_opening: false,
+                quote: &quote,
+            })
+            .await
+            .unwrap();
+    }
+    let waiting = |apps: Vec<Application>| apps.iter().map(|a| a.ticket).collect::<Vec<_>>();
+    assert_eq!(
+        waiting(store.reviews(10).await.unwrap()),
+        [ticket(3), ticket(1), ticket(7), ticket(9)]
+    );
+    assert_eq!(
+        waiting(store.reviews(2).await.unwrap()),
+        [ticket(3), ticket(1)],
+        "the oldest, as many as asked"
+    );
+    for (t, rejection) in [(1, None), (7, Some("background not white"))] {
+        store
+            .decide_review(ReviewDecision {
+                ticket: ticket(t),
+                rejection: rejection.map(str::to_owned),
+                actor: actor(Role::Reviewer),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        waiting(store.reviews(10).await.unwrap()),
+        [ticket(3), ticket(9)],
+        "approved and rejected uploads leave the list"
+    );
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    assert_eq!(
+        waiting(store.reviews(10).await.unwrap()),
+        [ticket(3), ticket(9)]
+    );
     store.close().await.unwrap();
 }
 

@@ -383,7 +383,8 @@ impl Store for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
             .read(
-                "SELECT record FROM applications WHERE reviewing ORDER BY ticket LIMIT $1",
+                "SELECT record FROM applications WHERE reviewing \
+                 ORDER BY created_at, created LIMIT $1",
                 &[&limit],
             )
             .await?;

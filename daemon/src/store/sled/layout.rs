@@ -9,7 +9,7 @@
 //! | `O/` | licence number | ticket of its latest application (open while queued or in review) |
 //! | `Q/` | lane (1) + sequence (8) | ticket |
 //! | `P/` | ticket | lane (1): accepted before the opening time, not yet in order |
-//! | `R/` | ticket | (empty): applications waiting for review |
+//! | `R/` | created at (8, Unix seconds) + ticket | (empty): applications waiting for review, oldest first |
 //! | `C/` | credential id (16) | `CredentialRecord` JSON |
 //! | `M/` | name | meta values (trust list sequence, key windows, throttle settings, lane progress) |
 //! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
@@ -18,6 +18,8 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use keys::UnixTime;
 
 use crate::domain::application::Ticket;
 use crate::domain::queue::Lane;
@@ -72,8 +74,15 @@ pub(super) fn preopen(ticket: Ticket) -> Vec<u8> {
     key(PREOPEN, &[&ticket.0])
 }
 
-pub(super) fn review(ticket: Ticket) -> Vec<u8> {
-    key(REVIEW, &[&ticket.0])
+/// An application waiting for review, keyed by when it was made, so the waiting list is
+/// read oldest first.
+pub(super) fn review(created_at: UnixTime, ticket: Ticket) -> Vec<u8> {
+    key(REVIEW, &[&created_at.0.to_be_bytes(), &ticket.0])
+}
+
+/// The ticket in an `R/` key.
+pub(super) fn review_ticket(key: &[u8]) -> Result<Ticket, StoreError> {
+    ticket(key.get(REVIEW.len() + 8..).unwrap_or_default())
 }
 
 /// A credential's key from its hex id; `None` for text that is not 32 hex digits.

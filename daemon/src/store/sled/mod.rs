@@ -114,6 +114,7 @@ impl SledStore {
             None => Head::EMPTY,
         };
         index_operator_changes(&db)?;
+        rekey_reviews(&db)?;
         let lanes = queue::restore_lanes(&db)?;
         let (allocator, entries) = registry::restore_indices(&db)?;
         let committer = Committer::start(db.clone(), dir.clone(), timing)?;
@@ -530,6 +531,29 @@ fn index_operator_changes(db: &sled::Db) -> StoreResult<()> {
         }
     }
     batch.insert(layout::meta(MARKER), &[1u8][..]);
+    db.apply_batch(batch).map_err(engine_error)
+}
+
+/// Rewrites the `R/` keys of a database written before they led with the time an
+/// application was made (ticket only, 16 bytes), so the waiting list reads oldest first.
+/// Idempotent: the old keys are told apart by their length.
+fn rekey_reviews(db: &sled::Db) -> StoreResult<()> {
+    let mut batch = sled::Batch::default();
+    for entry in db.scan_prefix(layout::REVIEW) {
+        let (k, _) = entry.map_err(engine_error)?;
+        if k.len() != layout::REVIEW.len() + 16 {
+            continue;
+        }
+        let ticket = layout::ticket(&k[layout::REVIEW.len()..])?;
+        let app: crate::domain::application::Application = db
+            .get(layout::application(ticket))
+            .map_err(engine_error)?
+            .map(|v| layout::decode(&v, "application"))
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt("an application waiting for review".into()))?;
+        batch.remove(k);
+        batch.insert(layout::review(app.created_at, ticket), &[][..]);
+    }
     db.apply_batch(batch).map_err(engine_error)
 }
 

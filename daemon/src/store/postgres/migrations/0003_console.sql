@@ -6,3 +6,8 @@ UPDATE audit SET operator = true
     WHERE convert_from(record, 'UTF8')::jsonb->>'action' LIKE 'throttle.%'
        OR convert_from(record, 'UTF8')::jsonb->>'action' LIKE 'client.%';
 CREATE INDEX audit_operator ON audit (position) WHERE operator;
+
+-- The reviewer's desk lists the uploads waiting for review oldest first (when they were
+-- made, then in the order admitted), paged with a limit, through this index.
+DROP INDEX applications_reviewing;
+CREATE INDEX applications_reviewing ON applications (created_at, created) WHERE reviewing;
