@@ -31,10 +31,10 @@ window.EDL_I18N = (function () {
       started: "Started", arrivals: "Arrivals, admitted and refused per second",
       depth: "Queue depth per lane", oldest: "Oldest waiting per lane (s)",
       drain_chart: "Drain: target vs achieved (per second)", waits: "Wait: quoted vs actual (s)",
-      latency: "Live-status and commit latency (ms)", knobs: "Throttle settings",
+      latency: "Live-status and audit-log commit latency (ms)", knobs: "Throttle settings",
       preview: "What if (simulate)", apply: "Apply changes", pause: "Pause draining", resume: "Resume draining",
       paused: "paused", running: "draining", whatif: "What if: observed arrivals replayed",
-      whatif_none: "Not enough observed arrivals yet to replay.", changes: "Recent throttle changes",
+      whatif_none: "Not enough observed arrivals yet to replay.", changes: "Recent operator changes",
       when: "When", who: "Who", what: "What", target_now: "Drain target now",
       applied: "Applied.", current: "current", proposed: "proposed", peak: "peak queue", refused_total: "refused"
     },
@@ -63,10 +63,10 @@ window.EDL_I18N = (function () {
       started: "启动时间", arrivals: "每秒到达、受理与拒绝",
       depth: "各通道队列长度", oldest: "各通道最早等待（秒）",
       drain_chart: "签发：目标与实际（每秒）", waits: "等待：预告与实际（秒）",
-      latency: "实时状态与提交延迟（毫秒）", knobs: "限流设置",
+      latency: "实时状态与审计日志提交延迟（毫秒）", knobs: "限流设置",
       preview: "模拟（如果这样改）", apply: "应用更改", pause: "暂停签发", resume: "恢复签发",
       paused: "已暂停", running: "签发中", whatif: "模拟：重放观测到的到达",
-      whatif_none: "观测到的到达还不够，无法重放。", changes: "最近的限流更改",
+      whatif_none: "观测到的到达还不够，无法重放。", changes: "最近的操作员更改",
       when: "时间", who: "操作人", what: "内容", target_now: "当前目标签发速率",
       applied: "已应用。", current: "当前", proposed: "拟议", peak: "队列峰值", refused_total: "拒绝"
     }

@@ -579,5 +579,6 @@ impl PgObserver for Metrics {
 impl LookupObserver for Metrics {
     fn committed(&self, _records: usize, seconds: f64) {
         self.audit_commit_seconds.observe(seconds);
+        self.tally.audit_commit((seconds * 1e6) as u64);
     }
 }

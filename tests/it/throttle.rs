@@ -370,3 +370,83 @@ async fn the_throttle_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
     d.stop().await.unwrap();
 }
+
+/// The console's trail of recent changes is the audit chain's: a throttle change, a pause
+/// and a client added show newest first with the operator's name, and still do after a
+/// restart. The page's call is in the admin OpenAPI document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_trail_is_the_audit_chain_and_survives_a_restart() {
+    let d = start().await;
+    set(&d, json!({"drain.rate": 7})).await;
+    let operator = d.key("operator").to_owned();
+    let mut admin = d.admin_client().await.unwrap();
+    let paused = admin
+        .send(
+            Method::POST,
+            "/admin/v1/throttle/pause",
+            Some(&operator),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.status, 200, "{:?}", paused.body);
+    let added = admin
+        .json(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(&operator),
+            &json!({"name": "trail-insurer", "role": "insurer"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(added.status, 201, "{:?}", added.body);
+
+    let dir = d.stop().await.unwrap();
+    let d = TestDaemon::start_with(Options::default(), dir, None)
+        .await
+        .unwrap();
+    let mut admin = d.admin_client().await.unwrap();
+    let reply = admin
+        .get("/admin/v1/history", Some(d.key("operator")))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let history = reply.json().unwrap();
+    let changes = history["changes"].as_array().unwrap();
+    let seqs: Vec<u64> = changes.iter().map(|c| c["seq"].as_u64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
+    let mine: Vec<&Value> = changes
+        .iter()
+        .filter(|c| c["client"] == "dev-operator")
+        .take(3)
+        .collect();
+    assert_eq!(mine.len(), 3, "{changes:?}");
+    assert_eq!(mine[0]["action"], "client.add");
+    assert_eq!(mine[0]["detail"], "trail-insurer insurer");
+    assert_eq!(mine[1]["action"], "throttle.set");
+    assert_eq!(mine[1]["moved"], json!([["paused", "false", "true"]]));
+    assert_eq!(mine[2]["action"], "throttle.set");
+    assert_eq!(mine[2]["moved"], json!([["drain.rate", "1000", "7"]]));
+
+    let doc = admin
+        .get("/openapi.json", None)
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let history = &doc["paths"]["/admin/v1/history"]["get"];
+    assert!(
+        history.is_object(),
+        "the trail's call is in the admin document"
+    );
+    let schema =
+        doc["components"]["schemas"]["History"]["properties"]["changes"]["items"]["properties"]
+            .clone();
+    for member in ["seq", "at", "client", "action", "moved", "detail"] {
+        assert!(schema.get(member).is_some(), "{member}: {schema}");
+    }
+    d.stop().await.unwrap();
+}

@@ -36,15 +36,18 @@
     charts.set("chart-depth", h.lanes, x, h.lanes.map((_, i) => col((q) => q.depth[i])));
     charts.set("chart-oldest", h.lanes, x, h.lanes.map((_, i) => col((q) => q.oldest_age[i])));
     charts.set("chart-waits", ["quoted", "actual"], x, [col((q) => q.wait_quoted), col((q) => q.wait_actual)]);
-    charts.set("chart-latency", ["live status", "commit"], x, [col((q) => q.live_status_ms), col((q) => q.commit_ms)]);
+    charts.set("chart-latency", ["live status", "audit-log commit", "store commit"], x,
+      [col((q) => q.live_status_ms), col((q) => q.audit_commit_ms), col((q) => q.commit_ms)]);
     const last = p[p.length - 1];
     if (last) $("target-now").textContent = `${last.drain_target} /s`;
     const rows = $("changes");
     rows.replaceChildren();
     for (const c of h.changes) {
       const tr = el("tr");
-      tr.append(el("td", time(c.at)), el("td", c.client),
-        el("td", c.moved.map(([name, old, now]) => `${name}: ${old} → ${now}`).join("; ")));
+      const what = c.moved.length > 0
+        ? c.moved.map(([name, old, now]) => `${name}: ${old} → ${now}`).join("; ")
+        : `${c.action} ${c.detail || ""}`;
+      tr.append(el("td", time(c.at)), el("td", c.client), el("td", what));
       rows.append(tr);
     }
   }

@@ -14,6 +14,13 @@ use crate::domain::access::Caller;
 /// The action of a relying-party status lookup.
 pub(crate) const LOOKUP_ACTION: &str = "status.lookup";
 
+/// Whether `action` is an operator's change the console's trail lists: throttle settings
+/// (pause and resume among them) and API clients. Engines index these records, so the
+/// trail is read newest first without scanning the chain.
+pub(crate) fn is_operator_change(action: &str) -> bool {
+    action.starts_with("throttle.") || action.starts_with("client.")
+}
+
 /// One audited action, as stored (members in this order; see `chain`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

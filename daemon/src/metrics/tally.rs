@@ -1,6 +1,6 @@
 //! Running totals the operator console's history samples once a second: arrivals,
 //! admissions and refusals by limit, waits (actual and quoted), and the latency of live
-//! status and of the store's durable commits. Prometheus histograms expose no totals to the process that
+//! status, of the store's durable commits and of the lookup audit log's group commits. Prometheus histograms expose no totals to the process that
 //! owns them, so these few sums are kept beside them as plain atomics, updated at the same
 //! points.
 
@@ -23,6 +23,8 @@ pub struct Tally {
     live_status_micros: AtomicU64,
     commits: AtomicU64,
     commit_micros: AtomicU64,
+    audit_commits: AtomicU64,
+    audit_commit_micros: AtomicU64,
 }
 
 /// A snapshot of a [`Tally`].
@@ -50,6 +52,10 @@ pub struct Totals {
     pub commits: u64,
     /// Their latency, microseconds, summed.
     pub commit_micros: u64,
+    /// Group commits of the lookup audit log.
+    pub audit_commits: u64,
+    /// Their latency, microseconds, summed.
+    pub audit_commit_micros: u64,
 }
 
 impl Tally {
@@ -86,6 +92,13 @@ impl Tally {
         self.commit_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// One group commit of the lookup audit log: its latency.
+    pub fn audit_commit(&self, micros: u64) {
+        self.audit_commits.fetch_add(1, Ordering::Relaxed);
+        self.audit_commit_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
     /// The totals now.
     pub fn totals(&self) -> Totals {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -101,6 +114,8 @@ impl Tally {
             live_status_micros: get(&self.live_status_micros),
             commits: get(&self.commits),
             commit_micros: get(&self.commit_micros),
+            audit_commits: get(&self.audit_commits),
+            audit_commit_micros: get(&self.audit_commit_micros),
         }
     }
 }

@@ -1,19 +1,20 @@
 //! The operator console's short memory, in this process only: one point a second for the
-//! last ten minutes (what the live charts draw), arrivals per minute for the last six
-//! hours (what the "what if" replays through the throttle simulator), and the recent
-//! throttle changes with who made them. Prometheus keeps the long history; this is what a
-//! page needs without one.
+//! last ten minutes (what the live charts draw) and arrivals per minute for the last six
+//! hours (what the "what if" replays through the throttle simulator). Prometheus keeps the
+//! long history; this is what a page needs without one. The trail of recent changes is
+//! not kept here: it is read from the store's audit chain (`Service::recent_changes`), so
+//! it survives a restart and shows the changes made through every node.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use keys::UnixTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::domain::access::Caller;
+use crate::domain::audit::chain;
 use crate::domain::queue::Lane;
-use crate::domain::throttle::settings::{Moved, Setting, ThrottleSettings};
+use crate::domain::throttle::settings::{Setting, ThrottleSettings};
 use crate::domain::throttle::simulate::{self, ArrivalCurve, SimSettings};
 use crate::metrics::tally::Totals;
 use crate::service::Service;
@@ -23,8 +24,6 @@ use crate::service::operators::ThrottleError;
 const SECONDS: usize = 600;
 /// Minutes of arrivals kept: six hours.
 const MINUTES: usize = 360;
-/// Throttle changes kept.
-const CHANGES: usize = 50;
 
 /// The rings, behind one lock taken for microseconds once a second and per page poll.
 #[derive(Default)]
@@ -37,7 +36,6 @@ struct Rings {
     seconds: VecDeque<Point>,
     /// (start of the minute, Unix seconds; arrivals in it).
     minutes: VecDeque<(u64, u64)>,
-    changes: VecDeque<Change>,
     /// The first sample's wall and monotonic time.
     origin: Option<(UnixTime, Duration)>,
     /// The last sample's stamp, monotonic time and totals.
@@ -74,17 +72,77 @@ pub struct Point {
     /// Mean durable-commit latency of the store (applications, issuance and the audit
     /// records of changes), milliseconds.
     pub commit_ms: Option<f64>,
+    /// Mean group-commit latency of the lookup audit log (what
+    /// `edld_audit_commit_duration_seconds` observes), milliseconds.
+    pub audit_commit_ms: Option<f64>,
 }
 
-/// One throttle change, as the console lists it.
-#[derive(Clone, Debug, Serialize)]
+/// One operator change, as the console's trail lists it: an audit record of the change
+/// chain.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Change {
+    /// The record's number on the chain.
+    pub seq: u64,
     /// Unix seconds.
     pub at: u64,
     /// The operator's client name.
     pub client: String,
-    /// What moved: name, old and new values.
+    /// What: `throttle.set`, `client.add`, `client.revoke`, `client.delegates`.
+    pub action: String,
+    /// For `throttle.set`, what moved: name, old and new values (pause and resume are
+    /// `paused` moving).
     pub moved: Vec<(String, String, String)>,
+    /// The record's detail as stored.
+    pub detail: Option<String>,
+}
+
+impl Change {
+    /// The change an audit record's stored bytes describe.
+    fn read(bytes: &[u8]) -> Result<Change, String> {
+        let record = chain::decode(bytes)?;
+        let moved = match (&record.action[..], &record.detail) {
+            ("throttle.set", Some(detail)) => {
+                let map: BTreeMap<String, MovedValues> =
+                    serde_json::from_str(detail).map_err(|e| e.to_string())?;
+                map.into_iter()
+                    .map(|(name, v)| (name, v.old.to_string(), v.new.to_string()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(Change {
+            seq: record.seq,
+            at: record.at.0,
+            client: record.client,
+            action: record.action,
+            moved,
+            detail: record.detail,
+        })
+    }
+}
+
+/// The old and new value of one setting in a `throttle.set` record's detail.
+#[derive(Deserialize)]
+struct MovedValues {
+    old: Shown,
+    new: Shown,
+}
+
+/// A value as a `throttle.set` detail holds it: a string, or `null` for a limit not set.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Shown {
+    Text(String),
+    Other(serde_json::Value),
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shown::Text(s) => f.write_str(s),
+            Shown::Other(v) => write!(f, "{v}"),
+        }
+    }
 }
 
 /// A "what if": the observed arrivals replayed with the settings in force and with the
@@ -192,6 +250,11 @@ impl History {
                 (t.commits, before.commits),
                 1e-3,
             ),
+            audit_commit_ms: mean(
+                (t.audit_commit_micros, before.audit_commit_micros),
+                (t.audit_commits, before.audit_commits),
+                1e-3,
+            ),
         };
         let arrived = t.arrivals.saturating_sub(before.arrivals);
         let minute = now.0 - now.0 % 60;
@@ -213,28 +276,6 @@ impl History {
         let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         let skip = rings.seconds.len().saturating_sub(seconds);
         rings.seconds.iter().skip(skip).cloned().collect()
-    }
-
-    /// The recent throttle changes, newest first.
-    pub fn changes(&self) -> Vec<Change> {
-        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings.changes.iter().rev().cloned().collect()
-    }
-
-    /// Notes a throttle change.
-    pub(crate) fn changed(&self, caller: &Caller, at: UnixTime, moved: &[Moved]) {
-        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings.changes.push_back(Change {
-            at: at.0,
-            client: caller.client.clone(),
-            moved: moved
-                .iter()
-                .map(|m| (m.name.to_owned(), m.old.clone(), m.new.clone()))
-                .collect(),
-        });
-        while rings.changes.len() > CHANGES {
-            rings.changes.pop_front();
-        }
     }
 
     /// The observed arrivals as a curve: per minute once there are ten minutes of them,
@@ -277,6 +318,22 @@ impl History {
 }
 
 impl Service {
+    /// The last `limit` operator changes (throttle settings, pause and resume, API
+    /// clients), newest first, from the store's audit chain: every node's, and those made
+    /// before a restart.
+    pub async fn recent_changes(&self, limit: usize) -> crate::store::StoreResult<Vec<Change>> {
+        self.store
+            .operator_changes(limit)
+            .await?
+            .iter()
+            .map(|(seq, bytes)| {
+                Change::read(bytes).map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!("audit record {seq}: {e}"))
+                })
+            })
+            .collect()
+    }
+
     /// Takes one point for the console's history: the gauges as a scrape sees them, the
     /// running totals, the drain's target and measured rate.
     pub async fn sample_history(&self) {

@@ -208,7 +208,6 @@ impl Service {
         self.store.change_throttle(new, audit).await?;
         self.throttles.apply(new, self.throttles.nodes());
         self.metrics.set_limits(&new);
-        self.history.changed(caller, self.now(), &moved);
         self.signer.wake();
         tracing::info!(client = %caller.client, changes = %detail, "throttle changed");
         Ok(ThrottleChanged {

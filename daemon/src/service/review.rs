@@ -46,11 +46,8 @@ impl Service {
     /// Applications waiting for review, oldest first, at most `limit`, each with its
     /// licence record and pre-check findings.
     pub async fn reviews(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError> {
-        // The store lists waiting uploads in its own key order: take them all (up to
-        // what a scrape counts) and put the oldest first here.
-        let mut applications = self.store.reviews(REVIEWS_COUNTED).await?;
-        applications.sort_by_key(|a| (a.created_at.0, a.updated_at.0));
-        applications.truncate(limit);
+        // The store reads them oldest first through its index, only as many as asked.
+        let applications = self.store.reviews(limit).await?;
         let mut items = Vec::with_capacity(applications.len());
         for application in applications {
             let licence = self.store.licence(&application.licence).await?;
@@ -73,11 +70,10 @@ impl Service {
         let Ok(waiting) = self.store.reviews(REVIEWS_COUNTED).await else {
             return;
         };
+        // Oldest first: the first is the oldest.
         let oldest = waiting
-            .iter()
-            .map(|a| a.created_at.0)
-            .min()
-            .map_or(0, |t| self.now().0.saturating_sub(t));
+            .first()
+            .map_or(0, |a| self.now().0.saturating_sub(a.created_at.0));
         self.metrics.intake.reviews(waiting.len() as u64, oldest);
     }
 

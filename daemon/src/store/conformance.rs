@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             admit_creates_and_is_idempotent,
             admit_refuses_what_the_registry_does_not_allow,
             uploads_wait_for_review_and_decisions_apply_once,
+            reviews_are_listed_oldest_first_and_leave_when_decided,
             applications_before_the_opening_are_ordered_at_it,
             claims_never_overlap_and_releases_give_back,
             a_completed_step_issues_exactly_once,
@@ -60,6 +61,7 @@ macro_rules! conformance_tests {
             client_names_are_unique,
             the_trust_list_sequence_grows,
             every_change_is_one_record_on_one_chain,
+            operator_changes_are_read_newest_first,
             status_indices_are_never_handed_out_twice,
             acknowledged_state_survives_reopening,
             a_failed_commit_is_not_acknowledged,
@@ -351,6 +353,67 @@ pub(crate) async fn uploads_wait_for_review_and_decisions_apply_once(engine: &dy
     );
     assert!(store.reviews(10).await.unwrap().is_empty());
     assert_eq!(store.queue().depth, [0, 0, 1]);
+    store.close().await.unwrap();
+}
+
+/// The reviewer's desk: uploads waiting for review are listed oldest first (by when they
+/// were made, whatever their tickets), at most the limit asked, and a decided one leaves
+/// the list; the order holds after a reopen.
+pub(crate) async fn reviews_are_listed_oldest_first_and_leave_when_decided(engine: &dyn Engine) {
+    let store = engine.open();
+    // Tickets in an order unlike the times they were made in.
+    let made = [(9u8, 30u64), (3, 0), (7, 20), (1, 10)];
+    for (i, &(t, seconds)) in made.iter().enumerate() {
+        let n = i as u16 + 1;
+        put(store.as_ref(), record(n, "C1", false)).await;
+        let quote = |_: Lane, position: u64| Some((position, position * 2));
+        store
+            .admit(Admit {
+                ticket: ticket(t),
+                licence: number(n),
+                channel: Channel::App,
+                client: "test-gateway".into(),
+                photo: uploaded(),
+                holder_key: None,
+                at: UnixTime(AT.0 + seconds),
+                before_opening: false,
+                quote: &quote,
+            })
+            .await
+            .unwrap();
+    }
+    let waiting = |apps: Vec<Application>| apps.iter().map(|a| a.ticket).collect::<Vec<_>>();
+    assert_eq!(
+        waiting(store.reviews(10).await.unwrap()),
+        [ticket(3), ticket(1), ticket(7), ticket(9)]
+    );
+    assert_eq!(
+        waiting(store.reviews(2).await.unwrap()),
+        [ticket(3), ticket(1)],
+        "the oldest, as many as asked"
+    );
+    for (t, rejection) in [(1, None), (7, Some("background not white"))] {
+        store
+            .decide_review(ReviewDecision {
+                ticket: ticket(t),
+                rejection: rejection.map(str::to_owned),
+                actor: actor(Role::Reviewer),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        waiting(store.reviews(10).await.unwrap()),
+        [ticket(3), ticket(9)],
+        "approved and rejected uploads leave the list"
+    );
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    assert_eq!(
+        waiting(store.reviews(10).await.unwrap()),
+        [ticket(3), ticket(9)]
+    );
     store.close().await.unwrap();
 }
 
@@ -905,6 +968,87 @@ pub(crate) async fn every_change_is_one_record_on_one_chain(engine: &dyn Engine)
     // Pages: from a record number, at most a limit.
     let page = store.audit_records(2, 2).await.unwrap();
     assert_eq!(page.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 3]);
+    store.close().await.unwrap();
+}
+
+/// The console's trail: the operator changes (throttle settings, API clients) on the
+/// chain, newest first, limited, none of the other changes, and the same after a reopen.
+pub(crate) async fn operator_changes_are_read_newest_first(engine: &dyn Engine) {
+    let store = engine.open();
+    assert!(store.operator_changes(10).await.unwrap().is_empty());
+    let operator = caller(Role::Operator);
+    let throttle = |rate: f64| {
+        let mut settings = ThrottleSettings::default();
+        settings.drain.rate = rate;
+        let detail = format!("{{\"drain.rate\":{{\"old\":\"x\",\"new\":\"{rate}\"}}}}");
+        (
+            settings,
+            AuditRecord::new(&operator, AT, "throttle.set", None, Some(&detail)),
+        )
+    };
+    let (settings, audit) = throttle(5.0);
+    store.change_throttle(settings, audit).await.unwrap();
+    put(store.as_ref(), record(1, "C1", false)).await;
+    let client = StoredClient {
+        key_hash: [7; 32],
+        client: ApiClient {
+            name: "insurer".into(),
+            role: Role::Insurer,
+            created_at: Some(AT),
+            delegates: Vec::new(),
+        },
+    };
+    store
+        .add_clients(
+            vec![client],
+            vec![AuditRecord::new(&operator, AT, "client.add", None, None)],
+        )
+        .await
+        .unwrap();
+    store
+        .record(AuditRecord::new(
+            &operator,
+            AT,
+            "keys.trust_list",
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    let (settings, audit) = throttle(7.0);
+    store.change_throttle(settings, audit).await.unwrap();
+    let read = |changes: Vec<(u64, Vec<u8>)>| -> Vec<(u64, String, Option<String>)> {
+        changes
+            .iter()
+            .map(|(n, bytes)| {
+                let record = chain::decode(bytes).unwrap();
+                assert_eq!(record.seq, *n);
+                (*n, record.action, record.detail)
+            })
+            .collect()
+    };
+    let expected = |limit: usize| {
+        let all = vec![
+            (
+                5,
+                "throttle.set".to_owned(),
+                Some("{\"drain.rate\":{\"old\":\"x\",\"new\":\"7\"}}".to_owned()),
+            ),
+            (3, "client.add".to_owned(), None),
+            (
+                1,
+                "throttle.set".to_owned(),
+                Some("{\"drain.rate\":{\"old\":\"x\",\"new\":\"5\"}}".to_owned()),
+            ),
+        ];
+        all.into_iter().take(limit).collect::<Vec<_>>()
+    };
+    assert_eq!(read(store.operator_changes(10).await.unwrap()), expected(3));
+    assert_eq!(read(store.operator_changes(2).await.unwrap()), expected(2));
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    assert_eq!(read(store.operator_changes(10).await.unwrap()), expected(3));
     store.close().await.unwrap();
 }
 

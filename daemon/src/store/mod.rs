@@ -237,6 +237,10 @@ pub trait Store: Send + Sync + 'static {
     /// Stored change records from number `from` on, at most `limit`: (number, bytes).
     async fn audit_records(&self, from: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
 
+    /// The last `limit` operator changes (`audit::is_operator_change`) on the chain,
+    /// newest first: (number, bytes), read through an index, never a scan of the chain.
+    async fn operator_changes(&self, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+
     // ----- life -----
 
     /// Whether the engine can still make writes durable.

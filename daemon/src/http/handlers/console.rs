@@ -1,5 +1,5 @@
 //! What the operator console reads beyond the throttle API: the last minutes second by
-//! second with the recent throttle changes, the nodes serving, and the "what if" that
+//! second with the recent operator changes from the audit chain, the nodes serving, and the "what if" that
 //! replays observed arrivals with proposed settings (operator role, admin listener).
 
 use axum::body::Bytes;
@@ -21,23 +21,28 @@ pub(crate) struct HistoryQuery {
     seconds: Option<usize>,
 }
 
-/// `GET /admin/v1/history`: one point a second, oldest first, and the recent throttle
-/// changes, newest first.
+/// Operator changes the trail lists.
+const TRAIL: usize = 50;
+
+/// `GET /admin/v1/history`: one point a second, oldest first, and the last operator
+/// changes on the audit chain (throttle settings, pause and resume, API clients), newest
+/// first.
 pub(crate) async fn history(
     State(state): State<AppState>,
     Query(q): Query<HistoryQuery>,
-) -> Response {
+) -> Result<Response, Problem> {
     let history = &state.service.history;
     let points = history.points(q.seconds.unwrap_or(600).clamp(1, 600));
-    json_response(
+    let changes = state.service.recent_changes(TRAIL).await?;
+    Ok(json_response(
         StatusCode::OK,
         &json!({
             "lanes": ["window", "reissue", "first"],
             "limits": crate::metrics::tally::LIMITS,
             "points": points,
-            "changes": history.changes(),
+            "changes": changes,
         }),
-    )
+    ))
 }
 
 /// `POST /admin/v1/throttle/simulate`: the body of `PATCH /admin/v1/throttle`, simulated

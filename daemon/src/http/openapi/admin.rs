@@ -200,7 +200,7 @@ pub(super) fn schemas() -> [(&'static str, Value); 5] {
         "refused": series(number.clone()), "depth": series(json!({"type": "integer"})),
         "oldest_age": series(json!({"type": "integer"})), "drain_target": number,
         "drain_achieved": number, "wait_quoted": maybe, "wait_actual": maybe,
-        "live_status_ms": maybe, "commit_ms": maybe}});
+        "live_status_ms": maybe, "commit_ms": maybe, "audit_commit_ms": maybe}});
     [
         (
             "SignIn",
@@ -219,8 +219,9 @@ pub(super) fn schemas() -> [(&'static str, Value); 5] {
             json!({"type": "object", "properties": {
             "lanes": series(json!({"type": "string"})), "limits": series(json!({"type": "string"})),
             "points": series(point),
-            "changes": series(json!({"type": "object", "properties": {"at": {"type": "integer"},
-                "client": {"type": "string"}, "moved": {"type": "array"}}}))}}),
+            "changes": series(json!({"type": "object", "properties": {"seq": {"type": "integer"},
+                "at": {"type": "integer"}, "client": {"type": "string"}, "action": {"type": "string"},
+                "moved": {"type": "array"}, "detail": {"type": "string", "nullable": true}}}))}}),
         ),
         (
             "WhatIf",

@@ -32,6 +32,11 @@ fn points_are_rates_and_means_over_each_second() {
     tally.arrival(Some("overload"));
     tally.live_status(2_000);
     tally.live_status(4_000);
+    // The store's commits and the lookup log's are charted apart.
+    tally.commit(1_000);
+    tally.audit_commit(500);
+    tally.audit_commit(1_500);
+    tally.audit_commit(2_500);
     // The wall clock stood still: the interval and the stamp come from monotonic time.
     history.record(UnixTime(1_000), at(2), tally.totals(), gauges(37.0));
     // Less than a second later: no point.
@@ -47,6 +52,8 @@ fn points_are_rates_and_means_over_each_second() {
     assert_eq!((p.at, p.arrivals, p.admitted), (1_002, 4.0, 3.0));
     assert_eq!(p.refused, [0.0, 0.0, 0.0, 0.5, 0.5]);
     assert_eq!(p.live_status_ms, Some(3.0));
+    assert_eq!(p.commit_ms, Some(1.0));
+    assert_eq!(p.audit_commit_ms, Some(1.5));
     assert_eq!(p.wait_actual, None);
     assert_eq!((p.drain_target, p.depth), (37.0, [0, 1, 2]));
 }

@@ -5,8 +5,8 @@
 //! leaves no record and no gap.
 
 use super::{Tx, execute, query};
-use crate::domain::audit::AuditRecord;
 use crate::domain::audit::chain::{self, Head};
+use crate::domain::audit::{self, AuditRecord};
 
 /// Seals `records` onto the chain in `tx`. Call it last in a transaction: the head stays
 /// locked until the commit.
@@ -31,8 +31,10 @@ pub(crate) async fn append(
     };
     let mut positions = Vec::with_capacity(records.len());
     let mut bytes = Vec::with_capacity(records.len());
+    let mut operator = Vec::with_capacity(records.len());
     for mut record in records {
         positions.push(head.next as i64);
+        operator.push(audit::is_operator_change(&record.action));
         let (sealed, after) = chain::seal(&mut record, head);
         bytes.push(sealed);
         head = after;
@@ -43,9 +45,9 @@ pub(crate) async fn append(
         async {
             execute(
                 tx,
-                "INSERT INTO audit (position, record) \
-             SELECT * FROM unnest($1::bigint[], $2::bytea[])",
-                &[&positions, &bytes],
+                "INSERT INTO audit (position, record, operator) \
+             SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[])",
+                &[&positions, &bytes, &operator],
             )
             .await
         },

@@ -386,7 +386,8 @@ impl Store for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
             .read(
-                "SELECT record FROM applications WHERE reviewing ORDER BY ticket LIMIT $1",
+                "SELECT record FROM applications WHERE reviewing \
+                 ORDER BY created_at, created LIMIT $1",
                 &[&limit],
             )
             .await?;
@@ -544,6 +545,20 @@ impl Store for PgStore {
                 "SELECT position, record FROM audit WHERE position >= $1 \
                  ORDER BY position LIMIT $2",
                 &[&from, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col::<i64>(r, 0)? as u64, col::<Vec<u8>>(r, 1)?)))
+            .collect()
+    }
+
+    async fn operator_changes(&self, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .read(
+                "SELECT position, record FROM audit WHERE operator \
+                 ORDER BY position DESC LIMIT $1",
+                &[&limit],
             )
             .await?;
         rows.iter()

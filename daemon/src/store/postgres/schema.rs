@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "copy progress",
         include_str!("migrations/0004_copy_progress.sql"),
     ),
+    ("console", include_str!("migrations/0005_console.sql")),
 ];
 
 /// The schema version this edld speaks.

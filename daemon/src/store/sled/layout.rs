@@ -9,14 +9,17 @@
 //! | `O/` | licence number | ticket of its latest application (open while queued or in review) |
 //! | `Q/` | lane (1) + sequence (8) | ticket |
 //! | `P/` | ticket | lane (1): accepted before the opening time, not yet in order |
-//! | `R/` | ticket | (empty): applications waiting for review |
+//! | `R/` | created at (8, Unix seconds) + ticket | (empty): applications waiting for review, oldest first |
 //! | `C/` | credential id (16) | `CredentialRecord` JSON |
 //! | `M/` | name | meta values (trust list sequence, key windows, throttle settings, lane progress) |
 //! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
 //! | `U/` | sequence (8) | audit record: one hash-chained JSON record (see `audit::chain`) |
+//! | `W/` | sequence (8) | (empty): the audit records of operator changes (`audit::is_operator_change`) |
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use keys::UnixTime;
 
 use crate::domain::application::Ticket;
 use crate::domain::queue::Lane;
@@ -42,6 +45,8 @@ pub(super) const META: &[u8] = b"M/";
 pub(super) const CLIENT: &[u8] = b"K/";
 /// Audit records.
 pub(super) const AUDIT: &[u8] = b"U/";
+/// The audit records of operator changes.
+pub(super) const OPERATOR_CHANGE: &[u8] = b"W/";
 
 /// `prefix` followed by `parts`.
 pub(super) fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -69,8 +74,15 @@ pub(super) fn preopen(ticket: Ticket) -> Vec<u8> {
     key(PREOPEN, &[&ticket.0])
 }
 
-pub(super) fn review(ticket: Ticket) -> Vec<u8> {
-    key(REVIEW, &[&ticket.0])
+/// An application waiting for review, keyed by when it was made, so the waiting list is
+/// read oldest first.
+pub(super) fn review(created_at: UnixTime, ticket: Ticket) -> Vec<u8> {
+    key(REVIEW, &[&created_at.0.to_be_bytes(), &ticket.0])
+}
+
+/// The ticket in an `R/` key.
+pub(super) fn review_ticket(key: &[u8]) -> Result<Ticket, StoreError> {
+    ticket(key.get(REVIEW.len() + 8..).unwrap_or_default())
 }
 
 /// A credential's key from its hex id; `None` for text that is not 32 hex digits.
@@ -100,6 +112,17 @@ pub(super) fn client(hash: &[u8; 32]) -> Vec<u8> {
 
 pub(super) fn audit(position: u64) -> Vec<u8> {
     key(AUDIT, &[&position.to_be_bytes()])
+}
+
+pub(super) fn operator_change(position: u64) -> Vec<u8> {
+    key(OPERATOR_CHANGE, &[&position.to_be_bytes()])
+}
+
+/// The record number in a `W/` key.
+pub(super) fn operator_change_position(key: &[u8]) -> Option<u64> {
+    key.get(OPERATOR_CHANGE.len()..)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
 }
 
 /// The record number in a `U/` key.

@@ -33,8 +33,8 @@ use self::commit::Committer;
 pub(crate) use self::commit::{CommitObserver, CommitTiming};
 use crate::domain::access::ApiClient;
 use crate::domain::application::{Application, Ticket};
-use crate::domain::audit::AuditRecord;
 use crate::domain::audit::chain::{self, Head};
+use crate::domain::audit::{self, AuditRecord};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::queue::Lanes;
 use crate::domain::registry::LicenceRecord;
@@ -115,6 +115,8 @@ impl SledStore {
             }
             None => Head::EMPTY,
         };
+        index_operator_changes(&db)?;
+        rekey_reviews(&db)?;
         let lanes = queue::restore_lanes(&db)?;
         let (allocator, entries) = registry::restore_indices(&db)?;
         let committer = Committer::start(db.clone(), dir.clone(), timing)?;
@@ -200,6 +202,9 @@ impl SledStore {
         let mut next = *head;
         for mut record in audit {
             let position = next.next;
+            if audit::is_operator_change(&record.action) {
+                batch.insert(layout::operator_change(position), &[][..]);
+            }
             let (bytes, after) = chain::seal(&mut record, next);
             batch.insert(layout::audit(position), bytes);
             next = after;
@@ -467,6 +472,27 @@ impl Store for SledStore {
             .collect()
     }
 
+    async fn operator_changes(&self, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let mut changes = Vec::new();
+        for entry in self
+            .db
+            .scan_prefix(layout::OPERATOR_CHANGE)
+            .rev()
+            .take(limit)
+        {
+            let (k, _) = entry.map_err(engine_error)?;
+            let position = layout::operator_change_position(&k)
+                .ok_or_else(|| StoreError::Corrupt("an operator change's key".into()))?;
+            let record = self
+                .db
+                .get(layout::audit(position))
+                .map_err(engine_error)?
+                .ok_or_else(|| StoreError::Corrupt(format!("audit record {position} missing")))?;
+            changes.push((position, record.to_vec()));
+        }
+        Ok(changes)
+    }
+
     fn healthy(&self) -> bool {
         self.committer.alive()
     }
@@ -476,6 +502,61 @@ impl Store for SledStore {
         self.committer.stop();
         result
     }
+}
+
+/// Builds the `W/` index of operator changes once, for a database written before it
+/// existed: the index and its marker go in one batch, so a crash before the next commit
+/// only means building it again.
+fn index_operator_changes(db: &sled::Db) -> StoreResult<()> {
+    const MARKER: &str = "operator_changes_indexed";
+    if db
+        .get(layout::meta(MARKER))
+        .map_err(engine_error)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    /// The one member the index needs.
+    #[derive(serde::Deserialize)]
+    struct Action {
+        action: String,
+    }
+    let mut batch = sled::Batch::default();
+    for entry in db.scan_prefix(layout::AUDIT) {
+        let (k, v) = entry.map_err(engine_error)?;
+        let position = layout::audit_position(&k)
+            .ok_or_else(|| StoreError::Corrupt("an audit record's key".into()))?;
+        let record: Action = serde_json::from_slice(&v)
+            .map_err(|e| StoreError::Corrupt(format!("audit record {position}: {e}")))?;
+        if audit::is_operator_change(&record.action) {
+            batch.insert(layout::operator_change(position), &[][..]);
+        }
+    }
+    batch.insert(layout::meta(MARKER), &[1u8][..]);
+    db.apply_batch(batch).map_err(engine_error)
+}
+
+/// Rewrites the `R/` keys of a database written before they led with the time an
+/// application was made (ticket only, 16 bytes), so the waiting list reads oldest first.
+/// Idempotent: the old keys are told apart by their length.
+fn rekey_reviews(db: &sled::Db) -> StoreResult<()> {
+    let mut batch = sled::Batch::default();
+    for entry in db.scan_prefix(layout::REVIEW) {
+        let (k, _) = entry.map_err(engine_error)?;
+        if k.len() != layout::REVIEW.len() + 16 {
+            continue;
+        }
+        let ticket = layout::ticket(&k[layout::REVIEW.len()..])?;
+        let app: crate::domain::application::Application = db
+            .get(layout::application(ticket))
+            .map_err(engine_error)?
+            .map(|v| layout::decode(&v, "application"))
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt("an application waiting for review".into()))?;
+        batch.remove(k);
+        batch.insert(layout::review(app.created_at, ticket), &[][..]);
+    }
+    db.apply_batch(batch).map_err(engine_error)
 }
 
 impl Drop for SledStore {

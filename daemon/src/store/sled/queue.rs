@@ -75,7 +75,9 @@ impl SledStore {
         let before_opening = admit.before_opening || self.lanes.unordered() > 0;
         let mut unordered = None;
         match application.placement(before_opening) {
-            Placement::Review => batch.insert(layout::review(ticket), &[][..]),
+            Placement::Review => {
+                batch.insert(layout::review(application.created_at, ticket), &[][..])
+            }
             Placement::BeforeOpening(lane) => {
                 application.state = ApplicationState::Queued { lane, sequence: 0 };
                 batch.insert(layout::preopen(ticket), &[layout::lane_byte(lane)][..]);
@@ -97,12 +99,13 @@ impl SledStore {
         Ok(Admitted::New(application))
     }
 
-    /// Applications waiting for review, in ticket order.
+    /// Applications waiting for review, oldest first (by when they were made, then by
+    /// ticket), at most `limit`: read in the order of the `R/` keys.
     pub(super) fn waiting_reviews(&self, limit: usize) -> StoreResult<Vec<Application>> {
         let mut out = Vec::new();
         for entry in self.db.scan_prefix(layout::REVIEW).take(limit) {
             let (k, _) = entry.map_err(engine_error)?;
-            let ticket = layout::ticket(&k[layout::REVIEW.len()..])?;
+            let ticket = layout::review_ticket(&k)?;
             if let Some(app) = self.stored_application(ticket)? {
                 out.push(app);
             }
@@ -128,7 +131,7 @@ impl SledStore {
         }
         let at = decision.actor.at;
         let mut batch = sled::Batch::default();
-        batch.remove(layout::review(ticket));
+        batch.remove(layout::review(app.created_at, ticket));
         let action = match decision.rejection {
             Some(reason) => {
                 app.reject(reason, at)
