@@ -9,6 +9,7 @@
 
 mod access;
 mod audit;
+mod cluster;
 mod crash;
 mod holder;
 mod issue;

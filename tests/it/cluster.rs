@@ -1,0 +1,488 @@
+//! Two real `edld` nodes on one PostgreSQL database. Clients spread applications and
+//! relying-party lookups over both nodes while one node, chosen at random, is SIGKILLed
+//! at a random moment and restarted, N times. Afterwards: every acknowledged application
+//! is issued exactly once, no licence has two credentials, every credential verifies
+//! against the trust list of either node, and every answered lookup is in the lookup
+//! audit of the node that answered it.
+//!
+//! N is 4 by default; `RUN_SLOW_TESTS=1` makes it 20 (any other number above 1: that
+//! many), as for the single-node crash test.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use daemon::testing::postgres::TestPostgres;
+use hyper::Method;
+use keys::licence::LicenceNumber;
+use keys::token::VerifyPolicy;
+use rand_core::{OsRng, RngCore};
+use serde_json::json;
+use tests::client::Client;
+use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
+
+/// Applicants and lookup clients running at once.
+const APPLICANTS: usize = 6;
+const LOOKERS: usize = 2;
+
+fn kills() -> usize {
+    match std::env::var("RUN_SLOW_TESTS") {
+        Ok(v) => v.parse().ok().filter(|n| *n > 1).unwrap_or(20),
+        Err(_) => 4,
+    }
+}
+
+/// One node: its data directory (keys, API keys, lookup audit), configuration file and,
+/// while it runs, the process.
+pub(crate) struct Node {
+    pub(crate) data: PathBuf,
+    config: PathBuf,
+    pub(crate) running: Option<RealDaemon>,
+}
+
+/// Two nodes on one database, the addresses the clients use (updated on each restart).
+pub(crate) struct Cluster {
+    edld: PathBuf,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) addrs: Arc<Mutex<Vec<SocketAddr>>>,
+    pub(crate) keys: HashMap<String, String>,
+}
+
+impl Cluster {
+    /// Imports `licences` into the database at `url` (migrating it), then starts node
+    /// `edld-a` and, with a copy of its keys and API keys, node `edld-b`.
+    pub(crate) fn start(dir: &Path, url: &str, licences: &[LicenceNumber]) -> Cluster {
+        let edld = edld_binary().unwrap();
+        let file = dir.join("licences.jsonl");
+        let mut text = String::new();
+        for (i, n) in licences.iter().enumerate() {
+            text.push_str(&licence_json(n, &format!("Holder {i}"), &["C1"]).to_string());
+            text.push('\n');
+        }
+        std::fs::write(&file, text).unwrap();
+        let first = dir.join("edld-a");
+        let import = Command::new(&edld)
+            .args(["registry", "import"])
+            .arg(&file)
+            .arg("--data")
+            .arg(&first)
+            .args(["--store", url, "--migrate"])
+            .output()
+            .unwrap();
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        let mut nodes = Vec::new();
+        for name in ["edld-a", "edld-b"] {
+            let data = dir.join(name);
+            let config = dir.join(format!("{name}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "{}\n[store]\nengine = \"postgres\"\nurl = \"{url}\"\nnode = \"{name}\"\n",
+                    daemon::config::DEFAULT_TOML
+                ),
+            )
+            .unwrap();
+            nodes.push(Node {
+                data,
+                config,
+                running: None,
+            });
+        }
+        let mut cluster = Cluster {
+            edld,
+            nodes,
+            addrs: Arc::new(Mutex::new(Vec::new())),
+            keys: HashMap::new(),
+        };
+        cluster.restart(0);
+        // The second node signs with the same development keys and knows the same API
+        // keys (the clients themselves are in the database).
+        let (a, b) = (cluster.nodes[0].data.clone(), cluster.nodes[1].data.clone());
+        std::fs::create_dir_all(b.join("keys")).unwrap();
+        for entry in std::fs::read_dir(a.join("keys")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), b.join("keys").join(entry.file_name())).unwrap();
+        }
+        std::fs::copy(a.join("dev-clients.txt"), b.join("dev-clients.txt")).unwrap();
+        cluster.restart(1);
+        cluster.keys = daemon::testing::read_dev_clients(&a.join("dev-clients.txt"))
+            .unwrap()
+            .into_iter()
+            .collect();
+        cluster
+    }
+
+    /// Starts node `i` (again), on new loopback ports the clients learn.
+    pub(crate) fn restart(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let config = node.config.as_os_str();
+        let running = RealDaemon::on_loopback_with(
+            &self.edld,
+            &node.data,
+            &[std::ffi::OsStr::new("--config"), config],
+            &[],
+        )
+        .unwrap();
+        let mut addrs = self.addrs.lock().unwrap();
+        if addrs.len() <= i {
+            addrs.resize(i + 1, running.public);
+        }
+        addrs[i] = running.public;
+        node.running = Some(running);
+    }
+
+    /// SIGKILLs node `i`.
+    pub(crate) fn kill(&mut self, i: usize) {
+        if let Some(running) = self.nodes[i].running.take() {
+            running.kill().unwrap();
+        }
+    }
+
+    pub(crate) fn key(&self, role: &str) -> String {
+        self.keys[role].clone()
+    }
+}
+
+/// What the clients saw: acknowledged applications (ticket → licence) and answered
+/// lookups (node → credential ids, one per answer).
+#[derive(Default)]
+pub(crate) struct Seen {
+    pub(crate) accepted: Mutex<HashMap<String, String>>,
+    pub(crate) lookups: Mutex<HashMap<usize, Vec<String>>>,
+    pub(crate) refused: AtomicUsize,
+}
+
+/// The clients of a run: they stop when `stop` is set.
+pub(crate) struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub(crate) fn start(
+        cluster: &Cluster,
+        licences: Arc<Vec<LicenceNumber>>,
+        seen: Arc<Seen>,
+    ) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..APPLICANTS {
+            tasks.push(tokio::spawn(apply(
+                i,
+                cluster.addrs.clone(),
+                cluster.key("gateway"),
+                licences.clone(),
+                next.clone(),
+                seen.clone(),
+                stop.clone(),
+            )));
+        }
+        for i in 0..LOOKERS {
+            tasks.push(tokio::spawn(look_up(
+                i,
+                cluster.addrs.clone(),
+                cluster.key("gateway"),
+                cluster.key("officer"),
+                seen.clone(),
+                stop.clone(),
+            )));
+        }
+        Load { stop, tasks }
+    }
+
+    pub(crate) async fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+    }
+}
+
+/// A connection to node `i`, or none while it is down.
+async fn connect(addrs: &Mutex<Vec<SocketAddr>>, i: usize) -> Option<Client> {
+    let addr = addrs.lock().unwrap()[i];
+    Client::connect(addr, None).await.ok()
+}
+
+/// Applies for licences, request by request on alternating nodes. A refused application
+/// (429, 503) is sent again; one whose connection broke was never acknowledged and is
+/// dropped (it may still be admitted: it must then be issued once, like any other).
+async fn apply(
+    first: usize,
+    addrs: Arc<Mutex<Vec<SocketAddr>>>,
+    key: String,
+    licences: Arc<Vec<LicenceNumber>>,
+    next: Arc<AtomicUsize>,
+    seen: Arc<Seen>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut clients: [Option<Client>; 2] = [None, None];
+    let mut turn = first;
+    let mut number = None;
+    while !stop.load(Ordering::SeqCst) {
+        turn += 1;
+        let node = turn % 2;
+        let Some(n) = number
+            .take()
+            .or_else(|| licences.get(next.fetch_add(1, Ordering::SeqCst)))
+        else {
+            return;
+        };
+        if clients[node].is_none() {
+            clients[node] = connect(&addrs, node).await;
+        }
+        let Some(c) = clients[node].as_mut() else {
+            number = Some(n);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let body = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
+        match c
+            .json(Method::POST, "/v1/applications", Some(&key), &body)
+            .await
+        {
+            Ok(reply) if reply.status == 202 => {
+                let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
+                seen.accepted.lock().unwrap().insert(ticket, n.to_string());
+            }
+            Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
+                assert!(
+                    reply.header("retry-after").is_some(),
+                    "{} without Retry-After",
+                    reply.status
+                );
+                seen.refused.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                number = Some(n);
+            }
+            Ok(reply) => panic!("unexpected {}: {:?}", reply.status, reply.body),
+            Err(_) => clients[node] = None,
+        }
+    }
+}
+
+/// Looks up the status of credentials issued to acknowledged applications, on
+/// alternating nodes, as an officer: each answered lookup is noted with its node.
+async fn look_up(
+    first: usize,
+    addrs: Arc<Mutex<Vec<SocketAddr>>>,
+    gateway: String,
+    officer: String,
+    seen: Arc<Seen>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut clients: [Option<Client>; 2] = [None, None];
+    let mut turn = first;
+    while !stop.load(Ordering::SeqCst) {
+        turn += 1;
+        let node = turn % 2;
+        let ticket = {
+            let accepted = seen.accepted.lock().unwrap();
+            let len = accepted.len();
+            if len == 0 {
+                None
+            } else {
+                let pick = OsRng.next_u32() as usize % len;
+                accepted.keys().nth(pick).cloned()
+            }
+        };
+        let Some(ticket) = ticket else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        if clients[node].is_none() {
+            clients[node] = connect(&addrs, node).await;
+        }
+        let Some(c) = clients[node].as_mut() else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let reply = match c
+            .get(&format!("/v1/applications/{ticket}"), Some(&gateway))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(_) => {
+                clients[node] = None;
+                continue;
+            }
+        };
+        if reply.status != 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        let body = reply.json().unwrap();
+        let Some(id) = body["credential"]["id"].as_str() else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        match c
+            .get(&format!("/v1/credentials/{id}/status"), Some(&officer))
+            .await
+        {
+            Ok(reply) if reply.status == 200 => {
+                seen.lookups
+                    .lock()
+                    .unwrap()
+                    .entry(node)
+                    .or_default()
+                    .push(id.to_owned());
+            }
+            Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(reply) => panic!("lookup: unexpected {}: {:?}", reply.status, reply.body),
+            Err(_) => clients[node] = None,
+        }
+    }
+}
+
+/// Waits until every acknowledged application is issued, then checks, through each
+/// node: one credential per application and per licence, each verifying against that
+/// node's trust list, and every answered lookup in the answering node's audit.
+/// Returns (applications issued, lookups answered).
+pub(crate) async fn check(cluster: &Cluster, seen: &Seen) -> (usize, usize) {
+    let accepted: Vec<(String, String)> = seen
+        .accepted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert!(!accepted.is_empty(), "no application was acknowledged");
+    let (gateway, registry) = (cluster.key("gateway"), cluster.key("registry"));
+    let root =
+        daemon::testing::read_public(&cluster.nodes[0].data.join("keys/root.pub.pem")).unwrap();
+    let addrs = cluster.addrs.lock().unwrap().clone();
+    let mut credentials: HashMap<String, String> = HashMap::new();
+    for (node, addr) in addrs.iter().enumerate() {
+        let mut c = Client::connect(*addr, None).await.unwrap();
+        let trust = c.get("/v1/trust-list", None).await.unwrap();
+        let trust =
+            keys::trust_list::verify(&trust.body, std::slice::from_ref(&root), None).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for (ticket, licence) in &accepted {
+            let body = loop {
+                let body = c
+                    .get(&format!("/v1/applications/{ticket}"), Some(&gateway))
+                    .await
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                match body["state"].as_str() {
+                    Some("issued") => break body,
+                    Some("queued") if Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    other => panic!("acknowledged {ticket} is {other:?} on node {node}: {body}"),
+                }
+            };
+            let credential = &body["credential"];
+            let id = credential["id"].as_str().unwrap().to_owned();
+            // Both nodes name the same one credential for the application.
+            if let Some(before) = credentials.insert(ticket.clone(), id.clone()) {
+                assert_eq!(before, id, "{ticket}: two credentials");
+            }
+            let token = URL_SAFE_NO_PAD
+                .decode(credential["token"].as_str().unwrap())
+                .unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let verified = keys::token::verify(
+                &token,
+                &trust.keyring(),
+                &VerifyPolicy::at(keys::UnixTime(now)),
+            )
+            .unwrap();
+            assert_eq!(verified.claims.licence_number.as_str(), licence);
+            if node == 0 {
+                let record = c
+                    .get(&format!("/v1/licences/{licence}"), Some(&registry))
+                    .await
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                assert_eq!(
+                    record["credentials"].as_array().unwrap().len(),
+                    1,
+                    "licence {licence}: {record}"
+                );
+            }
+        }
+    }
+
+    // Every answered lookup is a record in the answering node's lookup audit.
+    let lookups = seen.lookups.lock().unwrap().clone();
+    let mut answered = 0;
+    for (node, ids) in lookups {
+        let mut audited: HashMap<String, usize> = HashMap::new();
+        for r in daemon::testing::lookup_records(&cluster.nodes[node].data).unwrap() {
+            let r = daemon::testing::decode_record(&r).unwrap();
+            if r.action == "status.lookup"
+                && let Some(id) = r.detail
+            {
+                *audited.entry(id).or_default() += 1;
+            }
+        }
+        let mut wanted: HashMap<String, usize> = HashMap::new();
+        for id in ids {
+            *wanted.entry(id).or_default() += 1;
+            answered += 1;
+        }
+        for (id, n) in wanted {
+            let found = audited.get(&id).copied().unwrap_or(0);
+            assert!(
+                found >= n,
+                "node {node}: {n} lookups of {id} answered, {found} audited"
+            );
+        }
+    }
+    (accepted.len(), answered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_one_killed_at_random_lose_nothing_and_issue_nothing_twice() {
+    let server = TestPostgres::shared().expect("PostgreSQL for the tests");
+    let url = server.database().unwrap();
+    let kills = kills();
+    let dir = tempfile::tempdir().unwrap();
+    let licences = Arc::new(licence_numbers(400 * kills, 350_102));
+    let mut cluster = Cluster::start(dir.path(), &url, &licences);
+    let seen = Arc::new(Seen::default());
+    let load = Load::start(&cluster, licences.clone(), seen.clone());
+    let started = Instant::now();
+    for _ in 0..kills {
+        // A random moment (100 to 700 ms) and a random node.
+        let delay = 100 + u64::from(OsRng.next_u32() % 600);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let victim = (OsRng.next_u32() % 2) as usize;
+        cluster.kill(victim);
+        cluster.restart(victim);
+    }
+    load.stop().await;
+    let (issued, answered) = check(&cluster, &seen).await;
+    eprintln!(
+        "cluster test: {kills} SIGKILLs in {:.1} s, {issued} applications acknowledged and \
+         issued once, {answered} lookups answered and audited, {} refusals (429/503)",
+        started.elapsed().as_secs_f64(),
+        seen.refused.load(Ordering::Relaxed)
+    );
+    for node in &mut cluster.nodes {
+        if let Some(running) = node.running.take() {
+            assert!(running.stop().unwrap().success());
+        }
+    }
+}
