@@ -7,6 +7,10 @@ pub(crate) mod access;
 pub(crate) mod application;
 pub(crate) mod audit;
 pub(crate) mod issue;
+// The notification building blocks (events, signatures, retries, URL policy); the
+// store's outbox and the delivery service are built on them.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod notify;
 pub mod photo;
 pub(crate) mod queue;
 pub(crate) mod registry;

@@ -10,6 +10,9 @@
 pub(crate) mod audit;
 pub(crate) mod checks;
 pub(crate) mod clients;
+// Sending one webhook delivery (the building block of notifications).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod delivery;
 pub(crate) mod history;
 pub(crate) mod intake;
 pub(crate) mod licences;

@@ -187,7 +187,7 @@ impl SledExport {
             out.next(|| {
                 let reviewing = self
                     .db
-                    .contains_key(layout::review(ticket))
+                    .contains_key(layout::review(application.created_at, ticket))
                     .map_err(engine_error)?;
                 let preopen = self
                     .db
