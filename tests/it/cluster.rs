@@ -486,3 +486,61 @@ async fn two_nodes_one_killed_at_random_lose_nothing_and_issue_nothing_twice() {
         }
     }
 }
+
+/// Failover: the nodes on a primary with a synchronous standby, reached with a multi-host
+/// URL and `target_session_attrs=read-write`. The primary is SIGKILLed under load and the
+/// standby promoted; the nodes reconnect and carry on. Every acknowledged application is
+/// issued once, every answered lookup audited, and the refusals in between (503) carried
+/// Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_the_synchronous_standby_loses_nothing_acknowledged() {
+    let primary = TestPostgres::start().expect("PostgreSQL for the tests");
+    let single = primary.database().unwrap();
+    let name = single.rsplit('/').next().unwrap().to_owned();
+    let standby = primary.standby().unwrap();
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{},127.0.0.1:{}/{name}?target_session_attrs=read-write",
+        primary.port(),
+        standby.port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let licences = Arc::new(licence_numbers(3_000, 350_103));
+    let mut cluster = Cluster::start(dir.path(), &url, &licences);
+    let seen = Arc::new(Seen::default());
+    let load = Load::start(&cluster, licences.clone(), seen.clone());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = seen.accepted.lock().unwrap().len();
+    primary.kill().unwrap();
+    // A moment with no primary at all, then the standby takes over.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let started = Instant::now();
+    standby.promote().unwrap();
+    // The nodes carry on: applications are acknowledged again.
+    let after = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = seen.accepted.lock().unwrap().len();
+        if now > before + 50 {
+            break now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no application acknowledged after the promotion ({now} in all)"
+        );
+    };
+    let back = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    load.stop().await;
+    let (issued, answered) = check(&cluster, &seen).await;
+    eprintln!(
+        "failover test: {before} applications acknowledged before the primary died, {after} \
+         once the nodes had carried on {:.1} s after the promotion; {issued} issued once, \
+         {answered} lookups answered and audited, {} refusals (429/503, all with Retry-After)",
+        back.as_secs_f64(),
+        seen.refused.load(Ordering::Relaxed)
+    );
+    for node in &mut cluster.nodes {
+        if let Some(running) = node.running.take() {
+            assert!(running.stop().unwrap().success());
+        }
+    }
+}

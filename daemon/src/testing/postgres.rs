@@ -96,6 +96,54 @@ impl TestPostgres {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
+
+    /// A synchronous streaming standby of this server (which should be one of its own,
+    /// [`TestPostgres::start`]): a base backup started in recovery, and this server made
+    /// to wait for it at every commit (`synchronous_standby_names = '*'`, with
+    /// `synchronous_commit = on`), so what this server acknowledges the standby holds.
+    pub fn standby(&self) -> anyhow::Result<TestPostgres> {
+        let standby = Server::standby_of(&self.server)?;
+        self.psql(
+            "postgres",
+            "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        )?;
+        self.psql("postgres", "SELECT pg_reload_conf()")?;
+        let standby = TestPostgres {
+            server: Arc::new(standby),
+        };
+        // Synchronous from here on: the standby streams and the primary counts on it.
+        for _ in 0..600 {
+            let state = self.psql("postgres", "SELECT sync_state FROM pg_stat_replication")?;
+            if state == "sync" {
+                return Ok(standby);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bail!("the standby never became synchronous")
+    }
+
+    /// SIGKILLs the server's postmaster (its backends notice and exit), as a dead machine.
+    pub fn kill(&self) -> anyhow::Result<()> {
+        let pid = std::fs::read_to_string(self.server.data().join("postmaster.pid"))?;
+        let pid = pid.lines().next().unwrap_or_default().trim().to_owned();
+        let status = Command::new("kill").args(["-KILL", &pid]).status()?;
+        anyhow::ensure!(status.success(), "kill -KILL {pid} failed");
+        Ok(())
+    }
+
+    /// Promotes this standby to primary (`pg_ctl promote`, waiting until it is).
+    pub fn promote(&self) -> anyhow::Result<()> {
+        let data = self.server.data();
+        self.server.run(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-w".as_ref(),
+                "promote".as_ref(),
+            ],
+        )
+    }
 }
 
 /// The newest installed PostgreSQL's binaries.
@@ -122,30 +170,8 @@ fn binaries() -> anyhow::Result<PathBuf> {
 
 impl Server {
     fn start() -> anyhow::Result<Server> {
-        let bin = binaries()?;
-        let as_postgres = std::fs::metadata("/proc/self")
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false);
-        let n = DATABASES.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("edl-pg-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        let mut server = Server {
-            bin,
-            dir,
-            port: 0,
-            as_postgres,
-        };
-        if as_postgres {
-            let status = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&server.dir)
-                .status()?;
-            if !status.success() {
-                bail!("chown postgres {}: {status}", server.dir.display());
-            }
-        }
-        let data = server.dir.join("data");
+        let server = Server::prepare()?;
+        let data = server.data();
         server.run(
             "initdb",
             &[
@@ -163,6 +189,67 @@ impl Server {
                 "--no-sync".as_ref(),
             ],
         )?;
+        server.launch()
+    }
+
+    /// A streaming standby of `primary`: a base backup with its replication settings
+    /// (`-R`), started in recovery on a port of its own.
+    fn standby_of(primary: &Server) -> anyhow::Result<Server> {
+        let server = Server::prepare()?;
+        let data = server.data();
+        let port = primary.port.to_string();
+        server.run(
+            "pg_basebackup",
+            &[
+                "-h".as_ref(),
+                "127.0.0.1".as_ref(),
+                "-p".as_ref(),
+                port.as_ref(),
+                "-U".as_ref(),
+                "postgres".as_ref(),
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-R".as_ref(),
+                "-X".as_ref(),
+                "stream".as_ref(),
+                "-c".as_ref(),
+                "fast".as_ref(),
+            ],
+        )?;
+        server.launch()
+    }
+
+    /// A directory of its own (owned by `postgres` when we are root), no server yet.
+    fn prepare() -> anyhow::Result<Server> {
+        let bin = binaries()?;
+        let as_postgres = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        let n = DATABASES.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("edl-pg-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let server = Server {
+            bin,
+            dir,
+            port: 0,
+            as_postgres,
+        };
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&server.dir)
+                .status()?;
+            if !status.success() {
+                bail!("chown postgres {}: {status}", server.dir.display());
+            }
+        }
+        Ok(server)
+    }
+
+    /// Starts the server in `data()` on a free loopback port.
+    fn launch(mut self) -> anyhow::Result<Server> {
+        let data = self.data();
         let mut last = None;
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -170,10 +257,10 @@ impl Server {
                 "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={} \
                  -c max_connections=400 -c shared_buffers=128MB -c fsync=on \
                  -c synchronous_commit=on -c max_wal_senders=4 -c wal_level=replica",
-                server.dir.display()
+                self.dir.display()
             );
-            let log = server.dir.join("server.log");
-            match server.run(
+            let log = self.dir.join("server.log");
+            match self.run(
                 "pg_ctl",
                 &[
                     "-D".as_ref(),
@@ -189,8 +276,8 @@ impl Server {
                 ],
             ) {
                 Ok(()) => {
-                    server.port = port;
-                    return Ok(server);
+                    self.port = port;
+                    return Ok(self);
                 }
                 Err(e) => last = Some(e),
             }
