@@ -228,7 +228,7 @@ struct Rows {
     credentials: Credentials,
     queue: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>),
     lanes: Vec<(i16, i64, i64)>,
-    audit: (Vec<i64>, Vec<Vec<u8>>),
+    audit: (Vec<i64>, Vec<Vec<u8>>, Vec<bool>),
 }
 
 #[derive(Default)]
@@ -312,8 +312,19 @@ impl Rows {
                         .push((lane.index() as i16, served as i64, last as i64));
                 }
                 CopyRecord::Audit { position, bytes } => {
+                    /// The one member the console's index of operator changes needs.
+                    #[derive(serde::Deserialize)]
+                    struct Action {
+                        action: String,
+                    }
+                    let action: Action = serde_json::from_slice(&bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("audit record {position}: {e}"))
+                    })?;
                     rows.audit.0.push(position as i64);
                     rows.audit.1.push(bytes);
+                    rows.audit
+                        .2
+                        .push(crate::domain::audit::is_operator_change(&action.action));
                 }
             }
         }
@@ -423,9 +434,9 @@ impl Rows {
         }
         if !self.audit.0.is_empty() {
             tx.execute(
-                "INSERT INTO audit (position, record) \
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[])",
-                &[&self.audit.0, &self.audit.1],
+                "INSERT INTO audit (position, record, operator) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[])",
+                &[&self.audit.0, &self.audit.1, &self.audit.2],
             )
             .await?;
         }

@@ -64,6 +64,7 @@ impl SledExport {
         let mut digest = Sha256::new();
         let (mut records, mut licences, mut credentials) = (0u64, 0u64, 0u64);
         let served_prefix = layout::meta("served/");
+        let indexed_marker = layout::meta(layout::OPERATOR_CHANGES_INDEXED);
         for entry in self.db.iter() {
             let (k, v) = entry.map_err(engine_error)?;
             digest.update((k.len() as u64).to_be_bytes());
@@ -86,7 +87,8 @@ impl SledExport {
                 layout::AUDIT,
             ]
             .contains(&prefix)
-                && !k.starts_with(&served_prefix);
+                && !k.starts_with(&served_prefix)
+                && *k != *indexed_marker;
             records += u64::from(is_record);
         }
         Ok(Survey {
@@ -123,9 +125,13 @@ impl SledExport {
         }
 
         let served_prefix = layout::meta("served/");
+        let indexed_marker = layout::meta(layout::OPERATOR_CHANGES_INDEXED);
         for entry in self.db.scan_prefix(layout::META) {
             let (k, v) = entry.map_err(engine_error)?;
-            if k.starts_with(&served_prefix) {
+            // The lanes' progress goes as lane records; the marker of the operator-change
+            // index is the sled engine's own (PostgreSQL indexes the copied records).
+            if k.starts_with(&served_prefix) || k == layout::meta(layout::OPERATOR_CHANGES_INDEXED)
+            {
                 continue;
             }
             out.next(|| {

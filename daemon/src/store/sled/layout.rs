@@ -92,6 +92,9 @@ pub(super) fn credential(id_hex: &str) -> Option<Vec<u8>> {
     Some(key(CREDENTIAL, &[&bytes]))
 }
 
+/// The `M/` name marking that the `W/` index of operator changes was built.
+pub(super) const OPERATOR_CHANGES_INDEXED: &str = "operator_changes_indexed";
+
 pub(super) fn meta(name: &str) -> Vec<u8> {
     key(META, &[name.as_bytes()])
 }

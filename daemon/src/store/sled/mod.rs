@@ -508,7 +508,7 @@ impl Store for SledStore {
 /// existed: the index and its marker go in one batch, so a crash before the next commit
 /// only means building it again.
 fn index_operator_changes(db: &sled::Db) -> StoreResult<()> {
-    const MARKER: &str = "operator_changes_indexed";
+    const MARKER: &str = layout::OPERATOR_CHANGES_INDEXED;
     if db
         .get(layout::meta(MARKER))
         .map_err(engine_error)?
