@@ -28,12 +28,13 @@ const CREDENTIAL_SEED: [u8; 32] = [1; 32];
 const HOLDER_SEED: [u8; 32] = [7; 32];
 
 /// The medians printed at the end, in order.
-const REPORTED: [&str; 9] = [
+const REPORTED: [&str; 10] = [
     "presentation/raw-1",
     "presentation/raw-2",
     "presentation/token",
     "presentation/bound-token",
     "presentation/presentation",
+    "presentation/presented",
     "presentation/dl1-text",
     "presentation/dl2-text",
     "presentation/present",
@@ -97,6 +98,14 @@ fn presentations(criterion: &mut Criterion) {
     });
     group.bench_function("presentation", |b| {
         b.iter(|| presentation::verify(black_box(&shown), &keyring, &policy))
+    });
+    // The credential verified already (as a batch verifies it): the holder's part alone.
+    let verified = token::verify_token(&bound, &keyring, &token_policy).expect("bound verifies");
+    assert!(presentation::verify_presented(&shown, &bound, &verified.credential, &policy).is_ok());
+    group.bench_function("presented", |b| {
+        b.iter(|| {
+            presentation::verify_presented(black_box(&shown), &bound, &verified.credential, &policy)
+        })
     });
     // As a verifier starts: from the scanned text.
     group.bench_function("dl1-text", |b| {
@@ -223,6 +232,7 @@ fn summarise(directory: &Path, load_before: &str, load_after: &str) {
         }
     };
     ratio("presentation/token", "presentation", "token");
+    ratio("presented/token", "presented", "token");
     ratio("DL2 text/DL1 text", "dl2-text", "dl1-text");
     ratio("presentation/raw-2", "presentation", "raw-2");
     ratio("token/raw-1", "token", "raw-1");

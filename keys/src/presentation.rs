@@ -6,12 +6,12 @@
 
 use ciborium::Value;
 
-use crate::UnixTime;
 use crate::cbor::{self, FormatError, Map};
 use crate::cose::{self, EnvelopeError, Keyless};
 use crate::key::{PublicKey, SigningKey};
 use crate::keyring::Keyring;
 use crate::token::{self, VerifiedCredential, VerifyError, VerifyPolicy};
+use crate::{CredentialClaims, UnixTime};
 
 /// The `typ` every presentation carries: it cannot stand in for any other document, nor
 /// another document for it.
@@ -236,6 +236,10 @@ pub enum PresentationError {
     /// The verifier gave a challenge and the presentation does not carry it.
     #[error("the presentation does not answer this verifier's challenge")]
     ChallengeMismatch,
+    /// ([`verify_presented`]) The presentation carries another credential than the one
+    /// verified.
+    #[error("the presentation carries another credential than the one verified")]
+    OtherCredential,
 }
 
 /// Makes a presentation of `token` (a credential bound to `holder`'s public key) for
@@ -290,6 +294,56 @@ pub fn verify(
     }
     Ok(VerifiedPresentation {
         credential: verified.credential,
+        holder_key,
+        slot: contents.slot,
+        challenge: contents.challenge,
+    })
+}
+
+/// Verifies a presentation whose credential the caller has verified already: `credential`
+/// is what verifying `token` gave (e.g. one of [`token::verify_batch`]'s results), so only
+/// the holder's signature, the slot and the challenge are checked here, not the issuer's
+/// signature again. The presentation must carry exactly `token`, and `credential` must be
+/// what `token` states (its claims are decoded again and compared: cheap, no signature),
+/// so a verified credential cannot vouch for another. `policy.credential` is not used: the
+/// credential's own times were checked when it was verified.
+pub fn verify_presented(
+    presentation: &[u8],
+    token: &[u8],
+    credential: &VerifiedCredential,
+    policy: &PresentationPolicy,
+) -> Result<VerifiedPresentation, PresentationError> {
+    let envelope = Keyless::parse(presentation, TYP)?;
+    let contents = Presentation::from_payload(envelope.unverified_payload())?;
+    if contents.token != token {
+        return Err(PresentationError::OtherCredential);
+    }
+    // The token's signature verified (the caller's `credential`): what it states, the
+    // holder key included, is the issuer's word, provided it is what was verified.
+    let opened = cose::Opened::parse_cwt(token, None)
+        .map_err(|e| PresentationError::Credential(VerifyError::Envelope(e)))?;
+    let key_id = opened.key_id();
+    let (claims, holder_key) =
+        CredentialClaims::from_payload_with_holder(&opened.unverified_payload())
+            .map_err(|e| PresentationError::Credential(VerifyError::Claims(e)))?;
+    if claims != credential.claims || key_id != credential.key_id {
+        return Err(PresentationError::OtherCredential);
+    }
+    let holder_key = holder_key.ok_or(PresentationError::NotHolderBound)?;
+    if !envelope.verify(&holder_key) {
+        return Err(PresentationError::BadSignature);
+    }
+    let now = policy.credential.now;
+    if !contents.slot.is_current(now, policy.slot_skew) {
+        return Err(PresentationError::Expired(contents.slot));
+    }
+    if let Some(expected) = &policy.challenge
+        && contents.challenge.as_ref() != Some(expected)
+    {
+        return Err(PresentationError::ChallengeMismatch);
+    }
+    Ok(VerifiedPresentation {
+        credential: credential.clone(),
         holder_key,
         slot: contents.slot,
         challenge: contents.challenge,

@@ -179,11 +179,10 @@ impl Shown {
     fn check_presentation(
         &self,
         token: &TokenCheck,
-        keyring: &Keyring,
         policy: &Policy,
         now: UnixTime,
     ) -> PresentationCheck {
-        let TokenCheck::Verified(_) = token else {
+        let TokenCheck::Verified(credential) = token else {
             return PresentationCheck::NotChecked {
                 presented: self.slot().is_some(),
                 slot: self.slot(),
@@ -195,13 +194,18 @@ impl Shown {
                 holder_bound: keys::danger::inspect_holder_key(bytes)
                     .is_ok_and(|key| key.claims.is_some()),
             },
-            Shown::Presentation { bytes, slot, .. } => {
+            Shown::Presentation { bytes, token, slot } => {
                 let policy = PresentationPolicy {
                     credential: VerifyPolicy::at(now),
                     slot_skew: policy.slot_skew,
                     challenge: None,
                 };
-                presentation_check(presentation::verify(bytes, keyring, &policy), *slot)
+                // The credential inside was verified just now (alone, or in a batch): only
+                // the holder's signature is left to check, not the issuer's again.
+                presentation_check(
+                    presentation::verify_presented(bytes, token, credential, &policy),
+                    *slot,
+                )
             }
         }
     }
@@ -246,7 +250,7 @@ fn presentation_check(
         Err(e @ (PresentationError::Envelope(_) | PresentationError::Format(_))) => {
             (Reason::Malformed, format!("not an edl presentation: {e}"))
         }
-        Err(e @ PresentationError::Credential(_)) => (
+        Err(e @ (PresentationError::Credential(_) | PresentationError::OtherCredential)) => (
             Reason::BadSignature,
             format!("the credential inside the presentation does not verify: {e}"),
         ),
@@ -270,7 +274,7 @@ pub fn check_text(
     let (token, presentation) = match Shown::read(text) {
         Ok(shown) => {
             let token = check_bytes(shown.token(), &trust.keyring, now);
-            let presentation = shown.check_presentation(&token, &trust.keyring, policy, now);
+            let presentation = shown.check_presentation(&token, policy, now);
             (token, presentation)
         }
         Err(refused) => (refused, unread(text)),
@@ -304,8 +308,7 @@ pub fn check_texts(texts: &[&str], trust: &Trust, policy: &Policy, now: UnixTime
                             credential: None,
                         },
                     };
-                    let presentation =
-                        shown.check_presentation(&token, &trust.keyring, policy, now);
+                    let presentation = shown.check_presentation(&token, policy, now);
                     (token, presentation)
                 }
             };

@@ -82,6 +82,42 @@ fn check(
         assert_eq!(&verified.holder_key, s.holder.public());
     });
     assert_eq!(result, expected);
+    // Given the credential inside verified already, `verify_presented` decides alike.
+    if let Ok(contents) = crate::danger::inspect_presentation(presentation)
+        && let Ok(verified) = token::verify_token(&contents.token, &s.keyring, &policy.credential)
+    {
+        let presented =
+            verify_presented(presentation, &contents.token, &verified.credential, policy)
+                .map(|p| assert_eq!(&p.holder_key, s.holder.public()));
+        assert_eq!(presented, expected);
+    }
+}
+
+#[test]
+fn a_verified_credential_vouches_only_for_itself() {
+    let s = setup();
+    let policy = PresentationPolicy::at(NOW);
+    let presentation = present(&s.token, &s.holder, slot(), None);
+    let verified = token::verify_token(&s.token, &s.keyring, &policy.credential).unwrap();
+    let ok = verify_presented(&presentation, &s.token, &verified.credential, &policy).unwrap();
+    assert_eq!(ok.credential, verified.credential);
+    assert_eq!(ok.slot, slot());
+    // Another credential, verified, bound to the same device: it vouches for neither the
+    // presentation's token nor claims it does not state.
+    let mut claims = fixtures::claims();
+    claims.licence.name = "李四".into();
+    let other = token::sign_bound(&claims, s.holder.public(), &fixtures::key(1));
+    let other_verified = token::verify_token(&other, &s.keyring, &policy.credential).unwrap();
+    for (token, credential) in [
+        (&other, &verified.credential),
+        (&s.token, &other_verified.credential),
+        (&other, &other_verified.credential),
+    ] {
+        assert_eq!(
+            verify_presented(&presentation, token, credential, &policy),
+            Err(PresentationError::OtherCredential)
+        );
+    }
 }
 
 #[test]
