@@ -130,8 +130,7 @@ impl SledExport {
             let (k, v) = entry.map_err(engine_error)?;
             // The lanes' progress goes as lane records; the marker of the operator-change
             // index is the sled engine's own (PostgreSQL indexes the copied records).
-            if k.starts_with(&served_prefix) || k == layout::meta(layout::OPERATOR_CHANGES_INDEXED)
-            {
+            if k.starts_with(&served_prefix) || *k == *indexed_marker {
                 continue;
             }
             out.next(|| {
