@@ -280,24 +280,7 @@ pub fn verify(
     let holder_key = verified
         .holder_key
         .ok_or(PresentationError::NotHolderBound)?;
-    if !envelope.verify(&holder_key) {
-        return Err(PresentationError::BadSignature);
-    }
-    let now = policy.credential.now;
-    if !contents.slot.is_current(now, policy.slot_skew) {
-        return Err(PresentationError::Expired(contents.slot));
-    }
-    if let Some(expected) = &policy.challenge
-        && contents.challenge.as_ref() != Some(expected)
-    {
-        return Err(PresentationError::ChallengeMismatch);
-    }
-    Ok(VerifiedPresentation {
-        credential: verified.credential,
-        holder_key,
-        slot: contents.slot,
-        challenge: contents.challenge,
-    })
+    by_holder(&envelope, contents, holder_key, verified.credential, policy)
 }
 
 /// Verifies a presentation whose credential the caller has verified already: `credential`
@@ -330,6 +313,19 @@ pub fn verify_presented(
         return Err(PresentationError::OtherCredential);
     }
     let holder_key = holder_key.ok_or(PresentationError::NotHolderBound)?;
+    by_holder(&envelope, contents, holder_key, credential.clone(), policy)
+}
+
+/// What both ways of verifying check once the credential is settled: the holder's
+/// signature with the credential's `cnf` key, the slot against the verifier's time, and
+/// the challenge.
+fn by_holder(
+    envelope: &Keyless,
+    contents: Presentation,
+    holder_key: PublicKey,
+    credential: VerifiedCredential,
+    policy: &PresentationPolicy,
+) -> Result<VerifiedPresentation, PresentationError> {
     if !envelope.verify(&holder_key) {
         return Err(PresentationError::BadSignature);
     }
@@ -343,7 +339,7 @@ pub fn verify_presented(
         return Err(PresentationError::ChallengeMismatch);
     }
     Ok(VerifiedPresentation {
-        credential: credential.clone(),
+        credential,
         holder_key,
         slot: contents.slot,
         challenge: contents.challenge,

@@ -305,20 +305,22 @@ pub(super) async fn status_entries(store: &PgStore) -> StoreResult<Vec<StatusEnt
             &[],
         )
         .await?;
-    rows.iter()
-        .map(|r| {
-            let state: Option<serde_json::Value> = col(r, 3)?;
-            let state = match state {
-                Some(v) => decode::<LicenceState>(v, "licence state")?,
-                None => LicenceState::Revoked,
-            };
-            Ok(StatusEntry {
-                list: col::<i32>(r, 0)? as u32,
-                index: col::<i32>(r, 1)? as u32,
-                value: issue::list_status(col(r, 2)?, state),
-            })
-        })
-        .collect()
+    rows.iter().map(status_entry).collect()
+}
+
+/// A status entry from a row of `list, idx, superseded, licence state` (a credential whose
+/// licence is gone counts as revoked).
+fn status_entry(row: &tokio_postgres::Row) -> StoreResult<StatusEntry> {
+    let state: Option<serde_json::Value> = col(row, 3)?;
+    let state = match state {
+        Some(v) => decode::<LicenceState>(v, "licence state")?,
+        None => LicenceState::Revoked,
+    };
+    Ok(StatusEntry {
+        list: col::<i32>(row, 0)? as u32,
+        index: col::<i32>(row, 1)? as u32,
+        value: issue::list_status(col(row, 2)?, state),
+    })
 }
 
 /// How long the rows of `status_changes` are kept: a node that was away longer restores
@@ -366,18 +368,7 @@ pub(super) async fn status_changes(
     tx.commit().await.map_err(|e| store.failed(e))?;
     let entries = rows
         .iter()
-        .map(|r| {
-            let state: Option<serde_json::Value> = col(r, 3)?;
-            let state = match state {
-                Some(v) => decode::<LicenceState>(v, "licence state")?,
-                None => LicenceState::Revoked,
-            };
-            Ok(StatusEntry {
-                list: col::<i32>(r, 0)? as u32,
-                index: col::<i32>(r, 1)? as u32,
-                value: issue::list_status(col(r, 2)?, state),
-            })
-        })
+        .map(status_entry)
         .collect::<StoreResult<Vec<_>>>()?;
     let cursor = xmin.parse::<u64>().map(StatusCursor).map_err(|_| {
         StoreError::Corrupt(format!("snapshot xmin {xmin:?} is not a transaction id"))
