@@ -16,12 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use daemon::testing::postgres::TestPostgres;
 use hyper::Method;
 use keys::licence::LicenceNumber;
-use keys::token::VerifyPolicy;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use tests::client::Client;
@@ -394,19 +391,7 @@ pub(crate) async fn check(cluster: &Cluster, seen: &Seen) -> (usize, usize) {
             if let Some(before) = credentials.insert(ticket.clone(), id.clone()) {
                 assert_eq!(before, id, "{ticket}: two credentials");
             }
-            let token = URL_SAFE_NO_PAD
-                .decode(credential["token"].as_str().unwrap())
-                .unwrap();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            let verified = keys::token::verify(
-                &token,
-                &trust.keyring(),
-                &VerifyPolicy::at(keys::UnixTime(now)),
-            )
-            .unwrap();
+            let verified = tests::verify_credential_now(credential, &trust).unwrap();
             assert_eq!(verified.claims.licence_number.as_str(), licence);
             if node == 0 {
                 let record = c

@@ -13,11 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::Method;
 use keys::licence::LicenceNumber;
-use keys::token::VerifyPolicy;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use tests::client::Client;
@@ -135,20 +132,7 @@ async fn check_all(
                 if let Some(seen) = &seen {
                     assert_eq!(seen, &id, "{ticket} got a second credential");
                 }
-                let token = URL_SAFE_NO_PAD
-                    .decode(credential["token"].as_str().unwrap())
-                    .unwrap();
-                #[allow(clippy::disallowed_methods)]
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs();
-                let verified = keys::token::verify(
-                    &token,
-                    &trust.keyring(),
-                    &VerifyPolicy::at(keys::UnixTime(now)),
-                )
-                .unwrap();
+                let verified = tests::verify_credential_now(credential, &trust).unwrap();
                 assert_eq!(verified.claims.licence_number.as_str(), licence);
                 accepted
                     .lock()

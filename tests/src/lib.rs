@@ -533,3 +533,22 @@ pub async fn verify_cli(
     })
     .await?)
 }
+
+/// Verifies a credential as an application's JSON carries it (`token`, base64url) against
+/// `trust`'s keys at the wall clock's time (real daemons sign on real time): its claims.
+pub fn verify_credential_now(
+    credential: &serde_json::Value,
+    trust: &keys::trust_list::TrustList,
+) -> anyhow::Result<keys::token::VerifiedCredential> {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(credential["token"].as_str().context("a token")?)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(keys::token::verify(
+        &token,
+        &trust.keyring(),
+        &keys::token::VerifyPolicy::at(UnixTime(now)),
+    )?)
+}
