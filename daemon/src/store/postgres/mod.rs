@@ -592,14 +592,7 @@ impl Store for PgStore {
             task.abort();
         }
         // The node leaves at once: the others take its share of the drain.
-        if let Ok(client) = self.pool.get().await {
-            let _ = client
-                .execute(
-                    "DELETE FROM nodes WHERE name = $1 AND instance = $2",
-                    &[&self.node, &&self.instance[..]],
-                )
-                .await;
-        }
+        let _ = nodes::leave(&self.pool, &self.node, &self.instance).await;
         self.closed.store(true, Ordering::SeqCst);
         self.pool.close();
         Ok(())

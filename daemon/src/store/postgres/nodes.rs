@@ -13,7 +13,8 @@ use crate::store::StoreResult;
 /// How recent a heartbeat a live node has.
 const LIVE_WITHIN_SECONDS: f64 = 5.0;
 
-/// Writes `node`'s heartbeat; returns how many nodes are live.
+/// Writes `node`'s heartbeat; returns how many nodes are live. An instance that has left
+/// ([`leave`]) is not revived by a beat still in flight when it left.
 pub(super) async fn beat(pool: &Pool, node: &str, instance: &[u8; 16]) -> StoreResult<u64> {
     let client = pool.get().await.map_err(pool_error)?;
     let instance = &instance[..];
@@ -23,7 +24,9 @@ pub(super) async fn beat(pool: &Pool, node: &str, instance: &[u8; 16]) -> StoreR
                 .execute(
                     "INSERT INTO nodes (name, instance, heartbeat) VALUES ($1, $2, now()) \
                      ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, \
-                     heartbeat = now()",
+                     heartbeat = now() \
+                     WHERE nodes.instance <> excluded.instance \
+                     OR nodes.heartbeat > '-infinity'",
                     &[&node, &instance],
                 )
                 .await
@@ -73,4 +76,20 @@ pub(super) async fn listen(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Marks this instance of `node` as gone (its heartbeat at minus infinity), so the others
+/// stop counting it at once. A tombstone rather than a delete: a heartbeat sent before the
+/// node closed but run by the server after this would otherwise bring the row back as live
+/// for several seconds. The same name with a new instance (a restart) beats again.
+pub(super) async fn leave(pool: &Pool, node: &str, instance: &[u8; 16]) -> StoreResult<()> {
+    let client = pool.get().await.map_err(pool_error)?;
+    client
+        .execute(
+            "UPDATE nodes SET heartbeat = '-infinity' WHERE name = $1 AND instance = $2",
+            &[&node, &&instance[..]],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
