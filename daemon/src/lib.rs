@@ -346,7 +346,8 @@ async fn status_signer(
 }
 
 /// On a store several nodes share: every second this node's share of the throttle as nodes
-/// come and go, and at once the settings another node changed (within a second).
+/// come and go, and at once the settings another node changed (within a second); and what
+/// this node publishes of itself to the others (its next heartbeat carries it).
 async fn cluster_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
     let mut changes = service.store.throttle_changes();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -362,6 +363,7 @@ async fn cluster_follower(service: Arc<Service>, mut stop: watch::Receiver<bool>
             } => true,
         };
         service.follow_cluster(changed).await;
+        service.store.publish(service.node_figures());
     }
 }
 

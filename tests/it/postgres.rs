@@ -141,3 +141,89 @@ async fn a_revocation_at_one_node_reaches_the_status_lists_of_every_node() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+/// The operator console of either node lists both, each with what it published, and a
+/// node that stopped as having left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the nodes' heartbeats run on real time"
+)]
+async fn every_node_lists_every_node_in_the_console() {
+    use std::time::{Duration, Instant};
+
+    let server = server();
+    let options = Options::postgres(&server).unwrap();
+    let url = options.store.clone();
+    let a = TestDaemon::start_with(options, tempfile::tempdir().unwrap(), None)
+        .await
+        .unwrap();
+    let b = TestDaemon::start_with(
+        Options {
+            store: url,
+            ..Options::default()
+        },
+        tempfile::tempdir().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let operator = a.key("operator").to_owned();
+    let nodes = |d: &TestDaemon| {
+        let operator = operator.clone();
+        let admin = d.admin;
+        async move {
+            let mut c = tests::client::Client::connect(admin, None).await.unwrap();
+            let reply = c.get("/admin/v1/nodes", Some(&operator)).await.unwrap();
+            assert_eq!(reply.status, 200);
+            reply.json().unwrap()
+        }
+    };
+    // Both live at each node, the other with its published figures.
+    let started = Instant::now();
+    let listed = loop {
+        let listed: serde_json::Value = nodes(&b).await;
+        let rows = listed["nodes"].as_array().unwrap().clone();
+        let other = rows.iter().find(|n| n["this"] == false);
+        if rows.len() == 2 && other.is_some_and(|n| n["store"] == "postgres") {
+            break listed;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "b never listed a with its figures: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(listed["complete"], true);
+    for n in listed["nodes"].as_array().unwrap() {
+        assert_eq!(n["state"], "live", "{n}");
+        assert_eq!(n["version"], env!("CARGO_PKG_VERSION"), "{n}");
+        assert!(n["queue_depth"].is_u64() && n["started_at"].is_u64(), "{n}");
+    }
+    let names: Vec<&str> = listed["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_ne!(names[0], names[1], "{names:?}");
+    let a_name = listed["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["this"] == false)
+        .unwrap()["name"]
+        .clone();
+
+    a.stop().await.unwrap();
+    let listed: serde_json::Value = nodes(&b).await;
+    let gone = listed["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == a_name)
+        .cloned()
+        .unwrap();
+    assert_eq!(gone["state"], "left", "{listed}");
+    b.stop().await.unwrap();
+}

@@ -181,6 +181,10 @@ impl TestDaemon {
             raw.store.engine = Some("postgres".into());
             raw.store.url = Some(url.clone());
             raw.store.migrate = true;
+            // Every daemon a node of its own name, as `[store] node` must be on one database.
+            static NODES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            raw.store.node = Some(format!("node-{n}"));
         }
         let mut tls = None;
         let mut server_ca = String::new();

@@ -52,19 +52,29 @@
     }
   }
 
+  function nodeState(n) {
+    if (n.state === "silent") return t("state_silent").replace("{s}", Math.round(n.silent_for));
+    return t("state_" + n.state);
+  }
+
   async function refreshNodes() {
     const reply = await api.call("GET", "/admin/v1/nodes");
     if (!reply.ok) return;
     const rows = $("nodes");
     rows.replaceChildren();
+    $("nodes-partial").classList.toggle("hidden", reply.data.complete);
     for (const n of reply.data.nodes) {
       const tr = el("tr");
-      const measured = n.drain_rate_measured === null ? "—" : n.drain_rate_measured.toFixed(1);
-      tr.append(el("td", n.name + (n.this ? " ★" : "")), el("td", n.healthy ? "✓" : "✗"),
-        el("td", String(n.queue_depth)), el("td", `${n.drain_rate_target} / ${measured}`),
-        el("td", new Date(n.started_at * 1000).toLocaleString()));
+      if (n.state !== "live") tr.className = "gone";
+      const known = (v) => (v === undefined || v === null ? "—" : String(v));
+      const measured = typeof n.drain_rate_measured === "number" ? n.drain_rate_measured.toFixed(1) : "—";
+      const started = typeof n.started_at === "number" ? new Date(n.started_at * 1000).toLocaleString() : "—";
+      tr.append(el("td", n.name + (n.this ? " ★" : "")), el("td", nodeState(n)),
+        el("td", n.healthy === undefined ? "—" : (n.healthy ? "✓" : "✗")),
+        el("td", known(n.queue_depth)), el("td", `${known(n.drain_rate_target)} / ${measured}`),
+        el("td", started));
       rows.append(tr);
-      $("paused-state").textContent = t(n.paused ? "paused" : "running");
+      if (n.this) $("paused-state").textContent = t(n.paused ? "paused" : "running");
     }
   }
 

@@ -15,7 +15,7 @@ use crate::domain::throttle::control::Throttle;
 use crate::domain::throttle::estimate::WaitEstimate;
 use crate::domain::throttle::settings::{ChangeError, Moved, Setting, ThrottleSettings};
 use crate::service::Service;
-use crate::store::{Store, StoreError};
+use crate::store::{NodeState, Store, StoreError};
 
 /// The throttle in force, behind a mutex held only for O(1) arithmetic.
 pub struct Throttles {
@@ -264,6 +264,76 @@ impl Service {
         QueueReport {
             signing_held: self.signing_held(),
             ..report
+        }
+    }
+
+    /// What this node publishes of itself to the nodes sharing its store, and what the
+    /// console's node table shows of it: version, start, store, health, queue, drain (its
+    /// share of the cluster's target, and measured), pause and why signing is held.
+    pub fn node_figures(&self) -> serde_json::Value {
+        let queue = self.queue_report();
+        let share = {
+            let throttle = self.throttles.lock();
+            if throttle.is_paused() {
+                0.0
+            } else {
+                throttle.settings().drain.rate
+            }
+        };
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "started_at": self.started_at,
+            "store": self.store.readiness()["engine"].clone(),
+            "healthy": self.store.healthy(),
+            "queue_depth": queue.depth,
+            "in_flight": queue.in_flight,
+            "drain_rate_target": share,
+            "drain_rate_measured": queue.drain_rate,
+            "paused": queue.paused,
+            "signing_held": queue.signing_held,
+        })
+    }
+
+    /// Every node serving this state, this one with its figures now, the others with
+    /// what they last published; `false` beside them when the store could not be asked
+    /// (then only this node is listed).
+    pub async fn nodes(&self) -> (Vec<serde_json::Value>, bool) {
+        let here = self.node_figures();
+        let row = |name: &str, this: bool, state: NodeState, silent_for: Option<f64>, figures| {
+            let mut row = serde_json::json!({
+                "name": name,
+                "this": this,
+                "state": state.as_str(),
+                "silent_for": silent_for,
+            });
+            if let (Some(row), serde_json::Value::Object(figures)) = (row.as_object_mut(), figures)
+            {
+                row.extend(figures);
+            }
+            row
+        };
+        match self.store.nodes().await {
+            Ok(reports) if !reports.is_empty() => {
+                let rows = reports
+                    .into_iter()
+                    .map(|r| {
+                        let figures = if r.this { here.clone() } else { r.figures };
+                        row(&r.name, r.this, r.state, r.silent_for, figures)
+                    })
+                    .collect();
+                (rows, true)
+            }
+            Ok(_) => (
+                vec![row("local", true, NodeState::Live, Some(0.0), here)],
+                true,
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "listing the nodes sharing the store");
+                (
+                    vec![row("local", true, NodeState::Live, Some(0.0), here)],
+                    false,
+                )
+            }
         }
     }
 

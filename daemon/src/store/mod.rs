@@ -252,6 +252,18 @@ pub trait Store: Send + Sync + 'static {
         1
     }
 
+    /// Hands the store what this node publishes to the others sharing it (its queue,
+    /// drain and health, as `GET /admin/v1/nodes` shows them); an engine several nodes
+    /// share writes the latest with its next heartbeat. Nothing for an engine only one
+    /// node opens.
+    fn publish(&self, _figures: serde_json::Value) {}
+
+    /// Every node that shares this state, with what it last published; empty for an
+    /// engine only one node opens (the node itself is then the only one).
+    async fn nodes(&self) -> StoreResult<Vec<NodeReport>> {
+        Ok(Vec::new())
+    }
+
     /// For an engine several nodes share: a value bumped whenever some node changed the
     /// throttle settings (read them again with [`Store::throttle_settings`]).
     fn throttle_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
@@ -266,6 +278,43 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything durable and stops; commands fail afterwards.
     async fn close(&self) -> StoreResult<()>;
+}
+
+/// A node sharing the store, as [`Store::nodes`] lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeReport {
+    /// Its `[store] node` name.
+    pub name: String,
+    /// Whether it is the node asking.
+    pub this: bool,
+    /// Live, silent (no heartbeat for a few seconds: dead or cut off) or left (closed).
+    pub state: NodeState,
+    /// Seconds since its last heartbeat (none once it left).
+    pub silent_for: Option<f64>,
+    /// What it last published ([`Store::publish`]).
+    pub figures: serde_json::Value,
+}
+
+/// Whether a node still takes part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// It beat within the last few seconds: it takes its share of the throttle.
+    Live,
+    /// No heartbeat for a few seconds: dead, or cut off from the database.
+    Silent,
+    /// It closed and left.
+    Left,
+}
+
+impl NodeState {
+    /// How `GET /admin/v1/nodes` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Live => "live",
+            NodeState::Silent => "silent",
+            NodeState::Left => "left",
+        }
+    }
 }
 
 /// Where a reader of [`Store::status_changes`] left off (opaque to it).

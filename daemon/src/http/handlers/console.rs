@@ -56,27 +56,18 @@ pub(crate) async fn simulate(
     Ok(json_response(StatusCode::OK, &json!(what_if)))
 }
 
-/// `GET /admin/v1/nodes`: every node serving this state. This node only, for now: nodes
-/// sharing a PostgreSQL database are to report themselves here through the store.
+/// `GET /admin/v1/nodes`: every node serving this state (on PostgreSQL, every node that
+/// beat on the database, live, silent or left), and the cluster's drain target.
 pub(crate) async fn nodes(State(state): State<AppState>) -> Response {
     let service = &state.service;
-    let queue = service.queue_report();
+    let (nodes, complete) = service.nodes().await;
     let settings = service.throttles.settings();
     json_response(
         StatusCode::OK,
-        &json!({"nodes": [{
-            "name": "local",
-            "this": true,
-            "version": env!("CARGO_PKG_VERSION"),
-            "started_at": service.started_at,
-            "store": service.store.readiness()["engine"].clone(),
-            "healthy": service.store.healthy(),
-            "queue_depth": queue.depth,
-            "in_flight": queue.in_flight,
+        &json!({
+            "nodes": nodes,
+            "complete": complete,
             "drain_rate_target": if settings.paused { 0.0 } else { settings.drain.rate },
-            "drain_rate_measured": queue.drain_rate,
-            "paused": settings.paused,
-            "signing_held": queue.signing_held,
-        }]}),
+        }),
     )
 }

@@ -230,8 +230,12 @@ pub(super) fn schemas() -> [(&'static str, Value); 5] {
         ),
         (
             "Nodes",
-            json!({"type": "object", "properties": {"nodes": series(json!({"type": "object",
+            json!({"type": "object", "required": ["nodes", "complete", "drain_rate_target"],
+            "properties": {"complete": {"type": "boolean"}, "drain_rate_target": number,
+            "nodes": series(json!({"type": "object", "required": ["name", "this", "state"],
             "properties": {"name": {"type": "string"}, "this": {"type": "boolean"},
+            "state": {"type": "string", "enum": ["live", "silent", "left"]},
+            "silent_for": maybe.clone(),
             "version": {"type": "string"}, "started_at": {"type": "integer"},
             "store": {"type": "string"}, "healthy": {"type": "boolean"},
             "queue_depth": {"type": "integer"}, "in_flight": {"type": "integer"},

@@ -65,7 +65,7 @@ use crate::domain::status_index::Allocator;
 use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
-    CompletedStep, DecideError, LicenceChange, LicenceChanged, QueueFigures, Refresh,
+    CompletedStep, DecideError, LicenceChange, LicenceChanged, NodeReport, QueueFigures, Refresh,
     RefreshConflict, ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError,
     StoreResult, StoredClient, TrustStamp,
 };
@@ -115,10 +115,17 @@ pub(crate) struct PgStore {
     node: String,
     /// Nodes with a recent heartbeat, this one included.
     live: Arc<AtomicU64>,
+    /// What this node publishes with its heartbeat ([`Store::publish`]).
+    figures: Arc<Mutex<serde_json::Value>>,
     /// Bumped when a node changes the throttle settings (`LISTEN edl_throttle`).
     throttle: tokio::sync::watch::Receiver<u64>,
     /// The tasks that beat the heartbeat and listen for changes.
     watcher: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// The figures this node last published, copied out of their lock for the heartbeat.
+fn published(figures: &Mutex<serde_json::Value>) -> serde_json::Value {
+    figures.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 impl PgStore {
@@ -159,6 +166,7 @@ impl PgStore {
             timing,
             node: settings.node.clone(),
             live: Arc::new(AtomicU64::new(1)),
+            figures: Arc::new(Mutex::new(serde_json::json!({}))),
             throttle,
             watcher: Mutex::new(Vec::new()),
         };
@@ -173,7 +181,8 @@ impl PgStore {
 
     /// Writes this node's heartbeat and counts the live nodes.
     async fn heartbeat(&self) -> StoreResult<()> {
-        let live = beat(&self.pool, &self.node, &self.instance).await?;
+        let figures = published(&self.figures);
+        let live = beat(&self.pool, &self.node, &self.instance, &figures).await?;
         self.live.store(live, Ordering::SeqCst);
         Ok(())
     }
@@ -191,11 +200,13 @@ impl PgStore {
             self.timing.clone(),
         );
         let (node, instance, live) = (self.node.clone(), self.instance, self.live.clone());
+        let figures = self.figures.clone();
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
                 ticker.tick().await;
-                let ok = match beat(&pool, &node, &instance).await {
+                let published = published(&figures);
+                let ok = match beat(&pool, &node, &instance, &published).await {
                     Ok(n) => {
                         live.store(n, Ordering::SeqCst);
                         true
@@ -581,6 +592,14 @@ impl Store for PgStore {
 
     fn live_nodes(&self) -> u64 {
         self.live.load(Ordering::SeqCst).max(1)
+    }
+
+    fn publish(&self, figures: serde_json::Value) {
+        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) = figures;
+    }
+
+    async fn nodes(&self) -> StoreResult<Vec<NodeReport>> {
+        nodes::list(&self.pool, &self.instance).await
     }
 
     fn throttle_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

@@ -6,28 +6,37 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio_postgres::NoTls;
+use tokio_postgres::types::Json;
 
 use super::{db_error, pool_error};
-use crate::store::StoreResult;
+use crate::store::{NodeReport, NodeState, StoreResult};
 
 /// How recent a heartbeat a live node has.
 const LIVE_WITHIN_SECONDS: f64 = 5.0;
 
-/// Writes `node`'s heartbeat; returns how many nodes are live. An instance that has left
-/// ([`leave`]) is not revived by a beat still in flight when it left.
-pub(super) async fn beat(pool: &Pool, node: &str, instance: &[u8; 16]) -> StoreResult<u64> {
+/// Writes `node`'s heartbeat with the figures it publishes; returns how many nodes are
+/// live. An instance that has left ([`leave`]) is not revived by a beat still in flight
+/// when it left.
+pub(super) async fn beat(
+    pool: &Pool,
+    node: &str,
+    instance: &[u8; 16],
+    figures: &serde_json::Value,
+) -> StoreResult<u64> {
     let client = pool.get().await.map_err(pool_error)?;
     let instance = &instance[..];
+    let figures = Json(figures);
     let (written, live) = tokio::join!(
         async {
             client
                 .execute(
-                    "INSERT INTO nodes (name, instance, heartbeat) VALUES ($1, $2, now()) \
+                    "INSERT INTO nodes (name, instance, heartbeat, figures) \
+                     VALUES ($1, $2, now(), $3) \
                      ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, \
-                     heartbeat = now() \
+                     heartbeat = now(), figures = excluded.figures \
                      WHERE nodes.instance <> excluded.instance \
                      OR nodes.heartbeat > '-infinity'",
-                    &[&node, &instance],
+                    &[&node, &instance, &figures],
                 )
                 .await
         },
@@ -44,6 +53,39 @@ pub(super) async fn beat(pool: &Pool, node: &str, instance: &[u8; 16]) -> StoreR
     written.map_err(db_error)?;
     let n: i64 = live.map_err(db_error)?.try_get(0).map_err(db_error)?;
     Ok(n.max(1) as u64)
+}
+
+/// Every node that has beaten on this database, by name, with the figures it last
+/// published. Ages are the database's own clock's, so the nodes' clocks need not agree.
+pub(super) async fn list(pool: &Pool, instance: &[u8; 16]) -> StoreResult<Vec<NodeReport>> {
+    let client = pool.get().await.map_err(pool_error)?;
+    let rows = client
+        .query(
+            "SELECT name, instance = $1, \
+             CASE WHEN heartbeat = '-infinity' THEN NULL \
+             ELSE extract(epoch FROM now() - heartbeat)::float8 END, figures \
+             FROM nodes ORDER BY name",
+            &[&&instance[..]],
+        )
+        .await
+        .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            let silent_for: Option<f64> = row.try_get(2).map_err(db_error)?;
+            let Json(figures): Json<serde_json::Value> = row.try_get(3).map_err(db_error)?;
+            Ok(NodeReport {
+                name: row.try_get(0).map_err(db_error)?,
+                this: row.try_get(1).map_err(db_error)?,
+                state: match silent_for {
+                    None => NodeState::Left,
+                    Some(s) if s <= LIVE_WITHIN_SECONDS => NodeState::Live,
+                    Some(_) => NodeState::Silent,
+                },
+                silent_for: silent_for.map(|s| s.max(0.0)),
+                figures,
+            })
+        })
+        .collect()
 }
 
 /// Listens for throttle changes on a connection of its own (`LISTEN` needs one held

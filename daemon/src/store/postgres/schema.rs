@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0004_copy_progress.sql"),
     ),
     ("console", include_str!("migrations/0005_console.sql")),
+    (
+        "node figures",
+        include_str!("migrations/0006_node_figures.sql"),
+    ),
 ];
 
 /// The schema version this edld speaks.

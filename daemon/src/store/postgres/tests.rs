@@ -371,3 +371,60 @@ async fn every_node_reads_the_status_changes_any_node_made() {
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
+
+/// Each node lists every node on the database with what it last published: live while it
+/// beats, silent once its heartbeat stops (dead or cut off), left once it closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods, reason = "the heartbeat runs on real time")]
+async fn nodes_list_each_other_with_what_they_published() {
+    use std::time::{Duration, Instant};
+
+    use crate::store::{NodeReport, NodeState};
+
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    a.publish(serde_json::json!({"queue_depth": 7, "version": "test"}));
+    let seen_by_b =
+        |reports: &[NodeReport], name: &str| reports.iter().find(|r| r.name == name).cloned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let a_at_b = loop {
+        let reports = b.nodes().await.unwrap();
+        match seen_by_b(&reports, &a.node) {
+            Some(r) if r.figures["queue_depth"] == 7 => break r,
+            _ => assert!(
+                Instant::now() < deadline,
+                "b never saw a's figures: {reports:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((a_at_b.state, a_at_b.this), (NodeState::Live, false));
+    assert!(a_at_b.silent_for.unwrap() < 5.0);
+    let b_at_b = seen_by_b(&b.nodes().await.unwrap(), &b.node).unwrap();
+    assert_eq!((b_at_b.state, b_at_b.this), (NodeState::Live, true));
+    // a's own view marks a as itself.
+    let a_at_a = seen_by_b(&a.nodes().await.unwrap(), &a.node).unwrap();
+    assert!(a_at_a.this);
+
+    // a stops beating (as a killed node would) and its last beat is half a minute old.
+    for task in a.tasks().drain(..) {
+        task.abort();
+    }
+    let client = b.client().await.unwrap();
+    client
+        .execute(
+            "UPDATE nodes SET heartbeat = now() - interval '30 seconds' WHERE name = $1",
+            &[&a.node],
+        )
+        .await
+        .unwrap();
+    let silent = seen_by_b(&b.nodes().await.unwrap(), &a.node).unwrap();
+    assert_eq!(silent.state, NodeState::Silent);
+    assert!(silent.silent_for.unwrap() >= 30.0, "{silent:?}");
+    assert_eq!(silent.figures["queue_depth"], 7, "its last figures stay");
+
+    a.close().await.unwrap();
+    let left = seen_by_b(&b.nodes().await.unwrap(), &a.node).unwrap();
+    assert_eq!((left.state, left.silent_for), (NodeState::Left, None));
+    b.close().await.unwrap();
+}
