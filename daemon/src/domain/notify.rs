@@ -17,7 +17,7 @@ use crate::domain::registry::LicenceRecord;
 
 /// What happened (the `type` of a delivery).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub(crate) enum EventKind {
+pub enum EventKind {
     /// An application was issued its credential.
     #[serde(rename = "application.issued")]
     ApplicationIssued,
@@ -81,12 +81,12 @@ impl std::str::FromStr for EventKind {
 /// A word that names no event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown event {0:?}")]
-pub(crate) struct UnknownEvent(pub String);
+pub struct UnknownEvent(pub String);
 
 /// One event, as the outbox keeps it. It names the licence, the application or the
 /// credential, the time, and the client that made the application.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Event {
+pub struct Event {
     /// What happened.
     #[serde(rename = "type")]
     pub kind: EventKind,
@@ -303,7 +303,7 @@ impl std::fmt::Debug for Secret {
 
 /// An operator's subscription: where to send which events, signed with which secret.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Subscription {
+pub struct Subscription {
     /// Its id: 16 lowercase hex digits.
     pub id: String,
     /// The receiver: `https://…`, or `http://` on a loopback address.

@@ -29,6 +29,7 @@ use crate::domain::application::{
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
 pub(crate) use crate::domain::issue::StatusEntry;
+pub(crate) use crate::domain::notify::{Event, Subscription};
 use crate::domain::queue::Lane;
 pub(crate) use crate::domain::queue::QueueFigures;
 pub(crate) use crate::domain::registry::LicenceEdit;
@@ -240,6 +241,93 @@ pub trait Store: Send + Sync + 'static {
     /// The last `limit` operator changes (`audit::is_operator_change`) on the chain,
     /// newest first: (number, bytes), read through an index, never a scan of the chain.
     async fn operator_changes(&self, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+
+    // ----- notifications (the outbox) -----
+    //
+    // The commands that change a licence, decide a review or complete a drain step also
+    // write the events they cause (`domain::notify`'s builders), in the same atomic step,
+    // with one delivery per subscription that wants each event. The default bodies below
+    // refuse: an engine without an outbox cannot take subscriptions.
+
+    /// Adds a subscription, with its audit record.
+    async fn add_subscription(
+        &self,
+        _subscription: Subscription,
+        _audit: AuditRecord,
+    ) -> StoreResult<()> {
+        Err(no_outbox())
+    }
+
+    /// Removes a subscription and every delivery still owed to it, with its audit record;
+    /// `false` when there was none by that id (nothing is then recorded).
+    async fn remove_subscription(&self, _id: &str, _audit: AuditRecord) -> StoreResult<bool> {
+        Err(no_outbox())
+    }
+
+    /// Every subscription, oldest first.
+    async fn subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        Ok(Vec::new())
+    }
+
+    /// Claims up to `limit` deliveries due at `now`, leased until `lease_until` (a
+    /// claimed delivery not finished by then is due again, so a node that dies holding it
+    /// loses nothing). Per subscription and licence only the oldest undelivered delivery
+    /// is ever due: a later event waits for the earlier ones of the same licence. Several
+    /// nodes claim without overlap. Oldest events first.
+    async fn claim_deliveries(
+        &self,
+        _now: UnixTime,
+        _lease_until: UnixTime,
+        _limit: usize,
+    ) -> StoreResult<Vec<Delivery>> {
+        Ok(Vec::new())
+    }
+
+    /// Records how a claimed delivery went. Finishing a delivery that no longer exists
+    /// (its subscription removed) is not an error.
+    async fn finish_delivery(
+        &self,
+        _key: DeliveryKey,
+        _outcome: DeliveryOutcome,
+    ) -> StoreResult<()> {
+        Err(no_outbox())
+    }
+
+    /// Dead-lettered deliveries, oldest event first, at most `limit`; of one subscription
+    /// when given.
+    async fn dead_letters(
+        &self,
+        _subscription: Option<&str>,
+        _limit: usize,
+    ) -> StoreResult<Vec<Delivery>> {
+        Ok(Vec::new())
+    }
+
+    /// Makes the dead-lettered deliveries of events written at or after `replay.since`
+    /// (of one subscription when given) due again at `replay.now`, with no attempts and a
+    /// fresh retry horizon from `replay.now`, with its audit record. Returns how many.
+    async fn replay(&self, _replay: Replay, _audit: AuditRecord) -> StoreResult<u64> {
+        Err(no_outbox())
+    }
+
+    /// Each subscription's figures: events written for it, deliveries owed and dead, and
+    /// the oldest undelivered event's time.
+    async fn outbox_figures(&self) -> StoreResult<Vec<OutboxFigures>> {
+        Ok(Vec::new())
+    }
+
+    /// Writes `credential.expiring` once for each current credential (not superseded) of
+    /// a licence in force whose `exp` is at or before `until` and still after `now`, at
+    /// most `limit` per call; returns how many were written. A credential is noted once
+    /// whatever happens later (a restart, another node).
+    async fn note_expiring(
+        &self,
+        _until: UnixTime,
+        _now: UnixTime,
+        _limit: usize,
+    ) -> StoreResult<u64> {
+        Ok(0)
+    }
 
     // ----- life -----
 
@@ -625,4 +713,78 @@ pub struct TrustStamp {
     pub sequence: u64,
     /// Each key's first use, in the order asked.
     pub first_use: Vec<UnixTime>,
+}
+
+/// Why a store without an outbox refused a notification command.
+fn no_outbox() -> StoreError {
+    StoreError::Engine("this engine keeps no notification outbox".into())
+}
+
+/// Which delivery: the subscription and the event's outbox sequence.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DeliveryKey {
+    /// The subscription's id.
+    pub subscription: String,
+    /// The event's sequence in the outbox (its `webhook-id` is `notify::message_id` of it).
+    pub sequence: u64,
+}
+
+/// One event owed to one subscription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Which.
+    pub key: DeliveryKey,
+    /// The event.
+    pub event: Event,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Where the retry horizon starts: when the event was written, or replayed.
+    pub started: UnixTime,
+    /// The last failure, for the operator.
+    pub last_error: Option<String>,
+}
+
+/// How a claimed delivery went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The subscriber acknowledged it (2xx): it is done.
+    Delivered,
+    /// It failed: one more attempt counted, due again at `at`.
+    Retry {
+        /// When to try again.
+        at: UnixTime,
+        /// What went wrong.
+        error: String,
+    },
+    /// It failed past the horizon: one more attempt counted, kept as a dead letter.
+    Dead {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Which dead letters to deliver again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// Only this subscription's, when given.
+    pub subscription: Option<String>,
+    /// Only events written at or after this.
+    pub since: UnixTime,
+    /// Now: when they are due again and their new horizon starts.
+    pub now: UnixTime,
+}
+
+/// One subscription's outbox figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxFigures {
+    /// The subscription's id.
+    pub subscription: String,
+    /// Events ever written for it (a counter: never goes down).
+    pub written: u64,
+    /// Deliveries owed (due, waiting for a retry or leased), dead letters excluded.
+    pub pending: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// When the oldest owed (not dead) delivery's event was written.
+    pub oldest_pending: Option<UnixTime>,
 }
