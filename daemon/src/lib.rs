@@ -156,6 +156,10 @@ pub async fn run(
     let cluster = tokio::spawn(cluster_follower(service.clone(), stop_rx.clone()));
     let statuses = tokio::spawn(status_follower(service.clone(), stop_rx.clone()));
     let sampler = tokio::spawn(history_sampler(service.clone(), stop_rx.clone()));
+    // Notifications go out from the issuance runtime, never beside live status.
+    service.notifier.listening_on(vec![public_addr, admin_addr]);
+    let notifications =
+        issuance_handle.spawn(service::webhooks::run(service.clone(), stop_rx.clone()));
 
     let (public_routes, admin_routes) = (http::routes::public(), http::routes::admin());
     let issuance_serving = http::server::IssuanceServing {
@@ -240,6 +244,7 @@ pub async fn run(
     let _ = cluster.await;
     let _ = statuses.await;
     let _ = sampler.await;
+    let _ = notifications.await;
     // The last commit: everything applied so far is durable before we return.
     store.close().await.context("closing the store")?;
     let lookups = service.clone();

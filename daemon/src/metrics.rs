@@ -2,11 +2,12 @@
 //! decisions, queue depth and oldest age per lane, waits (actual, and against the quote),
 //! drain rates, work in flight, the throttle settings in force, issuance and rejection
 //! counts, signing and commit latency, live-status latency and its audit wait, the lookup
-//! audit log's commits. Rendered in the text exposition format at `GET /metrics`.
+//! audit log's commits, notifications per subscription. Rendered in the text exposition format at `GET /metrics`.
 
 pub(crate) mod intake;
 pub(crate) mod tally;
 pub(crate) mod trust;
+pub(crate) mod webhooks;
 
 use std::sync::atomic::AtomicU64;
 
@@ -153,6 +154,8 @@ pub struct Metrics {
     pub tally: tally::Tally,
     /// The trust list, signing keys, status lists and held signing.
     pub trust: trust::TrustGauges,
+    /// Notifications per subscription.
+    pub webhooks: webhooks::WebhookMetrics,
     /// Seconds per group commit of the lookup audit log.
     pub audit_commit_seconds: Histogram,
     /// Seconds a relying-party lookup waited for its audit record to be durable.
@@ -368,6 +371,7 @@ impl Metrics {
         );
         let intake = intake::IntakeMetrics::register(&mut registry);
         let trust = trust::TrustGauges::register(&mut registry);
+        let webhooks = webhooks::WebhookMetrics::register(&mut registry);
         Metrics {
             registry,
             audit_commit_seconds,
@@ -403,6 +407,7 @@ impl Metrics {
             intake,
             tally: tally::Tally::default(),
             trust,
+            webhooks,
         }
     }
 

@@ -26,3 +26,4 @@ mod store_copy;
 mod systemd;
 mod throttle;
 mod verify;
+mod webhooks;

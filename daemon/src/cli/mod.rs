@@ -10,6 +10,7 @@ pub mod import;
 pub mod serve;
 pub mod store;
 pub mod throttle;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         command: clients::ClientsCommand,
     },
+    /// Notification subscriptions (Standard Webhooks): add, list, remove, dead letters,
+    /// replay; through the running daemon's admin listener.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhooksCommand,
+    },
     /// Check the audit logs' hash chains, or show who looked up a licence: through the
     /// admin listener while edld runs, otherwise on the data directory itself.
     Audit {
@@ -162,6 +169,7 @@ pub fn run(cli: Cli, clock: Arc<dyn Clock>) -> Exit {
         Some(Command::Registry { command }) => import::command(command, &overrides, clock),
         Some(Command::Throttle { command }) => throttle::command(command, &overrides, clock),
         Some(Command::Clients { command }) => clients::command(command, &overrides, clock),
+        Some(Command::Webhooks { command }) => webhooks::command(command, &overrides, clock),
         Some(Command::Audit { command }) => audit::command(command, &overrides),
         Some(Command::Store { command }) => store::command(command, &overrides, clock),
     }

@@ -6,6 +6,7 @@
 
 mod raw;
 mod store;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ pub use self::raw::{
     RawLimits, RawStatusLists, RawStore, RawTls,
 };
 pub use self::store::{DEFAULT_POOL_SIZE, PostgresConfig, StoreConfig};
+pub use self::webhooks::{RawWebhooks, Webhooks};
 use crate::domain::access::Role;
 use crate::domain::photo::{Thresholds, ThresholdsError};
 use crate::domain::throttle::settings::{Given, Setting, ThrottleSettings};
@@ -144,6 +146,8 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     /// The photo pre-checks' bounds, checked.
     pub photo: Thresholds,
+    /// How notifications are delivered.
+    pub webhooks: Webhooks,
 }
 
 /// Why a configuration was refused. Each message names the setting.
@@ -325,6 +329,7 @@ impl TryFrom<RawConfig> for Config {
             }
         }
         let store = store::check(&raw.store)?;
+        let webhooks = webhooks::check(&raw.webhooks)?;
         Ok(Config {
             listen,
             admin_listen,
@@ -353,6 +358,7 @@ impl TryFrom<RawConfig> for Config {
             max_header_bytes: l.max_header_bytes,
             throttle,
             photo: raw.photo,
+            webhooks,
         })
     }
 }

@@ -90,6 +90,9 @@ pub struct RawConfig {
     /// Where the state lives.
     #[serde(default)]
     pub store: RawStore,
+    /// `[webhooks]`: how notifications reach their subscribers.
+    #[serde(default)]
+    pub webhooks: super::RawWebhooks,
 }
 
 /// `[store]`: the storage engine. sled in `<data_dir>/db` unless `engine = "postgres"`.

@@ -15,10 +15,13 @@ use crate::domain::access::Caller;
 pub(crate) const LOOKUP_ACTION: &str = "status.lookup";
 
 /// Whether `action` is an operator's change the console's trail lists: throttle settings
-/// (pause and resume among them) and API clients. Engines index these records, so the
+/// (pause and resume among them), API clients and notification subscriptions (added,
+/// removed, replayed). Engines index these records, so the
 /// trail is read newest first without scanning the chain.
 pub(crate) fn is_operator_change(action: &str) -> bool {
-    action.starts_with("throttle.") || action.starts_with("client.")
+    action.starts_with("throttle.")
+        || action.starts_with("client.")
+        || action.starts_with("webhook.")
 }
 
 /// One audited action, as stored (members in this order; see `chain`).

@@ -341,7 +341,7 @@ impl std::fmt::Debug for Subscription {
 /// uniformly up to `base · 2^attempt`, capped), until `horizon` after the event, then the
 /// delivery is dead-lettered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RetryPolicy {
+pub struct RetryPolicy {
     /// The first ceiling, seconds.
     pub base: u64,
     /// The largest ceiling, seconds.

@@ -17,6 +17,7 @@ use crate::service::operators::ThrottleError;
 use crate::service::receipt::ReceiptError;
 use crate::service::refresh::RefreshError;
 use crate::service::review::ReviewError;
+use crate::service::webhooks::WebhooksError;
 use crate::store::StoreError;
 
 /// An error answer: an RFC 9457 problem+json body.
@@ -372,6 +373,19 @@ impl From<ClientsError> for Problem {
             ClientsError::Client(ClientError::Unknown(_)) => Problem::not_found("client"),
             ClientsError::Client(ClientError::BadName) => Problem::unprocessable(e.to_string()),
             ClientsError::Store(e) => Problem::store(&e),
+        }
+    }
+}
+
+impl From<WebhooksError> for Problem {
+    fn from(e: WebhooksError) -> Self {
+        match e {
+            WebhooksError::Unknown(_) => Problem::not_found("subscription"),
+            WebhooksError::Store(e) => Problem::store(&e),
+            WebhooksError::Url(_)
+            | WebhooksError::Secret(_)
+            | WebhooksError::Events(_)
+            | WebhooksError::Client => Problem::unprocessable(e.to_string()),
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::domain::access::Endpoint;
 use crate::http::handlers::{
     applications, console, credentials, licences, lists, operations, operators, pages, review,
-    sessions,
+    sessions, webhooks,
 };
 use crate::http::state::AppState;
 
@@ -119,6 +119,11 @@ pub(crate) fn admin() -> Vec<Route> {
         route(POST,           "/admin/v1/clients",                Operate, Operations, post(operators::clients_add)),
         route(Method::DELETE, "/admin/v1/clients/{name}",         Operate, Operations, delete(operators::clients_revoke)),
         route(Method::PUT,    "/admin/v1/clients/{name}/delegates", Operate, Operations, put(operators::clients_delegates)),
+        route(GET,            "/admin/v1/webhooks",               Operate, Operations, get(webhooks::list)),
+        route(POST,           "/admin/v1/webhooks",               Operate, Operations, post(webhooks::add)),
+        route(Method::DELETE, "/admin/v1/webhooks/{id}",          Operate, Operations, delete(webhooks::remove)),
+        route(GET,            "/admin/v1/webhooks/dead-letters",  Operate, Operations, get(webhooks::dead_letters)),
+        route(POST,           "/admin/v1/webhooks/replay",        Operate, Operations, post(webhooks::replay)),
         route(GET,            "/admin/v1/audit",                  Operate, Operations, get(operators::audit_query)),
         route(GET,            "/admin/v1/audit/verify",           Operate, Operations, get(operators::audit_verify)),
         route(POST,           "/admin/v1/throttle/simulate",      Operate, Operations, post(console::simulate)),

@@ -1,7 +1,8 @@
 //! The daemon's operations over its state, one file per operation: `intake`
 //! (applications), `review`, `signing` (the drain that issues credentials), `refresh`,
 //! `licences` (the registry), `lookup` (live status), `trust` (the trust list),
-//! `status_lists`, `operators` (throttles, API clients, gauges). HTTP handlers and the CLI
+//! `status_lists`, `operators` (throttles, API clients, gauges), `webhooks` (subscriptions
+//! and the delivery loop; `delivery` sends one). HTTP handlers and the CLI
 //! call these; the decisions are the pure functions of `domain`, and the state is behind
 //! the [`Store`] interface.
 //!
@@ -10,8 +11,6 @@
 pub(crate) mod audit;
 pub(crate) mod checks;
 pub(crate) mod clients;
-// Sending one webhook delivery (the building block of notifications).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod delivery;
 pub(crate) mod history;
 pub(crate) mod intake;
@@ -24,6 +23,7 @@ pub(crate) mod review;
 pub(crate) mod signing;
 pub(crate) mod status_lists;
 pub(crate) mod trust;
+pub(crate) mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -93,6 +93,8 @@ pub struct Service {
     pub history: history::History,
     /// When this process started serving (Unix seconds), for the console's node list.
     pub started_at: UnixTime,
+    /// Notifications: subscriptions and the delivery loop's state.
+    pub notifier: webhooks::Notifier,
 }
 
 impl Service {
@@ -145,6 +147,7 @@ impl Service {
             clock,
             settings,
             history: history::History::default(),
+            notifier: webhooks::Notifier::new(&config.webhooks)?,
         };
         if service.clients.is_empty() && config.dev_clients {
             service.create_dev_clients(&config.data_dir).await?;

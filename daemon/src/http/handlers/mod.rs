@@ -11,3 +11,4 @@ pub(crate) mod operators;
 pub(crate) mod pages;
 pub(crate) mod review;
 pub(crate) mod sessions;
+pub(crate) mod webhooks;

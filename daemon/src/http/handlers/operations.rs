@@ -37,6 +37,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     state.service.refresh_gauges().await;
     state.service.refresh_review_gauges().await;
     state.service.refresh_trust_gauges();
+    state.service.refresh_webhook_gauges().await;
     let mut response = state.service.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

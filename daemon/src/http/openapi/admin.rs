@@ -1,4 +1,4 @@
-//! The admin listener's operations: queue, throttles, API clients, audit, and the
+//! The admin listener's operations: queue, throttles, API clients, notifications, audit, and the
 //! operator console's sessions, history and simulation.
 
 use serde_json::{Value, json};
@@ -87,6 +87,51 @@ pub(super) const OPERATIONS: &[Operation] = &[
         body: Some("Delegates"),
         ok: &[(200, JSON, "Client")],
         errors: &[400, 404],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/v1/webhooks",
+        summary: "Every notification subscription with its events written, deliveries owed and dead letters (never secrets; operator role)",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "Subscriptions")],
+        errors: &[],
+    },
+    Operation {
+        method: "post",
+        path: "/admin/v1/webhooks",
+        summary: "Subscribe a receiver to events (Standard Webhooks, signed with its secret): https://, or http:// on loopback; never edld's own listeners; audited (operator role)",
+        tag: "admin",
+        body: Some("NewSubscription"),
+        ok: &[(201, JSON, "Subscription")],
+        errors: &[400, 422],
+    },
+    Operation {
+        method: "delete",
+        path: "/admin/v1/webhooks/{id}",
+        summary: "Remove a subscription and every delivery still owed to it; audited (operator role)",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "RemovedSubscription")],
+        errors: &[404],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/v1/webhooks/dead-letters",
+        summary: "Deliveries given up after the retry horizon, oldest event first (operator role)",
+        tag: "admin",
+        body: None,
+        ok: &[(200, JSON, "DeadLetters")],
+        errors: &[400],
+    },
+    Operation {
+        method: "post",
+        path: "/admin/v1/webhooks/replay",
+        summary: "Deliver again the dead letters of events since a time, of one subscription or all; audited (operator role)",
+        tag: "admin",
+        body: Some("Replay"),
+        ok: &[(200, JSON, "Replayed")],
+        errors: &[400, 404, 422],
     },
     Operation {
         method: "get",
@@ -185,10 +230,11 @@ pub(super) const OPERATIONS: &[Operation] = &[
 ];
 
 /// The schemas of the pages' sessions and the console's reads.
-pub(super) fn schemas() -> [(&'static str, Value); 5] {
+pub(super) fn schemas() -> [(&'static str, Value); 12] {
     let number = json!({"type": "number"});
     let series = |item: Value| json!({"type": "array", "items": item});
     let maybe = json!({"type": "number", "nullable": true});
+    let event = json!({"type": "string", "enum": crate::domain::notify::EventKind::ALL.map(|e| e.as_str())});
     let run = json!({"type": "object", "properties": {
         "t": series(json!({"type": "integer"})), "admitted": series(json!({"type": "integer"})),
         "refused": series(json!({"type": "integer"})), "issued": series(json!({"type": "integer"})),
@@ -227,6 +273,58 @@ pub(super) fn schemas() -> [(&'static str, Value); 5] {
             "WhatIf",
             json!({"type": "object", "properties": {"observed_seconds": {"type": "integer"},
             "arrivals": {"type": "integer"}, "current": run.clone(), "proposed": run}}),
+        ),
+        (
+            "Subscription",
+            json!({"type": "object", "required": ["id", "url", "events", "created_at"],
+            "properties": {"id": {"type": "string"}, "url": {"type": "string"},
+            "events": series(event.clone()),
+            "client": {"type": "string", "nullable": true, "description": "only the events of applications this client made"},
+            "created_at": {"type": "integer", "description": "Unix seconds"},
+            "written": {"type": "integer", "description": "events written for it"},
+            "pending": {"type": "integer", "description": "deliveries owed (dead letters excluded)"},
+            "dead": {"type": "integer", "description": "dead letters"},
+            "oldest_pending_at": {"type": "integer", "nullable": true, "description": "when the oldest owed event happened, Unix seconds"}}}),
+        ),
+        (
+            "Subscriptions",
+            json!({"type": "object", "required": ["subscriptions"], "properties": {
+            "subscriptions": series(json!({"$ref": "#/components/schemas/Subscription"}))}}),
+        ),
+        (
+            "NewSubscription",
+            json!({"type": "object", "additionalProperties": false, "required": ["url", "events", "secret"],
+            "properties": {"url": {"type": "string", "description": "https://host/path, or http:// on a loopback address"},
+            "events": {"type": "array", "minItems": 1, "items": {"type": "string",
+                "description": "an event name, a comma-separated list of them, or * for all"}},
+            "client": {"type": "string", "nullable": true},
+            "secret": {"type": "string", "description": "whsec_ followed by the base64 of 24 to 64 random bytes"}},
+            "example": {"url": "http://127.0.0.1:9/edl-events", "events": ["application.issued", "application.rejected"],
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwYjFiZGE2"}}),
+        ),
+        (
+            "RemovedSubscription",
+            json!({"type": "object", "required": ["removed"], "properties": {
+            "removed": {"$ref": "#/components/schemas/Subscription"}}}),
+        ),
+        (
+            "DeadLetters",
+            json!({"type": "object", "required": ["dead_letters"], "properties": {
+            "dead_letters": series(json!({"type": "object",
+                "required": ["subscription", "webhook_id", "type", "licence", "at", "attempts"],
+                "properties": {"subscription": {"type": "string"}, "webhook_id": {"type": "string"},
+                "type": event, "licence": {"type": "string"}, "at": {"type": "integer"},
+                "attempts": {"type": "integer"}, "last_error": {"type": "string", "nullable": true}}}))}}),
+        ),
+        (
+            "Replay",
+            json!({"type": "object", "additionalProperties": false, "required": ["since"],
+            "properties": {"since": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "description": "events from this time on, Unix seconds"},
+            "subscription": {"type": "string", "nullable": true}}}),
+        ),
+        (
+            "Replayed",
+            json!({"type": "object", "required": ["replayed"], "properties": {"replayed": {"type": "integer"}}}),
         ),
         (
             "Nodes",

@@ -183,6 +183,15 @@ fn operation(o: &Operation, endpoint: Endpoint) -> Value {
             "schema": {"type": "integer", "minimum": 1, "maximum": 100},
             "description": "at most this many (default 20)"}));
     }
+    if o.path == "/admin/v1/webhooks/dead-letters" {
+        parameters.push(
+            json!({"name": "subscription", "in": "query", "required": false,
+            "schema": {"type": "string"}, "description": "only this subscription's"}),
+        );
+        parameters.push(json!({"name": "limit", "in": "query", "required": false,
+            "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
+            "description": "at most this many (default 100); 0 is taken as 1, above 1000 as 1000"}));
+    }
     if o.path == "/v1/reviews" {
         parameters.push(json!({"name": "limit", "in": "query", "required": false,
             "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
