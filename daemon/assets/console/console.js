@@ -1,4 +1,4 @@
-// The operator console: nodes, live charts from GET /admin/v1/history (one point a
+// The operator console: nodes, notification subscriptions (GET /admin/v1/webhooks), live charts from GET /admin/v1/history (one point a
 // second), every throttle knob from GET /admin/v1/throttle changed with PATCH (audited
 // with the operator's name), pause and resume, the recent changes, and a "what if" that
 // replays the observed arrivals with the proposed settings (POST …/throttle/simulate)
@@ -75,6 +75,26 @@
         el("td", started));
       rows.append(tr);
       if (n.this) $("paused-state").textContent = t(n.paused ? "paused" : "running");
+    }
+  }
+
+  async function refreshHooks() {
+    const reply = await api.call("GET", "/admin/v1/webhooks");
+    if (!reply.ok) return;
+    const rows = $("hooks");
+    rows.replaceChildren();
+    const subs = reply.data.subscriptions;
+    $("hooks-none").classList.toggle("hidden", subs.length > 0);
+    const now = Date.now() / 1000;
+    for (const s of subs) {
+      const tr = el("tr");
+      const oldest = typeof s.oldest_pending_at === "number" ? `${Math.max(0, Math.round(now - s.oldest_pending_at))} s` : "—";
+      const dead = el("td", String(s.dead ?? 0));
+      if (s.dead > 0) dead.className = "error";
+      tr.append(el("td", s.url), el("td", s.client || "*"), el("td", String(s.written ?? 0)),
+        el("td", String(s.pending ?? 0)), dead, el("td", oldest));
+      tr.title = `${s.id}: ${s.events.join(", ")}`;
+      rows.append(tr);
     }
   }
 
@@ -155,8 +175,13 @@
     $("signout").classList.remove("hidden");
     await loadKnobs();
     await refreshNodes();
+    await refreshHooks();
     await refreshHistory();
-    timer = setInterval(() => { refreshHistory(); refreshNodes(); }, 1000);
+    let tick = 0;
+    timer = setInterval(() => {
+      refreshHistory(); refreshNodes();
+      if (++tick % 5 === 0) refreshHooks();
+    }, 1000);
   }
 
   async function start() {
