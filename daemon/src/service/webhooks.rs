@@ -9,8 +9,10 @@
 //!
 //! **Isolation.** The loop runs on the issuance runtime, never on the workers that answer
 //! live status. A slow or dead subscriber holds at most `per_subscription` of the
-//! `concurrency` slots, each for at most the timeout, and the store hands out every
-//! subscriber's due deliveries in each claim, so the others keep flowing.
+//! `concurrency` slots, each for at most the timeout. What a claim hands out beyond a
+//! subscriber's share stays leased and comes back when the lease runs out, so the next
+//! claim finds the others' deliveries: a stalled subscriber delays them by one round at
+//! most. A failing one backs off (full jitter), so its deliveries are not due meanwhile.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -495,7 +497,7 @@ async fn send_due(service: &Arc<Service>) -> usize {
         .claim_deliveries(
             now,
             UnixTime(now.0.saturating_add(lease)),
-            notifier.settings.per_subscription.min(free),
+            free,
         )
         .await
     {
