@@ -593,15 +593,6 @@ impl SledStore {
     ) -> StoreResult<(u64, Vec<DeliveryKey>)> {
         let _serial = self.expiry_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = sled::Batch::default();
-        // Entries at or before `now` can never be noted: pruned as they are met.
-        for entry in self
-            .db
-            .range(layout::expiry_from(UnixTime(0))..layout::expiry_from(UnixTime(now.0 + 1)))
-            .take(limit.max(64))
-        {
-            let (k, _) = entry.map_err(engine_error)?;
-            batch.remove(k);
-        }
         // Candidates, read without locks, then checked again under their licences'.
         let mut candidates: Vec<(Vec<u8>, CredentialRecord)> = Vec::new();
         let end = layout::expiry_from(UnixTime(until.0.saturating_add(1)));
