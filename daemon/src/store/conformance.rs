@@ -22,13 +22,14 @@ use crate::domain::application::{
 use crate::domain::audit::AuditRecord;
 use crate::domain::audit::chain;
 use crate::domain::issue::CredentialRecord;
+use crate::domain::notify::{EventKind, Subscription};
 use crate::domain::queue::Lane;
 use crate::domain::registry::{LicenceEdit, LicenceRecord, RegistryLine, StateAction};
 use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::{
     Actor, Admit, AdmitError, Admitted, ChangeError, ClientConflict, CompletedStep, DecideError,
-    Issuance, LicenceChange, Refresh, RefreshConflict, Rejection, ReviewDecision, Store,
-    StoredClient,
+    Delivery, DeliveryKey, DeliveryOutcome, Issuance, LicenceChange, Refresh, RefreshConflict,
+    Rejection, Replay, ReviewDecision, Store, StoredClient,
 };
 
 /// An engine under test: a fresh, empty store, opened again on the same state after a
@@ -65,6 +66,10 @@ macro_rules! conformance_tests {
             status_indices_are_never_handed_out_twice,
             acknowledged_state_survives_reopening,
             a_failed_commit_is_not_acknowledged,
+            events_are_written_with_their_changes_and_not_without,
+            claims_keep_each_licences_order_and_leases_lapse,
+            removing_a_subscription_drops_what_it_is_owed,
+            expiring_credentials_are_noted_once,
         );
     };
     (@each $engine:expr; $($case:ident),* $(,)?) => {
@@ -1150,5 +1155,458 @@ pub(crate) async fn a_failed_commit_is_not_acknowledged(engine: &dyn Engine) {
     admit(store.as_ref(), ticket(2), number(1), Photo::OnFile, false)
         .await
         .unwrap();
+    store.close().await.unwrap();
+}
+
+/// A subscription to `events`, of one client's applications when given; `n` orders it.
+pub(crate) fn subscription(n: u8, events: &[EventKind], client: Option<&str>) -> Subscription {
+    Subscription {
+        id: format!("{n:016x}"),
+        url: format!("https://receiver-{n}.invalid/hook"),
+        events: events.to_vec(),
+        client: client.map(str::to_owned),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        created_at: UnixTime(AT.0 + u64::from(n)),
+    }
+}
+
+/// Adds a subscription as an operator would.
+pub(crate) async fn subscribe(store: &dyn Store, s: Subscription) {
+    let audit = AuditRecord::new(&caller(Role::Operator), AT, "webhook.add", None, None);
+    store.add_subscription(s, audit).await.unwrap();
+}
+
+/// A state change of a licence.
+async fn set_state(store: &dyn Store, n: u16, action: StateAction) -> Result<(), ChangeError> {
+    store
+        .change_licence(LicenceChange {
+            number: number(n),
+            edit: LicenceEdit::State(action),
+            actor: actor(Role::Registry),
+            reissue_ticket: ticket(210 + n as u8),
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Licences `1..=n` in the registry, each issued one credential (ids from 100).
+async fn issued_licences(store: &dyn Store, n: u16) -> Vec<CredentialRecord> {
+    for k in 1..=n {
+        put(store, record(k, "C1", true)).await;
+        admit(store, ticket(k as u8), number(k), Photo::OnFile, false)
+            .await
+            .unwrap();
+    }
+    issue_front(store, u64::from(n), 100).await
+}
+
+/// The (kind, licence) of deliveries, for comparing.
+fn kinds(deliveries: &[Delivery]) -> Vec<(String, EventKind, LicenceNumber)> {
+    deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.key.subscription.clone(),
+                d.event.kind,
+                d.event.licence.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Every delivery due at `at`, claimed with a lease to `at + 30`.
+async fn claim_all(store: &dyn Store, at: u64) -> Vec<Delivery> {
+    store
+        .claim_deliveries(UnixTime(at), UnixTime(at + 30), 100)
+        .await
+        .unwrap()
+}
+
+/// Events are written by the commands that change what they tell of, one delivery per
+/// subscription that wants each (a client's subscription only its applications' events),
+/// each with its own sequence; a refused change writes none.
+pub(crate) async fn events_are_written_with_their_changes_and_not_without(engine: &dyn Engine) {
+    use EventKind::*;
+    let store = engine.open();
+    subscribe(store.as_ref(), subscription(1, &EventKind::ALL, None)).await;
+    subscribe(
+        store.as_ref(),
+        subscription(
+            2,
+            &[ApplicationIssued, ApplicationRejected],
+            Some("test-gateway"),
+        ),
+    )
+    .await;
+    subscribe(
+        store.as_ref(),
+        subscription(3, &EventKind::ALL, Some("another-client")),
+    )
+    .await;
+    let subscriptions = store.subscriptions().await.unwrap();
+    let ids: Vec<&str> = subscriptions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            &subscription(1, &[], None).id,
+            &subscription(2, &[], None).id,
+            &subscription(3, &[], None).id
+        ]
+    );
+    // A licence created: no event. One issued: `application.issued`.
+    let issued = issued_licences(store.as_ref(), 1).await;
+    let due = claim_all(store.as_ref(), AT.0).await;
+    assert_eq!(
+        kinds(&due),
+        [
+            (subscriptions[0].id.clone(), ApplicationIssued, number(1)),
+            (subscriptions[1].id.clone(), ApplicationIssued, number(1)),
+        ]
+    );
+    assert_eq!(due[0].key.sequence, due[1].key.sequence, "one event");
+    assert_eq!(
+        due[0].event.credential.as_deref(),
+        Some(issued[0].id.as_str())
+    );
+    assert_eq!(due[0].event.ticket, Some(ticket(1)));
+    assert_eq!(due[0].event.client, "test-gateway");
+    assert_eq!((due[0].attempts, due[0].started), (0, AT));
+    for d in &due {
+        store
+            .finish_delivery(d.key.clone(), DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    // Refused changes write nothing.
+    assert!(
+        set_state(store.as_ref(), 1, StateAction::Reinstate)
+            .await
+            .is_err()
+    );
+    assert!(
+        set_state(store.as_ref(), 9, StateAction::Suspend)
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .decide_review(ReviewDecision {
+                ticket: ticket(1),
+                rejection: Some("not waiting".into()),
+                actor: actor(Role::Reviewer),
+            })
+            .await
+            .is_err()
+    );
+    assert!(claim_all(store.as_ref(), AT.0 + 1000).await.is_empty());
+    // A suspension: one event per current credential, named for the licence's client.
+    set_state(store.as_ref(), 1, StateAction::Suspend)
+        .await
+        .unwrap();
+    // A reviewer's rejection, with the reviewer's reason.
+    put(store.as_ref(), record(2, "C1", false)).await;
+    admit(store.as_ref(), ticket(2), number(2), uploaded(), false)
+        .await
+        .unwrap();
+    store
+        .decide_review(ReviewDecision {
+            ticket: ticket(2),
+            rejection: Some("face not visible".into()),
+            actor: actor(Role::Reviewer),
+        })
+        .await
+        .unwrap();
+    let due = claim_all(store.as_ref(), AT.0 + 1000).await;
+    assert_eq!(
+        kinds(&due),
+        [
+            (subscriptions[0].id.clone(), CredentialSuspended, number(1)),
+            (subscriptions[0].id.clone(), ApplicationRejected, number(2)),
+            (subscriptions[1].id.clone(), ApplicationRejected, number(2)),
+        ]
+    );
+    assert_eq!(due[0].event.client, "test-gateway");
+    assert_eq!(due[1].event.reason.as_deref(), Some("face not visible"));
+    assert!(due[0].key.sequence < due[1].key.sequence);
+    let figures = store.outbox_figures().await.unwrap();
+    let written: Vec<(u64, u64, u64)> = figures
+        .iter()
+        .map(|f| (f.written, f.pending, f.dead))
+        .collect();
+    assert_eq!(written, [(3, 2, 0), (2, 1, 0), (0, 0, 0)]);
+    assert_eq!(figures[0].oldest_pending, Some(AT));
+    store.close().await.unwrap();
+}
+
+/// Per subscription and licence only the oldest owed delivery is claimed; a lease that
+/// lapses makes a claimed delivery due again; retries wait for their time; a dead letter
+/// no longer holds the licence's later events back and is delivered again on a replay;
+/// what is owed survives reopening.
+pub(crate) async fn claims_keep_each_licences_order_and_leases_lapse(engine: &dyn Engine) {
+    use EventKind::*;
+    let store = engine.open();
+    subscribe(store.as_ref(), subscription(1, &EventKind::ALL, None)).await;
+    issued_licences(store.as_ref(), 2).await;
+    for n in [1, 2] {
+        set_state(store.as_ref(), n, StateAction::Suspend)
+            .await
+            .unwrap();
+        set_state(store.as_ref(), n, StateAction::Reinstate)
+            .await
+            .unwrap();
+    }
+    let id = subscription(1, &[], None).id;
+    let first = claim_all(store.as_ref(), AT.0).await;
+    assert_eq!(
+        kinds(&first),
+        [
+            (id.clone(), ApplicationIssued, number(1)),
+            (id.clone(), ApplicationIssued, number(2)),
+        ],
+        "only the oldest of each licence"
+    );
+    assert!(
+        claim_all(store.as_ref(), AT.0 + 10).await.is_empty(),
+        "leased"
+    );
+    let again = claim_all(store.as_ref(), AT.0 + 31).await;
+    assert_eq!(kinds(&again), kinds(&first), "the lease lapsed");
+    let (one, two) = (again[0].key.clone(), again[1].key.clone());
+    store
+        .finish_delivery(one.clone(), DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    store
+        .finish_delivery(
+            two.clone(),
+            DeliveryOutcome::Retry {
+                at: UnixTime(AT.0 + 60),
+                error: "503".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // Finishing one that is gone is no error.
+    store
+        .finish_delivery(one.clone(), DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    let next = claim_all(store.as_ref(), AT.0 + 40).await;
+    assert_eq!(
+        kinds(&next),
+        [(id.clone(), CredentialSuspended, number(1))],
+        "licence 2 waits for its retry"
+    );
+    let retried = claim_all(store.as_ref(), AT.0 + 60).await;
+    assert_eq!(
+        kinds(&retried),
+        [(id.clone(), ApplicationIssued, number(2))]
+    );
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].last_error.as_deref(), Some("503"));
+    store
+        .finish_delivery(
+            two.clone(),
+            DeliveryOutcome::Dead {
+                error: "gone".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let dead = store.dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].key.clone(), dead[0].attempts), (two.clone(), 2));
+    assert!(
+        store
+            .dead_letters(Some("ffffffffffffffff"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The dead letter no longer holds licence 2 back (licence 1's next is still leased).
+    let after = claim_all(store.as_ref(), AT.0 + 65).await;
+    assert_eq!(
+        kinds(&after),
+        [(id.clone(), CredentialSuspended, number(2))]
+    );
+    let figures = store.outbox_figures().await.unwrap();
+    assert_eq!(
+        (figures[0].written, figures[0].pending, figures[0].dead),
+        (6, 4, 1)
+    );
+    // Reopened: what is owed is still owed (leases end with the process at the latest).
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    let figures = store.outbox_figures().await.unwrap();
+    assert_eq!(
+        (figures[0].written, figures[0].pending, figures[0].dead),
+        (6, 4, 1)
+    );
+    let audit_before = store.audit_records(1, 10_000).await.unwrap().len();
+    let replayed = store
+        .replay(
+            Replay {
+                subscription: None,
+                since: AT,
+                now: UnixTime(AT.0 + 500),
+            },
+            AuditRecord::new(&caller(Role::Operator), AT, "webhook.replay", None, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1);
+    assert_eq!(
+        store.audit_records(1, 10_000).await.unwrap().len(),
+        audit_before + 1
+    );
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
+    let due = claim_all(store.as_ref(), AT.0 + 500).await;
+    assert_eq!(
+        kinds(&due),
+        [
+            (id.clone(), ApplicationIssued, number(2)),
+            (id.clone(), CredentialSuspended, number(1)),
+        ]
+    );
+    assert_eq!((due[0].attempts, due[0].started), (0, UnixTime(AT.0 + 500)));
+    for d in &due {
+        store
+            .finish_delivery(d.key.clone(), DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    // Licence 2's suspension (leased before the reopen) and both reinstatements remain.
+    let rest = claim_all(store.as_ref(), AT.0 + 1000).await;
+    assert_eq!(
+        kinds(&rest),
+        [
+            (id.clone(), CredentialReinstated, number(1)),
+            (id.clone(), CredentialSuspended, number(2)),
+        ]
+    );
+    store.close().await.unwrap();
+}
+
+/// Removing a subscription drops every delivery owed to it and its figures, with its
+/// audit record; removing one that does not exist records nothing.
+pub(crate) async fn removing_a_subscription_drops_what_it_is_owed(engine: &dyn Engine) {
+    let store = engine.open();
+    subscribe(store.as_ref(), subscription(1, &EventKind::ALL, None)).await;
+    subscribe(store.as_ref(), subscription(2, &EventKind::ALL, None)).await;
+    issued_licences(store.as_ref(), 2).await;
+    let (one, two) = (subscription(1, &[], None).id, subscription(2, &[], None).id);
+    let records = store.audit_records(1, 10_000).await.unwrap().len();
+    let audit = || AuditRecord::new(&caller(Role::Operator), AT, "webhook.remove", None, None);
+    assert!(store.remove_subscription(&one, audit()).await.unwrap());
+    assert!(!store.remove_subscription(&one, audit()).await.unwrap());
+    assert_eq!(
+        store.audit_records(1, 10_000).await.unwrap().len(),
+        records + 1
+    );
+    let left: Vec<String> = store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, [two.clone()]);
+    let due = claim_all(store.as_ref(), AT.0).await;
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|d| d.key.subscription == two));
+    let figures = store.outbox_figures().await.unwrap();
+    assert_eq!(figures.len(), 1);
+    assert_eq!(
+        (figures[0].subscription.as_str(), figures[0].written),
+        (two.as_str(), 2)
+    );
+    store
+        .finish_delivery(
+            DeliveryKey {
+                subscription: one,
+                sequence: due[0].key.sequence,
+            },
+            DeliveryOutcome::Delivered,
+        )
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+}
+
+/// `credential.expiring` is written once for each current credential of a licence in
+/// force whose `exp` falls in the window, whatever happens later.
+pub(crate) async fn expiring_credentials_are_noted_once(engine: &dyn Engine) {
+    let store = engine.open();
+    subscribe(
+        store.as_ref(),
+        subscription(1, &[EventKind::CredentialExpiring], None),
+    )
+    .await;
+    let issued = issued_licences(store.as_ref(), 3).await;
+    let exp = issued[0].expires_at;
+    set_state(store.as_ref(), 2, StateAction::Suspend)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .note_expiring(UnixTime(exp.0 - 1), AT, 10)
+            .await
+            .unwrap(),
+        0,
+        "not yet"
+    );
+    assert_eq!(
+        store
+            .note_expiring(UnixTime(exp.0 + 10), exp, 10)
+            .await
+            .unwrap(),
+        0,
+        "past"
+    );
+    assert_eq!(
+        store.note_expiring(exp, AT, 1).await.unwrap(),
+        1,
+        "at most the limit"
+    );
+    assert_eq!(
+        store.note_expiring(exp, AT, 10).await.unwrap(),
+        1,
+        "the other in force"
+    );
+    assert_eq!(store.note_expiring(exp, AT, 10).await.unwrap(), 0, "once");
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    assert_eq!(
+        store.note_expiring(exp, AT, 10).await.unwrap(),
+        0,
+        "once, across a reopen"
+    );
+    set_state(store.as_ref(), 2, StateAction::Reinstate)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.note_expiring(exp, AT, 10).await.unwrap(),
+        1,
+        "in force again"
+    );
+    let due = claim_all(store.as_ref(), AT.0).await;
+    let mut noted: Vec<(Option<String>, Option<UnixTime>)> = due
+        .iter()
+        .map(|d| (d.event.credential.clone(), d.event.expires_at))
+        .collect();
+    noted.sort();
+    let mut expected: Vec<_> = issued
+        .iter()
+        .map(|c| (Some(c.id.clone()), Some(exp)))
+        .collect();
+    expected.sort();
+    assert_eq!(noted, expected);
+    assert!(
+        due.iter()
+            .all(|d| d.event.kind == EventKind::CredentialExpiring
+                && d.event.client == "test-gateway")
+    );
     store.close().await.unwrap();
 }

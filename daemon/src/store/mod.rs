@@ -246,28 +246,21 @@ pub trait Store: Send + Sync + 'static {
     //
     // The commands that change a licence, decide a review or complete a drain step also
     // write the events they cause (`domain::notify`'s builders), in the same atomic step,
-    // with one delivery per subscription that wants each event. The default bodies below
-    // refuse: an engine without an outbox cannot take subscriptions.
+    // with one delivery per subscription that wants each event.
 
     /// Adds a subscription, with its audit record.
     async fn add_subscription(
         &self,
-        _subscription: Subscription,
-        _audit: AuditRecord,
-    ) -> StoreResult<()> {
-        Err(no_outbox())
-    }
+        subscription: Subscription,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
 
     /// Removes a subscription and every delivery still owed to it, with its audit record;
     /// `false` when there was none by that id (nothing is then recorded).
-    async fn remove_subscription(&self, _id: &str, _audit: AuditRecord) -> StoreResult<bool> {
-        Err(no_outbox())
-    }
+    async fn remove_subscription(&self, id: &str, audit: AuditRecord) -> StoreResult<bool>;
 
     /// Every subscription, oldest first.
-    async fn subscriptions(&self) -> StoreResult<Vec<Subscription>> {
-        Ok(Vec::new())
-    }
+    async fn subscriptions(&self) -> StoreResult<Vec<Subscription>>;
 
     /// Claims up to `limit` deliveries due at `now`, leased until `lease_until` (a
     /// claimed delivery not finished by then is due again, so a node that dies holding it
@@ -276,58 +269,38 @@ pub trait Store: Send + Sync + 'static {
     /// nodes claim without overlap. Oldest events first.
     async fn claim_deliveries(
         &self,
-        _now: UnixTime,
-        _lease_until: UnixTime,
-        _limit: usize,
-    ) -> StoreResult<Vec<Delivery>> {
-        Ok(Vec::new())
-    }
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>>;
 
     /// Records how a claimed delivery went. Finishing a delivery that no longer exists
     /// (its subscription removed) is not an error.
-    async fn finish_delivery(
-        &self,
-        _key: DeliveryKey,
-        _outcome: DeliveryOutcome,
-    ) -> StoreResult<()> {
-        Err(no_outbox())
-    }
+    async fn finish_delivery(&self, key: DeliveryKey, outcome: DeliveryOutcome) -> StoreResult<()>;
 
     /// Dead-lettered deliveries, oldest event first, at most `limit`; of one subscription
     /// when given.
     async fn dead_letters(
         &self,
-        _subscription: Option<&str>,
-        _limit: usize,
-    ) -> StoreResult<Vec<Delivery>> {
-        Ok(Vec::new())
-    }
+        subscription: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>>;
 
     /// Makes the dead-lettered deliveries of events written at or after `replay.since`
     /// (of one subscription when given) due again at `replay.now`, with no attempts and a
     /// fresh retry horizon from `replay.now`, with its audit record. Returns how many.
-    async fn replay(&self, _replay: Replay, _audit: AuditRecord) -> StoreResult<u64> {
-        Err(no_outbox())
-    }
+    async fn replay(&self, replay: Replay, audit: AuditRecord) -> StoreResult<u64>;
 
     /// Each subscription's figures: events written for it, deliveries owed and dead, and
     /// the oldest undelivered event's time.
-    async fn outbox_figures(&self) -> StoreResult<Vec<OutboxFigures>> {
-        Ok(Vec::new())
-    }
+    async fn outbox_figures(&self) -> StoreResult<Vec<OutboxFigures>>;
 
     /// Writes `credential.expiring` once for each current credential (not superseded) of
     /// a licence in force whose `exp` is at or before `until` and still after `now`, at
     /// most `limit` per call; returns how many were written. A credential is noted once
     /// whatever happens later (a restart, another node).
-    async fn note_expiring(
-        &self,
-        _until: UnixTime,
-        _now: UnixTime,
-        _limit: usize,
-    ) -> StoreResult<u64> {
-        Ok(0)
-    }
+    async fn note_expiring(&self, until: UnixTime, now: UnixTime, limit: usize)
+    -> StoreResult<u64>;
 
     // ----- life -----
 
@@ -713,11 +686,6 @@ pub struct TrustStamp {
     pub sequence: u64,
     /// Each key's first use, in the order asked.
     pub first_use: Vec<UnixTime>,
-}
-
-/// Why a store without an outbox refused a notification command.
-fn no_outbox() -> StoreError {
-    StoreError::Engine("this engine keeps no notification outbox".into())
 }
 
 /// Which delivery: the subscription and the event's outbox sequence.

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::issue::CredentialRecord;
+use crate::domain::notify;
 use crate::domain::queue::{Lane, LaneRestore, Lanes};
 use crate::domain::registry::LicenceRecord;
 use crate::domain::status_index::Allocator;
@@ -266,6 +267,7 @@ impl PgStore {
             let mut new_licences = (Vec::<&str>::new(), Vec::new());
             let mut credentials = Credentials::default();
             let mut apps = (Vec::new(), Vec::new());
+            let mut events = Vec::new();
             for issuance in &step.issued {
                 let t = issuance.application.ticket;
                 if !held_tickets.contains(&t) {
@@ -291,6 +293,11 @@ impl PgStore {
                     .map_err(super::Abort::store)?;
                 apps.0.push(t.0.to_vec());
                 apps.1.push(encode(&issuance.application));
+                events.push(notify::issued(
+                    &issuance.application,
+                    &issuance.credential,
+                    issuance.application.updated_at,
+                ));
                 completed.issued += 1;
             }
             for rejection in &step.rejected {
@@ -306,6 +313,10 @@ impl PgStore {
                 }
                 apps.0.push(t.0.to_vec());
                 apps.1.push(encode(&rejection.application));
+                events.extend(notify::rejected(
+                    &rejection.application,
+                    rejection.application.updated_at,
+                ));
             }
             let mut served = Vec::new();
             let mut deleted = Vec::new();
@@ -398,6 +409,8 @@ impl PgStore {
                 },
             );
             super::all_ok([a, b, c, d, e, f, g])?;
+            // The licences are locked (above): their events are numbered in commit order.
+            super::outbox::write_events(&tx, &self.node, &events).await?;
             Ok((completed, served, lost))
         })
         .inspect_err(|_| self.release_claim_local(&step))?;

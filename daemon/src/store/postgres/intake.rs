@@ -4,9 +4,12 @@
 //! opening.
 
 use super::registry::{insert_application, next_sequence};
-use super::{Abort, PgStore, audit, col, encode, execute, query, record, ticket, transaction};
+use super::{
+    Abort, PgStore, audit, col, encode, execute, outbox, query, record, ticket, transaction,
+};
 use crate::domain::application::{Application, ApplicationState, Placement, Ticket};
 use crate::domain::audit::AuditRecord;
+use crate::domain::notify;
 use crate::domain::queue::Lane;
 use crate::domain::registry::LicenceRecord;
 use crate::store::{
@@ -140,6 +143,16 @@ impl PgStore {
                 Some(app.licence.as_str()),
                 Some(&ticket.to_string()),
             );
+            if let Some(event) = notify::rejected(&app, at) {
+                // Under the licence's row lock, as every other event of the licence.
+                query(
+                    &tx,
+                    "SELECT 1 FROM licences WHERE number = $1 FOR UPDATE",
+                    &[&app.licence.as_str()],
+                )
+                .await?;
+                outbox::write_events(&tx, &self.node, &[event]).await?;
+            }
             audit::append(&tx, vec![audit]).await?;
             Ok((app, queued))
         })?;

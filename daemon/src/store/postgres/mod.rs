@@ -30,6 +30,7 @@ mod import;
 mod intake;
 mod meta;
 mod nodes;
+mod outbox;
 mod registry;
 pub(crate) mod schema;
 mod sql;
@@ -65,9 +66,10 @@ use crate::domain::status_index::Allocator;
 use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
-    CompletedStep, DecideError, LicenceChange, LicenceChanged, NodeReport, QueueFigures, Refresh,
-    RefreshConflict, ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError,
-    StoreResult, StoredClient, TrustStamp,
+    CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, LicenceChange,
+    LicenceChanged, NodeReport, OutboxFigures, QueueFigures, Refresh, RefreshConflict, Replay,
+    ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError, StoreResult,
+    StoredClient, Subscription, TrustStamp,
 };
 
 /// What the PostgreSQL engine reports as it works (the daemon's metrics).
@@ -575,6 +577,60 @@ impl Store for PgStore {
         rows.iter()
             .map(|r| Ok((col::<i64>(r, 0)? as u64, col::<Vec<u8>>(r, 1)?)))
             .collect()
+    }
+
+    async fn add_subscription(
+        &self,
+        subscription: Subscription,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        self.add_subscription_tx(subscription, audit).await
+    }
+
+    async fn remove_subscription(&self, id: &str, audit: AuditRecord) -> StoreResult<bool> {
+        self.remove_subscription_tx(id, audit).await
+    }
+
+    async fn subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        self.subscriptions_now().await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.claim_deliveries_tx(now, lease_until, limit).await
+    }
+
+    async fn finish_delivery(&self, key: DeliveryKey, outcome: DeliveryOutcome) -> StoreResult<()> {
+        self.finish_delivery_tx(key, outcome).await
+    }
+
+    async fn dead_letters(
+        &self,
+        subscription: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.dead_letters_now(subscription, limit).await
+    }
+
+    async fn replay(&self, replay: Replay, audit: AuditRecord) -> StoreResult<u64> {
+        self.replay_tx(replay, audit).await
+    }
+
+    async fn outbox_figures(&self) -> StoreResult<Vec<OutboxFigures>> {
+        self.outbox_figures_now().await
+    }
+
+    async fn note_expiring(
+        &self,
+        until: UnixTime,
+        now: UnixTime,
+        limit: usize,
+    ) -> StoreResult<u64> {
+        self.note_expiring_tx(until, now, limit).await
     }
 
     fn healthy(&self) -> bool {

@@ -5,12 +5,13 @@
 use keys::licence::LicenceState;
 
 use super::{
-    Abort, PgStore, Tx, audit, col, credential_key, decode, encode, execute, query, record,
+    Abort, PgStore, Tx, audit, col, credential_key, decode, encode, execute, outbox, query, record,
     transaction,
 };
 use crate::domain::application::{Application, ApplicationState};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::{self, CredentialRecord, StatusEntry};
+use crate::domain::notify::{self, Event};
 use crate::domain::queue::Lane;
 use crate::domain::registry::{self, EditError, LicenceRecord};
 use crate::store::{
@@ -90,7 +91,8 @@ impl PgStore {
         change: LicenceChange,
     ) -> Result<LicenceChanged, ChangeError> {
         let (changed, queued) = transaction!(self, ChangeError, |tx| {
-            let (changed, audit, queued) = change_in(&tx, &change).await?;
+            let (changed, audit, queued, events) = change_in(&tx, &change).await?;
+            outbox::write_events(&tx, &self.node, &events).await?;
             audit::append(&tx, vec![audit]).await?;
             Ok((changed, queued))
         })?;
@@ -109,11 +111,13 @@ impl PgStore {
             let mut outcomes = Vec::with_capacity(changes.len());
             let mut records = Vec::new();
             let mut queued = Vec::new();
+            let mut events = Vec::new();
             for change in &changes {
                 match change_in(&tx, change).await {
-                    Ok((changed, audit, q)) => {
+                    Ok((changed, audit, q, e)) => {
                         records.push(audit);
                         queued.extend(q);
+                        events.extend(e);
                         outcomes.push(Ok(changed));
                     }
                     Err(Abort::Refused(ChangeError::Store(e))) => {
@@ -123,6 +127,7 @@ impl PgStore {
                     Err(Abort::Db(e)) => return Err(Abort::Db(e)),
                 }
             }
+            outbox::write_events(&tx, &self.node, &events).await?;
             audit::append(&tx, records).await?;
             Ok((outcomes, queued))
         })?;
@@ -185,12 +190,12 @@ fn optional<T: serde::de::DeserializeOwned, E: From<StoreError>>(
 }
 
 /// One licence change inside `tx`, under the licence's row lock: the new record, the
-/// credentials it supersedes and the re-issue it queues. Returns its audit record for the
-/// caller to append.
+/// credentials it supersedes and the re-issue it queues. Returns its audit record and the
+/// events it causes for the caller to write.
 async fn change_in(
     tx: &Tx<'_>,
     change: &LicenceChange,
-) -> Result<(LicenceChanged, AuditRecord, Queued), Abort<ChangeError>> {
+) -> Result<(LicenceChanged, AuditRecord, Queued, Vec<Event>), Abort<ChangeError>> {
     let number = change.number.as_str();
     let rows = query(
         tx,
@@ -240,9 +245,11 @@ async fn change_in(
     let mut reissue = None;
     let mut list_updates = Vec::new();
     let mut queued = None;
-    if old.is_some() {
+    let mut events = Vec::new();
+    if let Some(old) = &old {
         let open = latest_app.as_ref().is_some_and(|a| a.state.is_open());
-        let consequences = issue::consequences(old.as_ref(), &new, credentials.clone(), open);
+        let before = credentials.clone();
+        let consequences = issue::consequences(Some(old), &new, credentials.clone(), open);
         let mut ids = Vec::new();
         let mut values = Vec::new();
         for c in &consequences.superseded {
@@ -281,6 +288,16 @@ async fn change_in(
             reissue = Some(ticket);
             queued = Some((lane, sequence));
         }
+        let client = latest_app.map(|a| a.client).unwrap_or_default();
+        events = notify::licence_changed(
+            Some(old),
+            &new,
+            &before,
+            &consequences.superseded,
+            reissue,
+            &client,
+            at,
+        );
     }
     Ok((
         LicenceChanged {
@@ -292,6 +309,7 @@ async fn change_in(
         },
         audit,
         queued,
+        events,
     ))
 }
 

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "node figures",
         include_str!("migrations/0006_node_figures.sql"),
     ),
+    ("webhooks", include_str!("migrations/0007_webhooks.sql")),
 ];
 
 /// The schema version this edld speaks.

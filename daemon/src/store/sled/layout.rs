@@ -15,6 +15,10 @@
 //! | `K/` | SHA-256 of an API key | `ApiClient` JSON |
 //! | `U/` | sequence (8) | audit record: one hash-chained JSON record (see `audit::chain`) |
 //! | `W/` | sequence (8) | (empty): the audit records of operator changes (`audit::is_operator_change`) |
+//! | `N/` | subscription id | `Subscription` JSON |
+//! | `D/` | subscription id + `/` + event sequence (8) | a delivery owed: its event, attempts, due time, dead or not |
+//! | `X/` | `exp` (8) + credential id (16) | (empty): current credentials by expiry, until `credential.expiring` is written |
+//! | `Y/` | credential id (16) | (empty): `credential.expiring` was written for it |
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,6 +51,15 @@ pub(super) const CLIENT: &[u8] = b"K/";
 pub(super) const AUDIT: &[u8] = b"U/";
 /// The audit records of operator changes.
 pub(super) const OPERATOR_CHANGE: &[u8] = b"W/";
+
+/// Notification subscriptions.
+pub(super) const SUBSCRIPTION: &[u8] = b"N/";
+/// Deliveries owed.
+pub(super) const DELIVERY: &[u8] = b"D/";
+/// Credentials by expiry, not yet noted as expiring.
+pub(super) const EXPIRY: &[u8] = b"X/";
+/// Credentials noted as expiring.
+pub(super) const EXPIRY_NOTED: &[u8] = b"Y/";
 
 /// `prefix` followed by `parts`.
 pub(super) fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -91,6 +104,75 @@ pub(super) fn credential(id_hex: &str) -> Option<Vec<u8>> {
     hex::decode_to_slice(id_hex, &mut bytes).ok()?;
     Some(key(CREDENTIAL, &[&bytes]))
 }
+
+pub(super) fn subscription(id: &str) -> Vec<u8> {
+    key(SUBSCRIPTION, &[id.as_bytes()])
+}
+
+/// Every delivery owed to one subscription.
+pub(super) fn deliveries_of(subscription: &str) -> Vec<u8> {
+    key(DELIVERY, &[subscription.as_bytes(), b"/"])
+}
+
+pub(super) fn delivery(subscription: &str, sequence: u64) -> Vec<u8> {
+    key(
+        DELIVERY,
+        &[subscription.as_bytes(), b"/", &sequence.to_be_bytes()],
+    )
+}
+
+/// The subscription and event sequence in a `D/` key.
+pub(super) fn parse_delivery(key: &[u8]) -> Option<(String, u64)> {
+    let rest = key.strip_prefix(DELIVERY)?;
+    let split = rest.len().checked_sub(9)?;
+    let (subscription, tail) = rest.split_at(split);
+    let sequence = tail.strip_prefix(b"/")?;
+    Some((
+        String::from_utf8(subscription.to_vec()).ok()?,
+        u64::from_be_bytes(sequence.try_into().ok()?),
+    ))
+}
+
+/// A credential in the expiry index; `None` for an id that is not 32 hex digits.
+pub(super) fn expiry(expires_at: UnixTime, id_hex: &str) -> Option<Vec<u8>> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(id_hex, &mut bytes).ok()?;
+    Some(key(EXPIRY, &[&expires_at.0.to_be_bytes(), &bytes]))
+}
+
+/// Where the expiry index reaches `at`.
+pub(super) fn expiry_from(at: UnixTime) -> Vec<u8> {
+    key(EXPIRY, &[&at.0.to_be_bytes()])
+}
+
+/// The credential's hex id in an `X/` key.
+pub(super) fn expiry_credential(key: &[u8]) -> Option<String> {
+    key.get(EXPIRY.len() + 8..)
+        .filter(|b| b.len() == 16)
+        .map(hex::encode)
+}
+
+pub(super) fn expiry_noted(id_hex: &str) -> Option<Vec<u8>> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(id_hex, &mut bytes).ok()?;
+    Some(key(EXPIRY_NOTED, &[&bytes]))
+}
+
+/// The `M/` name of the outbox's next event sequence.
+pub(super) const OUTBOX_SEQUENCE: &str = "outbox-sequence";
+
+/// The `M/` value counting the events written for a subscription.
+pub(super) fn written(subscription: &str) -> Vec<u8> {
+    meta(&format!("outbox-written/{subscription}"))
+}
+
+/// The `M/` prefix of every subscription's written counter.
+pub(super) fn written_prefix() -> Vec<u8> {
+    meta("outbox-written/")
+}
+
+/// The `M/` name marking that the `X/` expiry index was built.
+pub(super) const EXPIRY_INDEXED: &str = "expiry_indexed";
 
 /// The `M/` name marking that the `W/` index of operator changes was built.
 pub(super) const OPERATOR_CHANGES_INDEXED: &str = "operator_changes_indexed";
@@ -200,6 +282,25 @@ mod tests {
     fn queue_keys_sort_by_sequence() {
         assert!(queue(Lane::First, 255) < queue(Lane::First, 256));
         assert!(queue(Lane::Window, u64::MAX) < queue(Lane::Reissue, 0));
+    }
+
+    #[test]
+    fn delivery_keys_round_trip_and_sort_by_sequence() {
+        let key = delivery("00aa11bb22cc33dd", 258);
+        assert_eq!(
+            parse_delivery(&key),
+            Some(("00aa11bb22cc33dd".to_owned(), 258))
+        );
+        assert!(key.starts_with(&deliveries_of("00aa11bb22cc33dd")));
+        assert!(delivery("s", 255) < delivery("s", 256));
+    }
+
+    #[test]
+    fn expiry_keys_sort_by_time() {
+        let id = "00112233445566778899aabbccddeeff";
+        let key = expiry(UnixTime(7), id).unwrap();
+        assert_eq!(expiry_credential(&key).as_deref(), Some(id));
+        assert!(expiry_from(UnixTime(7)) <= key && key < expiry_from(UnixTime(8)));
     }
 
     #[test]

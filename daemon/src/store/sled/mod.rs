@@ -14,6 +14,7 @@ mod commit;
 mod export;
 mod layout;
 mod meta;
+mod outbox;
 mod queue;
 mod raw;
 mod registry;
@@ -43,9 +44,9 @@ use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::files::sync_dir;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
-    CompletedStep, DecideError, LicenceChange, LicenceChanged, QueueFigures, Refresh,
-    RefreshConflict, ReviewDecision, StatusEntry, Store, StoreError, StoreResult, StoredClient,
-    TrustStamp,
+    CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, LicenceChange,
+    LicenceChanged, OutboxFigures, QueueFigures, Refresh, RefreshConflict, Replay, ReviewDecision,
+    StatusEntry, Store, StoreError, StoreResult, StoredClient, Subscription, TrustStamp,
 };
 
 /// Licence stripes: commands on one licence serialize on its stripe.
@@ -74,6 +75,11 @@ pub(crate) struct SledStore {
     restored_entries: Mutex<Option<Vec<StatusEntry>>>,
     /// Serializes changes to API clients (names are unique) and to the trust list state.
     meta_lock: Mutex<()>,
+    /// The notification outbox in memory (subscriptions, what is owed, what is due), held
+    /// while a batch that writes events applies: see `outbox`.
+    outbox: Mutex<outbox::Outbox>,
+    /// Serializes `note_expiring` (a credential is noted once).
+    expiry_lock: Mutex<()>,
 }
 
 /// A sled error as a store error.
@@ -117,6 +123,8 @@ impl SledStore {
         };
         index_operator_changes(&db)?;
         rekey_reviews(&db)?;
+        outbox::index_expiry(&db)?;
+        let outbox = outbox::Outbox::restore(&db)?;
         let lanes = queue::restore_lanes(&db)?;
         let (allocator, entries) = registry::restore_indices(&db)?;
         let committer = Committer::start(db.clone(), dir.clone(), timing)?;
@@ -132,6 +140,8 @@ impl SledStore {
             allocator: Mutex::new(allocator),
             restored_entries: Mutex::new(Some(entries)),
             meta_lock: Mutex::new(()),
+            outbox: Mutex::new(outbox),
+            expiry_lock: Mutex::new(()),
         })
     }
 
@@ -228,8 +238,9 @@ impl Store for SledStore {
     }
 
     async fn change_licence(&self, change: LicenceChange) -> Result<LicenceChanged, ChangeError> {
-        let changed = self.change_licence_applied(change)?;
+        let (changed, keys) = self.change_licence_applied(change)?;
         self.committer.commit().await?;
+        self.outbox_durable(&keys);
         Ok(changed)
     }
 
@@ -238,13 +249,19 @@ impl Store for SledStore {
         changes: Vec<LicenceChange>,
     ) -> StoreResult<Vec<Result<LicenceChanged, ChangeError>>> {
         let mut out = Vec::with_capacity(changes.len());
+        let mut keys = Vec::new();
         for change in changes {
             match self.change_licence_applied(change) {
                 Err(ChangeError::Store(e)) => return Err(e),
-                other => out.push(other),
+                Err(refused) => out.push(Err(refused)),
+                Ok((changed, k)) => {
+                    keys.extend(k);
+                    out.push(Ok(changed));
+                }
             }
         }
         self.committer.commit().await?;
+        self.outbox_durable(&keys);
         Ok(out)
     }
 
@@ -278,8 +295,9 @@ impl Store for SledStore {
     }
 
     async fn decide_review(&self, decision: ReviewDecision) -> Result<Application, DecideError> {
-        let decided = self.decide_applied(decision)?;
+        let (decided, keys) = self.decide_applied(decision)?;
         self.committer.commit().await?;
+        self.outbox_durable(&keys);
         Ok(decided)
     }
 
@@ -294,10 +312,12 @@ impl Store for SledStore {
     }
 
     async fn complete_step(&self, step: CompletedStep) -> StoreResult<Completed> {
-        let (completed, issued) = self.complete_applied(step)?;
-        // Its issuances are durable once this commit is: until then they read as queued.
+        let (completed, issued, keys) = self.complete_applied(step)?;
+        // Its issuances are durable once this commit is: until then they read as queued,
+        // and their events cannot be claimed.
         let result = self.committer.commit().await;
         if result.is_ok() {
+            self.outbox_durable(&keys);
             let mut pending = self.pending();
             for ticket in &issued {
                 pending.remove(ticket);
@@ -491,6 +511,71 @@ impl Store for SledStore {
             changes.push((position, record.to_vec()));
         }
         Ok(changes)
+    }
+
+    async fn add_subscription(
+        &self,
+        subscription: Subscription,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        self.add_subscription_applied(subscription, audit)?;
+        self.committer.commit().await
+    }
+
+    async fn remove_subscription(&self, id: &str, audit: AuditRecord) -> StoreResult<bool> {
+        let removed = self.remove_subscription_applied(id, audit)?;
+        if removed {
+            self.committer.commit().await?;
+        }
+        Ok(removed)
+    }
+
+    async fn subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        Ok(self.subscriptions_now())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.claim_deliveries_now(now, lease_until, limit)
+    }
+
+    async fn finish_delivery(&self, key: DeliveryKey, outcome: DeliveryOutcome) -> StoreResult<()> {
+        self.finish_delivery_applied(key, outcome)?;
+        self.committer.commit().await
+    }
+
+    async fn dead_letters(
+        &self,
+        subscription: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.dead_letters_now(subscription, limit)
+    }
+
+    async fn replay(&self, replay: Replay, audit: AuditRecord) -> StoreResult<u64> {
+        let replayed = self.replay_applied(replay, audit)?;
+        self.committer.commit().await?;
+        Ok(replayed)
+    }
+
+    async fn outbox_figures(&self) -> StoreResult<Vec<OutboxFigures>> {
+        Ok(self.outbox_figures_now())
+    }
+
+    async fn note_expiring(
+        &self,
+        until: UnixTime,
+        now: UnixTime,
+        limit: usize,
+    ) -> StoreResult<u64> {
+        let (written, keys) = self.note_expiring_applied(until, now, limit)?;
+        self.committer.commit().await?;
+        self.outbox_durable(&keys);
+        Ok(written)
     }
 
     fn healthy(&self) -> bool {

@@ -7,10 +7,11 @@ use keys::UnixTime;
 use super::{SledStore, engine_error, layout};
 use crate::domain::application::{Application, ApplicationState, Placement, Ticket};
 use crate::domain::audit::AuditRecord;
+use crate::domain::notify;
 use crate::domain::queue::{Lane, LaneRestore, Lanes};
 use crate::store::{
     Admit, AdmitError, Admitted, Claim, Claimed, Completed, CompletedStep, DecideError,
-    ReviewDecision, StoreError, StoreResult,
+    DeliveryKey, ReviewDecision, StoreError, StoreResult,
 };
 
 /// The queue's counters from the stored entries: each lane's served sequence and its
@@ -117,7 +118,7 @@ impl SledStore {
     pub(super) fn decide_applied(
         &self,
         decision: ReviewDecision,
-    ) -> Result<Application, DecideError> {
+    ) -> Result<(Application, Vec<DeliveryKey>), DecideError> {
         let ticket = decision.ticket;
         let first = self
             .stored_application(ticket)?
@@ -155,8 +156,9 @@ impl SledStore {
             Some(app.licence.as_str()),
             Some(&ticket.to_string()),
         );
-        self.apply(batch, vec![audit])?;
-        Ok(app)
+        let events: Vec<_> = notify::rejected(&app, at).into_iter().collect();
+        let keys = self.apply_events(batch, vec![audit], &events)?;
+        Ok((app, keys))
     }
 
     /// [`crate::store::Store::order_opening`] up to its commit.
@@ -250,7 +252,7 @@ impl SledStore {
     pub(super) fn complete_applied(
         &self,
         step: CompletedStep,
-    ) -> StoreResult<(Completed, Vec<Ticket>)> {
+    ) -> StoreResult<(Completed, Vec<Ticket>, Vec<DeliveryKey>)> {
         // Lock every licence of the step, each stripe once and in order (no other command
         // holds two stripes, so this cannot deadlock).
         let mut stripes: Vec<usize> = step
@@ -267,6 +269,7 @@ impl SledStore {
         let mut batch = sled::Batch::default();
         let mut issued = Vec::new();
         let mut before = Vec::new();
+        let mut events = Vec::new();
         for issuance in step.issued {
             let ticket = issuance.application.ticket;
             let now = self.stored_licence(issuance.licence.number.as_str())?;
@@ -281,6 +284,9 @@ impl SledStore {
                 let key = layout::credential(&old.id)
                     .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
                 batch.insert(key, layout::encode(old));
+                if let Some(index) = layout::expiry(old.expires_at, &old.id) {
+                    batch.remove(index);
+                }
             }
             if let Some(licence) = &issuance.new_licence {
                 batch.insert(
@@ -291,6 +297,16 @@ impl SledStore {
             let key = layout::credential(&issuance.credential.id)
                 .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
             batch.insert(key, layout::encode(&issuance.credential));
+            if let Some(index) =
+                layout::expiry(issuance.credential.expires_at, &issuance.credential.id)
+            {
+                batch.insert(index, &[][..]);
+            }
+            events.push(notify::issued(
+                &issuance.application,
+                &issuance.credential,
+                issuance.application.updated_at,
+            ));
             batch.insert(
                 layout::application(ticket),
                 layout::encode(&issuance.application),
@@ -309,6 +325,10 @@ impl SledStore {
                 layout::application(ticket),
                 layout::encode(&rejection.application),
             );
+            events.extend(notify::rejected(
+                &rejection.application,
+                rejection.application.updated_at,
+            ));
         }
         let mut served = Vec::new();
         for (lane, sequence, ticket) in &step.served {
@@ -326,21 +346,24 @@ impl SledStore {
         self.pending()
             .extend(before.into_iter().map(|app| (app.ticket, app)));
         let tickets: Vec<Ticket> = step.served.iter().map(|(_, _, t)| *t).collect();
-        if let Err(e) = self.apply(batch, Vec::new()) {
-            let mut pending = self.pending();
-            for ticket in &issued {
-                pending.remove(ticket);
+        let keys = match self.apply_events(batch, Vec::new(), &events) {
+            Ok(keys) => keys,
+            Err(e) => {
+                let mut pending = self.pending();
+                for ticket in &issued {
+                    pending.remove(ticket);
+                }
+                drop(pending);
+                self.release_claimed(&tickets);
+                return Err(e);
             }
-            drop(pending);
-            self.release_claimed(&tickets);
-            return Err(e);
-        }
+        };
         drop(guards);
         for (lane, sequence) in served {
             self.lanes.served(lane, sequence);
         }
         self.release_claimed(&tickets);
-        Ok((completed, issued))
+        Ok((completed, issued, keys))
     }
 
     fn release_claimed(&self, tickets: &[Ticket]) {

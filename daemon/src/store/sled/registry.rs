@@ -10,11 +10,13 @@ use super::{SledStore, engine_error, layout};
 use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::{self, CredentialRecord, StatusEntry};
+use crate::domain::notify;
 use crate::domain::queue::Lane;
 use crate::domain::registry::{self, EditError, LicenceRecord};
 use crate::domain::status_index::Allocator;
 use crate::store::{
-    ChangeError, LicenceChange, LicenceChanged, Refresh, RefreshConflict, StoreError, StoreResult,
+    ChangeError, DeliveryKey, LicenceChange, LicenceChanged, Refresh, RefreshConflict, StoreError,
+    StoreResult,
 };
 
 /// The status list indices every stored credential holds, and their values.
@@ -94,7 +96,7 @@ impl SledStore {
     pub(super) fn change_licence_applied(
         &self,
         change: LicenceChange,
-    ) -> Result<LicenceChanged, ChangeError> {
+    ) -> Result<(LicenceChanged, Vec<DeliveryKey>), ChangeError> {
         let number = change.number;
         let _stripe = self.stripe(&number);
         let old = self.stored_licence(number.as_str())?;
@@ -116,13 +118,15 @@ impl SledStore {
         let mut list_updates = Vec::new();
         let latest = self.latest(number.as_str())?;
         let mut credentials = self.credentials_from(latest)?;
-        if old.is_some() {
+        let mut events = Vec::new();
+        if let Some(old) = &old {
             let latest_app = match latest {
                 Some(ticket) => self.stored_application(ticket)?,
                 None => None,
             };
             let open = latest_app.as_ref().is_some_and(|a| a.state.is_open());
-            let consequences = issue::consequences(old.as_ref(), &new, credentials.clone(), open);
+            let before = credentials.clone();
+            let consequences = issue::consequences(Some(old), &new, credentials.clone(), open);
             for c in &consequences.superseded {
                 let key = layout::credential(&c.id)
                     .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
@@ -149,19 +153,32 @@ impl SledStore {
                 batch.insert(layout::queue(lane, sequence), &ticket.0[..]);
                 reissue = Some(ticket);
             }
+            let client = latest_app.map(|a| a.client).unwrap_or_default();
+            events = notify::licence_changed(
+                Some(old),
+                &new,
+                &before,
+                &consequences.superseded,
+                reissue,
+                &client,
+                at,
+            );
         }
-        self.apply(batch, vec![audit])?;
+        let keys = self.apply_events(batch, vec![audit], &events)?;
         // Issuances not yet durable are not shown.
         let pending = self.pending();
         credentials.retain(|c| !pending.contains_key(&c.ticket));
         drop(pending);
-        Ok(LicenceChanged {
-            record: new,
-            created: old.is_none(),
-            reissue,
-            list_updates,
-            credentials,
-        })
+        Ok((
+            LicenceChanged {
+                record: new,
+                created: old.is_none(),
+                reissue,
+                list_updates,
+                credentials,
+            },
+            keys,
+        ))
     }
 
     /// [`crate::store::Store::refresh_credential`] up to its commit.
@@ -177,6 +194,19 @@ impl SledStore {
             .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
         let mut batch = sled::Batch::default();
         batch.insert(key, layout::encode(&refresh.refreshed));
+        // A new `exp` moves the credential in the expiry index (unless already noted).
+        if refresh.refreshed.expires_at != expected.expires_at
+            && let (Some(old), Some(new), Some(noted)) = (
+                layout::expiry(expected.expires_at, &expected.id),
+                layout::expiry(refresh.refreshed.expires_at, &expected.id),
+                layout::expiry_noted(&expected.id),
+            )
+        {
+            batch.remove(old);
+            if !self.db.contains_key(noted).map_err(engine_error)? {
+                batch.insert(new, &[][..]);
+            }
+        }
         self.apply(batch, vec![refresh.audit])?;
         Ok(())
     }
