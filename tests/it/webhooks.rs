@@ -200,9 +200,23 @@ fn subscribe(
 
 /// Polls until `check` holds, or fails with `what` after `timeout`.
 async fn wait_for(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    wait_until(timeout, what, || {
+        if check() { Ok(()) } else { Err(String::new()) }
+    })
+    .await;
+}
+
+/// Polls until `check` is `Ok`, or fails with `what` and the last `Err` after `timeout`.
+async fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> Result<(), String>) {
     let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "not within {timeout:?}: {what}");
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(state) => assert!(
+                Instant::now() < deadline,
+                "not within {timeout:?}: {what}\n{state}"
+            ),
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -349,7 +363,7 @@ async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
         &daemon,
         &data,
         &format!("https://localhost:{}/edl", flaky.port),
-        Some("gateway"),
+        Some("dev-gateway"),
         &secret,
     );
     subscribe(
@@ -357,7 +371,7 @@ async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
         &daemon,
         &data,
         &format!("http://127.0.0.1:{}/edl", office.port),
-        Some("window"),
+        Some("dev-window"),
         &office_secret,
     );
     // edld refuses to notify itself, and plain HTTP beyond loopback.
@@ -492,11 +506,21 @@ async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
             m
         })
     };
-    wait_for(
-        Duration::from_secs(90),
-        "every event at the app's receiver",
-        || got(&flaky) == want,
-    )
+    wait_until(Duration::from_secs(90), "every event at the app's receiver", || {
+        let got = got(&flaky);
+        if got == want {
+            return Ok(());
+        }
+        let missing: Vec<_> = want.iter().filter(|(k, n)| got.get(*k) != Some(n)).collect();
+        let extra: Vec<_> = got.iter().filter(|(k, _)| !want.contains_key(*k)).collect();
+        let log = daemon.log();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        Err(format!(
+            "missing or miscounted {missing:?}\nunexpected {extra:?}\n{} requests received\nlog tail (newest first):\n{}",
+            flaky.records().len(),
+            tail.join("\n")
+        ))
+    })
     .await;
     wait_for(Duration::from_secs(30), "the office's events", || {
         office.acknowledged().len() == 2
@@ -514,7 +538,7 @@ async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
     let rejection = &find("application.rejected", &numbers[10])[0];
     assert_eq!(rejection["data"]["reason"], "face not visible");
     assert_eq!(rejection["data"]["ticket"], rejected.as_str());
-    assert_eq!(rejection["data"]["client"], "gateway");
+    assert_eq!(rejection["data"]["client"], "dev-gateway");
     for n in &numbers[..2] {
         let superseded = &find("credential.superseded", n)[0];
         assert_eq!(
@@ -524,7 +548,7 @@ async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
         );
     }
     for e in office.acknowledged().values() {
-        assert_eq!(e["data"]["client"], "window", "{e}");
+        assert_eq!(e["data"]["client"], "dev-window", "{e}");
         assert_eq!(e["type"], "application.issued");
     }
     assert_licence_order(&flaky);
@@ -698,14 +722,26 @@ async fn sigkill_with_deliveries_pending_loses_no_event_and_invents_none() {
             })
             .collect()
     };
-    wait_for(
+    wait_until(
         Duration::from_secs(120),
         "an event for every acknowledged application",
         || {
             let events = issued_events(&receiver);
-            tickets
+            let missing = tickets
                 .iter()
-                .all(|t| events.get(t) == Some(&credentials[t]))
+                .filter(|t| events.get(*t) != Some(&credentials[*t]))
+                .count();
+            if missing == 0 {
+                return Ok(());
+            }
+            let log = running.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            Err(format!(
+                "{missing} of {} missing; {} requests received\nlog tail (newest first):\n{}",
+                tickets.len(),
+                receiver.records().len(),
+                tail.join("\n")
+            ))
         },
     )
     .await;

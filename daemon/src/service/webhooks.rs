@@ -14,7 +14,7 @@
 //! claim finds the others' deliveries: a stalled subscriber delays them by one round at
 //! most. A failing one backs off (full jitter), so its deliveries are not due meanwhile.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -86,8 +86,8 @@ pub struct Notifier {
     own: OnceLock<Vec<SocketAddr>>,
     /// Deliveries in flight, all subscribers.
     slots: Arc<Semaphore>,
-    /// Deliveries in flight per subscription.
-    busy: Mutex<HashMap<String, usize>>,
+    /// Claimed deliveries waiting for a slot of their subscription, and the slots taken.
+    queues: Mutex<Queues>,
     /// The subscriptions last read, and when (monotonic).
     cached: Mutex<(Duration, Arc<HashMap<String, Ready>>)>,
 }
@@ -117,7 +117,7 @@ impl Notifier {
             settings: settings.clone(),
             own: OnceLock::new(),
             slots: Arc::new(Semaphore::new(settings.concurrency)),
-            busy: Mutex::new(HashMap::new()),
+            queues: Mutex::new(Queues::default()),
             cached: Mutex::new((Duration::ZERO, Arc::new(HashMap::new()))),
         })
     }
@@ -131,25 +131,61 @@ impl Notifier {
         self.own.get().map_or(&[], Vec::as_slice)
     }
 
-    /// Takes a slot for a delivery to `subscription`, unless it already has its share.
-    fn take_slot(&self, subscription: &str) -> bool {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        let n = busy.entry(subscription.to_owned()).or_default();
-        if *n >= self.settings.per_subscription {
-            return false;
-        }
-        *n += 1;
-        true
+    fn queues(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn give_slot(&self, subscription: &str) {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = busy.get_mut(subscription) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                busy.remove(subscription);
+    /// How long a claimed delivery may wait for its slot: its lease, less one attempt and
+    /// a margin, so it is never sent after the lease ran out (when the loop may claim it
+    /// again).
+    fn wait_limit(&self) -> Duration {
+        Duration::from_secs(self.lease_secs())
+            .saturating_sub(self.settings.timeout + Duration::from_secs(3))
+    }
+
+    /// A claim's lease: the attempt's timeout, the name lookup and recording the outcome,
+    /// and time to wait for a slot.
+    fn lease_secs(&self) -> u64 {
+        self.settings.timeout.as_secs() * 3 + 10
+    }
+}
+
+/// Claimed deliveries by subscription, waiting for one of its slots.
+#[derive(Default)]
+struct Queues {
+    /// Per subscription: waiting deliveries with when they were claimed (monotonic).
+    waiting: HashMap<String, VecDeque<(Delivery, Duration)>>,
+    /// Waiting, all subscriptions.
+    waiting_total: usize,
+    /// Per subscription: workers sending (each holds a slot).
+    busy: HashMap<String, usize>,
+}
+
+impl Queues {
+    fn push(&mut self, delivery: Delivery, claimed: Duration) {
+        self.waiting
+            .entry(delivery.key.subscription.clone())
+            .or_default()
+            .push_back((delivery, claimed));
+        self.waiting_total += 1;
+    }
+
+    /// The next delivery of `subscription` still within its lease (`claimed` after
+    /// `fresh_since`); older ones are dropped, and come back when their lease runs out.
+    fn pop(&mut self, subscription: &str, fresh_since: Duration) -> Option<Delivery> {
+        let queue = self.waiting.get_mut(subscription)?;
+        let mut found = None;
+        while let Some((delivery, claimed)) = queue.pop_front() {
+            self.waiting_total -= 1;
+            if claimed >= fresh_since {
+                found = Some(delivery);
+                break;
             }
         }
+        if queue.is_empty() {
+            self.waiting.remove(subscription);
+        }
+        found
     }
 }
 
@@ -472,66 +508,119 @@ pub(crate) async fn run(service: Arc<Service>, mut stop: watch::Receiver<bool>) 
     .await;
 }
 
-/// Claims due deliveries and starts those the slots allow; returns how many started.
+/// Claims due deliveries (as many as there is room for), queues them by subscription and
+/// starts a worker for each subscription with waiting deliveries, a free share and a free
+/// slot; returns how many deliveries were claimed.
 async fn send_due(service: &Arc<Service>) -> usize {
     let notifier = &service.notifier;
-    let free = notifier.slots.available_permits();
-    if free == 0 {
-        return 0;
-    }
-    let subscriptions = match service.ready_subscriptions().await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading the webhook subscriptions");
+    let in_flight = notifier.settings.concurrency - notifier.slots.available_permits();
+    let room = notifier
+        .settings
+        .concurrency
+        .saturating_sub(in_flight + notifier.queues().waiting_total);
+    let mut claimed = 0;
+    if room > 0 {
+        let subscriptions = match service.ready_subscriptions().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the webhook subscriptions");
+                return 0;
+            }
+        };
+        if subscriptions.is_empty() {
             return 0;
         }
-    };
-    if subscriptions.is_empty() {
-        return 0;
+        let now = service.now();
+        let deliveries = match service
+            .store
+            .claim_deliveries(
+                now,
+                UnixTime(now.0.saturating_add(notifier.lease_secs())),
+                room,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming webhook deliveries");
+                return 0;
+            }
+        };
+        claimed = deliveries.len();
+        let at = service.clock.monotonic();
+        let mut queues = notifier.queues();
+        for delivery in deliveries {
+            // A subscription removed meanwhile took its deliveries with it.
+            if subscriptions.contains_key(&delivery.key.subscription) {
+                queues.push(delivery, at);
+            }
+        }
     }
-    let now = service.now();
-    // A lease covers the attempt's timeout, the name lookup and recording the outcome.
-    let lease = notifier.settings.timeout.as_secs() * 2 + 10;
-    let claimed = match service
-        .store
-        .claim_deliveries(
-            now,
-            UnixTime(now.0.saturating_add(lease)),
-            free,
-        )
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "claiming webhook deliveries");
-            return 0;
+    start_workers(service);
+    claimed
+}
+
+/// Starts a worker for each subscription with deliveries waiting, while it has a share
+/// and there is a slot.
+fn start_workers(service: &Arc<Service>) {
+    let notifier = &service.notifier;
+    let mut queues = notifier.queues();
+    let ready: Vec<String> = queues.waiting.keys().cloned().collect();
+    for subscription in ready {
+        loop {
+            let busy = queues.busy.get(&subscription).copied().unwrap_or(0);
+            if busy >= notifier.settings.per_subscription
+                || !queues.waiting.contains_key(&subscription)
+            {
+                break;
+            }
+            let Ok(permit) = notifier.slots.clone().try_acquire_owned() else {
+                return;
+            };
+            *queues.busy.entry(subscription.clone()).or_default() += 1;
+            let (service, subscription) = (service.clone(), subscription.clone());
+            tokio::spawn(async move {
+                work(&service, &subscription).await;
+                drop(permit);
+            });
         }
-    };
-    let mut started = 0;
-    for delivery in claimed {
-        let Some(ready) = subscriptions.get(&delivery.key.subscription).cloned() else {
-            // Removed meanwhile: its deliveries went with it.
-            continue;
+    }
+}
+
+/// A worker: sends its subscription's waiting deliveries one after another, then gives
+/// back its share.
+async fn work(service: &Arc<Service>, subscription: &str) {
+    let notifier = &service.notifier;
+    loop {
+        let fresh_since = service
+            .clock
+            .monotonic()
+            .saturating_sub(notifier.wait_limit());
+        let next = {
+            let mut queues = notifier.queues();
+            let next = queues.pop(subscription, fresh_since);
+            if next.is_none()
+                && let Some(n) = queues.busy.get_mut(subscription)
+            {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    queues.busy.remove(subscription);
+                }
+            }
+            next
         };
-        // Beyond the free slots, a claimed delivery stays leased and comes back when the
-        // lease runs out.
-        let Ok(permit) = notifier.slots.clone().try_acquire_owned() else {
-            break;
+        let Some(delivery) = next else {
+            return;
         };
-        if !notifier.take_slot(&delivery.key.subscription) {
-            drop(permit);
-            continue;
-        }
-        started += 1;
-        let service = service.clone();
-        tokio::spawn(async move {
-            let subscription = delivery.key.subscription.clone();
+        // The subscription as read now: a removed one's deliveries are dropped.
+        let ready = match service.ready_subscriptions().await {
+            Ok(s) => s.get(subscription).cloned(),
+            Err(_) => None,
+        };
+        if let Some(ready) = ready {
             service.attempt(&ready, delivery).await;
-            service.notifier.give_slot(&subscription);
-            drop(permit);
-        });
+        }
     }
-    started
 }
 
 /// Reads event names; at least one, none unknown, no repeats.
