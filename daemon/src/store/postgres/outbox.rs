@@ -43,7 +43,7 @@ pub(super) async fn write_events<E: From<StoreError>>(
         async {
             query(
                 tx,
-                "SELECT nextval('outbox_sequence') FROM generate_series(1, $1) ORDER BY 1",
+                "SELECT nextval('outbox_sequence') FROM generate_series(1, $1::bigint) ORDER BY 1",
                 &[&n],
             )
             .await
