@@ -1511,7 +1511,7 @@ pub(crate) async fn removing_a_subscription_drops_what_it_is_owed(engine: &dyn E
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(left, [two.clone()]);
+    assert_eq!(left, std::slice::from_ref(&two));
     let due = claim_all(store.as_ref(), AT.0).await;
     assert_eq!(due.len(), 2);
     assert!(due.iter().all(|d| d.key.subscription == two));
