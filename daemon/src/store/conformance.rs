@@ -70,6 +70,7 @@ macro_rules! conformance_tests {
             claims_keep_each_licences_order_and_leases_lapse,
             removing_a_subscription_drops_what_it_is_owed,
             expiring_credentials_are_noted_once,
+            an_unacknowledged_change_delivers_nothing,
         );
     };
     (@each $engine:expr; $($case:ident),* $(,)?) => {
@@ -1608,5 +1609,40 @@ pub(crate) async fn expiring_credentials_are_noted_once(engine: &dyn Engine) {
             .all(|d| d.event.kind == EventKind::CredentialExpiring
                 && d.event.client == "test-gateway")
     );
+    store.close().await.unwrap();
+}
+
+/// The events of a change whose commit failed are not claimed; after a reopen, one is
+/// claimed exactly when the change itself is there (an engine may keep or lose a change
+/// it did not acknowledge, but never one without the other).
+pub(crate) async fn an_unacknowledged_change_delivers_nothing(engine: &dyn Engine) {
+    let store = engine.open();
+    subscribe(store.as_ref(), subscription(1, &EventKind::ALL, None)).await;
+    put(store.as_ref(), record(1, "C1", false)).await;
+    admit(store.as_ref(), ticket(1), number(1), uploaded(), false)
+        .await
+        .unwrap();
+    if !engine.fail_next_commits(&store, 1) {
+        store.close().await.unwrap();
+        return;
+    }
+    let decided = store
+        .decide_review(ReviewDecision {
+            ticket: ticket(1),
+            rejection: Some("face not visible".into()),
+            actor: actor(Role::Reviewer),
+        })
+        .await;
+    assert!(decided.is_err());
+    assert!(claim_all(store.as_ref(), AT.0).await.is_empty());
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    let rejected = matches!(
+        store.application(ticket(1)).await.unwrap().map(|a| a.state),
+        Some(ApplicationState::Rejected { .. })
+    );
+    let due = claim_all(store.as_ref(), AT.0).await;
+    assert_eq!(due.len(), usize::from(rejected), "{due:?}");
     store.close().await.unwrap();
 }

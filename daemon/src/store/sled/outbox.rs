@@ -140,6 +140,10 @@ impl Outbox {
                 .ok_or_else(|| StoreError::Corrupt("a delivery's key".into()))?;
             let row: Row = layout::decode(&v, "delivery")?;
             outbox.next = outbox.next.max(key.1 + 1);
+            // A row is written only for a subscription that exists, and goes with it.
+            if !outbox.subscriptions.iter().any(|s| s.id == key.0) {
+                continue;
+            }
             let owed = Owed {
                 licence: row.event.licence.as_str().to_owned(),
                 at: row.event.at,
