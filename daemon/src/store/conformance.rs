@@ -1336,6 +1336,50 @@ pub(crate) async fn events_are_written_with_their_changes_and_not_without(engine
         .collect();
     assert_eq!(written, [(3, 2, 0), (2, 1, 0), (0, 0, 0)]);
     assert_eq!(figures[0].oldest_pending, Some(AT));
+    for d in &due {
+        store
+            .finish_delivery(d.key.clone(), DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    // A change of classes supersedes the current credential: `credential.superseded`
+    // names the re-issue it queued.
+    put(store.as_ref(), record(3, "C1", true)).await;
+    admit(store.as_ref(), ticket(3), number(3), Photo::OnFile, false)
+        .await
+        .unwrap();
+    let third = issue_front(store.as_ref(), 1, 60).await;
+    let changed = put(store.as_ref(), record(3, "C1 D", true)).await;
+    assert_eq!(changed.reissue, Some(ticket(200)));
+    let due = claim_all(store.as_ref(), AT.0 + 2000).await;
+    assert_eq!(
+        kinds(&due),
+        [
+            (subscriptions[0].id.clone(), ApplicationIssued, number(3)),
+            (subscriptions[1].id.clone(), ApplicationIssued, number(3)),
+        ],
+        "the supersession waits for the issuance"
+    );
+    for d in &due {
+        store
+            .finish_delivery(d.key.clone(), DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    let due = claim_all(store.as_ref(), AT.0 + 2000).await;
+    assert_eq!(
+        kinds(&due),
+        [(subscriptions[0].id.clone(), CredentialSuperseded, number(3))]
+    );
+    assert_eq!(
+        due[0].event.credential.as_deref(),
+        Some(third[0].id.as_str())
+    );
+    assert_eq!(due[0].event.reissue_ticket, Some(ticket(200)));
+    assert_eq!(due[0].event.client, "test-gateway");
+    let figures = store.outbox_figures().await.unwrap();
+    let written: Vec<(u64, u64)> = figures.iter().map(|f| (f.written, f.pending)).collect();
+    assert_eq!(written, [(5, 1), (3, 0), (0, 0)]);
     store.close().await.unwrap();
 }
 
