@@ -195,7 +195,10 @@ impl PgStore {
 
     pub(super) async fn subscriptions_now(&self) -> StoreResult<Vec<Subscription>> {
         let rows = self
-            .read("SELECT record FROM subscriptions ORDER BY created", &[])
+            .read(
+                "SELECT record FROM subscriptions ORDER BY (record ->> 'created_at')::bigint, id",
+                &[],
+            )
             .await?;
         rows.iter().map(|r| record(r, 0, "subscription")).collect()
     }
@@ -297,7 +300,7 @@ impl PgStore {
                      (SELECT count(*) FROM deliveries d WHERE d.subscription = s.id AND d.dead), \
                      (SELECT min(d.event_at) FROM deliveries d WHERE d.subscription = s.id \
                       AND NOT d.dead) \
-                 FROM subscriptions s ORDER BY s.created",
+                 FROM subscriptions s ORDER BY (s.record ->> 'created_at')::bigint, s.id",
                 &[],
             )
             .await?;
