@@ -187,6 +187,16 @@ impl PgImport {
             .await
             .map_err(db_error)?;
         }
+        // Only the oldest owed delivery of a subscription and licence has a due time: the
+        // rows behind it wait for it, as the engine writes them.
+        tx.execute(
+            "UPDATE deliveries d SET next_at = NULL WHERE NOT d.dead AND EXISTS \
+             (SELECT 1 FROM deliveries e WHERE e.subscription = d.subscription \
+                 AND e.licence = d.licence AND e.sequence < d.sequence AND NOT e.dead)",
+            &[],
+        )
+        .await
+        .map_err(db_error)?;
         tx.execute(
             "UPDATE copy_progress SET finished = true, updated = now()",
             &[],
