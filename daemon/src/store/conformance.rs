@@ -70,6 +70,7 @@ macro_rules! conformance_tests {
             claims_keep_each_licences_order_and_leases_lapse,
             removing_a_subscription_drops_what_it_is_owed,
             expiring_credentials_are_noted_once,
+            an_unacknowledged_change_delivers_nothing,
         );
     };
     (@each $engine:expr; $($case:ident),* $(,)?) => {
@@ -1335,6 +1336,50 @@ pub(crate) async fn events_are_written_with_their_changes_and_not_without(engine
         .collect();
     assert_eq!(written, [(3, 2, 0), (2, 1, 0), (0, 0, 0)]);
     assert_eq!(figures[0].oldest_pending, Some(AT));
+    for d in &due {
+        store
+            .finish_delivery(d.key.clone(), DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    // A change of classes supersedes the current credential: `credential.superseded`
+    // names the re-issue it queued.
+    put(store.as_ref(), record(3, "C1", true)).await;
+    admit(store.as_ref(), ticket(3), number(3), Photo::OnFile, false)
+        .await
+        .unwrap();
+    let third = issue_front(store.as_ref(), 1, 60).await;
+    let changed = put(store.as_ref(), record(3, "C1 D", true)).await;
+    assert_eq!(changed.reissue, Some(ticket(200)));
+    let due = claim_all(store.as_ref(), AT.0 + 2000).await;
+    assert_eq!(
+        kinds(&due),
+        [
+            (subscriptions[0].id.clone(), ApplicationIssued, number(3)),
+            (subscriptions[1].id.clone(), ApplicationIssued, number(3)),
+        ],
+        "the supersession waits for the issuance"
+    );
+    for d in &due {
+        store
+            .finish_delivery(d.key.clone(), DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    let due = claim_all(store.as_ref(), AT.0 + 2000).await;
+    assert_eq!(
+        kinds(&due),
+        [(subscriptions[0].id.clone(), CredentialSuperseded, number(3))]
+    );
+    assert_eq!(
+        due[0].event.credential.as_deref(),
+        Some(third[0].id.as_str())
+    );
+    assert_eq!(due[0].event.reissue_ticket, Some(ticket(200)));
+    assert_eq!(due[0].event.client, "test-gateway");
+    let figures = store.outbox_figures().await.unwrap();
+    let written: Vec<(u64, u64)> = figures.iter().map(|f| (f.written, f.pending)).collect();
+    assert_eq!(written, [(5, 1), (3, 0), (0, 0)]);
     store.close().await.unwrap();
 }
 
@@ -1511,7 +1556,7 @@ pub(crate) async fn removing_a_subscription_drops_what_it_is_owed(engine: &dyn E
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(left, [two.clone()]);
+    assert_eq!(left, std::slice::from_ref(&two));
     let due = claim_all(store.as_ref(), AT.0).await;
     assert_eq!(due.len(), 2);
     assert!(due.iter().all(|d| d.key.subscription == two));
@@ -1608,5 +1653,40 @@ pub(crate) async fn expiring_credentials_are_noted_once(engine: &dyn Engine) {
             .all(|d| d.event.kind == EventKind::CredentialExpiring
                 && d.event.client == "test-gateway")
     );
+    store.close().await.unwrap();
+}
+
+/// The events of a change whose commit failed are not claimed; after a reopen, one is
+/// claimed exactly when the change itself is there (an engine may keep or lose a change
+/// it did not acknowledge, but never one without the other).
+pub(crate) async fn an_unacknowledged_change_delivers_nothing(engine: &dyn Engine) {
+    let store = engine.open();
+    subscribe(store.as_ref(), subscription(1, &EventKind::ALL, None)).await;
+    put(store.as_ref(), record(1, "C1", false)).await;
+    admit(store.as_ref(), ticket(1), number(1), uploaded(), false)
+        .await
+        .unwrap();
+    if !engine.fail_next_commits(&store, 1) {
+        store.close().await.unwrap();
+        return;
+    }
+    let decided = store
+        .decide_review(ReviewDecision {
+            ticket: ticket(1),
+            rejection: Some("face not visible".into()),
+            actor: actor(Role::Reviewer),
+        })
+        .await;
+    assert!(decided.is_err());
+    assert!(claim_all(store.as_ref(), AT.0).await.is_empty());
+    store.close().await.unwrap();
+    drop(store);
+    let store = engine.open();
+    let rejected = matches!(
+        store.application(ticket(1)).await.unwrap().map(|a| a.state),
+        Some(ApplicationState::Rejected { .. })
+    );
+    let due = claim_all(store.as_ref(), AT.0).await;
+    assert_eq!(due.len(), usize::from(rejected), "{due:?}");
     store.close().await.unwrap();
 }

@@ -9,15 +9,20 @@
 //! its [`SourceId`]: the SHA-256 of every key and value the sled database holds, so a copy
 //! resumes only from the very state it started from.
 
+use keys::UnixTime;
+
 use crate::domain::application::{Application, Ticket};
 use crate::domain::issue::CredentialRecord;
+use crate::domain::notify::Subscription;
 use crate::domain::queue::Lane;
 use crate::domain::registry::LicenceRecord;
-use crate::store::{StoreError, StoredClient};
+use crate::store::{Delivery, StoreError, StoredClient};
 
 /// One record of the copy stream, in the stream's order of kinds: clients, meta values,
 /// licences, applications with their credentials (each licence's oldest first), the queue,
-/// the lanes' counters, the change audit chain.
+/// the lanes' counters, the change audit chain, then the notification outbox:
+/// subscriptions (oldest first), the deliveries still owed, the credentials already noted
+/// as expiring, and the events' next sequence.
 #[derive(Clone, Debug)]
 pub(crate) enum CopyRecord {
     /// An API client.
@@ -48,6 +53,27 @@ pub(crate) enum CopyRecord {
     Lane { lane: Lane, served: u64, last: u64 },
     /// A record of the change audit chain, as stored (see `audit::chain`).
     Audit { position: u64, bytes: Vec<u8> },
+    /// A notification subscription and how many events were written for it.
+    Subscription {
+        subscription: Subscription,
+        written: u64,
+    },
+    /// A delivery still owed (or dead-lettered).
+    Delivery(CopiedDelivery),
+    /// A credential `credential.expiring` was written for.
+    ExpiringNoted { credential: String },
+    /// The sequence the next event takes.
+    OutboxSequence { next: u64 },
+}
+
+/// A delivery owed, as both engines keep it.
+#[derive(Clone, Debug)]
+pub(crate) struct CopiedDelivery {
+    pub delivery: Delivery,
+    /// When it is due.
+    pub next_at: UnixTime,
+    /// Dead-lettered.
+    pub dead: bool,
 }
 
 /// An application with what the engines keep beside it.

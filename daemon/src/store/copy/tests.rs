@@ -1,8 +1,9 @@
 //! A copy answers every read of the `Store` interface as its source did: a sled store
 //! brought through every kind of state (queued in each lane, before the opening, in review,
 //! issued, superseded and re-issued, suspended, revoked; clients, throttle settings, the
-//! trust list, the audit chain) is copied into PostgreSQL, interrupted once and resumed,
-//! and both engines then give the same answers and go on alike.
+//! trust list, the audit chain, the notification outbox) is copied into PostgreSQL,
+//! interrupted once and resumed, and both engines then give the same answers and go on
+//! alike.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,13 +16,17 @@ use crate::domain::access::{ApiClient, Role};
 use crate::domain::application::{Photo, PhotoFormat, PhotoSource, Ticket};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
+use crate::domain::notify::{EventKind, Subscription};
 use crate::domain::registry::{LicenceEdit, StateAction};
 use crate::domain::throttle::settings::ThrottleSettings;
-use crate::store::conformance::{AT, actor, admit, issue_front, number, put, record, ticket};
+use crate::store::conformance::{
+    AT, actor, admit, issue_front, number, put, record, subscribe, subscription, ticket,
+};
 use crate::store::postgres::{PgImport, PgStore};
 use crate::store::sled::{SledExport, SledStore};
 use crate::store::{
-    Admitted, LicenceChange, ReviewDecision, StatusEntry, Store, StoreError, StoredClient,
+    Admitted, Delivery, DeliveryOutcome, LicenceChange, OutboxFigures, ReviewDecision, StatusEntry,
+    Store, StoreError, StoredClient,
 };
 use crate::testing::postgres::TestPostgres;
 
@@ -75,6 +80,13 @@ async fn open_pg(url: &str) -> Result<PgStore, StoreError> {
 async fn fill(dir: &Path) {
     let store = open_sled(dir);
     let s: &dyn Store = store.as_ref();
+    // Subscriptions first: the changes below write their events.
+    subscribe(s, subscription(1, &EventKind::ALL, None)).await;
+    subscribe(
+        s,
+        subscription(2, &[EventKind::ApplicationIssued], Some("test-gateway")),
+    )
+    .await;
     for n in 1..=LICENCES {
         put(s, record(n, "C1", n != 12)).await;
     }
@@ -151,6 +163,29 @@ async fn fill(dir: &Path) {
     s.serve_trust_list(Some(1), audit("keys.trust_list"))
         .await
         .unwrap();
+    // The outbox: one delivery made, one dead-lettered, one credential noted as expiring.
+    let due = s
+        .claim_deliveries(AT, UnixTime(AT.0 + 30), 2)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    s.finish_delivery(due[0].key.clone(), DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    s.finish_delivery(
+        due[1].key.clone(),
+        DeliveryOutcome::Dead {
+            error: "410".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.note_expiring(UnixTime(AT.0 + 86_400), AT, 1)
+            .await
+            .unwrap(),
+        1
+    );
     // Accepted before the opening, not yet in order (the last: while they wait, every
     // application joins them).
     for n in 9..=11u8 {
@@ -178,6 +213,9 @@ struct Answers {
     clients: Vec<StoredClient>,
     trust_sequence: Option<u64>,
     audit: Vec<(u64, Vec<u8>)>,
+    subscriptions: Vec<Subscription>,
+    outbox: Vec<OutboxFigures>,
+    dead_letters: Vec<Delivery>,
 }
 
 async fn answers(s: &dyn Store) -> Answers {
@@ -227,6 +265,9 @@ async fn answers(s: &dyn Store) -> Answers {
         clients,
         trust_sequence: s.trust_sequence().await.unwrap(),
         audit: s.audit_records(1, 10_000).await.unwrap(),
+        subscriptions: s.subscriptions().await.unwrap(),
+        outbox: s.outbox_figures().await.unwrap(),
+        dead_letters: s.dead_letters(None, 100).await.unwrap(),
     }
 }
 
@@ -255,6 +296,28 @@ async fn next_steps(s: &dyn Store) -> Vec<String> {
     out.push(format!("{} {:?}", stamp.sequence, stamp.first_use));
     s.record(audit("keys.trust_list")).await.unwrap();
     out.push(format!("{:?}", s.audit_records(1, 10_000).await.unwrap()));
+    // The outbox goes on alike: what is due, what is still to be noted, a new event's
+    // sequence after the copied ones.
+    out.push(format!(
+        "{:?}",
+        s.note_expiring(UnixTime(AT.0 + 86_400), AT, 100)
+            .await
+            .unwrap()
+    ));
+    s.change_licence(LicenceChange {
+        number: number(2),
+        edit: LicenceEdit::State(StateAction::Reinstate),
+        actor: actor(Role::Registry),
+        reissue_ticket: ticket(202),
+    })
+    .await
+    .unwrap();
+    let due = s
+        .claim_deliveries(UnixTime(AT.0 + 1_000), UnixTime(AT.0 + 1_030), 100)
+        .await
+        .unwrap();
+    out.extend(due.iter().map(|d| format!("{d:?}")));
+    out.push(format!("{:?}", s.outbox_figures().await.unwrap()));
     out
 }
 
@@ -269,6 +332,9 @@ async fn a_copy_interrupted_and_resumed_answers_as_its_source() {
         "{}",
         before.queue
     );
+    assert_eq!(before.subscriptions.len(), 2);
+    assert_eq!(before.dead_letters.len(), 1, "{:?}", before.dead_letters);
+    assert!(before.outbox[0].pending > 0 && before.outbox[1].written > 0);
     sled.close().await.unwrap();
     drop(sled);
 

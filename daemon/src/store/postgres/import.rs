@@ -27,6 +27,8 @@ const STATE_TABLES: &[&str] = &[
     "meta",
     "clients",
     "audit",
+    "subscriptions",
+    "deliveries",
 ];
 
 /// A copy's writer on its target database.
@@ -185,6 +187,16 @@ impl PgImport {
             .await
             .map_err(db_error)?;
         }
+        // Only the oldest owed delivery of a subscription and licence has a due time: the
+        // rows behind it wait for it, as the engine writes them.
+        tx.execute(
+            "UPDATE deliveries d SET next_at = NULL WHERE NOT d.dead AND EXISTS \
+             (SELECT 1 FROM deliveries e WHERE e.subscription = d.subscription \
+                 AND e.licence = d.licence AND e.sequence < d.sequence AND NOT e.dead)",
+            &[],
+        )
+        .await
+        .map_err(db_error)?;
         tx.execute(
             "UPDATE copy_progress SET finished = true, updated = now()",
             &[],
@@ -229,6 +241,24 @@ struct Rows {
     queue: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>),
     lanes: Vec<(i16, i64, i64)>,
     audit: (Vec<i64>, Vec<Vec<u8>>, Vec<bool>),
+    subscriptions: (Vec<String>, Vec<serde_json::Value>, Vec<i64>),
+    deliveries: Deliveries,
+    noted: Vec<Vec<u8>>,
+    outbox_next: Option<i64>,
+}
+
+#[derive(Default)]
+struct Deliveries {
+    subscription: Vec<String>,
+    sequence: Vec<i64>,
+    licence: Vec<String>,
+    event: Vec<serde_json::Value>,
+    event_at: Vec<i64>,
+    next_at: Vec<i64>,
+    attempts: Vec<i32>,
+    started: Vec<i64>,
+    last_error: Vec<Option<String>>,
+    dead: Vec<bool>,
 }
 
 #[derive(Default)]
@@ -326,6 +356,35 @@ impl Rows {
                         .2
                         .push(crate::domain::audit::is_operator_change(&action.action));
                 }
+                CopyRecord::Subscription {
+                    subscription,
+                    written,
+                } => {
+                    rows.subscriptions.0.push(subscription.id.clone());
+                    rows.subscriptions.1.push(encode(&subscription));
+                    rows.subscriptions.2.push(written as i64);
+                }
+                CopyRecord::Delivery(d) => {
+                    let t = &mut rows.deliveries;
+                    let event = &d.delivery.event;
+                    t.subscription.push(d.delivery.key.subscription.clone());
+                    t.sequence.push(d.delivery.key.sequence as i64);
+                    t.licence.push(event.licence.as_str().to_owned());
+                    t.event.push(encode(event));
+                    t.event_at.push(event.at.0 as i64);
+                    t.next_at.push(d.next_at.0 as i64);
+                    t.attempts.push(d.delivery.attempts as i32);
+                    t.started.push(d.delivery.started.0 as i64);
+                    t.last_error.push(d.delivery.last_error.clone());
+                    t.dead.push(d.dead);
+                }
+                CopyRecord::ExpiringNoted { credential } => {
+                    rows.noted.push(
+                        credential_key(&credential)
+                            .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?,
+                    );
+                }
+                CopyRecord::OutboxSequence { next } => rows.outbox_next = Some(next as i64),
             }
         }
         Ok(rows)
@@ -437,6 +496,53 @@ impl Rows {
                 "INSERT INTO audit (position, record, operator) \
                  SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[])",
                 &[&self.audit.0, &self.audit.1, &self.audit.2],
+            )
+            .await?;
+        }
+        if !self.subscriptions.0.is_empty() {
+            // In the stream's order (oldest first): `created` numbers them so.
+            tx.execute(
+                "INSERT INTO subscriptions (id, record)                  SELECT u.id, u.record FROM unnest($1::text[], $2::jsonb[])                      WITH ORDINALITY AS u(id, record, n) ORDER BY u.n",
+                &[&self.subscriptions.0, &self.subscriptions.1],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO outbox_written (subscription, node, n)                  SELECT u.id, 'copy', u.n FROM unnest($1::text[], $2::bigint[]) AS u(id, n)",
+                &[&self.subscriptions.0, &self.subscriptions.2],
+            )
+            .await?;
+        }
+        let d = &self.deliveries;
+        if !d.sequence.is_empty() {
+            tx.execute(
+                "INSERT INTO deliveries (subscription, sequence, licence, event, event_at,                      next_at, attempts, started, last_error, dead)                  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[],                      $5::bigint[], $6::bigint[], $7::integer[], $8::bigint[], $9::text[],                      $10::boolean[])",
+                &[
+                    &d.subscription,
+                    &d.sequence,
+                    &d.licence,
+                    &d.event,
+                    &d.event_at,
+                    &d.next_at,
+                    &d.attempts,
+                    &d.started,
+                    &d.last_error,
+                    &d.dead,
+                ],
+            )
+            .await?;
+        }
+        if !self.noted.is_empty() {
+            tx.execute(
+                "UPDATE credentials SET expiring_noted = true WHERE id = ANY($1)",
+                &[&self.noted],
+            )
+            .await?;
+        }
+        if let Some(next) = self.outbox_next {
+            // The next event takes `next`, as it would have in the source.
+            tx.execute(
+                "SELECT setval('outbox_sequence', greatest($1::bigint, 1), false)",
+                &[&next],
             )
             .await?;
         }

@@ -43,7 +43,7 @@ pub(super) async fn write_events<E: From<StoreError>>(
         async {
             query(
                 tx,
-                "SELECT nextval('outbox_sequence') FROM generate_series(1, $1) ORDER BY 1",
+                "SELECT nextval('outbox_sequence') FROM generate_series(1, $1::bigint) ORDER BY 1",
                 &[&n],
             )
             .await
@@ -79,10 +79,18 @@ pub(super) async fn write_events<E: From<StoreError>>(
         async {
             execute(
             tx,
+            // Due at once only the first row of each subscription and licence that has
+            // none owed before it; the others wait for it (see `promote`).
             "INSERT INTO deliveries (subscription, sequence, licence, event, event_at, next_at, \
                  started) \
-             SELECT u.s, u.q, u.l, u.e, u.a, u.a, u.a FROM unnest($1::text[], $2::bigint[], \
-                 $3::text[], $4::jsonb[], $5::bigint[]) AS u(s, q, l, e, a)",
+             SELECT u.s, u.q, u.l, u.e, u.a, \
+                 CASE WHEN row_number() OVER (PARTITION BY u.s, u.l ORDER BY u.q) = 1 \
+                     AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.subscription = u.s \
+                         AND o.licence = u.l AND NOT o.dead) \
+                 THEN u.a END, \
+                 u.a \
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::bigint[]) \
+                 AS u(s, q, l, e, a)",
             &[
                 &rows.subscriptions,
                 &rows.sequences,
@@ -118,10 +126,12 @@ struct Rows {
     at: Vec<i64>,
 }
 
-/// Claims up to `$3` due rows for a lease until `$2`: due at `$1`, not dead, not held by
-/// another node's claim (skipped while locked, and its due time is the lease's end once
-/// committed), and the oldest owed row of its licence to its subscription (an earlier row
-/// still owed, even one another node holds, keeps it back).
+/// Claims up to `$3` due rows for a lease until `$2`: due at `$1` (only the oldest owed row
+/// of a subscription and licence has a due time), not dead, not held by another node's
+/// claim (skipped while locked, and its due time is the lease's end once committed), and
+/// the oldest owed row of its licence to its subscription (an earlier row still owed, even
+/// one another node holds, keeps it back: a replayed dead letter is older than the row
+/// that was promoted behind it).
 const CLAIM: &str = "WITH picked AS ( \
         SELECT d.subscription, d.sequence FROM deliveries d \
         WHERE NOT d.dead AND d.next_at <= $1 \
@@ -132,6 +142,13 @@ const CLAIM: &str = "WITH picked AS ( \
     UPDATE deliveries d SET next_at = $2 FROM picked \
     WHERE d.subscription = picked.subscription AND d.sequence = picked.sequence \
     RETURNING d.subscription, d.sequence, d.event, d.attempts, d.started, d.last_error";
+
+/// Makes the oldest owed row of subscription `$1` and licence `$2` due (at its event's
+/// time), if it waits.
+const PROMOTE: &str = "UPDATE deliveries SET next_at = event_at \
+    WHERE (subscription, sequence) = (SELECT subscription, sequence FROM deliveries \
+        WHERE subscription = $1 AND licence = $2 AND NOT dead ORDER BY sequence LIMIT 1) \
+      AND next_at IS NULL";
 
 /// The columns [`delivery`] reads.
 const DELIVERY_COLUMNS: &str = "subscription, sequence, event, attempts, started, last_error";
@@ -195,7 +212,10 @@ impl PgStore {
 
     pub(super) async fn subscriptions_now(&self) -> StoreResult<Vec<Subscription>> {
         let rows = self
-            .read("SELECT record FROM subscriptions ORDER BY created", &[])
+            .read(
+                "SELECT record FROM subscriptions ORDER BY (record ->> 'created_at')::bigint, id",
+                &[],
+            )
             .await?;
         rows.iter().map(|r| record(r, 0, "subscription")).collect()
     }
@@ -217,6 +237,9 @@ impl PgStore {
         Ok(out)
     }
 
+    /// [`crate::store::Store::finish_delivery`]: under the licence's row lock (as events
+    /// are written), so the row behind a delivered or dead-lettered one becomes due
+    /// ([`PROMOTE`]) and none written meanwhile is left waiting.
     pub(super) async fn finish_delivery_tx(
         &self,
         key: DeliveryKey,
@@ -225,14 +248,31 @@ impl PgStore {
         let sequence = key.sequence as i64;
         let id = key.subscription.as_str();
         transaction!(self, StoreError, |tx| {
-            match &outcome {
+            let rows = query(
+                &tx,
+                "SELECT licence FROM deliveries WHERE subscription = $1 AND sequence = $2",
+                &[&id, &sequence],
+            )
+            .await?;
+            let Some(row) = rows.first() else {
+                return Ok(());
+            };
+            let licence: String = row.try_get(0)?;
+            query(
+                &tx,
+                "SELECT 1 FROM licences WHERE number = $1 FOR UPDATE",
+                &[&licence],
+            )
+            .await?;
+            let next = match &outcome {
                 DeliveryOutcome::Delivered => {
                     execute(
                         &tx,
                         "DELETE FROM deliveries WHERE subscription = $1 AND sequence = $2",
                         &[&id, &sequence],
                     )
-                    .await?
+                    .await?;
+                    true
                 }
                 DeliveryOutcome::Retry { at, error } => {
                     execute(
@@ -241,7 +281,8 @@ impl PgStore {
                          last_error = $4 WHERE subscription = $1 AND sequence = $2",
                         &[&id, &sequence, &seconds(*at), error],
                     )
-                    .await?
+                    .await?;
+                    false
                 }
                 DeliveryOutcome::Dead { error } => {
                     execute(
@@ -250,9 +291,13 @@ impl PgStore {
                          last_error = $3 WHERE subscription = $1 AND sequence = $2",
                         &[&id, &sequence, error],
                     )
-                    .await?
+                    .await?;
+                    true
                 }
             };
+            if next {
+                execute(&tx, PROMOTE, &[&id, &licence]).await?;
+            }
             Ok(())
         })
     }
@@ -297,7 +342,7 @@ impl PgStore {
                      (SELECT count(*) FROM deliveries d WHERE d.subscription = s.id AND d.dead), \
                      (SELECT min(d.event_at) FROM deliveries d WHERE d.subscription = s.id \
                       AND NOT d.dead) \
-                 FROM subscriptions s ORDER BY s.created",
+                 FROM subscriptions s ORDER BY (s.record ->> 'created_at')::bigint, s.id",
                 &[],
             )
             .await?;

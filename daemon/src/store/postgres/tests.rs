@@ -428,3 +428,105 @@ async fn nodes_list_each_other_with_what_they_published() {
     assert_eq!((left.state, left.silent_for), (NodeState::Left, None));
     b.close().await.unwrap();
 }
+
+/// Two nodes claim deliveries from one outbox at once: no delivery is claimed twice while
+/// leased, every one is delivered, and each licence's events reach the subscriber in the
+/// order they were written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_deliver_the_outbox_once_in_each_licences_order() {
+    use crate::domain::notify::EventKind;
+    use crate::domain::registry::{LicenceEdit, StateAction};
+    use crate::store::conformance::{AT, actor, issue_front, subscribe, subscription};
+    use crate::store::{DeliveryOutcome, LicenceChange};
+    use keys::UnixTime;
+
+    const LICENCES: u16 = 20;
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    subscribe(a.as_ref(), subscription(1, &EventKind::ALL, None)).await;
+    for n in 1..=LICENCES {
+        put(a.as_ref(), record(n, "C1", true)).await;
+        admit(a.as_ref(), ticket(n as u8), number(n), Photo::OnFile, false)
+            .await
+            .unwrap();
+    }
+    issue_front(a.as_ref(), u64::from(LICENCES), 100).await;
+    for n in 1..=LICENCES {
+        for action in [
+            StateAction::Suspend,
+            StateAction::Reinstate,
+            StateAction::Suspend,
+        ] {
+            let store = if n % 2 == 0 { &a } else { &b };
+            store
+                .change_licence(LicenceChange {
+                    number: number(n),
+                    edit: LicenceEdit::State(action),
+                    actor: actor(crate::domain::access::Role::Registry),
+                    reissue_ticket: ticket(250),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let total = usize::from(LICENCES) * 4;
+    // (licence, sequence) in the order they were delivered, by either node.
+    let log: Arc<Mutex<Vec<(String, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let claimed: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::new()));
+    let deliver = |store: Arc<PgStore>| {
+        let (log, claimed) = (log.clone(), claimed.clone());
+        async move {
+            loop {
+                if log.lock().unwrap().len() >= total {
+                    return;
+                }
+                // A lease longer than the test: nothing is claimed twice unless it overlaps.
+                let due = store
+                    .claim_deliveries(UnixTime(AT.0 + 10), UnixTime(AT.0 + 1_000_000), 3)
+                    .await
+                    .unwrap();
+                if due.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    continue;
+                }
+                for d in due {
+                    claimed.lock().unwrap().push(d.key.sequence);
+                    log.lock()
+                        .unwrap()
+                        .push((d.event.licence.as_str().to_owned(), d.key.sequence));
+                    store
+                        .finish_delivery(d.key, DeliveryOutcome::Delivered)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    };
+    let (x, y) = tokio::join!(
+        tokio::spawn(deliver(a.clone())),
+        tokio::spawn(deliver(b.clone()))
+    );
+    x.unwrap();
+    y.unwrap();
+    let claimed = claimed.lock().unwrap().clone();
+    let unique: HashSet<u64> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), total, "a delivery claimed twice");
+    assert_eq!(unique.len(), total, "every delivery claimed once");
+    let log = log.lock().unwrap().clone();
+    for n in 1..=LICENCES {
+        let of_licence: Vec<u64> = log
+            .iter()
+            .filter(|(l, _)| l == number(n).as_str())
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(of_licence.len(), 4);
+        assert!(
+            of_licence.windows(2).all(|w| w[0] < w[1]),
+            "licence {n} delivered out of order: {of_licence:?}"
+        );
+    }
+    let figures = a.outbox_figures().await.unwrap();
+    assert_eq!((figures[0].written, figures[0].pending), (total as u64, 0));
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}

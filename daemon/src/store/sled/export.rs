@@ -5,18 +5,23 @@
 //! Every table of `layout` goes somewhere: `K/` clients, `M/` meta values (the lanes'
 //! `served/…` values become [`CopyRecord::Lane`]), `L/` licences, `A/` applications with
 //! their `R/` (reviewing) and `P/` (before the opening) marks, `C/` credentials, `Q/` the
-//! queue, `U/` the audit chain. `O/` (a licence's latest application) is not a record: the
-//! stream gives each licence's applications oldest first, so the latest is the last.
+//! queue, `U/` the audit chain, `N/` subscriptions (with their `M/outbox-written/…`
+//! counters), `D/` deliveries owed, `Y/` expiring notes, and `M/outbox-sequence`. `O/` (a
+//! licence's latest application) is not a record: the stream gives each licence's
+//! applications oldest first, so the latest is the last. Nor is `X/` (PostgreSQL indexes
+//! the credentials by expiry itself).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::outbox::Row;
 use super::{engine_error, layout};
 use crate::domain::access::ApiClient;
 use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::issue::CredentialRecord;
+use crate::domain::notify::Subscription;
 use crate::domain::queue::Lane;
 use crate::store::copy_stream::{CopiedApplication, CopyError, CopyRecord, SourceId, Survey};
 use crate::store::{StoreError, StoreResult, StoredClient};
@@ -63,8 +68,6 @@ impl SledExport {
     pub(crate) fn survey(&self) -> StoreResult<Survey> {
         let mut digest = Sha256::new();
         let (mut records, mut licences, mut credentials) = (0u64, 0u64, 0u64);
-        let served_prefix = layout::meta("served/");
-        let indexed_marker = layout::meta(layout::OPERATOR_CHANGES_INDEXED);
         for entry in self.db.iter() {
             let (k, v) = entry.map_err(engine_error)?;
             digest.update((k.len() as u64).to_be_bytes());
@@ -79,16 +82,17 @@ impl SledExport {
             }
             let is_record = [
                 layout::CLIENT,
-                layout::META,
                 layout::LICENCE,
                 layout::APPLICATION,
                 layout::CREDENTIAL,
                 layout::QUEUE,
                 layout::AUDIT,
+                layout::SUBSCRIPTION,
+                layout::DELIVERY,
+                layout::EXPIRY_NOTED,
             ]
             .contains(&prefix)
-                && !k.starts_with(&served_prefix)
-                && *k != *indexed_marker;
+                || (prefix == layout::META && copied_meta(&k));
             records += u64::from(is_record);
         }
         Ok(Survey {
@@ -96,8 +100,8 @@ impl SledExport {
                 digest: digest.finalize().into(),
                 location: self.dir.display().to_string(),
             },
-            // One record per lane besides.
-            records: records + Lane::ALL.len() as u64,
+            // One record per lane and the outbox's sequence besides.
+            records: records + Lane::ALL.len() as u64 + 1,
             licences,
             credentials,
         })
@@ -124,13 +128,9 @@ impl SledExport {
             })?;
         }
 
-        let served_prefix = layout::meta("served/");
-        let indexed_marker = layout::meta(layout::OPERATOR_CHANGES_INDEXED);
         for entry in self.db.scan_prefix(layout::META) {
             let (k, v) = entry.map_err(engine_error)?;
-            // The lanes' progress goes as lane records; the marker of the operator-change
-            // index is the sled engine's own (PostgreSQL indexes the copied records).
-            if k.starts_with(&served_prefix) || *k == *indexed_marker {
+            if !copied_meta(&k) {
                 continue;
             }
             out.next(|| {
@@ -275,6 +275,53 @@ impl SledExport {
                 })
             })?;
         }
+
+        let mut subscriptions: Vec<Subscription> = Vec::new();
+        for entry in self.db.scan_prefix(layout::SUBSCRIPTION) {
+            let (_, v) = entry.map_err(engine_error)?;
+            subscriptions.push(layout::decode(&v, "subscription")?);
+        }
+        subscriptions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        for subscription in subscriptions {
+            out.next(|| {
+                let written = match self
+                    .db
+                    .get(layout::written(&subscription.id))
+                    .map_err(engine_error)?
+                {
+                    Some(bytes) => layout::decode(&bytes, "written counter")?,
+                    None => 0,
+                };
+                Ok(CopyRecord::Subscription {
+                    subscription,
+                    written,
+                })
+            })?;
+        }
+        let mut next_event = 1;
+        for entry in self.db.scan_prefix(layout::DELIVERY) {
+            let (k, v) = entry.map_err(engine_error)?;
+            if let Some((_, sequence)) = layout::parse_delivery(&k) {
+                next_event = next_event.max(sequence + 1);
+            }
+            out.next(|| Ok(CopyRecord::Delivery(Row::copied(&k, &v)?)))?;
+        }
+        for entry in self.db.scan_prefix(layout::EXPIRY_NOTED) {
+            let (k, _) = entry.map_err(engine_error)?;
+            out.next(|| {
+                Ok(CopyRecord::ExpiringNoted {
+                    credential: hex::encode(&k[layout::EXPIRY_NOTED.len()..]),
+                })
+            })?;
+        }
+        if let Some(bytes) = self
+            .db
+            .get(layout::meta(layout::OUTBOX_SEQUENCE))
+            .map_err(engine_error)?
+        {
+            next_event = next_event.max(layout::decode(&bytes, "outbox sequence")?);
+        }
+        out.next(|| Ok(CopyRecord::OutboxSequence { next: next_event }))?;
         Ok(())
     }
 
@@ -298,6 +345,20 @@ impl SledExport {
             None => Ok(None),
         }
     }
+}
+
+/// Whether an `M/` value goes as a meta record: not the lanes' progress (lane records),
+/// the markers of the sled engine's own indices, or the outbox's counters (they go with
+/// the outbox's records).
+fn copied_meta(key: &[u8]) -> bool {
+    let own = [
+        layout::meta(layout::OPERATOR_CHANGES_INDEXED),
+        layout::meta(layout::EXPIRY_INDEXED),
+        layout::meta(layout::OUTBOX_SEQUENCE),
+    ];
+    !key.starts_with(&layout::meta("served/"))
+        && !key.starts_with(&layout::written_prefix())
+        && !own.iter().any(|k| k.as_slice() == key)
 }
 
 /// Counts the stream's records and hands on those past the checkpoint.

@@ -20,13 +20,14 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
 use crate::domain::notify::{self, Event, Subscription};
 use crate::domain::registry::LicenceRecord;
+use crate::store::copy_stream::CopiedDelivery;
 use crate::store::{
     Delivery, DeliveryKey, DeliveryOutcome, OutboxFigures, Replay, StoreError, StoreResult,
 };
 
 /// A `D/` row: one event owed to one subscription.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Row {
+pub(super) struct Row {
     event: Event,
     attempts: u32,
     started: UnixTime,
@@ -37,6 +38,22 @@ struct Row {
 }
 
 impl Row {
+    /// A `D/` row as the copy stream carries it.
+    pub(super) fn copied(key: &[u8], value: &[u8]) -> StoreResult<CopiedDelivery> {
+        let (subscription, sequence) = layout::parse_delivery(key)
+            .ok_or_else(|| StoreError::Corrupt("a delivery's key".into()))?;
+        let row: Row = layout::decode(value, "delivery")?;
+        let (next_at, dead) = (row.next_at, row.dead);
+        Ok(CopiedDelivery {
+            delivery: row.delivery(DeliveryKey {
+                subscription,
+                sequence,
+            }),
+            next_at,
+            dead,
+        })
+    }
+
     fn delivery(self, key: DeliveryKey) -> Delivery {
         Delivery {
             key,
@@ -123,6 +140,10 @@ impl Outbox {
                 .ok_or_else(|| StoreError::Corrupt("a delivery's key".into()))?;
             let row: Row = layout::decode(&v, "delivery")?;
             outbox.next = outbox.next.max(key.1 + 1);
+            // A row is written only for a subscription that exists, and goes with it.
+            if !outbox.subscriptions.iter().any(|s| s.id == key.0) {
+                continue;
+            }
             let owed = Owed {
                 licence: row.event.licence.as_str().to_owned(),
                 at: row.event.at,

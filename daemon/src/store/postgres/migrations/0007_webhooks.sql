@@ -2,7 +2,7 @@
 -- that causes them, as one delivery row per subscription that wants each; a delivery row
 -- lives until the subscriber acknowledged it (or it is dead-lettered, until replayed).
 
--- Operators' subscriptions (`Subscription` JSON); `created` orders them.
+-- Operators' subscriptions (`Subscription` JSON); `created` numbers them as added.
 CREATE TABLE subscriptions (
     id text PRIMARY KEY,
     created bigint GENERATED ALWAYS AS IDENTITY,
@@ -20,15 +20,17 @@ CREATE TABLE outbox_written (
 -- Every event's sequence (its `webhook-id`), shared by every node.
 CREATE SEQUENCE outbox_sequence;
 
--- Deliveries owed. `next_at` is when one is due; a claim sets it to the end of its lease.
--- Per subscription and licence only the oldest owed (not dead) row is ever claimed.
+-- Deliveries owed. Per subscription and licence only the oldest owed (not dead) row is
+-- ever claimed: it alone has a due time (`next_at`; a claim sets it to the end of its
+-- lease), the rows behind it wait (NULL) until it is delivered or dead-lettered, so a
+-- subscriber's backlog is never scanned by claims.
 CREATE TABLE deliveries (
     subscription text NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
     sequence bigint NOT NULL,
     licence text NOT NULL,
     event jsonb NOT NULL,
     event_at bigint NOT NULL,
-    next_at bigint NOT NULL,
+    next_at bigint,
     attempts integer NOT NULL DEFAULT 0,
     started bigint NOT NULL,
     last_error text,
