@@ -393,6 +393,26 @@ impl Fixture {
             ),
             admin(Method::GET, "/admin/v1/history", OPERATORS, &[200]),
             admin(Method::GET, "/admin/v1/nodes", OPERATORS, &[200]),
+            admin(Method::GET, "/admin/v1/webhooks", OPERATORS, &[200]),
+            with(
+                admin(Method::POST, "/admin/v1/webhooks", OPERATORS, &[201]),
+                json!({"url": "http://127.0.0.1:9/edl", "events": ["*"],
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwYjFiZGE2"}),
+            ),
+            Call {
+                path: "/admin/v1/webhooks/00000000000000ff".into(),
+                ..admin(Method::DELETE, "/admin/v1/webhooks/{id}", OPERATORS, &[404])
+            },
+            admin(
+                Method::GET,
+                "/admin/v1/webhooks/dead-letters",
+                OPERATORS,
+                &[200],
+            ),
+            with(
+                admin(Method::POST, "/admin/v1/webhooks/replay", OPERATORS, &[200]),
+                json!({"since": 0}),
+            ),
             with(
                 admin(
                     Method::POST,

@@ -3,7 +3,7 @@
 //! (`tests/webhooks/receiver.py`):
 //!
 //! - a flaky receiver over TLS (every third delivery refused, every seventh stalled past
-//!   the timeout): every event arrives, each licence's events in order, duplicates only
+//!   the timeout), with the state on sled and on PostgreSQL: every event arrives, each licence's events in order, duplicates only
 //!   where a stall made the sender retry; a reviewer's rejection carries its reason, a
 //!   class change the re-issue ticket; a subscription limited to one client sees only
 //!   that client's events;
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use daemon::testing::postgres::TestPostgres;
 use hyper::Method;
 use keys::licence::LicenceNumber;
 use rand_core::{OsRng, RngCore};
@@ -301,6 +302,18 @@ async fn issued(c: &mut Client, key: &str, ticket: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
+    flaky_receiver_over_tls(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_a_flaky_receiver_from_postgresql() {
+    let server = TestPostgres::shared().expect("PostgreSQL for the tests");
+    let url = server.database().unwrap();
+    flaky_receiver_over_tls(&["--store", &url, "--migrate"]).await;
+}
+
+/// The flaky receiver's run on edld started with `store_args` besides its configuration.
+async fn flaky_receiver_over_tls(store_args: &[&str]) {
     let edld = edld_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -311,12 +324,9 @@ async fn events_reach_a_flaky_receiver_over_tls_signed_and_in_order() {
         receiver_tls.0.display()
     );
     let config = config(dir.path(), &webhooks, Some(&server_tls));
-    let daemon = RealDaemon::start(
-        &edld,
-        &[std::ffi::OsStr::new("--config"), config.as_os_str()],
-        &[],
-    )
-    .unwrap();
+    let mut args = vec![std::ffi::OsStr::new("--config"), config.as_os_str()];
+    args.extend(store_args.iter().map(std::ffi::OsStr::new));
+    let daemon = RealDaemon::start(&edld, &args, &[]).unwrap();
     let tls = tests::client::tls_config(&std::fs::read(&server_tls.0).unwrap()).unwrap();
     let mut c = Client::connect(daemon.public, Some((tls, "localhost")))
         .await
