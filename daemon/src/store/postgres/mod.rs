@@ -172,7 +172,7 @@ impl PgStore {
         };
         store.heartbeat().await?;
         store.watch();
-        if let Ok(config) = settings.url.parse::<tokio_postgres::Config>() {
+        if let Ok(config) = connection_config(settings) {
             let task = tokio::spawn(listen(config, throttle_tx));
             store.tasks().push(task);
         }
@@ -321,12 +321,54 @@ pub(crate) async fn migrate(settings: &PostgresConfig) -> StoreResult<(i32, i32)
     Ok((migrated.from, migrated.to))
 }
 
-/// The pool for `settings`.
-fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
-    let config: tokio_postgres::Config = settings
+/// How long one host may take to accept a connection before the next host of a multi-host
+/// URL is tried (libpq's `connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long data sent on a connection may stay unacknowledged before the kernel drops the
+/// connection (`TCP_USER_TIMEOUT`): a primary that vanished without a reset (a dead machine,
+/// a cut network) is noticed in seconds, not after the kernel's retransmissions (≈ 15 min).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// TCP keepalives on an idle connection (a pooled one, the `LISTEN` one): the first probe
+/// after this long idle, then one every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(2);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// How long a command waits for a pooled connection, or for a new one to be made, before
+/// it fails (and the request is answered 503 with Retry-After).
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connection settings of `settings`' URL, with the timeouts and keepalives above
+/// wherever the URL names none of its own.
+fn connection_config(settings: &PostgresConfig) -> StoreResult<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = settings
         .url
         .parse()
         .map_err(|e| StoreError::Engine(format!("the store URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    // tokio-postgres's defaults (libpq's) wait two hours before the first probe.
+    if config.get_keepalives() && config.get_keepalives_idle() == Duration::from_secs(7200) {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+    }
+    Ok(config)
+}
+
+/// The pool for `settings`.
+fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
+    let config = connection_config(settings)?;
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -337,9 +379,9 @@ fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
     Pool::builder(manager)
         .max_size(settings.pool_size.max(2))
         .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(5)))
-        .create_timeout(Some(Duration::from_secs(5)))
-        .recycle_timeout(Some(Duration::from_secs(5)))
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
         .build()
         .map_err(|e| StoreError::Engine(format!("the connection pool: {e}")))
 }

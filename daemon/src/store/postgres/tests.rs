@@ -428,3 +428,35 @@ async fn nodes_list_each_other_with_what_they_published() {
     assert_eq!((left.state, left.silent_for), (NodeState::Left, None));
     b.close().await.unwrap();
 }
+
+/// A dead primary is noticed in seconds: the connections get a connect timeout, a TCP
+/// user timeout and early keepalives, unless the URL sets its own.
+#[test]
+fn connections_notice_a_dead_primary_in_seconds() {
+    use std::time::Duration;
+
+    let settings = |url: &str| PostgresConfig {
+        url: url.to_owned(),
+        node: "n".into(),
+        pool_size: 2,
+        migrate: false,
+    };
+    let config =
+        super::connection_config(&settings("postgresql://edl@h1:5432,h2:5432/edl")).unwrap();
+    assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(2)));
+    assert_eq!(config.get_tcp_user_timeout(), Some(&Duration::from_secs(5)));
+    assert!(config.get_keepalives());
+    assert_eq!(config.get_keepalives_idle(), Duration::from_secs(2));
+    assert_eq!(
+        config.get_keepalives_interval(),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(config.get_keepalives_retries(), Some(3));
+
+    let own = super::connection_config(&settings(
+        "postgresql://edl@h1/edl?connect_timeout=7&keepalives_idle=30",
+    ))
+    .unwrap();
+    assert_eq!(own.get_connect_timeout(), Some(&Duration::from_secs(7)));
+    assert_eq!(own.get_keepalives_idle(), Duration::from_secs(30));
+}
