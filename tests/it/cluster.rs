@@ -616,6 +616,35 @@ async fn two_nodes_one_killed_at_random_lose_nothing_and_issue_nothing_twice() {
     }
 }
 
+/// Node `i`'s view of the primary's replication in /readyz, once `wanted` holds (the
+/// nodes read it every second).
+async fn replication_seen(
+    cluster: &Cluster,
+    i: usize,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let addr = cluster.addrs.lock().unwrap()[i];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Client::connect(addr, None).await.unwrap();
+        let ready = c.get("/readyz", None).await.unwrap().json().unwrap();
+        let replication = ready["store"]["replication"].clone();
+        if wanted(&replication) {
+            return replication;
+        }
+        assert!(Instant::now() < deadline, "node {i}: {ready}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Node `i`'s metrics.
+async fn metrics(cluster: &Cluster, i: usize) -> String {
+    let addr = cluster.addrs.lock().unwrap()[i];
+    let mut c = Client::connect(addr, None).await.unwrap();
+    let reply = c.get("/metrics", None).await.unwrap();
+    String::from_utf8(reply.body.to_vec()).unwrap()
+}
+
 /// How soon after the promotion the nodes must acknowledge applications again: they
 /// notice the dead primary within seconds (connect and TCP timeouts) and clients refused
 /// meanwhile are not held back by limits counted for applications never accepted.
@@ -644,6 +673,19 @@ async fn failover_to_the_synchronous_standby_loses_nothing_acknowledged() {
     all.extend(registry.iter().cloned());
     let mut cluster = Cluster::start(dir.path(), &url, &all);
     let licences = Arc::new(licences);
+    // Each node sees the synchronous standby, in /readyz and in its metrics.
+    for node in 0..2 {
+        let replication = replication_seen(&cluster, node, |r| r["synchronous"] == 1).await;
+        assert_eq!(replication["standbys"], 1, "{replication}");
+        assert!(replication["lag_seconds"].as_f64().unwrap() >= 0.0);
+        let scrape = metrics(&cluster, node).await;
+        assert!(
+            scrape.contains("edld_db_standbys{commit=\"sync\"} 1\n")
+                && scrape.contains("edld_db_standbys{commit=\"async\"} 0\n")
+                && scrape.contains("edld_db_replication_lag_seconds "),
+            "{scrape}"
+        );
+    }
     let seen = Arc::new(Seen::default());
     let load = Load::start(&cluster, licences.clone(), registry, seen.clone());
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -667,6 +709,15 @@ async fn failover_to_the_synchronous_standby_loses_nothing_acknowledged() {
             "no application acknowledged after the promotion"
         );
     };
+    // The promoted standby has no standby of its own: the nodes say so.
+    for node in 0..2 {
+        replication_seen(&cluster, node, |r| r["standbys"] == 0).await;
+        let scrape = metrics(&cluster, node).await;
+        assert!(
+            scrape.contains("edld_db_standbys{commit=\"sync\"} 0\n"),
+            "{scrape}"
+        );
+    }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     load.stop().await;
     let (issued, answered) = check(&cluster, &seen).await;

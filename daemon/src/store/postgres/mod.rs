@@ -47,7 +47,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 pub(crate) use self::import::PgImport;
-use self::nodes::{beat, listen};
+pub(crate) use self::nodes::Replication;
+use self::nodes::{beat, listen, replication};
 use self::sql::pool_error;
 pub(crate) use self::sql::{
     Abort, Tx, all_ok, attempts, col, credential_key, db_error, decode, encode, execute,
@@ -78,6 +79,8 @@ pub(crate) trait PgObserver: Send + Sync + 'static {
     fn claim_conflicts(&self, n: u64);
     /// The pool now: connections open and idle, and its bound.
     fn pool(&self, open: usize, idle: usize, max: usize);
+    /// The primary's replication, as last read.
+    fn replication(&self, replication: Replication);
 }
 
 /// How transactions are timed and reported (offline tools do without).
@@ -115,6 +118,8 @@ pub(crate) struct PgStore {
     node: String,
     /// Nodes with a recent heartbeat, this one included.
     live: Arc<AtomicU64>,
+    /// The primary's replication as last read (`None`: not read yet, or unreadable).
+    replication: Arc<Mutex<Option<Replication>>>,
     /// What this node publishes with its heartbeat ([`Store::publish`]).
     figures: Arc<Mutex<serde_json::Value>>,
     /// Bumped when a node changes the throttle settings (`LISTEN edl_throttle`).
@@ -166,11 +171,17 @@ impl PgStore {
             timing,
             node: settings.node.clone(),
             live: Arc::new(AtomicU64::new(1)),
+            replication: Arc::new(Mutex::new(None)),
             figures: Arc::new(Mutex::new(serde_json::json!({}))),
             throttle,
             watcher: Mutex::new(Vec::new()),
         };
         store.heartbeat().await?;
+        let read = replication(&store.pool).await.ok();
+        *store.replication.lock().unwrap_or_else(|p| p.into_inner()) = read;
+        if let (Some(t), Some(read)) = (&store.timing, read) {
+            t.observer.replication(read);
+        }
         store.watch();
         if let Ok(config) = connection_config(settings) {
             let task = tokio::spawn(listen(config, throttle_tx));
@@ -192,7 +203,8 @@ impl PgStore {
     }
 
     /// Every second: the heartbeat, which also tells whether the database answers
-    /// (readiness) and how many nodes are live; and how full the pool is (metrics).
+    /// (readiness) and how many nodes are live; the primary's replication (readiness and
+    /// metrics); and how full the pool is (metrics).
     fn watch(&self) {
         let (pool, reachable, timing) = (
             self.pool.clone(),
@@ -201,6 +213,7 @@ impl PgStore {
         );
         let (node, instance, live) = (self.node.clone(), self.instance, self.live.clone());
         let figures = self.figures.clone();
+        let replicated = self.replication.clone();
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -214,6 +227,14 @@ impl PgStore {
                     Err(_) => false,
                 };
                 reachable.store(ok, Ordering::SeqCst);
+                let read = match ok {
+                    true => replication(&pool).await.ok(),
+                    false => None,
+                };
+                *replicated.lock().unwrap_or_else(|p| p.into_inner()) = read;
+                if let (Some(t), Some(read)) = (&timing, read) {
+                    t.observer.replication(read);
+                }
                 if let Some(t) = &timing {
                     let status = pool.status();
                     t.observer
@@ -625,10 +646,12 @@ impl Store for PgStore {
 
     fn readiness(&self) -> serde_json::Value {
         // A store only opens on a database whose schema is this edld's (`schema::check`).
+        let replication = *self.replication.lock().unwrap_or_else(|p| p.into_inner());
         serde_json::json!({
             "engine": "postgres",
             "reachable": self.healthy(),
             "schema_version": schema::VERSION,
+            "replication": replication.map(|r| r.json()),
         })
     }
 
