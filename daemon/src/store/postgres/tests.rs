@@ -460,3 +460,27 @@ fn connections_notice_a_dead_primary_in_seconds() {
     assert_eq!(own.get_connect_timeout(), Some(&Duration::from_secs(7)));
     assert_eq!(own.get_keepalives_idle(), Duration::from_secs(30));
 }
+
+/// A stored record that is not what edld wrote is reported as corrupt, not as a database
+/// failure (records are read straight from the column's bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_of_another_shape_reads_as_corrupt() {
+    let server = TestPostgres::shared().unwrap();
+    let engine = PgEngine::new();
+    let store = engine.store();
+    let name = engine.url.rsplit('/').next().unwrap().to_owned();
+    server
+        .psql(
+            &name,
+            &format!(
+                "INSERT INTO licences (number, record) VALUES ('{}', '{{\"x\": 1}}')",
+                number(1)
+            ),
+        )
+        .unwrap();
+    match store.licence(&number(1)).await {
+        Err(crate::store::StoreError::Corrupt(what)) => assert_eq!(what, "licence"),
+        other => panic!("expected a corrupt licence, got {other:?}"),
+    }
+    store.close().await.unwrap();
+}
