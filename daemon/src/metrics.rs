@@ -22,7 +22,7 @@ use crate::domain::queue::Lane;
 use crate::domain::throttle::admission::{AdmissionSettings, LimitName, Mode, Verdict};
 use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::lookups::LookupObserver;
-use crate::store::postgres::PgObserver;
+use crate::store::postgres::{PgObserver, Replication};
 use crate::store::sled::CommitObserver;
 
 /// Labels of a request.
@@ -168,6 +168,18 @@ pub struct Metrics {
     pub db_claim_conflicts: Counter,
     /// PostgreSQL: pool connections by state (`open`, `idle`, `max`).
     pub db_pool_connections: Family<PoolLabels, Gauge>,
+    /// PostgreSQL: the worst standby's replay lag, seconds.
+    pub db_replication_lag_seconds: FloatGauge,
+    /// PostgreSQL: standbys of the primary by commit mode (`sync`, `async`). Empty on sled,
+    /// so an alert on a missing synchronous standby never fires for a single box.
+    pub db_standbys: Family<CommitLabels, Gauge>,
+}
+
+/// Labels of the standby gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommitLabels {
+    /// `sync` (a commit waits for it) or `async`.
+    pub commit: String,
 }
 
 /// Labels of the connection pool gauge.
@@ -351,6 +363,18 @@ impl Metrics {
             "PostgreSQL engine: pool connections open, idle and allowed",
             db_pool_connections.clone(),
         );
+        let db_replication_lag_seconds = FloatGauge::default();
+        registry.register(
+            "db_replication_lag_seconds",
+            "PostgreSQL engine: the worst standby's replay lag behind the primary (pg_stat_replication), 0 without standbys",
+            db_replication_lag_seconds.clone(),
+        );
+        let db_standbys = Family::<CommitLabels, Gauge>::default();
+        registry.register(
+            "db_standbys",
+            "PostgreSQL engine: standbys streaming from the primary, by commit mode (sync: a commit waits for it; async)",
+            db_standbys.clone(),
+        );
         let audit_commit_seconds = latency_histogram();
         registry.register(
             "audit_commit_duration_seconds",
@@ -404,6 +428,8 @@ impl Metrics {
             db_transaction_seconds,
             db_claim_conflicts,
             db_pool_connections,
+            db_replication_lag_seconds,
+            db_standbys,
             intake,
             tally: tally::Tally::default(),
             trust,
@@ -575,6 +601,18 @@ impl PgObserver for Metrics {
             self.db_pool_connections
                 .get_or_create(&PoolLabels {
                     state: state.to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    fn replication(&self, replication: Replication) {
+        self.db_replication_lag_seconds.set(replication.lag_seconds);
+        let asynchronous = replication.standbys.saturating_sub(replication.synchronous);
+        for (commit, n) in [("sync", replication.synchronous), ("async", asynchronous)] {
+            self.db_standbys
+                .get_or_create(&CommitLabels {
+                    commit: commit.to_owned(),
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }

@@ -5,6 +5,9 @@
 //! against the trust list of either node, and every answered lookup is in the lookup
 //! audit of the node that answered it.
 //!
+//! A registry clerk changes other licences (penalty points, revocations) on both nodes
+//! meanwhile: every change acknowledged is in the registry afterwards.
+//!
 //! N is 4 by default; `RUN_SLOW_TESTS=1` makes it 20 (any other number above 1: that
 //! many), as for the single-node crash test.
 
@@ -150,13 +153,57 @@ impl Cluster {
     }
 }
 
-/// What the clients saw: acknowledged applications (ticket → licence) and answered
-/// lookups (node → credential ids, one per answer).
+/// What the clients saw: acknowledged applications (ticket → licence) and when each was
+/// acknowledged, answered lookups (node → credential ids, one per answer), acknowledged
+/// registry changes (licence → change), and the refusals, 429 and 503 apart.
 #[derive(Default)]
 pub(crate) struct Seen {
     pub(crate) accepted: Mutex<HashMap<String, String>>,
+    pub(crate) acknowledged_at: Mutex<Vec<Instant>>,
     pub(crate) lookups: Mutex<HashMap<usize, Vec<String>>>,
-    pub(crate) refused: AtomicUsize,
+    pub(crate) changes: Mutex<HashMap<String, Change>>,
+    pub(crate) throttled: AtomicUsize,
+    pub(crate) unavailable: AtomicUsize,
+}
+
+/// A registry change the clerk makes to one licence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    Points(u8),
+    Revoke,
+}
+
+impl Seen {
+    /// Counts a refusal, which must say when to come back.
+    fn refused(&self, reply: &tests::client::Reply, what: &str) {
+        assert!(
+            reply.header("retry-after").is_some(),
+            "{what}: {} without Retry-After",
+            reply.status
+        );
+        match reply.status.as_u16() {
+            429 => &self.throttled,
+            _ => &self.unavailable,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The refusals so far: (429s, 503s).
+    pub(crate) fn refusals(&self) -> (usize, usize) {
+        (
+            self.throttled.load(Ordering::Relaxed),
+            self.unavailable.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The first application acknowledged at or after `since`, how long after it.
+    pub(crate) fn first_acknowledged_after(&self, since: Instant) -> Option<Duration> {
+        let at = self.acknowledged_at.lock().unwrap();
+        at.iter()
+            .filter(|t| **t >= since)
+            .min()
+            .map(|t| t.duration_since(since))
+    }
 }
 
 /// The clients of a run: they stop when `stop` is set.
@@ -166,9 +213,11 @@ pub(crate) struct Load {
 }
 
 impl Load {
+    /// Applicants apply for `licences`; the clerk changes `registry` (other licences).
     pub(crate) fn start(
         cluster: &Cluster,
         licences: Arc<Vec<LicenceNumber>>,
+        registry: Vec<LicenceNumber>,
         seen: Arc<Seen>,
     ) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
@@ -195,6 +244,13 @@ impl Load {
                 stop.clone(),
             )));
         }
+        tasks.push(tokio::spawn(change_registry(
+            cluster.addrs.clone(),
+            cluster.key("registry"),
+            registry,
+            seen.clone(),
+            stop.clone(),
+        )));
         Load { stop, tasks }
     }
 
@@ -213,7 +269,8 @@ async fn connect(addrs: &Mutex<Vec<SocketAddr>>, i: usize) -> Option<Client> {
 }
 
 /// Applies for licences, request by request on alternating nodes. A refused application
-/// (429, 503) is sent again; one whose connection broke was never acknowledged and is
+/// (429, 503) is sent again (and answered 200 with the open application if the refused
+/// attempt did commit); one whose connection broke was never acknowledged and is
 /// dropped (it may still be admitted: it must then be issued once, like any other).
 async fn apply(
     first: usize,
@@ -249,17 +306,16 @@ async fn apply(
             .json(Method::POST, "/v1/applications", Some(&key), &body)
             .await
         {
-            Ok(reply) if reply.status == 202 => {
+            // 200: the open application of an earlier attempt, which committed although
+            // its answer was lost (a commit in flight when the primary died, kept by the
+            // synchronous standby): the same ticket, to be issued once like any other.
+            Ok(reply) if [200, 202].contains(&reply.status.as_u16()) => {
                 let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
                 seen.accepted.lock().unwrap().insert(ticket, n.to_string());
+                seen.acknowledged_at.lock().unwrap().push(Instant::now());
             }
             Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
-                assert!(
-                    reply.header("retry-after").is_some(),
-                    "{} without Retry-After",
-                    reply.status
-                );
-                seen.refused.fetch_add(1, Ordering::Relaxed);
+                seen.refused(&reply, "application");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 number = Some(n);
             }
@@ -337,6 +393,7 @@ async fn look_up(
                     .push(id.to_owned());
             }
             Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
+                seen.refused(&reply, "lookup");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Ok(reply) => panic!("lookup: unexpected {}: {:?}", reply.status, reply.body),
@@ -345,9 +402,68 @@ async fn look_up(
     }
 }
 
+/// A registry clerk: one change per licence of `licences` (penalty points or a
+/// revocation, in turn), on alternating nodes, each sent again until it is acknowledged
+/// (a revocation answered 409 was made by an attempt whose answer was lost).
+async fn change_registry(
+    addrs: Arc<Mutex<Vec<SocketAddr>>>,
+    key: String,
+    licences: Vec<LicenceNumber>,
+    seen: Arc<Seen>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut clients: [Option<Client>; 2] = [None, None];
+    let mut turn = 0;
+    for (i, n) in licences.iter().enumerate() {
+        let change = match i % 2 {
+            0 => Change::Points((i % 12 + 1) as u8),
+            _ => Change::Revoke,
+        };
+        let (method, path, body) = match change {
+            Change::Points(p) => (
+                Method::PUT,
+                format!("/v1/licences/{n}/points"),
+                json!({"points": p}),
+            ),
+            Change::Revoke => (
+                Method::POST,
+                format!("/v1/licences/{n}/state"),
+                json!({"action": "revoke"}),
+            ),
+        };
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            turn += 1;
+            let node = turn % 2;
+            if clients[node].is_none() {
+                clients[node] = connect(&addrs, node).await;
+            }
+            let Some(c) = clients[node].as_mut() else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            };
+            match c.json(method.clone(), &path, Some(&key), &body).await {
+                Ok(reply) if reply.status == 200 => break,
+                Ok(reply) if reply.status == 409 && change == Change::Revoke => break,
+                Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
+                    seen.refused(&reply, "registry change");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(reply) => panic!("{path}: unexpected {}: {:?}", reply.status, reply.body),
+                Err(_) => clients[node] = None,
+            }
+        }
+        seen.changes.lock().unwrap().insert(n.to_string(), change);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Waits until every acknowledged application is issued, then checks, through each
 /// node: one credential per application and per licence, each verifying against that
 /// node's trust list, and every answered lookup in the answering node's audit.
+/// Every acknowledged registry change reads back from both nodes.
 /// Returns (applications issued, lookups answered).
 pub(crate) async fn check(cluster: &Cluster, seen: &Seen) -> (usize, usize) {
     let accepted: Vec<(String, String)> = seen
@@ -409,6 +525,28 @@ pub(crate) async fn check(cluster: &Cluster, seen: &Seen) -> (usize, usize) {
         }
     }
 
+    // Every acknowledged registry change is in the registry, as either node reads it.
+    let changes = seen.changes.lock().unwrap().clone();
+    for addr in &addrs {
+        let mut c = Client::connect(*addr, None).await.unwrap();
+        for (licence, change) in &changes {
+            let record = c
+                .get(&format!("/v1/licences/{licence}"), Some(&registry))
+                .await
+                .unwrap()
+                .json()
+                .unwrap();
+            match change {
+                Change::Points(p) => {
+                    assert_eq!(record["licence"]["points"], *p, "{licence}: {record}")
+                }
+                Change::Revoke => {
+                    assert_eq!(record["licence"]["state"], "revoked", "{licence}: {record}")
+                }
+            }
+        }
+    }
+
     // Every answered lookup is a record in the answering node's lookup audit.
     let lookups = seen.lookups.lock().unwrap().clone();
     let mut answered = 0;
@@ -444,10 +582,14 @@ async fn two_nodes_one_killed_at_random_lose_nothing_and_issue_nothing_twice() {
     let url = server.database().unwrap();
     let kills = kills();
     let dir = tempfile::tempdir().unwrap();
-    let licences = Arc::new(licence_numbers(400 * kills, 350_102));
-    let mut cluster = Cluster::start(dir.path(), &url, &licences);
+    let mut licences = licence_numbers(400 * kills + 100 * kills, 350_102);
+    let registry = licences.split_off(400 * kills);
+    let mut all = licences.clone();
+    all.extend(registry.iter().cloned());
+    let mut cluster = Cluster::start(dir.path(), &url, &all);
+    let licences = Arc::new(licences);
     let seen = Arc::new(Seen::default());
-    let load = Load::start(&cluster, licences.clone(), seen.clone());
+    let load = Load::start(&cluster, licences.clone(), registry, seen.clone());
     let started = Instant::now();
     for _ in 0..kills {
         // A random moment (100 to 700 ms) and a random node.
@@ -459,11 +601,13 @@ async fn two_nodes_one_killed_at_random_lose_nothing_and_issue_nothing_twice() {
     }
     load.stop().await;
     let (issued, answered) = check(&cluster, &seen).await;
+    let (throttled, unavailable) = seen.refusals();
     eprintln!(
         "cluster test: {kills} SIGKILLs in {:.1} s, {issued} applications acknowledged and \
-         issued once, {answered} lookups answered and audited, {} refusals (429/503)",
+         issued once, {} registry changes acknowledged and kept, {answered} lookups answered \
+         and audited, {throttled} refused with 429 and {unavailable} with 503",
         started.elapsed().as_secs_f64(),
-        seen.refused.load(Ordering::Relaxed)
+        seen.changes.lock().unwrap().len(),
     );
     for node in &mut cluster.nodes {
         if let Some(running) = node.running.take() {
@@ -472,11 +616,45 @@ async fn two_nodes_one_killed_at_random_lose_nothing_and_issue_nothing_twice() {
     }
 }
 
+/// Node `i`'s view of the primary's replication in /readyz, once `wanted` holds (the
+/// nodes read it every second).
+async fn replication_seen(
+    cluster: &Cluster,
+    i: usize,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let addr = cluster.addrs.lock().unwrap()[i];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Client::connect(addr, None).await.unwrap();
+        let ready = c.get("/readyz", None).await.unwrap().json().unwrap();
+        let replication = ready["store"]["replication"].clone();
+        if wanted(&replication) {
+            return replication;
+        }
+        assert!(Instant::now() < deadline, "node {i}: {ready}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Node `i`'s metrics.
+async fn metrics(cluster: &Cluster, i: usize) -> String {
+    let addr = cluster.addrs.lock().unwrap()[i];
+    let mut c = Client::connect(addr, None).await.unwrap();
+    let reply = c.get("/metrics", None).await.unwrap();
+    String::from_utf8(reply.body.to_vec()).unwrap()
+}
+
+/// How soon after the promotion the nodes must acknowledge applications again: they
+/// notice the dead primary within seconds (connect and TCP timeouts) and clients refused
+/// meanwhile are not held back by limits counted for applications never accepted.
+const RECOVERY_BOUND: Duration = Duration::from_secs(20);
+
 /// Failover: the nodes on a primary with a synchronous standby, reached with a multi-host
 /// URL and `target_session_attrs=read-write`. The primary is SIGKILLed under load and the
 /// standby promoted; the nodes reconnect and carry on. Every acknowledged application is
-/// issued once, every answered lookup audited, and the refusals in between (503) carried
-/// Retry-After.
+/// issued once, every acknowledged registry change kept, every answered lookup audited,
+/// and the refusals in between (503, 429 counted apart) carried Retry-After.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_to_the_synchronous_standby_loses_nothing_acknowledged() {
     let primary = TestPostgres::start().expect("PostgreSQL for the tests");
@@ -489,39 +667,75 @@ async fn failover_to_the_synchronous_standby_loses_nothing_acknowledged() {
         standby.port()
     );
     let dir = tempfile::tempdir().unwrap();
-    let licences = Arc::new(licence_numbers(3_000, 350_103));
-    let mut cluster = Cluster::start(dir.path(), &url, &licences);
+    let mut licences = licence_numbers(3_400, 350_103);
+    let registry = licences.split_off(3_000);
+    let mut all = licences.clone();
+    all.extend(registry.iter().cloned());
+    let mut cluster = Cluster::start(dir.path(), &url, &all);
+    let licences = Arc::new(licences);
+    // Each node sees the synchronous standby, in /readyz and in its metrics.
+    for node in 0..2 {
+        let replication = replication_seen(&cluster, node, |r| r["synchronous"] == 1).await;
+        assert_eq!(replication["standbys"], 1, "{replication}");
+        assert!(replication["lag_seconds"].as_f64().unwrap() >= 0.0);
+        let scrape = metrics(&cluster, node).await;
+        assert!(
+            scrape.contains("edld_db_standbys{commit=\"sync\"} 1\n")
+                && scrape.contains("edld_db_standbys{commit=\"async\"} 0\n")
+                && scrape.contains("edld_db_replication_lag_seconds "),
+            "{scrape}"
+        );
+    }
     let seen = Arc::new(Seen::default());
-    let load = Load::start(&cluster, licences.clone(), seen.clone());
+    let load = Load::start(&cluster, licences.clone(), registry, seen.clone());
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let before = seen.accepted.lock().unwrap().len();
+    let changed_before = seen.changes.lock().unwrap().len();
+    assert!(before > 0 && changed_before > 0, "no load before the kill");
     primary.kill().unwrap();
     // A moment with no primary at all, then the standby takes over.
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let started = Instant::now();
+    let refused_before = seen.refusals();
+    let promoted = Instant::now();
     standby.promote().unwrap();
     // The nodes carry on: applications are acknowledged again.
-    let after = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = seen.accepted.lock().unwrap().len();
-        if now > before + 50 {
-            break now;
+    let back = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(back) = seen.first_acknowledged_after(promoted) {
+            break back;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no application acknowledged after the promotion ({now} in all)"
+            promoted.elapsed() < Duration::from_secs(120),
+            "no application acknowledged after the promotion"
         );
     };
-    let back = started.elapsed();
+    // The promoted standby has no standby of its own: the nodes say so.
+    for node in 0..2 {
+        replication_seen(&cluster, node, |r| r["standbys"] == 0).await;
+        let scrape = metrics(&cluster, node).await;
+        assert!(
+            scrape.contains("edld_db_standbys{commit=\"sync\"} 0\n"),
+            "{scrape}"
+        );
+    }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     load.stop().await;
     let (issued, answered) = check(&cluster, &seen).await;
+    let (throttled, unavailable) = seen.refusals();
     eprintln!(
-        "failover test: {before} applications acknowledged before the primary died, {after} \
-         once the nodes had carried on {:.1} s after the promotion; {issued} issued once, \
-         {answered} lookups answered and audited, {} refusals (429/503, all with Retry-After)",
+        "failover test: {before} applications and {changed_before} registry changes \
+         acknowledged before the primary died; the first 202 {:.2} s after the promotion; \
+         {issued} applications issued once, {} registry changes kept, {answered} lookups \
+         answered and audited; refused (all with Retry-After) with 429: {throttled} \
+         ({} before the promotion), with 503: {unavailable} ({} before the promotion)",
         back.as_secs_f64(),
-        seen.refused.load(Ordering::Relaxed)
+        seen.changes.lock().unwrap().len(),
+        refused_before.0,
+        refused_before.1,
+    );
+    assert!(
+        back < RECOVERY_BOUND,
+        "the first 202 came {back:?} after the promotion"
     );
     for node in &mut cluster.nodes {
         if let Some(running) = node.running.take() {

@@ -17,6 +17,7 @@ mod keys;
 mod limits;
 mod lookups;
 mod monitoring;
+mod node_keys;
 mod pages;
 mod photos;
 mod postgres;

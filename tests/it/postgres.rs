@@ -41,6 +41,28 @@ async fn the_issuance_path_on_postgres() {
         ),
         "{store}"
     );
+    // A server without standbys says so, in /readyz and in the metrics the replication
+    // alerts use.
+    assert_eq!(
+        store["replication"],
+        serde_json::json!({"standbys": 0, "synchronous": 0, "lag_seconds": 0.0}),
+        "{store}"
+    );
+    let metrics = d
+        .client()
+        .await
+        .unwrap()
+        .get("/metrics", None)
+        .await
+        .unwrap();
+    let scrape = String::from_utf8(metrics.body.to_vec()).unwrap();
+    for line in [
+        "edld_db_standbys{commit=\"sync\"} 0\n",
+        "edld_db_standbys{commit=\"async\"} 0\n",
+        "edld_db_replication_lag_seconds 0.0\n",
+    ] {
+        assert!(scrape.contains(line), "{line} not in {scrape}");
+    }
     crate::issue::lifecycle(d).await;
 }
 

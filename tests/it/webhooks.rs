@@ -758,6 +758,8 @@ async fn sigkill_with_deliveries_pending_loses_no_event_and_invents_none() {
     // None invented: every event names an application that exists, issued with that
     // credential (one whose 202 was lost in the kill may be among them).
     let events = issued_events(&receiver);
+    // A fresh connection: the last one may have idled past the header timeout.
+    let mut c = running.client().await.unwrap();
     for (ticket, credential) in &events {
         let body = c
             .get(&format!("/v1/applications/{ticket}"), Some(&key))

@@ -49,6 +49,10 @@ struct Serving {
     /// Apply the store's schema migrations at start.
     #[arg(long, global = true)]
     migrate: bool,
+    /// This node's name, unique among the nodes on one PostgreSQL database (`[store] node`;
+    /// default "edld").
+    #[arg(long, global = true, value_name = "NAME")]
+    node: Option<String>,
 }
 
 impl Serving {
@@ -59,6 +63,7 @@ impl Serving {
             data_dir: self.data.clone(),
             store: self.store.clone(),
             migrate: self.migrate,
+            node: self.node.clone(),
         }
     }
 }

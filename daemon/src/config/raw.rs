@@ -35,6 +35,8 @@ pub struct Overrides {
     pub store: Option<String>,
     /// `--migrate`: apply the store's schema migrations at start.
     pub migrate: bool,
+    /// `--node NAME`: this node's name among the nodes on one PostgreSQL database.
+    pub node: Option<String>,
 }
 
 /// The configuration file as written.
@@ -343,6 +345,9 @@ impl RawConfig {
             }
         }
         self.store.migrate |= overrides.migrate;
+        if let Some(node) = &overrides.node {
+            self.store.node = Some(node.clone());
+        }
         self
     }
 }

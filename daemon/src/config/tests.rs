@@ -69,6 +69,20 @@ fn admin_must_be_loopback() {
 }
 
 #[test]
+fn node_flag_names_the_postgres_node() {
+    let overrides = Overrides {
+        store: Some("postgresql://edl@127.0.0.1:5433/edl".into()),
+        node: Some("edld-b".into()),
+        ..Overrides::default()
+    };
+    let config = Config::load(None, &overrides).unwrap();
+    match config.store {
+        crate::config::StoreConfig::Postgres(pg) => assert_eq!(pg.node, "edld-b"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn bad_address() {
     let overrides = Overrides {
         listen: Some("localhost".into()),

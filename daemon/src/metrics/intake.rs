@@ -20,6 +20,9 @@ pub struct IntakeMetrics {
     pub reviews_waiting: Gauge,
     /// Age of the oldest of those, seconds.
     pub reviews_oldest_age: Gauge,
+    /// Admitted applications the store then failed, whose per-client and per-licence
+    /// counts were given back.
+    pub admissions_refunded: Counter,
 }
 
 impl IntakeMetrics {
@@ -31,6 +34,7 @@ impl IntakeMetrics {
             wait_quoted: Histogram::new(exponential_buckets(1.0, 2.0, 18)),
             reviews_waiting: Gauge::default(),
             reviews_oldest_age: Gauge::default(),
+            admissions_refunded: Counter::default(),
         };
         registry.register(
             "photo_prechecks",
@@ -52,7 +56,18 @@ impl IntakeMetrics {
             "Age of the oldest application waiting for review (0 when none)",
             m.reviews_oldest_age.clone(),
         );
+        registry.register(
+            "admissions_refunded",
+            "Admitted applications the store failed to accept (answered 503), whose per-client \
+             and per-licence counts were given back",
+            m.admissions_refunded.clone(),
+        );
         m
+    }
+
+    /// Counts one admitted application the store failed, its limits given back.
+    pub fn refunded(&self) {
+        self.admissions_refunded.inc();
     }
 
     /// The review backlog: how many wait and the oldest's age.

@@ -19,7 +19,7 @@ use crate::domain::application::{
 use crate::domain::issue::CredentialRecord;
 use crate::domain::photo::{Finding, Outcome};
 use crate::domain::queue::Lane;
-use crate::domain::throttle::admission::{LimitName, Verdict};
+use crate::domain::throttle::admission::{LimitName, Refusal, Verdict};
 use crate::domain::throttle::estimate::WaitEstimate;
 use crate::service::Service;
 use crate::store::{Admit, AdmitError, Admitted, StoreError};
@@ -196,7 +196,25 @@ impl Service {
             Channel::Window => Lane::Window,
             _ => Lane::First,
         };
-        self.admit(caller, &request.licence, lane)?;
+        let shadowed = self.admit(caller, &request.licence, lane)?;
+        let (client, licence) = (caller.client.clone(), request.licence.clone());
+        let accepted = self.accept(caller, channel, request).await;
+        if let Err(ApplyError::Store(_)) = &accepted {
+            // Never accepted: a retry once the store is back must not meet a 429 for it.
+            self.throttles.refund(&client, licence.as_str(), &shadowed);
+            self.metrics.intake.refunded();
+        }
+        accepted
+    }
+
+    /// Stores an admitted application (its photo first), or returns the open one for the
+    /// licence.
+    async fn accept(
+        &self,
+        caller: &Caller,
+        channel: Channel,
+        request: ApplyRequest,
+    ) -> Result<ApplicationView, ApplyError> {
         let photo = match request.photo {
             PhotoInput::OnFile => Photo::OnFile,
             PhotoInput::Upload { bytes, source } => {
@@ -275,15 +293,20 @@ impl Service {
     }
 
     /// Admission: every limit in force decides, shadow refusals are counted, an enforced
-    /// refusal is returned.
-    fn admit(&self, caller: &Caller, number: &LicenceNumber, lane: Lane) -> Result<(), ApplyError> {
+    /// refusal is returned; an admission returns its shadow refusals.
+    fn admit(
+        &self,
+        caller: &Caller,
+        number: &LicenceNumber,
+        lane: Lane,
+    ) -> Result<Vec<Refusal>, ApplyError> {
         let backlog = self.store.queue().backlog();
         let (verdict, settings) =
             self.throttles
                 .admit(&caller.client, number.as_str(), lane, &backlog);
         self.metrics.admission(&verdict, &settings.admission);
         match verdict {
-            Verdict::Admit { .. } => Ok(()),
+            Verdict::Admit { shadowed } => Ok(shadowed),
             Verdict::Refuse { refusal, .. } => Err(ApplyError::Throttled(Refused {
                 limit: refusal.limit.into(),
                 retry_after: refusal.retry_after,

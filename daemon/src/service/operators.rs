@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::domain::access::Caller;
 use crate::domain::audit::AuditRecord;
 use crate::domain::queue::Lane;
-use crate::domain::throttle::admission::Verdict;
+use crate::domain::throttle::admission::{Refusal, Verdict};
 use crate::domain::throttle::control::Throttle;
 use crate::domain::throttle::estimate::WaitEstimate;
 use crate::domain::throttle::settings::{ChangeError, Moved, Setting, ThrottleSettings};
@@ -121,6 +121,12 @@ impl Throttles {
         let mut throttle = self.lock();
         let verdict = throttle.admit(now, client, licence, lane, backlog);
         (verdict, throttle.settings())
+    }
+
+    /// Gives back what an admitted application by `client` for `licence` counted against
+    /// the per-client and per-licence limits: the store failed, so it was never accepted.
+    pub fn refund(&self, client: &str, licence: &str, shadowed: &[Refusal]) {
+        self.lock().refund(client, licence, shadowed);
     }
 
     /// The wait quoted for `position` in `lane` with `depths` waiting.

@@ -227,6 +227,24 @@ impl<C: Clock + Clone> Admission<C> {
         Verdict::Admit { shadowed }
     }
 
+    /// Gives back what an admitted application by `client` for `licence` counted against
+    /// the per-client and per-licence limits (`shadowed`: its verdict's shadow refusals),
+    /// when the application came to nothing because the store failed. Without this, the
+    /// clients that retried through an outage of the database would be refused (429) for
+    /// a long time after it came back, for applications that were never accepted.
+    pub(crate) fn refund(&self, client: &str, licence: &str, shadowed: &[Refusal]) {
+        let counted = |limit: LimitName, mode: Mode| {
+            // A limit that was off counted nothing; a shadow refusal left its state as it was.
+            mode != Mode::Off && !shadowed.iter().any(|r| r.limit == limit)
+        };
+        if counted(LimitName::Client, self.settings.client_mode) {
+            self.clients.refund(&client.to_owned());
+        }
+        if counted(LimitName::Licence, self.settings.licence_mode) {
+            self.licences.refund(&licence.to_owned());
+        }
+    }
+
     /// Forgets clients and licences that are fully rested (bounded memory).
     pub(crate) fn purge(&self) {
         self.clients.purge();

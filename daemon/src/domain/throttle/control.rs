@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use governor::clock::Clock;
 
-use crate::domain::throttle::admission::{Admission, QueueView, Verdict};
+use crate::domain::throttle::admission::{Admission, QueueView, Refusal, Verdict};
 use crate::domain::throttle::estimate::{DrainMeter, WaitEstimate, lane_estimate};
 use crate::domain::throttle::lanes::{Lane, Scheduler};
 use crate::domain::throttle::pacer::Pacer;
@@ -98,6 +98,12 @@ impl<C: Clock + Clone> Throttle<C> {
             drain_rate: self.planning_rate(now, lane, depths),
         };
         self.admission.check(now, client, licence, view)
+    }
+
+    /// Gives back the per-client and per-licence counts of an admitted application that
+    /// came to nothing because the store failed (see `Admission::refund`).
+    pub fn refund(&self, client: &str, licence: &str, shadowed: &[Refusal]) {
+        self.admission.refund(client, licence, shadowed);
     }
 
     /// Cells per second `lane` can plan with: its own measured rate, or the whole drain's

@@ -189,6 +189,15 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RetunableLimiter<K, C> {
         })
     }
 
+    /// Gives back one request counted for `key` (its admission came to nothing: the store
+    /// failed): its TAT moves back by the interval it was counted under. Never a windfall:
+    /// a TAT moved before now only means "rested", which GCRA reads as now.
+    pub(crate) fn refund(&self, key: &K) {
+        if let Some(mut cell) = self.state.cells.get_mut(key) {
+            cell.tat = cell.tat.saturating_sub(cell.interval);
+        }
+    }
+
     /// Drops clients whose state is fully rested: they would get a full burst anyway.
     pub(crate) fn purge(&self) {
         let now = u64::from(self.clock.now().duration_since(self.origin));

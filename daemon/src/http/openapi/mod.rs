@@ -301,7 +301,7 @@ fn schemas() -> Value {
         "ThrottleChange": throttle_change(),
         "Health": {"type": "object", "properties": {
             "status": {"type": "string"},
-            "store": {"type": "object", "description": "readyz: the storage engine (`engine`: sled or postgres; for postgres `reachable` and `schema_version`)"}
+            "store": {"type": "object", "description": "readyz: the storage engine (`engine`: sled or postgres; for postgres `reachable`, `schema_version` and `replication`: `standbys`, `synchronous`, `lag_seconds`, or null)"}
         }},
         "QueueStats": {"type": "object", "properties": {
             "depth": {"type": "integer"}, "lanes": {"type": "object"},

@@ -48,7 +48,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 pub(crate) use self::import::PgImport;
-use self::nodes::{beat, listen};
+pub(crate) use self::nodes::Replication;
+use self::nodes::{beat, listen, replication};
 use self::sql::pool_error;
 pub(crate) use self::sql::{
     Abort, Tx, all_ok, attempts, col, credential_key, db_error, decode, encode, execute,
@@ -80,6 +81,8 @@ pub(crate) trait PgObserver: Send + Sync + 'static {
     fn claim_conflicts(&self, n: u64);
     /// The pool now: connections open and idle, and its bound.
     fn pool(&self, open: usize, idle: usize, max: usize);
+    /// The primary's replication, as last read.
+    fn replication(&self, replication: Replication);
 }
 
 /// How transactions are timed and reported (offline tools do without).
@@ -117,6 +120,8 @@ pub(crate) struct PgStore {
     node: String,
     /// Nodes with a recent heartbeat, this one included.
     live: Arc<AtomicU64>,
+    /// The primary's replication as last read (`None`: not read yet, or unreadable).
+    replication: Arc<Mutex<Option<Replication>>>,
     /// What this node publishes with its heartbeat ([`Store::publish`]).
     figures: Arc<Mutex<serde_json::Value>>,
     /// Bumped when a node changes the throttle settings (`LISTEN edl_throttle`).
@@ -168,13 +173,19 @@ impl PgStore {
             timing,
             node: settings.node.clone(),
             live: Arc::new(AtomicU64::new(1)),
+            replication: Arc::new(Mutex::new(None)),
             figures: Arc::new(Mutex::new(serde_json::json!({}))),
             throttle,
             watcher: Mutex::new(Vec::new()),
         };
         store.heartbeat().await?;
+        let read = replication(&store.pool).await.ok();
+        *store.replication.lock().unwrap_or_else(|p| p.into_inner()) = read;
+        if let (Some(t), Some(read)) = (&store.timing, read) {
+            t.observer.replication(read);
+        }
         store.watch();
-        if let Ok(config) = settings.url.parse::<tokio_postgres::Config>() {
+        if let Ok(config) = connection_config(settings) {
             let task = tokio::spawn(listen(config, throttle_tx));
             store.tasks().push(task);
         }
@@ -194,7 +205,8 @@ impl PgStore {
     }
 
     /// Every second: the heartbeat, which also tells whether the database answers
-    /// (readiness) and how many nodes are live; and how full the pool is (metrics).
+    /// (readiness) and how many nodes are live; the primary's replication (readiness and
+    /// metrics); and how full the pool is (metrics).
     fn watch(&self) {
         let (pool, reachable, timing) = (
             self.pool.clone(),
@@ -203,6 +215,7 @@ impl PgStore {
         );
         let (node, instance, live) = (self.node.clone(), self.instance, self.live.clone());
         let figures = self.figures.clone();
+        let replicated = self.replication.clone();
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -216,6 +229,14 @@ impl PgStore {
                     Err(_) => false,
                 };
                 reachable.store(ok, Ordering::SeqCst);
+                let read = match ok {
+                    true => replication(&pool).await.ok(),
+                    false => None,
+                };
+                *replicated.lock().unwrap_or_else(|p| p.into_inner()) = read;
+                if let (Some(t), Some(read)) = (&timing, read) {
+                    t.observer.replication(read);
+                }
                 if let Some(t) = &timing {
                     let status = pool.status();
                     t.observer
@@ -323,12 +344,54 @@ pub(crate) async fn migrate(settings: &PostgresConfig) -> StoreResult<(i32, i32)
     Ok((migrated.from, migrated.to))
 }
 
-/// The pool for `settings`.
-fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
-    let config: tokio_postgres::Config = settings
+/// How long one host may take to accept a connection before the next host of a multi-host
+/// URL is tried (libpq's `connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long data sent on a connection may stay unacknowledged before the kernel drops the
+/// connection (`TCP_USER_TIMEOUT`): a primary that vanished without a reset (a dead machine,
+/// a cut network) is noticed in seconds, not after the kernel's retransmissions (≈ 15 min).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// TCP keepalives on an idle connection (a pooled one, the `LISTEN` one): the first probe
+/// after this long idle, then one every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(2);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// How long a command waits for a pooled connection, or for a new one to be made, before
+/// it fails (and the request is answered 503 with Retry-After).
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connection settings of `settings`' URL, with the timeouts and keepalives above
+/// wherever the URL names none of its own.
+fn connection_config(settings: &PostgresConfig) -> StoreResult<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = settings
         .url
         .parse()
         .map_err(|e| StoreError::Engine(format!("the store URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    // tokio-postgres's defaults (libpq's) wait two hours before the first probe.
+    if config.get_keepalives() && config.get_keepalives_idle() == Duration::from_secs(7200) {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+    }
+    Ok(config)
+}
+
+/// The pool for `settings`.
+fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
+    let config = connection_config(settings)?;
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -339,9 +402,9 @@ fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
     Pool::builder(manager)
         .max_size(settings.pool_size.max(2))
         .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(5)))
-        .create_timeout(Some(Duration::from_secs(5)))
-        .recycle_timeout(Some(Duration::from_secs(5)))
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
         .build()
         .map_err(|e| StoreError::Engine(format!("the connection pool: {e}")))
 }
@@ -639,10 +702,12 @@ impl Store for PgStore {
 
     fn readiness(&self) -> serde_json::Value {
         // A store only opens on a database whose schema is this edld's (`schema::check`).
+        let replication = *self.replication.lock().unwrap_or_else(|p| p.into_inner());
         serde_json::json!({
             "engine": "postgres",
             "reachable": self.healthy(),
             "schema_version": schema::VERSION,
+            "replication": replication.map(|r| r.json()),
         })
     }
 

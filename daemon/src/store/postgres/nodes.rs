@@ -1,6 +1,7 @@
 //! The nodes sharing one database: each writes its heartbeat every second (the live ones
 //! split the cluster's throttle settings), and listens for the throttle changes any node
-//! makes (`NOTIFY edl_throttle`, sent by the changing transaction when it commits).
+//! makes (`NOTIFY edl_throttle`, sent by the changing transaction when it commits). With
+//! the heartbeat, each node reads the primary's replication (`pg_stat_replication`).
 
 use std::time::Duration;
 
@@ -10,6 +11,54 @@ use tokio_postgres::types::Json;
 
 use super::{db_error, pool_error};
 use crate::store::{NodeReport, NodeState, StoreResult};
+
+/// The primary's standbys as `pg_stat_replication` shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Replication {
+    /// Standbys streaming from the primary.
+    pub standbys: u64,
+    /// Of those, the ones a commit waits for (`sync_state` `sync` or `quorum`).
+    pub synchronous: u64,
+    /// The worst standby's replay lag, seconds (0 when none lags, or there is none).
+    pub lag_seconds: f64,
+}
+
+impl Replication {
+    /// As `/readyz` shows it.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "standbys": self.standbys,
+            "synchronous": self.synchronous,
+            "lag_seconds": self.lag_seconds,
+        })
+    }
+}
+
+/// Reads the primary's replication. Without the `pg_monitor` role (or superuser) the
+/// server hides each standby's `sync_state` and lags from the edld user: the standbys are
+/// still counted, but none as synchronous. `replay_lag` is NULL once a standby has
+/// replayed everything and the primary is idle: no lag.
+pub(super) async fn replication(pool: &Pool) -> StoreResult<Replication> {
+    let client = pool.get().await.map_err(pool_error)?;
+    let row = client
+        .query_one(
+            "SELECT count(*), \
+             count(*) FILTER (WHERE sync_state IN ('sync', 'quorum')), \
+             coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 \
+             FROM pg_stat_replication",
+            &[],
+        )
+        .await
+        .map_err(db_error)?;
+    let standbys: i64 = row.try_get(0).map_err(db_error)?;
+    let synchronous: i64 = row.try_get(1).map_err(db_error)?;
+    let lag_seconds: f64 = row.try_get(2).map_err(db_error)?;
+    Ok(Replication {
+        standbys: standbys.max(0) as u64,
+        synchronous: synchronous.max(0) as u64,
+        lag_seconds: lag_seconds.max(0.0),
+    })
+}
 
 /// How recent a heartbeat a live node has.
 const LIVE_WITHIN_SECONDS: f64 = 5.0;

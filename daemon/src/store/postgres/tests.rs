@@ -530,3 +530,59 @@ async fn two_nodes_deliver_the_outbox_once_in_each_licences_order() {
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
+
+/// A dead primary is noticed in seconds: the connections get a connect timeout, a TCP
+/// user timeout and early keepalives, unless the URL sets its own.
+#[test]
+fn connections_notice_a_dead_primary_in_seconds() {
+    use std::time::Duration;
+
+    let settings = |url: &str| PostgresConfig {
+        url: url.to_owned(),
+        node: "n".into(),
+        pool_size: 2,
+        migrate: false,
+    };
+    let config =
+        super::connection_config(&settings("postgresql://edl@h1:5432,h2:5432/edl")).unwrap();
+    assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(2)));
+    assert_eq!(config.get_tcp_user_timeout(), Some(&Duration::from_secs(5)));
+    assert!(config.get_keepalives());
+    assert_eq!(config.get_keepalives_idle(), Duration::from_secs(2));
+    assert_eq!(
+        config.get_keepalives_interval(),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(config.get_keepalives_retries(), Some(3));
+
+    let own = super::connection_config(&settings(
+        "postgresql://edl@h1/edl?connect_timeout=7&keepalives_idle=30",
+    ))
+    .unwrap();
+    assert_eq!(own.get_connect_timeout(), Some(&Duration::from_secs(7)));
+    assert_eq!(own.get_keepalives_idle(), Duration::from_secs(30));
+}
+
+/// A stored record that is not what edld wrote is reported as corrupt, not as a database
+/// failure (records are read straight from the column's bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_of_another_shape_reads_as_corrupt() {
+    let server = TestPostgres::shared().unwrap();
+    let engine = PgEngine::new();
+    let store = engine.store();
+    let name = engine.url.rsplit('/').next().unwrap().to_owned();
+    server
+        .psql(
+            &name,
+            &format!(
+                "INSERT INTO licences (number, record) VALUES ('{}', '{{\"x\": 1}}')",
+                number(1)
+            ),
+        )
+        .unwrap();
+    match store.licence(&number(1)).await {
+        Err(crate::store::StoreError::Corrupt(what)) => assert_eq!(what, "licence"),
+        other => panic!("expected a corrupt licence, got {other:?}"),
+    }
+    store.close().await.unwrap();
+}

@@ -218,3 +218,51 @@ fn modes_parse() {
     assert_eq!("shadow".parse::<Mode>(), Ok(Mode::Shadow));
     assert!("Shadow".parse::<Mode>().is_err());
 }
+
+/// The store failed after admission: the client and licence get back what the
+/// application counted, so a retry once the store is back is not refused with 429.
+#[test]
+fn an_application_the_store_failed_is_refunded_to_its_client_and_licence() {
+    let (mut admission, _) = admission(settings());
+    for _ in 0..2 {
+        let Verdict::Admit { shadowed } = admission.check(Duration::ZERO, "gw", "L1", roomy())
+        else {
+            panic!("admitted")
+        };
+        admission.refund("gw", "L1", &shadowed);
+    }
+    // Both licence cells are still there (burst 2), and the client's 20.
+    for _ in 0..2 {
+        assert!(matches!(
+            admission.check(Duration::ZERO, "gw", "L1", roomy()),
+            Verdict::Admit { .. }
+        ));
+    }
+    check_refused(
+        admission.check(Duration::ZERO, "gw", "L1", roomy()),
+        LimitName::Licence,
+        60,
+    );
+}
+
+/// A shadowed limit counted nothing, so nothing is given back to it.
+#[test]
+fn a_refund_leaves_shadowed_and_off_limits_alone() {
+    let mut s = settings();
+    s.licence_mode = Mode::Shadow;
+    s.client_mode = Mode::Off;
+    let (mut admission, _) = admission(s);
+    for _ in 0..2 {
+        admission.check(Duration::ZERO, "gw", "L1", roomy());
+    }
+    let Verdict::Admit { shadowed } = admission.check(Duration::ZERO, "gw", "L1", roomy()) else {
+        panic!("shadow mode admits")
+    };
+    assert_eq!(shadowed.len(), 1);
+    admission.refund("gw", "L1", &shadowed);
+    // Still over the licence limit: the shadow refusal took nothing to give back.
+    let Verdict::Admit { shadowed } = admission.check(Duration::ZERO, "gw", "L1", roomy()) else {
+        panic!("shadow mode admits")
+    };
+    assert_eq!(shadowed[0].limit, LimitName::Licence);
+}

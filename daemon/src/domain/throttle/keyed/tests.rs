@@ -123,3 +123,22 @@ fn a_zero_quota_refuses_everyone() {
     });
     assert!(limiter.check(&"a").is_ok());
 }
+
+#[test]
+fn a_refund_gives_back_one_request_and_no_more() {
+    let (limiter, clock) = limiter(0.2, 5); // one per 5 s, burst 5
+    assert_eq!(burst(&limiter, "a"), 5);
+    // Two requests that came to nothing are given back: two pass again at once.
+    limiter.refund(&"a");
+    limiter.refund(&"a");
+    assert_eq!(burst(&limiter, "a"), 2);
+    // Refunds beyond what was counted never add to the burst.
+    clock.advance(Duration::from_secs(60));
+    for _ in 0..10 {
+        limiter.refund(&"a");
+    }
+    assert_eq!(burst(&limiter, "a"), 5);
+    // A key never seen has nothing to give back.
+    limiter.refund(&"b");
+    assert_eq!(limiter.len(), 1);
+}
