@@ -123,6 +123,17 @@ pub fn command(command: WebhooksCommand, overrides: &Overrides, clock: Arc<dyn C
                 secret_file,
                 ..
             } => {
+                if let Some(name) = client.as_deref().filter(|c| !c.starts_with("cert:")) {
+                    let known = admin.call(Method::GET, "/admin/v1/clients", None)?;
+                    let listed = known["clients"]
+                        .as_array()
+                        .is_some_and(|all| all.iter().any(|c| c["name"] == name));
+                    if !listed {
+                        eprintln!(
+                            "note: no API client is named {name:?} (edld clients list); the subscription receives the events of applications made by a client of that name"
+                        );
+                    }
+                }
                 let secret = secret(&secret_file)?;
                 let body =
                     json!({"url": url, "events": [events], "client": client, "secret": secret});
