@@ -234,9 +234,14 @@ impl SegmentDir for FsSegments {
         let spare_path = self.dir.join(SPARE);
         let ready = std::fs::metadata(&spare_path).is_ok_and(|m| m.len() == bytes);
         if !ready {
-            spare(&self.dir, bytes)?;
+            spare(&self.dir, bytes).or_else(|e| again_if_raced(e, || spare(&self.dir, bytes)))?;
         }
-        std::fs::rename(&spare_path, self.dir.join(ACTIVE))?;
+        std::fs::rename(&spare_path, self.dir.join(ACTIVE)).or_else(|e| {
+            again_if_raced(e, || {
+                spare(&self.dir, bytes)?;
+                std::fs::rename(&spare_path, self.dir.join(ACTIVE))
+            })
+        })?;
         sync_dir(&self.dir)?;
         let file = OpenOptions::new()
             .read(true)
@@ -306,6 +311,17 @@ fn read_if_there(path: &Path) -> io::Result<Vec<u8>> {
     match std::fs::read(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         other => other,
+    }
+}
+
+/// Runs `again` once when `e` says a file vanished under us: the preparer of a log
+/// closed just before on the same directory may still be renaming its spare (its own
+/// failure is only a warning), and the spare is simply made again.
+fn again_if_raced(e: io::Error, again: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        again()
+    } else {
+        Err(e)
     }
 }
 
