@@ -30,18 +30,13 @@ pub(crate) fn rounds() -> usize {
 }
 
 fn gateway_key(data: &Path) -> String {
-    daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
-        .unwrap()
-        .into_iter()
-        .find(|(r, _)| r == "gateway")
-        .unwrap()
-        .1
+    tests::dev_key(data, "gateway")
 }
 
 /// What the test knows: ticket → (licence, credential id once seen issued).
-type Accepted = Arc<Mutex<HashMap<String, (String, Option<String>)>>>;
+pub(crate) type Accepted = Arc<Mutex<HashMap<String, (String, Option<String>)>>>;
 
-async fn apply_until_stopped(
+pub(crate) async fn apply_until_stopped(
     addr: SocketAddr,
     key: String,
     licences: Arc<Vec<LicenceNumber>>,

@@ -23,22 +23,13 @@ use keys::licence::LicenceNumber;
 use keys::token::VerifyPolicy;
 use serde_json::json;
 use tests::client::Client;
-use tests::{RealDaemon, edld_binary, licence_json, licence_numbers};
+use tests::{RealDaemon, dev_key, edld_binary, licence_json, licence_numbers};
 
 fn counts() -> (usize, usize) {
     match std::env::var("RUN_SLOW_TESTS") {
         Ok(_) => (100_000, 10_000),
         Err(_) => (3_000, 300),
     }
-}
-
-fn dev_key(data: &Path, role: &str) -> String {
-    daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
-        .unwrap()
-        .into_iter()
-        .find(|(r, _)| r == role)
-        .unwrap()
-        .1
 }
 
 fn now() -> VerifyPolicy {

@@ -16,13 +16,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::crash::{Accepted, apply_until_stopped};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use daemon::testing::postgres::TestPostgres;
@@ -31,7 +31,7 @@ use keys::licence::LicenceNumber;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 use tests::client::Client;
-use tests::{PORTRAIT, RealDaemon, edld_binary, licence_json, licence_numbers};
+use tests::{PORTRAIT, RealDaemon, dev_key, edld_binary, licence_json, licence_numbers};
 
 /// The receiver script.
 fn receiver_script() -> PathBuf {
@@ -147,15 +147,6 @@ fn config(dir: &Path, webhooks: &str, tls: Option<&(PathBuf, PathBuf)>) -> PathB
     let path = dir.join("edld.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn dev_key(data: &Path, role: &str) -> String {
-    daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
-        .unwrap()
-        .into_iter()
-        .find(|(r, _)| r == role)
-        .unwrap()
-        .1
 }
 
 /// Runs `edld webhooks …` against the daemon; its standard output, or a failure with
@@ -608,42 +599,6 @@ async fn flaky_receiver_over_tls(store_args: &[&str]) {
     }
     assert!(metrics.contains("outcome=\"retried\""));
     daemon.stop().unwrap();
-}
-
-/// What the SIGKILL test knows: ticket → licence, for applications answered 202.
-type Accepted = Arc<Mutex<HashMap<String, String>>>;
-
-async fn apply_until_stopped(
-    addr: SocketAddr,
-    key: String,
-    licences: Arc<Vec<LicenceNumber>>,
-    next: Arc<AtomicUsize>,
-    accepted: Accepted,
-    stop: Arc<AtomicBool>,
-) {
-    let Ok(mut c) = Client::connect(addr, None).await else {
-        return;
-    };
-    while !stop.load(Ordering::SeqCst) {
-        let Some(n) = licences.get(next.fetch_add(1, Ordering::SeqCst)) else {
-            return;
-        };
-        let body = json!({"licence_number": n.as_str(), "photo_source": "on_file"});
-        match c
-            .json(Method::POST, "/v1/applications", Some(&key), &body)
-            .await
-        {
-            Ok(reply) if reply.status == 202 => {
-                let ticket = reply.json().unwrap()["ticket"].as_str().unwrap().to_owned();
-                accepted.lock().unwrap().insert(ticket, n.to_string());
-            }
-            Ok(reply) if [429, 503].contains(&reply.status.as_u16()) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Ok(reply) => panic!("unexpected {}: {:?}", reply.status, reply.body),
-            Err(_) => return,
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -400,6 +400,15 @@ async fn follow_real_time(clock: Arc<ManualClock>, frozen: Arc<std::sync::atomic
     }
 }
 
+/// The development API key of `role`, from `<data>/dev-clients.txt`.
+pub fn dev_key(data: &std::path::Path, role: &str) -> String {
+    daemon::testing::read_dev_clients(&data.join("dev-clients.txt"))
+        .ok()
+        .and_then(|keys| keys.into_iter().find(|(r, _)| r == role))
+        .map(|(_, key)| key)
+        .unwrap_or_else(|| panic!("no development {role} key in {}", data.display()))
+}
+
 /// `n` distinct valid licence numbers.
 pub fn licence_numbers(n: usize, region: u32) -> Vec<LicenceNumber> {
     let base =

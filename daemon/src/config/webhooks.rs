@@ -69,12 +69,6 @@ pub struct Webhooks {
     pub extra_roots: Vec<PathBuf>,
 }
 
-impl Default for Webhooks {
-    fn default() -> Self {
-        check(&RawWebhooks::default()).unwrap_or_else(|_| unreachable!("the defaults hold"))
-    }
-}
-
 /// Checks `[webhooks]`.
 pub(super) fn check(raw: &RawWebhooks) -> Result<Webhooks, ConfigError> {
     let range = |setting, value: u64, lo: u64, hi: u64, expected| {

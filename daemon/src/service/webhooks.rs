@@ -482,8 +482,8 @@ pub(crate) async fn run(service: Arc<Service>, mut stop: watch::Receiver<bool>) 
             last_expiring = Some(mono);
             service.note_expiring().await;
         }
-        let started = send_due(&service).await;
-        if started == 0 {
+        let claimed = send_due(&service).await;
+        if claimed == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(IDLE) => {}
                 _ = stop.changed() => {}
