@@ -78,6 +78,38 @@ fn bounds_and_widths() {
 }
 
 #[test]
+fn a_cut_short_or_damaged_stream_is_refused() {
+    // Lists of sizes around the reader's buffer sizes read whole; the same streams cut short
+    // anywhere or with a wrong checksum refused.
+    for len in [4096 * 4, 8192 * 4, 131_072, 131_072 + 4] {
+        let mut list = StatusList::new(2, len).unwrap();
+        list.set(len as u64 - 1, 3).unwrap();
+        list.set(7, 1).unwrap();
+        let compressed = list.compress();
+        assert_eq!(StatusList::decompress(2, &compressed).unwrap(), list);
+        let mut bad_checksum = compressed.clone();
+        *bad_checksum.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            StatusList::decompress(2, &bad_checksum).err(),
+            Some(StatusListError::BadCompression)
+        );
+        for cut in [
+            1,
+            2,
+            compressed.len() / 2,
+            compressed.len() - 4,
+            compressed.len() - 1,
+        ] {
+            assert_eq!(
+                StatusList::decompress(2, &compressed[..cut]).err(),
+                Some(StatusListError::BadCompression),
+                "{len} entries cut at {cut}"
+            );
+        }
+    }
+}
+
+#[test]
 fn lists_too_large_to_read_are_not_built() {
     assert!(StatusList::new(8, usize::MAX).is_err());
     assert!(StatusList::new(2, usize::MAX / 2).is_err());
