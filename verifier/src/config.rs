@@ -67,7 +67,8 @@ pub struct RawConfig {
     /// TLS client private key (PEM).
     pub client_key: Option<PathBuf>,
     /// Extra trust anchors (PEM certificates) for the server's TLS certificate. When set,
-    /// only these are trusted; otherwise the built-in web PKI roots.
+    /// only these are trusted; otherwise the system's CA certificates (read when a request
+    /// is made).
     pub ca: Option<PathBuf>,
     /// Where synced trust and status lists live.
     pub cache_dir: Option<PathBuf>,

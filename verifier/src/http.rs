@@ -1,8 +1,10 @@
 //! The HTTPS client: rustls with the ring provider (aws-lc-rs costs ~30 ms of CPU at start),
+//! the configured `ca` or else the system's CA certificates as roots,
 //! TCP_NODELAY on every connection, one whole-request timeout, no proxy from the
 //! environment. Three calls: a conditional GET for signed files, the live status query,
 //! and reading the server's `Date`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use keys::UnixTime;
@@ -102,14 +104,20 @@ impl Client {
     /// A client with `config`'s trust anchors and credentials, every request bounded by
     /// `timeout` from start to last byte.
     pub fn new(config: &Config, timeout: Duration) -> Result<Client, HttpError> {
-        let mut tls = TlsConfig::builder().provider(TlsProvider::Rustls);
-        if let Some(pem) = &config.ca {
-            let certs = certificates(pem)?;
-            if certs.is_empty() {
-                return Err(HttpError::Setup("the ca file holds no certificate".into()));
+        let certs = match &config.ca {
+            Some(pem) => {
+                let certs = certificates(pem)?;
+                if certs.is_empty() {
+                    return Err(HttpError::Setup("the ca file holds no certificate".into()));
+                }
+                certs
             }
-            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
-        }
+            None => system_roots()?,
+        };
+        let mut tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .root_certs(RootCerts::new_with_certs(&certs));
         let mut bearer = None;
         match &config.credentials {
             Credentials::None => {}
@@ -243,6 +251,29 @@ impl Client {
             checked_at: UnixTime(body.checked_at),
         })
     }
+}
+
+/// The system's CA certificates, for a server in the web PKI: read when a client is made
+/// (never on an offline check) rather than a copy of Mozilla's roots built into the binary,
+/// so the terminal build stays small and the roots follow the system's updates
+/// (`ca-certificates` on Debian; `SSL_CERT_FILE` or `SSL_CERT_DIR` name others).
+fn system_roots() -> Result<Vec<Certificate<'static>>, HttpError> {
+    let found = rustls_native_certs::load_native_certs();
+    let certs: Vec<Certificate<'static>> = found
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if certs.is_empty() {
+        let why = found
+            .errors
+            .first()
+            .map_or_else(|| "none found".to_owned(), ToString::to_string);
+        return Err(HttpError::Setup(format!(
+            "no system CA certificates ({why}): install ca-certificates or set `ca` in the configuration"
+        )));
+    }
+    Ok(certs)
 }
 
 fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, HttpError> {

@@ -162,3 +162,52 @@ fn help_exits_0() {
     assert_eq!(code, 0);
     assert!(stdout.contains("Exit codes"), "{stdout}");
 }
+
+/// With no `ca` configured, the server is trusted through the system's CA store, read when
+/// a request is made: here the store is the file `SSL_CERT_FILE` names.
+#[test]
+fn without_ca_the_system_store_decides_whether_the_server_is_trusted() {
+    let (authority, terminal, qr) = terminal_at_real_time(Some(CredentialStatus::Valid));
+    let server = Server::start();
+    let id = authority.credential_id(7);
+    server.with(|s| {
+        s.live.insert(id, "revoked");
+    });
+    let config = std::fs::read_to_string(&terminal.config).unwrap();
+    assert!(!config.contains("ca ="), "{config}");
+    std::fs::write(
+        &terminal.config,
+        format!("{config}server = \"{}\"\n", server.url),
+    )
+    .unwrap();
+    let store = terminal.dir.path().join("system-store.pem");
+    let check = |store_pem: &[u8]| {
+        std::fs::write(&store, store_pem).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_edl-verify"))
+            .arg("--config")
+            .arg(&terminal.config)
+            .args(["check", "--json", &qr])
+            .env_remove("EDL_VERIFY_CONFIG")
+            .env_remove("SSL_CERT_DIR")
+            .env("SSL_CERT_FILE", &store)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        serde_json::from_str::<serde_json::Value>(stdout.trim())
+            .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    // The server's CA in the store: its live answer counts.
+    let json = check(server.ca_pem.as_bytes());
+    assert_eq!(json["status"]["source"], "live", "{json}");
+    assert_eq!(json["status"]["value"], "revoked", "{json}");
+    // Another CA only: the handshake fails and the cached list answers.
+    let json = check(Server::start().ca_pem.as_bytes());
+    assert_eq!(json["status"]["source"], "cached_list", "{json}");
+    assert!(
+        json["notes"]
+            .to_string()
+            .contains("live status unavailable"),
+        "{json}"
+    );
+}
