@@ -164,7 +164,8 @@ fn help_exits_0() {
 }
 
 /// With no `ca` configured, the server is trusted through the system's CA store, read when
-/// a request is made: here the store is the file `SSL_CERT_FILE` names.
+/// a request is made: here the store is the file `SSL_CERT_FILE` names (read alone), then
+/// the directory `SSL_CERT_DIR` names (read through rustls-native-certs).
 #[test]
 fn without_ca_the_system_store_decides_whether_the_server_is_trusted() {
     let (authority, terminal, qr) = terminal_at_real_time(Some(CredentialStatus::Valid));
@@ -181,33 +182,46 @@ fn without_ca_the_system_store_decides_whether_the_server_is_trusted() {
     )
     .unwrap();
     let store = terminal.dir.path().join("system-store.pem");
-    let check = |store_pem: &[u8]| {
+    let store_dir = terminal.dir.path().join("system-store");
+    std::fs::create_dir(&store_dir).unwrap();
+    let check_with = |store_pem: &[u8], variable: &str| {
         std::fs::write(&store, store_pem).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_edl-verify"))
+        std::fs::write(store_dir.join("server.pem"), store_pem).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_edl-verify"));
+        command
             .arg("--config")
             .arg(&terminal.config)
             .args(["check", "--json", &qr])
             .env_remove("EDL_VERIFY_CONFIG")
             .env_remove("SSL_CERT_DIR")
-            .env("SSL_CERT_FILE", &store)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+            .env_remove("SSL_CERT_FILE")
+            .stdin(Stdio::null());
+        match variable {
+            "SSL_CERT_FILE" => command.env(variable, &store),
+            _ => command.env(variable, &store_dir),
+        };
+        let output = command.output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         serde_json::from_str::<serde_json::Value>(stdout.trim())
             .unwrap_or_else(|e| panic!("{e}: {stdout}"))
     };
-    // The server's CA in the store: its live answer counts.
-    let json = check(server.ca_pem.as_bytes());
-    assert_eq!(json["status"]["source"], "live", "{json}");
-    assert_eq!(json["status"]["value"], "revoked", "{json}");
-    // Another CA only: the handshake fails and the cached list answers.
-    let json = check(Server::start().ca_pem.as_bytes());
-    assert_eq!(json["status"]["source"], "cached_list", "{json}");
-    assert!(
-        json["notes"]
-            .to_string()
-            .contains("live status unavailable"),
-        "{json}"
-    );
+    let other = Server::start();
+    for variable in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        // The server's CA in the store: its live answer counts.
+        let json = check_with(server.ca_pem.as_bytes(), variable);
+        assert_eq!(json["status"]["source"], "live", "{variable}: {json}");
+        assert_eq!(json["status"]["value"], "revoked", "{variable}: {json}");
+        // Another CA only: the handshake fails and the cached list answers.
+        let json = check_with(other.ca_pem.as_bytes(), variable);
+        assert_eq!(
+            json["status"]["source"], "cached_list",
+            "{variable}: {json}"
+        );
+        assert!(
+            json["notes"]
+                .to_string()
+                .contains("live status unavailable"),
+            "{variable}: {json}"
+        );
+    }
 }
