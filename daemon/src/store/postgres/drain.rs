@@ -11,7 +11,7 @@ use rand_core::OsRng;
 
 use super::{
     CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, encode, execute, query, record,
-    ticket, transaction,
+    records, ticket, transaction,
 };
 use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::issue::CredentialRecord;
@@ -84,6 +84,13 @@ pub(super) async fn restore_allocator(client: &Object) -> StoreResult<Allocator>
     Ok(Allocator::restore(taken))
 }
 
+/// The drain's transactions plan each statement for its parameters (how many rows a step
+/// claims and writes, how far the queue's head has moved). A plan cached for any
+/// parameters was at times a scan of the whole queue, dead rows of served entries
+/// included: claims took 40 ms instead of 1.5 ms, and issuance ran at a third of its rate
+/// from one run to the next. Planning costs well under a millisecond per step.
+const CUSTOM_PLANS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
+
 /// Claims up to `n` rows of one lane for `instance`: rows nobody holds, rows whose lease
 /// lapsed, and rows this store gave back.
 const CLAIM: &str = "WITH picked AS ( \
@@ -104,6 +111,7 @@ impl PgStore {
         let instance = self.instance.to_vec();
         let lease = CLAIM_LEASE_SECONDS as f64;
         let claimed = transaction!(self, StoreError, |tx| {
+            tx.batch_execute(CUSTOM_PLANS).await?;
             let per_lane = Lane::ALL.map(|lane| {
                 let n = i64::try_from(take[lane.index()]).unwrap_or(i64::MAX);
                 let lane_index = lane.index() as i16;
@@ -148,41 +156,32 @@ impl PgStore {
         }
         // What signing needs, read once: only the drain moves an application out of
         // `Queued { lane, sequence }`, and the licence is compared again on completion.
+        // The licence's credentials come with each application, by an index scan of its
+        // licence's credentials (a semi-join of all credentials was planned at times).
         let client = self.client().await?;
-        let apps = client.prepare_cached(
-            "SELECT a.ticket, a.record, l.record FROM applications a \
-             LEFT JOIN licences l ON l.number = a.licence WHERE a.ticket = ANY($1)",
-        );
-        let creds = client.prepare_cached(
-            "SELECT c.licence, c.record FROM credentials c WHERE c.licence IN \
-             (SELECT licence FROM applications WHERE ticket = ANY($1)) ORDER BY c.created DESC",
-        );
-        let (apps, creds) = tokio::join!(apps, creds);
-        let (apps, creds) = (
-            apps.map_err(|e| self.failed(e))?,
-            creds.map_err(|e| self.failed(e))?,
-        );
-        let (app_rows, cred_rows) =
-            tokio::join!(async { client.query(&apps, &[&tickets]).await }, async {
-                client.query(&creds, &[&tickets]).await
-            });
-        let app_rows = app_rows.map_err(|e| self.failed(e))?;
-        let cred_rows = cred_rows.map_err(|e| self.failed(e))?;
+        let apps = client
+            .prepare_cached(
+                "SELECT a.ticket, a.record, l.record, ARRAY(SELECT c.record FROM credentials c \
+                 WHERE c.licence = a.licence ORDER BY c.created DESC) \
+                 FROM applications a LEFT JOIN licences l ON l.number = a.licence \
+                 WHERE a.ticket = ANY($1)",
+            )
+            .await
+            .map_err(|e| self.failed(e))?;
+        let app_rows = client
+            .query(&apps, &[&tickets])
+            .await
+            .map_err(|e| self.failed(e))?;
         let mut found: HashMap<Ticket, (Application, Option<LicenceRecord>)> = HashMap::new();
+        let mut credentials: HashMap<String, Vec<CredentialRecord>> = HashMap::new();
         for row in &app_rows {
             let t = ticket(&col::<Vec<u8>>(row, 0)?)?;
             let app: Application = record(row, 1, "application")?;
             let licence: Option<serde_json::Value> = col(row, 2)?;
             let licence = licence.map(|v| super::decode(v, "licence")).transpose()?;
+            let of_licence: Vec<CredentialRecord> = records(row, 3, "credential")?;
+            credentials.insert(app.licence.as_str().to_owned(), of_licence);
             found.insert(t, (app, licence));
-        }
-        let mut credentials: HashMap<String, Vec<CredentialRecord>> = HashMap::new();
-        for row in &cred_rows {
-            let number: String = col(row, 0)?;
-            credentials
-                .entry(number)
-                .or_default()
-                .push(record(row, 1, "credential")?);
         }
         let mut claim = Claim::default();
         for (lane, sequence, t) in entries {
@@ -228,6 +227,7 @@ impl PgStore {
         numbers.sort_unstable();
         numbers.dedup();
         let (completed, served, lost) = transaction!(self, StoreError, |tx| {
+            tx.batch_execute(CUSTOM_PLANS).await?;
             let (held, licences) = tokio::join!(
                 async {
                     query(

@@ -28,6 +28,7 @@ mod audit;
 mod drain;
 mod import;
 mod intake;
+mod lookups;
 mod meta;
 mod nodes;
 mod outbox;
@@ -48,12 +49,13 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 pub(crate) use self::import::PgImport;
+use self::lookups::Lookups;
 pub(crate) use self::nodes::Replication;
 use self::nodes::{beat, listen, replication};
 use self::sql::pool_error;
 pub(crate) use self::sql::{
     Abort, Tx, all_ok, attempts, col, credential_key, db_error, decode, encode, execute,
-    is_retryable, query, record, ticket, transaction,
+    is_retryable, query, record, records, ticket, transaction,
 };
 use crate::clock::Clock;
 use crate::config::PostgresConfig;
@@ -128,6 +130,8 @@ pub(crate) struct PgStore {
     throttle: tokio::sync::watch::Receiver<u64>,
     /// The tasks that beat the heartbeat and listen for changes.
     watcher: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Live-status lookups, coalesced into few statements.
+    lookups: Lookups,
 }
 
 /// The figures this node last published, copied out of their lock for the heartbeat.
@@ -161,6 +165,7 @@ impl PgStore {
         drop(client);
         let reachable = Arc::new(AtomicBool::new(true));
         let (throttle_tx, throttle) = tokio::sync::watch::channel(0u64);
+        let lookups = Lookups::start(pool.clone(), reachable.clone());
         let store = PgStore {
             pool,
             instance,
@@ -177,6 +182,7 @@ impl PgStore {
             figures: Arc::new(Mutex::new(serde_json::json!({}))),
             throttle,
             watcher: Mutex::new(Vec::new()),
+            lookups,
         };
         store.heartbeat().await?;
         let read = replication(&store.pool).await.ok();
@@ -498,20 +504,10 @@ impl Store for PgStore {
         let Some(key) = credential_key(id) else {
             return Ok(None);
         };
-        let rows = self
-            .read(
-                "SELECT c.record, l.record FROM credentials c \
-                 JOIN licences l ON l.number = c.licence WHERE c.id = $1",
-                &[&key],
-            )
-            .await?;
-        match rows.first() {
-            Some(r) => Ok(Some((
-                record(r, 0, "credential")?,
-                record(r, 1, "licence")?,
-            ))),
-            None => Ok(None),
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Stopped);
         }
+        self.lookups.lookup(key).await
     }
 
     async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {

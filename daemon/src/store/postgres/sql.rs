@@ -73,6 +73,20 @@ pub(crate) fn record<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> St
     }
 }
 
+/// An array of JSON records in column `n` (as [`record`] reads one).
+pub(crate) fn records<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> StoreResult<Vec<T>> {
+    match row.try_get::<_, Vec<Json<T>>>(n) {
+        Ok(values) => Ok(values.into_iter().map(|Json(v)| v).collect()),
+        Err(e)
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some()) =>
+        {
+            Err(StoreError::Corrupt(what.to_owned()))
+        }
+        Err(e) => Err(db_error(e)),
+    }
+}
+
 /// A 16-byte ticket as stored.
 pub(crate) fn ticket(bytes: &[u8]) -> StoreResult<Ticket> {
     <[u8; 16]>::try_from(bytes)

@@ -586,3 +586,69 @@ async fn a_record_of_another_shape_reads_as_corrupt() {
     }
     store.close().await.unwrap();
 }
+
+/// Many lookups at once on one node are coalesced into few statements: each gets its own
+/// credential (or none for an unknown id, the same id twice gets it twice), and a
+/// suspension committed on another node is in every lookup that arrives after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_each_get_their_own_answer_and_see_a_suspension_at_once() {
+    use crate::domain::access::Role;
+    use crate::domain::registry::{LicenceEdit, StateAction};
+    use crate::store::LicenceChange;
+    use crate::store::conformance::{actor, issue_front};
+    use keys::licence::LicenceState;
+
+    let engine = PgEngine::new();
+    let (a, b) = (engine.store(), engine.store());
+    for n in 1..=20u16 {
+        put(a.as_ref(), record(n, "C1", true)).await;
+        admit(a.as_ref(), ticket(n as u8), number(n), Photo::OnFile, false)
+            .await
+            .unwrap();
+    }
+    let issued = issue_front(a.as_ref(), 20, 1).await;
+    assert_eq!(issued.len(), 20);
+    let unknown = hex::encode([0xee; 16]);
+    let ids: Vec<String> = (0..400)
+        .map(|i| match i % 21 {
+            20 => unknown.clone(),
+            k => issued[k].id.clone(),
+        })
+        .collect();
+    let lookups = ids.iter().map(|id| {
+        let b = b.clone();
+        let id = id.clone();
+        tokio::spawn(async move { (id.clone(), b.lookup(&id).await.unwrap()) })
+    });
+    for lookup in lookups.collect::<Vec<_>>() {
+        let (id, found) = lookup.await.unwrap();
+        match issued.iter().find(|c| c.id == id) {
+            None => assert!(found.is_none(), "{id} is not a credential"),
+            Some(c) => {
+                let (credential, licence) = found.expect("an issued credential is found");
+                assert_eq!(&credential, c);
+                assert_eq!(licence.number, c.licence);
+            }
+        }
+    }
+
+    let c = &issued[3];
+    a.change_licence(LicenceChange {
+        number: c.licence.clone(),
+        edit: LicenceEdit::State(StateAction::Suspend),
+        actor: actor(Role::Registry),
+        reissue_ticket: ticket(203),
+    })
+    .await
+    .unwrap();
+    let after = (0..50).map(|_| {
+        let (b, id) = (b.clone(), c.id.clone());
+        tokio::spawn(async move { b.lookup(&id).await.unwrap() })
+    });
+    for lookup in after.collect::<Vec<_>>() {
+        let (_, licence) = lookup.await.unwrap().unwrap();
+        assert_eq!(licence.state, LicenceState::Suspended);
+    }
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
