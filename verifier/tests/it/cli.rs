@@ -225,3 +225,39 @@ fn without_ca_the_system_store_decides_whether_the_server_is_trusted() {
         );
     }
 }
+
+/// The binary enters at C's `main` and does itself what std's start-up would (see
+/// src/main.rs): a reader that goes away is an error it reports, not a signal that kills
+/// it, and closed standard streams do not swallow the files it opens.
+#[test]
+fn closed_streams_as_std_would_handle_them() {
+    let (_, terminal, qr) = terminal_at_real_time(None);
+    let texts = terminal.dir.path().join("texts.txt");
+    std::fs::write(&texts, format!("{qr}\n").repeat(2000)).unwrap();
+    let run = |script: &str, qr_or_file: &std::path::Path| {
+        Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_edl-verify"))
+            .arg(&terminal.config)
+            .arg(qr_or_file)
+            .env_remove("EDL_VERIFY_CONFIG")
+            .status()
+            .unwrap()
+            .code()
+    };
+    // `head -c 1` reads one byte and exits: the later answers meet a closed pipe. Killed
+    // by SIGPIPE, the shell would report 141; the program ends with an exit code of its own.
+    let code = run(
+        r#""$0" --config "$1" batch "$2" 2>/dev/null | head -c 1 >/dev/null; exit "${PIPESTATUS[0]}""#,
+        &texts,
+    );
+    assert!(code.is_some_and(|c| c < 128), "{code:?}");
+    // Standard output and error closed: the check still reads its files and answers with
+    // its code.
+    let code = run(
+        r#"exec "$0" --config "$1" check "$2" >&- 2>&-"#,
+        std::path::Path::new(&qr),
+    );
+    assert_eq!(code, Some(0));
+}
