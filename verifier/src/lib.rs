@@ -33,7 +33,7 @@ use clap::Parser;
 use keys::UnixTime;
 
 use crate::check::{Live, Trust};
-use crate::cli::{Cli, Colour, Command, ConfigAction};
+use crate::cli::{Cli, Colour, Command, ConfigAction, ConfigArgs};
 use crate::config::Config;
 use crate::http::Client;
 use crate::report::Style;
@@ -302,15 +302,15 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
             };
             scan::run(&config, args, display, io, world)
         }
-        Command::Receipt { file } => {
+        Command::Receipt(args) => {
             let trust = Trust::load(&config.cache_dir, &config.roots)?;
-            receipt::run(file, &trust, io.stdout)
+            receipt::run(&args.file, &trust, io.stdout)
         }
         // Handled before the configuration is loaded.
         Command::Init(_) => Ok(exit::VALID),
-        Command::Config {
+        Command::Config(ConfigArgs {
             action: ConfigAction::Check,
-        } => config_check(&config, io, now),
+        }) => config_check(&config, io, now),
     }
 }
 
