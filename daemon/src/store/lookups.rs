@@ -176,7 +176,8 @@ impl LookupLog {
             .map_err(|e| StoreError::Io(format!("reading the lookup log: {e}")))?
     }
 
-    /// Stops the writer after what it holds is durable.
+    /// Stops the writer after what it holds is durable; from then on no thread of the log
+    /// changes its directory (another log may be opened on it).
     pub fn stop(&self) {
         let rebuild = self
             .rebuild
@@ -191,6 +192,7 @@ impl LookupLog {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+        self.reader.segments.settle();
     }
 }
 

@@ -72,6 +72,9 @@ pub(crate) trait SegmentDir: Send + Sync {
     fn read_closed(&self, closed: &Closed) -> io::Result<Vec<u8>>;
     /// The bytes of the segment being written (empty if there is none).
     fn read_active(&self) -> io::Result<Vec<u8>>;
+    /// Waits until nothing it started in the background (preparing the next segment,
+    /// trimming a closed one) is still changing the directory.
+    fn settle(&self) {}
     /// `len` bytes at `offset` of the closed segment `closed`, or of the one being written
     /// if `None` (fewer if it ends first).
     fn read_range(&self, closed: Option<&Closed>, offset: u64, len: usize) -> io::Result<Vec<u8>> {
@@ -261,6 +264,10 @@ impl SegmentDir for FsSegments {
         self.wait_prepared();
         self.prepare(bytes, Some((closed, end)));
         Ok(())
+    }
+
+    fn settle(&self) {
+        self.wait_prepared();
     }
 
     fn closed(&self) -> io::Result<Vec<Closed>> {
