@@ -10,10 +10,10 @@ use keys::UnixTime;
 use rand_core::OsRng;
 
 use super::{
-    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, encode, execute, query, record,
-    records, ticket, transaction,
+    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, encode, execute, optional_record,
+    query, record, records, ticket, transaction,
 };
-use crate::domain::application::{Application, ApplicationState, Ticket};
+use crate::domain::application::{Application, ApplicationState};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::notify;
 use crate::domain::queue::{Lane, LaneRestore, Lanes};
@@ -91,26 +91,37 @@ pub(super) async fn restore_allocator(client: &Object) -> StoreResult<Allocator>
 /// from one run to the next. Planning costs well under a millisecond per step.
 const CUSTOM_PLANS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
 
-/// Claims up to `n` rows of one lane for `instance`: rows nobody holds, rows whose lease
-/// lapsed, and rows this store gave back.
+/// Claims up to `n` rows of one lane for `instance` (rows nobody holds, rows whose lease
+/// lapsed, and rows this store gave back) and reads, in the same statement, what signing
+/// them needs: the application, its licence, and the licence's credentials newest first
+/// (by an index scan of the licence's credentials: a semi-join of all credentials was
+/// planned at times). Only the drain moves an application out of
+/// `Queued { lane, sequence }`, and the licence is compared again on completion.
 const CLAIM: &str = "WITH picked AS ( \
         SELECT lane, sequence FROM queue \
         WHERE lane = $1 AND (claimed_by IS NULL \
             OR claimed_at < now() - make_interval(secs => $3) \
             OR (claimed_by = $2 AND ticket = ANY($4))) \
         ORDER BY sequence LIMIT $5 \
-        FOR UPDATE SKIP LOCKED) \
-    UPDATE queue q SET claimed_by = $2, claimed_at = now() \
-    FROM picked WHERE q.lane = picked.lane AND q.sequence = picked.sequence \
-    RETURNING q.sequence, q.ticket";
+        FOR UPDATE SKIP LOCKED), \
+    claimed AS ( \
+        UPDATE queue q SET claimed_by = $2, claimed_at = now() \
+        FROM picked WHERE q.lane = picked.lane AND q.sequence = picked.sequence \
+        RETURNING q.sequence, q.ticket) \
+    SELECT c.sequence, c.ticket, a.record, l.record, \
+        ARRAY(SELECT cr.record FROM credentials cr WHERE cr.licence = a.licence \
+            ORDER BY cr.created DESC) \
+    FROM claimed c LEFT JOIN applications a ON a.ticket = c.ticket \
+        LEFT JOIN licences l ON l.number = a.licence";
 
 impl PgStore {
-    /// [`crate::store::Store::claim_step`].
+    /// [`crate::store::Store::claim_step`]: one statement per lane, pipelined in one
+    /// transaction.
     pub(super) async fn claim(&self, take: [u64; 3]) -> StoreResult<Claim> {
         let released: Vec<Vec<u8>> = self.released().iter().map(|t| t.0.to_vec()).collect();
         let instance = self.instance.to_vec();
         let lease = CLAIM_LEASE_SECONDS as f64;
-        let claimed = transaction!(self, StoreError, |tx| {
+        let claim = transaction!(self, StoreError, |tx| {
             tx.batch_execute(CUSTOM_PLANS).await?;
             let per_lane = Lane::ALL.map(|lane| {
                 let n = i64::try_from(take[lane.index()]).unwrap_or(i64::MAX);
@@ -125,89 +136,20 @@ impl PgStore {
             });
             let [a, b, c] = per_lane;
             let (a, b, c) = tokio::join!(a, b, c);
-            let mut entries = Vec::new();
+            let mut claim = Claim::default();
             for (lane, rows) in Lane::ALL.into_iter().zip([a?, b?, c?]) {
                 let mut lane_entries = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    let sequence: i64 = row.try_get(0)?;
-                    let t: Vec<u8> = row.try_get(1)?;
-                    lane_entries.push((sequence as u64, t));
+                    lane_entries.push(claimed(lane, row).map_err(super::Abort::store)?);
                 }
-                lane_entries.sort_unstable_by_key(|(s, _)| *s);
-                entries.extend(lane_entries.into_iter().map(|(s, t)| (lane, s, t)));
+                lane_entries.sort_unstable_by_key(|e| e.sequence);
+                claim.entries.extend(lane_entries);
             }
-            Ok(entries)
+            Ok(claim)
         })?;
-        let mut tickets = Vec::with_capacity(claimed.len());
-        let mut entries = Vec::with_capacity(claimed.len());
-        for (lane, sequence, bytes) in claimed {
-            let t = ticket(&bytes)?;
-            tickets.push(bytes);
-            entries.push((lane, sequence, t));
-        }
-        {
-            let mut released = self.released();
-            for (_, _, t) in &entries {
-                released.remove(t);
-            }
-        }
-        if entries.is_empty() {
-            return Ok(Claim::default());
-        }
-        // What signing needs, read once: only the drain moves an application out of
-        // `Queued { lane, sequence }`, and the licence is compared again on completion.
-        // The licence's credentials come with each application, by an index scan of its
-        // licence's credentials (a semi-join of all credentials was planned at times).
-        let client = self.client().await?;
-        let apps = client
-            .prepare_cached(
-                "SELECT a.ticket, a.record, l.record, ARRAY(SELECT c.record FROM credentials c \
-                 WHERE c.licence = a.licence ORDER BY c.created DESC) \
-                 FROM applications a LEFT JOIN licences l ON l.number = a.licence \
-                 WHERE a.ticket = ANY($1)",
-            )
-            .await
-            .map_err(|e| self.failed(e))?;
-        let app_rows = client
-            .query(&apps, &[&tickets])
-            .await
-            .map_err(|e| self.failed(e))?;
-        let mut found: HashMap<Ticket, (Application, Option<LicenceRecord>)> = HashMap::new();
-        let mut credentials: HashMap<String, Vec<CredentialRecord>> = HashMap::new();
-        for row in &app_rows {
-            let t = ticket(&col::<Vec<u8>>(row, 0)?)?;
-            let app: Application = record(row, 1, "application")?;
-            let licence: Option<serde_json::Value> = col(row, 2)?;
-            let licence = licence.map(|v| super::decode(v, "licence")).transpose()?;
-            let of_licence: Vec<CredentialRecord> = records(row, 3, "credential")?;
-            credentials.insert(app.licence.as_str().to_owned(), of_licence);
-            found.insert(t, (app, licence));
-        }
-        let mut claim = Claim::default();
-        for (lane, sequence, t) in entries {
-            let (application, licence) = match found.remove(&t) {
-                Some((app, licence))
-                    if app.state == (ApplicationState::Queued { lane, sequence }) =>
-                {
-                    (Some(app), licence)
-                }
-                _ => (None, None),
-            };
-            let credentials = match &application {
-                Some(app) => credentials
-                    .get(app.licence.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
-            claim.entries.push(Claimed {
-                lane,
-                sequence,
-                ticket: t,
-                application,
-                licence,
-                credentials,
-            });
+        let mut released = self.released();
+        for entry in &claim.entries {
+            released.remove(&entry.ticket);
         }
         Ok(claim)
     }
@@ -540,4 +482,29 @@ impl<'a> Credentials<'a> {
         self.records.push(encode(c));
         Ok(())
     }
+}
+
+/// One row of [`CLAIM`] as a claimed entry: the application only while it is still queued
+/// under this entry (otherwise the entry is stale and is only served).
+fn claimed(lane: Lane, row: &tokio_postgres::Row) -> StoreResult<Claimed> {
+    let sequence = col::<i64>(row, 0)? as u64;
+    let t = ticket(&col::<Vec<u8>>(row, 1)?)?;
+    let application: Option<Application> = optional_record(row, 2, "application")?;
+    let application =
+        application.filter(|app| app.state == (ApplicationState::Queued { lane, sequence }));
+    let (licence, credentials) = match &application {
+        Some(_) => {
+            let licence = optional_record(row, 3, "licence")?;
+            (licence, records(row, 4, "credential")?)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(Claimed {
+        lane,
+        sequence,
+        ticket: t,
+        application,
+        licence,
+        credentials,
+    })
 }

@@ -55,7 +55,7 @@ use self::nodes::{beat, listen, replication};
 use self::sql::pool_error;
 pub(crate) use self::sql::{
     Abort, Tx, all_ok, attempts, col, credential_key, db_error, decode, encode, execute,
-    is_retryable, query, record, records, ticket, transaction,
+    is_retryable, optional_record, query, record, records, ticket, transaction,
 };
 use crate::clock::Clock;
 use crate::config::PostgresConfig;
