@@ -156,7 +156,10 @@ impl PgStore {
 
     /// [`crate::store::Store::complete_step`]: one transaction that writes the issuances
     /// and rejections whose queue rows this store still holds and whose licence is as
-    /// claimed, and deletes their queue rows.
+    /// claimed. Its first round trip deletes the queue rows the store still holds (their
+    /// row locks, so no other node's step can take them meanwhile) and locks the licences;
+    /// the entries whose licence changed are put back in the queue as they were, unclaimed.
+    /// The second writes the rest; statements with nothing to write are not sent.
     pub(super) async fn complete_tx(&self, step: CompletedStep) -> StoreResult<Completed> {
         let instance = self.instance.to_vec();
         let all: Vec<Vec<u8>> = step.served.iter().map(|(_, _, t)| t.0.to_vec()).collect();
@@ -174,8 +177,8 @@ impl PgStore {
                 async {
                     query(
                         &tx,
-                        "SELECT ticket FROM queue WHERE claimed_by = $1 AND ticket = ANY($2) \
-                     ORDER BY lane, sequence FOR UPDATE",
+                        "DELETE FROM queue WHERE claimed_by = $1 AND ticket = ANY($2) \
+                         RETURNING ticket",
                         &[&instance, &all],
                     )
                     .await
@@ -184,7 +187,7 @@ impl PgStore {
                     query(
                         &tx,
                         "SELECT number, record FROM licences WHERE number = ANY($1) \
-                     ORDER BY number FOR UPDATE",
+                         ORDER BY number FOR UPDATE",
                         &[&numbers],
                     )
                     .await
@@ -192,8 +195,8 @@ impl PgStore {
             );
             let mut held_tickets = std::collections::HashSet::new();
             for row in &held? {
-                let bytes: Vec<u8> = row.try_get(0)?;
-                held_tickets.insert(ticket(&bytes).map_err(super::Abort::store)?);
+                let bytes: &[u8] = row.try_get(0)?;
+                held_tickets.insert(ticket(bytes).map_err(super::Abort::store)?);
             }
             let mut now: HashMap<String, LicenceRecord> = HashMap::new();
             for row in &licences? {
@@ -261,13 +264,17 @@ impl PgStore {
                 ));
             }
             let mut served = Vec::new();
-            let mut deleted = Vec::new();
-            let mut requeued = Vec::new();
+            let mut requeued: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>) =
+                (Vec::new(), Vec::new(), Vec::new());
             for (lane, sequence, t) in &step.served {
+                if !held_tickets.contains(t) {
+                    continue;
+                }
                 if completed.requeued.contains(t) {
-                    requeued.push(t.0.to_vec());
-                } else if held_tickets.contains(t) {
-                    deleted.push(t.0.to_vec());
+                    requeued.0.push(lane.index() as i16);
+                    requeued.1.push(*sequence as i64);
+                    requeued.2.push(t.0.to_vec());
+                } else {
                     served.push((*lane, *sequence));
                 }
             }
@@ -283,8 +290,11 @@ impl PgStore {
                     progress.1.push(sequence as i64);
                 }
             }
-            let (a, b, c, d, e, f, g) = tokio::join!(
+            let (a, b, c, d, e, f) = tokio::join!(
                 async {
+                    if superseded.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                         &tx,
                         "UPDATE credentials c SET superseded = true, record = u.record \
@@ -294,6 +304,9 @@ impl PgStore {
                     .await
                 },
                 async {
+                    if new_licences.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                         &tx,
                         "UPDATE licences l SET record = u.record \
@@ -304,6 +317,9 @@ impl PgStore {
                     .await
                 },
                 async {
+                    if credentials.ids.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                     &tx,
                     "INSERT INTO credentials (id, licence, ticket, list, idx, superseded, record) \
@@ -321,6 +337,9 @@ impl PgStore {
                 ).await
                 },
                 async {
+                    if apps.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                     &tx,
                     "UPDATE applications a SET record = u.record, open = false, reviewing = false \
@@ -330,16 +349,21 @@ impl PgStore {
                 ).await
                 },
                 async {
-                    execute(&tx, "DELETE FROM queue WHERE ticket = ANY($1)", &[&deleted]).await
-                },
-                async {
+                    if requeued.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
-                    &tx,
-                    "UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE ticket = ANY($1)",
-                    &[&requeued],
-                ).await
+                        &tx,
+                        "INSERT INTO queue (lane, sequence, ticket) \
+                         SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+                        &[&requeued.0, &requeued.1, &requeued.2],
+                    )
+                    .await
                 },
                 async {
+                    if progress.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                         &tx,
                         "UPDATE lanes l SET served = greatest(l.served, u.served) \
@@ -350,7 +374,7 @@ impl PgStore {
                     .await
                 },
             );
-            super::all_ok([a, b, c, d, e, f, g])?;
+            super::all_ok([a, b, c, d, e, f])?;
             // The licences are locked (above): their events are numbered in commit order.
             super::outbox::write_events(&tx, &self.node, &events).await?;
             Ok((completed, served, lost))
