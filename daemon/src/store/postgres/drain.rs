@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use deadpool_postgres::Object;
 use keys::UnixTime;
 use rand_core::OsRng;
+use tokio_postgres::types::Json;
 
 use super::{
-    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, encode, execute, optional_record,
-    query, record, records, ticket, transaction,
+    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, execute, optional_record, query,
+    record, records, ticket, transaction,
 };
 use crate::domain::application::{Application, ApplicationState};
 use crate::domain::issue::CredentialRecord;
@@ -227,17 +228,17 @@ impl PgStore {
                     superseded
                         .0
                         .push(key(&old.id).map_err(super::Abort::store)?);
-                    superseded.1.push(encode(old));
+                    superseded.1.push(Json(old));
                 }
                 if let Some(l) = &issuance.new_licence {
                     new_licences.0.push(l.number.as_str());
-                    new_licences.1.push(encode(l));
+                    new_licences.1.push(Json(l));
                 }
                 credentials
                     .push(&issuance.credential)
                     .map_err(super::Abort::store)?;
                 apps.0.push(t.0.to_vec());
-                apps.1.push(encode(&issuance.application));
+                apps.1.push(Json(&issuance.application));
                 events.push(notify::issued(
                     &issuance.application,
                     &issuance.credential,
@@ -257,7 +258,7 @@ impl PgStore {
                     continue;
                 }
                 apps.0.push(t.0.to_vec());
-                apps.1.push(encode(&rejection.application));
+                apps.1.push(Json(&rejection.application));
                 events.extend(notify::rejected(
                     &rejection.application,
                     rejection.application.updated_at,
@@ -485,7 +486,8 @@ fn key(id: &str) -> StoreResult<Vec<u8>> {
     credential_key(id).ok_or_else(|| StoreError::Corrupt("a credential id".into()))
 }
 
-/// New credentials as the columns of one batched insert.
+/// New credentials as the columns of one batched insert. Records are serialized straight
+/// into the statement's parameters (`Json`), without a JSON tree in between.
 #[derive(Default)]
 struct Credentials<'a> {
     ids: Vec<Vec<u8>>,
@@ -493,7 +495,7 @@ struct Credentials<'a> {
     tickets: Vec<Vec<u8>>,
     lists: Vec<i32>,
     indices: Vec<i32>,
-    records: Vec<serde_json::Value>,
+    records: Vec<Json<&'a CredentialRecord>>,
 }
 
 impl<'a> Credentials<'a> {
@@ -503,7 +505,7 @@ impl<'a> Credentials<'a> {
         self.tickets.push(c.ticket.0.to_vec());
         self.lists.push(c.list as i32);
         self.indices.push(c.index as i32);
-        self.records.push(encode(c));
+        self.records.push(Json(c));
         Ok(())
     }
 }
