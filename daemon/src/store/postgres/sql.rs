@@ -73,6 +73,24 @@ pub(crate) fn record<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> St
     }
 }
 
+/// A JSON record in column `n` that may be NULL (as [`record`] reads one).
+pub(crate) fn optional_record<T: DeserializeOwned>(
+    row: &Row,
+    n: usize,
+    what: &str,
+) -> StoreResult<Option<T>> {
+    match row.try_get::<_, Option<Json<T>>>(n) {
+        Ok(value) => Ok(value.map(|Json(v)| v)),
+        Err(e)
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some()) =>
+        {
+            Err(StoreError::Corrupt(what.to_owned()))
+        }
+        Err(e) => Err(db_error(e)),
+    }
+}
+
 /// An array of JSON records in column `n` (as [`record`] reads one).
 pub(crate) fn records<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> StoreResult<Vec<T>> {
     match row.try_get::<_, Vec<Json<T>>>(n) {
