@@ -2,7 +2,7 @@
 //! (32 × 22 mm portrait, plain white background, even light, head 19–22 mm tall): pure
 //! functions from bytes and [`Thresholds`] to an [`Outcome`], no IO, no clock.
 //!
-//! [`check`] decodes the photo fully ([`decode`]: JPEG or PNG, within a pixel budget so a
+//! [`check`] decodes the photo fully ([`decode()`]: JPEG or PNG, within a pixel budget so a
 //! decompression bomb is refused before anything is allocated), scales it down to a fixed
 //! analysis size and runs cheap, robust measurements ([`analyse`]): resolution, aspect
 //! ratio, tonal spread (a solid colour is not a photo), background whiteness and evenness
