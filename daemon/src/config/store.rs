@@ -20,7 +20,7 @@ pub struct PostgresConfig {
     pub url: String,
     /// This node's name, unique among the nodes on one database.
     pub node: String,
-    /// Connections in the pool.
+    /// Connections in the pool (live-status lookups have two more of their own).
     pub pool_size: usize,
     /// Apply the schema migrations at start (otherwise a database whose schema is not
     /// this edld's is refused).

@@ -29,8 +29,9 @@ use crate::store::{StoreError, StoreResult};
 pub(super) type Found = Option<(CredentialRecord, LicenceRecord)>;
 
 /// Statements in flight at once: one per core, so PostgreSQL works on one batch while edld
-/// decodes the other's rows (more would only queue on the two cores).
-const IN_FLIGHT: usize = 2;
+/// decodes the other's rows (more would only queue on the two cores). The dispatcher has
+/// this many connections of its own, beside the store's pool.
+pub(super) const IN_FLIGHT: usize = 2;
 
 /// The most lookups one statement carries.
 const MAX_BATCH: usize = 256;

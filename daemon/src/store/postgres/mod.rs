@@ -165,7 +165,9 @@ impl PgStore {
         drop(client);
         let reachable = Arc::new(AtomicBool::new(true));
         let (throttle_tx, throttle) = tokio::sync::watch::channel(0u64);
-        let lookups = Lookups::start(pool.clone(), reachable.clone());
+        // Live-status lookups have connections of their own: under an issuance flood the
+        // shared pool is busy with intake and the drain, and a lookup must not wait for it.
+        let lookups = Lookups::start(sized_pool(settings, lookups::IN_FLIGHT)?, reachable.clone());
         let store = PgStore {
             pool,
             instance,
@@ -409,6 +411,11 @@ fn connection_config(settings: &PostgresConfig) -> StoreResult<tokio_postgres::C
 
 /// The pool for `settings`.
 fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
+    sized_pool(settings, settings.pool_size.max(2))
+}
+
+/// A pool of at most `max_size` connections to `settings`' database.
+fn sized_pool(settings: &PostgresConfig, max_size: usize) -> StoreResult<Pool> {
     let config = connection_config(settings)?;
     let manager = Manager::from_config(
         config,
@@ -418,7 +425,7 @@ fn pool(settings: &PostgresConfig) -> StoreResult<Pool> {
         },
     );
     Pool::builder(manager)
-        .max_size(settings.pool_size.max(2))
+        .max_size(max_size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(POOL_TIMEOUT))
         .create_timeout(Some(POOL_TIMEOUT))
