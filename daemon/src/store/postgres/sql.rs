@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::{FromSql, Json, ToSql};
 
 use crate::domain::application::Ticket;
 use crate::store::{StoreError, StoreResult};
@@ -60,17 +60,7 @@ pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
 /// A JSON record in column `n`, read straight from the column's bytes (no JSON tree in
 /// between: the live-status path reads two records per lookup).
 pub(crate) fn record<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> StoreResult<T> {
-    match row.try_get::<_, Json<T>>(n) {
-        Ok(Json(value)) => Ok(value),
-        // Valid JSON of another shape, or not JSON: the record is not what we wrote.
-        Err(e)
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some()) =>
-        {
-            Err(StoreError::Corrupt(what.to_owned()))
-        }
-        Err(e) => Err(db_error(e)),
-    }
+    json_column(row, n, what).map(|Json(value)| value)
 }
 
 /// A JSON record in column `n` that may be NULL (as [`record`] reads one).
@@ -79,30 +69,27 @@ pub(crate) fn optional_record<T: DeserializeOwned>(
     n: usize,
     what: &str,
 ) -> StoreResult<Option<T>> {
-    match row.try_get::<_, Option<Json<T>>>(n) {
-        Ok(value) => Ok(value.map(|Json(v)| v)),
-        Err(e)
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some()) =>
-        {
-            Err(StoreError::Corrupt(what.to_owned()))
-        }
-        Err(e) => Err(db_error(e)),
-    }
+    json_column(row, n, what).map(|value: Option<Json<T>>| value.map(|Json(v)| v))
 }
 
 /// An array of JSON records in column `n` (as [`record`] reads one).
 pub(crate) fn records<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> StoreResult<Vec<T>> {
-    match row.try_get::<_, Vec<Json<T>>>(n) {
-        Ok(values) => Ok(values.into_iter().map(|Json(v)| v).collect()),
-        Err(e)
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some()) =>
-        {
-            Err(StoreError::Corrupt(what.to_owned()))
+    json_column(row, n, what)
+        .map(|values: Vec<Json<T>>| values.into_iter().map(|Json(v)| v).collect())
+}
+
+/// Column `n` as `V`, a type made of [`Json`] values: valid JSON of another shape, or not
+/// JSON, means the `what` stored there is not what edld wrote.
+fn json_column<'a, V: FromSql<'a>>(row: &'a Row, n: usize, what: &str) -> StoreResult<V> {
+    row.try_get::<_, V>(n).map_err(|e| {
+        let not_ours = std::error::Error::source(&e)
+            .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some());
+        if not_ours {
+            StoreError::Corrupt(what.to_owned())
+        } else {
+            db_error(e)
         }
-        Err(e) => Err(db_error(e)),
-    }
+    })
 }
 
 /// A 16-byte ticket as stored.
