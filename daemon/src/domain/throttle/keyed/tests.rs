@@ -142,3 +142,48 @@ fn a_refund_gives_back_one_request_and_no_more() {
     limiter.refund(&"b");
     assert_eq!(limiter.len(), 1);
 }
+
+#[test]
+fn extreme_quotas_are_served_not_panicked_on() {
+    // A huge burst at a slow rate once overflowed the limiter's burst window
+    // (interval × burst in nanoseconds); a tiny rate overflowed the interval itself.
+    for (per_second, burst_size) in [
+        (1.0 / 30.0, 1_937_124_717),
+        (1e-300, 5),
+        (1e-300, u32::MAX),
+        (f64::MIN_POSITIVE, u32::MAX),
+        (1e9, u32::MAX),
+    ] {
+        let (limiter, clock) = limiter(per_second, burst_size);
+        assert!(limiter.check(&"a").is_ok(), "{per_second} {burst_size}");
+        clock.advance(Duration::from_secs(3600));
+        limiter.retune(LimitSettings {
+            per_second: 1.0,
+            burst: 2,
+        });
+        assert_eq!(burst(&limiter, "b"), 2);
+    }
+}
+
+proptest::proptest! {
+    /// Every quota an operator can set builds a limiter that answers, and retuning
+    /// between any two of them keeps answering.
+    #[test]
+    fn any_quota_answers(
+        rate_exp in -300.0f64..9.0,
+        burst_size in proptest::num::u32::ANY,
+        next_exp in -300.0f64..9.0,
+        next_burst in proptest::num::u32::ANY,
+        gap_ms in 0u64..10_000_000,
+    ) {
+        let (limiter, clock) = limiter(10f64.powf(rate_exp), burst_size);
+        proptest::prop_assert!(limiter.check(&"a").is_ok());
+        let _ = limiter.check(&"a");
+        clock.advance(Duration::from_millis(gap_ms));
+        limiter.retune(LimitSettings { per_second: 10f64.powf(next_exp), burst: next_burst });
+        let _ = limiter.check(&"a");
+        proptest::prop_assert!(limiter.check(&"b").is_ok());
+        limiter.refund(&"a");
+        limiter.purge();
+    }
+}
