@@ -124,8 +124,8 @@ impl DrainMeter {
         // Waits are quoted to people in whole seconds: a second of slack either side keeps
         // sub-second jitter (tick granularity, bursts) from making short quotes dishonest.
         WaitEstimate::Range {
-            low: Duration::from_secs_f64((expected * (1.0 - spread) - 1.0).max(0.0)),
-            high: Duration::from_secs_f64(expected * (1.0 + spread) + 1.0),
+            low: seconds((expected * (1.0 - spread) - 1.0).max(0.0)),
+            high: seconds(expected * (1.0 + spread) + 1.0),
         }
     }
 }
@@ -145,6 +145,21 @@ pub(crate) fn lane_estimate(
         WaitEstimate::Unknown => all.estimate(now, ahead, share, paused),
         known => known,
     }
+}
+
+/// The longest wait quoted: a century. Longer (a queue of millions in a lane weighted next
+/// to nothing) says the same to a person and keeps sums of quotes and times in range.
+const LONGEST_QUOTE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `x` seconds as a quoted wait, at most [`LONGEST_QUOTE`].
+fn seconds(x: f64) -> Duration {
+    Duration::try_from_secs_f64(x)
+        .unwrap_or(if x > 0.0 {
+            LONGEST_QUOTE
+        } else {
+            Duration::ZERO
+        })
+        .min(LONGEST_QUOTE)
 }
 
 #[cfg(test)]

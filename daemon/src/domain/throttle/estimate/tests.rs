@@ -129,3 +129,19 @@ fn quotes_are_honest_over_a_million_tickets() {
         close * 100.0
     );
 }
+
+#[test]
+fn a_wait_beyond_a_century_is_quoted_as_a_century() {
+    let mut meter = DrainMeter::new();
+    for s in 0..10u64 {
+        meter.record(Duration::from_secs(s), 1, true);
+    }
+    // A lane weighted 1 next to two lanes weighted u32::MAX, a queue of u64::MAX.
+    let share = 1.0 / (2.0 * f64::from(u32::MAX) + 1.0);
+    let estimate = meter.estimate(Duration::from_secs(10), u64::MAX, share, false);
+    let WaitEstimate::Range { low, high } = estimate else {
+        panic!("{estimate:?}");
+    };
+    assert_eq!((low, high), (LONGEST_QUOTE, LONGEST_QUOTE));
+    assert_eq!(estimate.midpoint(), Some(LONGEST_QUOTE));
+}
