@@ -166,7 +166,8 @@ pub struct Metrics {
     pub db_transaction_seconds: Histogram,
     /// PostgreSQL: queue entries a drain step found taken over by another node.
     pub db_claim_conflicts: Counter,
-    /// PostgreSQL: pool connections by state (`open`, `idle`, `max`).
+    /// PostgreSQL: connections by pool (`shared`, `lookups`) and state (`open`, `idle`,
+    /// `max`).
     pub db_pool_connections: Family<PoolLabels, Gauge>,
     /// PostgreSQL: the worst standby's replay lag, seconds.
     pub db_replication_lag_seconds: FloatGauge,
@@ -185,6 +186,8 @@ pub struct CommitLabels {
 /// Labels of the connection pool gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
+    /// `shared` (intake, the drain and the rest) or `lookups` (live status).
+    pub pool: String,
     /// `open`, `idle` or `max`.
     pub state: String,
 }
@@ -360,7 +363,7 @@ impl Metrics {
         let db_pool_connections = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
-            "PostgreSQL engine: pool connections open, idle and allowed",
+            "PostgreSQL engine: connections open, idle and allowed, by pool (shared; lookups: live status)",
             db_pool_connections.clone(),
         );
         let db_replication_lag_seconds = FloatGauge::default();
@@ -596,10 +599,11 @@ impl PgObserver for Metrics {
         self.db_claim_conflicts.inc_by(n);
     }
 
-    fn pool(&self, open: usize, idle: usize, max: usize) {
+    fn pool(&self, pool: &'static str, open: usize, idle: usize, max: usize) {
         for (state, n) in [("open", open), ("idle", idle), ("max", max)] {
             self.db_pool_connections
                 .get_or_create(&PoolLabels {
+                    pool: pool.to_owned(),
                     state: state.to_owned(),
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));

@@ -48,6 +48,7 @@ struct Request {
 /// The lookup dispatcher of one store.
 pub(super) struct Lookups {
     requests: mpsc::UnboundedSender<Request>,
+    pool: Pool,
 }
 
 impl Lookups {
@@ -55,8 +56,13 @@ impl Lookups {
     /// It ends when the `Lookups` is dropped.
     pub(super) fn start(pool: Pool, reachable: Arc<AtomicBool>) -> Lookups {
         let (requests, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(pool, reachable, receiver));
-        Lookups { requests }
+        tokio::spawn(dispatch(pool.clone(), reachable, receiver));
+        Lookups { requests, pool }
+    }
+
+    /// Its connections, for the pool gauge.
+    pub(super) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// The credential stored under `key` (its 16-byte id) and its licence.

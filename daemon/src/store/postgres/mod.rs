@@ -81,8 +81,9 @@ pub(crate) trait PgObserver: Send + Sync + 'static {
     fn transaction(&self, seconds: f64);
     /// A claim found `n` queue rows held by another node's step (skipped).
     fn claim_conflicts(&self, n: u64);
-    /// The pool now: connections open and idle, and its bound.
-    fn pool(&self, open: usize, idle: usize, max: usize);
+    /// A pool now (`shared`: intake, the drain and the rest; `lookups`: live-status
+    /// lookups): connections open and idle, and its bound.
+    fn pool(&self, pool: &'static str, open: usize, idle: usize, max: usize);
     /// The primary's replication, as last read.
     fn replication(&self, replication: Replication);
 }
@@ -224,6 +225,7 @@ impl PgStore {
         let (node, instance, live) = (self.node.clone(), self.instance, self.live.clone());
         let figures = self.figures.clone();
         let replicated = self.replication.clone();
+        let lookup_pool = self.lookups.pool().clone();
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -246,9 +248,11 @@ impl PgStore {
                     t.observer.replication(read);
                 }
                 if let Some(t) = &timing {
-                    let status = pool.status();
-                    t.observer
-                        .pool(status.size, status.available, status.max_size);
+                    for (name, pool) in [("shared", &pool), ("lookups", &lookup_pool)] {
+                        let status = pool.status();
+                        t.observer
+                            .pool(name, status.size, status.available, status.max_size);
+                    }
                 }
             }
         });
