@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use deadpool_postgres::Object;
 use keys::UnixTime;
 use rand_core::OsRng;
+use tokio_postgres::types::Json;
 
 use super::{
-    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, encode, execute, query, record,
-    records, ticket, transaction,
+    CLAIM_LEASE_SECONDS, PgStore, col, credential_key, db_error, execute, optional_record, query,
+    record, records, ticket, transaction,
 };
-use crate::domain::application::{Application, ApplicationState, Ticket};
+use crate::domain::application::{Application, ApplicationState};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::notify;
 use crate::domain::queue::{Lane, LaneRestore, Lanes};
@@ -88,30 +89,41 @@ pub(super) async fn restore_allocator(client: &Object) -> StoreResult<Allocator>
 /// claims and writes, how far the queue's head has moved). A plan cached for any
 /// parameters was at times a scan of the whole queue, dead rows of served entries
 /// included: claims took 40 ms instead of 1.5 ms, and issuance ran at a third of its rate
-/// from one run to the next. Planning costs well under a millisecond per step.
+/// from one run to the next. Planning costs well under a millisecond per step. The setting
+/// is pipelined with a transaction's first statements (sent before them on the connection).
 const CUSTOM_PLANS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
 
-/// Claims up to `n` rows of one lane for `instance`: rows nobody holds, rows whose lease
-/// lapsed, and rows this store gave back.
+/// Claims up to `n` rows of one lane for `instance` (rows nobody holds, rows whose lease
+/// lapsed, and rows this store gave back) and reads, in the same statement, what signing
+/// them needs: the application, its licence, and the licence's credentials newest first
+/// (by an index scan of the licence's credentials: a semi-join of all credentials was
+/// planned at times). Only the drain moves an application out of
+/// `Queued { lane, sequence }`, and the licence is compared again on completion.
 const CLAIM: &str = "WITH picked AS ( \
         SELECT lane, sequence FROM queue \
         WHERE lane = $1 AND (claimed_by IS NULL \
             OR claimed_at < now() - make_interval(secs => $3) \
             OR (claimed_by = $2 AND ticket = ANY($4))) \
         ORDER BY sequence LIMIT $5 \
-        FOR UPDATE SKIP LOCKED) \
-    UPDATE queue q SET claimed_by = $2, claimed_at = now() \
-    FROM picked WHERE q.lane = picked.lane AND q.sequence = picked.sequence \
-    RETURNING q.sequence, q.ticket";
+        FOR UPDATE SKIP LOCKED), \
+    claimed AS ( \
+        UPDATE queue q SET claimed_by = $2, claimed_at = now() \
+        FROM picked WHERE q.lane = picked.lane AND q.sequence = picked.sequence \
+        RETURNING q.sequence, q.ticket) \
+    SELECT c.sequence, c.ticket, a.record, l.record, \
+        ARRAY(SELECT cr.record FROM credentials cr WHERE cr.licence = a.licence \
+            ORDER BY cr.created DESC) \
+    FROM claimed c LEFT JOIN applications a ON a.ticket = c.ticket \
+        LEFT JOIN licences l ON l.number = a.licence";
 
 impl PgStore {
-    /// [`crate::store::Store::claim_step`].
+    /// [`crate::store::Store::claim_step`]: one statement per lane, pipelined in one
+    /// transaction.
     pub(super) async fn claim(&self, take: [u64; 3]) -> StoreResult<Claim> {
         let released: Vec<Vec<u8>> = self.released().iter().map(|t| t.0.to_vec()).collect();
         let instance = self.instance.to_vec();
         let lease = CLAIM_LEASE_SECONDS as f64;
-        let claimed = transaction!(self, StoreError, |tx| {
-            tx.batch_execute(CUSTOM_PLANS).await?;
+        let claim = transaction!(self, StoreError, |tx| {
             let per_lane = Lane::ALL.map(|lane| {
                 let n = i64::try_from(take[lane.index()]).unwrap_or(i64::MAX);
                 let lane_index = lane.index() as i16;
@@ -124,97 +136,33 @@ impl PgStore {
                 }
             });
             let [a, b, c] = per_lane;
-            let (a, b, c) = tokio::join!(a, b, c);
-            let mut entries = Vec::new();
+            // The setting goes out first on the connection, in the same round trip.
+            let (set, a, b, c) = tokio::join!(tx.batch_execute(CUSTOM_PLANS), a, b, c);
+            set?;
+            let mut claim = Claim::default();
             for (lane, rows) in Lane::ALL.into_iter().zip([a?, b?, c?]) {
                 let mut lane_entries = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    let sequence: i64 = row.try_get(0)?;
-                    let t: Vec<u8> = row.try_get(1)?;
-                    lane_entries.push((sequence as u64, t));
+                    lane_entries.push(claimed(lane, row).map_err(super::Abort::store)?);
                 }
-                lane_entries.sort_unstable_by_key(|(s, _)| *s);
-                entries.extend(lane_entries.into_iter().map(|(s, t)| (lane, s, t)));
+                lane_entries.sort_unstable_by_key(|e| e.sequence);
+                claim.entries.extend(lane_entries);
             }
-            Ok(entries)
+            Ok(claim)
         })?;
-        let mut tickets = Vec::with_capacity(claimed.len());
-        let mut entries = Vec::with_capacity(claimed.len());
-        for (lane, sequence, bytes) in claimed {
-            let t = ticket(&bytes)?;
-            tickets.push(bytes);
-            entries.push((lane, sequence, t));
-        }
-        {
-            let mut released = self.released();
-            for (_, _, t) in &entries {
-                released.remove(t);
-            }
-        }
-        if entries.is_empty() {
-            return Ok(Claim::default());
-        }
-        // What signing needs, read once: only the drain moves an application out of
-        // `Queued { lane, sequence }`, and the licence is compared again on completion.
-        // The licence's credentials come with each application, by an index scan of its
-        // licence's credentials (a semi-join of all credentials was planned at times).
-        let client = self.client().await?;
-        let apps = client
-            .prepare_cached(
-                "SELECT a.ticket, a.record, l.record, ARRAY(SELECT c.record FROM credentials c \
-                 WHERE c.licence = a.licence ORDER BY c.created DESC) \
-                 FROM applications a LEFT JOIN licences l ON l.number = a.licence \
-                 WHERE a.ticket = ANY($1)",
-            )
-            .await
-            .map_err(|e| self.failed(e))?;
-        let app_rows = client
-            .query(&apps, &[&tickets])
-            .await
-            .map_err(|e| self.failed(e))?;
-        let mut found: HashMap<Ticket, (Application, Option<LicenceRecord>)> = HashMap::new();
-        let mut credentials: HashMap<String, Vec<CredentialRecord>> = HashMap::new();
-        for row in &app_rows {
-            let t = ticket(&col::<Vec<u8>>(row, 0)?)?;
-            let app: Application = record(row, 1, "application")?;
-            let licence: Option<serde_json::Value> = col(row, 2)?;
-            let licence = licence.map(|v| super::decode(v, "licence")).transpose()?;
-            let of_licence: Vec<CredentialRecord> = records(row, 3, "credential")?;
-            credentials.insert(app.licence.as_str().to_owned(), of_licence);
-            found.insert(t, (app, licence));
-        }
-        let mut claim = Claim::default();
-        for (lane, sequence, t) in entries {
-            let (application, licence) = match found.remove(&t) {
-                Some((app, licence))
-                    if app.state == (ApplicationState::Queued { lane, sequence }) =>
-                {
-                    (Some(app), licence)
-                }
-                _ => (None, None),
-            };
-            let credentials = match &application {
-                Some(app) => credentials
-                    .get(app.licence.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
-            claim.entries.push(Claimed {
-                lane,
-                sequence,
-                ticket: t,
-                application,
-                licence,
-                credentials,
-            });
+        let mut released = self.released();
+        for entry in &claim.entries {
+            released.remove(&entry.ticket);
         }
         Ok(claim)
     }
 
     /// [`crate::store::Store::complete_step`]: one transaction that writes the issuances
     /// and rejections whose queue rows this store still holds and whose licence is as
-    /// claimed, and deletes their queue rows.
+    /// claimed. Its first round trip deletes the queue rows the store still holds (their
+    /// row locks, so no other node's step can take them meanwhile) and locks the licences;
+    /// the entries whose licence changed are put back in the queue as they were, unclaimed.
+    /// The second writes the rest; statements with nothing to write are not sent.
     pub(super) async fn complete_tx(&self, step: CompletedStep) -> StoreResult<Completed> {
         let instance = self.instance.to_vec();
         let all: Vec<Vec<u8>> = step.served.iter().map(|(_, _, t)| t.0.to_vec()).collect();
@@ -227,13 +175,13 @@ impl PgStore {
         numbers.sort_unstable();
         numbers.dedup();
         let (completed, served, lost) = transaction!(self, StoreError, |tx| {
-            tx.batch_execute(CUSTOM_PLANS).await?;
-            let (held, licences) = tokio::join!(
+            let (set, held, licences) = tokio::join!(
+                tx.batch_execute(CUSTOM_PLANS),
                 async {
                     query(
                         &tx,
-                        "SELECT ticket FROM queue WHERE claimed_by = $1 AND ticket = ANY($2) \
-                     ORDER BY lane, sequence FOR UPDATE",
+                        "DELETE FROM queue WHERE claimed_by = $1 AND ticket = ANY($2) \
+                         RETURNING ticket",
                         &[&instance, &all],
                     )
                     .await
@@ -242,16 +190,17 @@ impl PgStore {
                     query(
                         &tx,
                         "SELECT number, record FROM licences WHERE number = ANY($1) \
-                     ORDER BY number FOR UPDATE",
+                         ORDER BY number FOR UPDATE",
                         &[&numbers],
                     )
                     .await
                 },
             );
+            set?;
             let mut held_tickets = std::collections::HashSet::new();
             for row in &held? {
-                let bytes: Vec<u8> = row.try_get(0)?;
-                held_tickets.insert(ticket(&bytes).map_err(super::Abort::store)?);
+                let bytes: &[u8] = row.try_get(0)?;
+                held_tickets.insert(ticket(bytes).map_err(super::Abort::store)?);
             }
             let mut now: HashMap<String, LicenceRecord> = HashMap::new();
             for row in &licences? {
@@ -282,17 +231,17 @@ impl PgStore {
                     superseded
                         .0
                         .push(key(&old.id).map_err(super::Abort::store)?);
-                    superseded.1.push(encode(old));
+                    superseded.1.push(Json(old));
                 }
                 if let Some(l) = &issuance.new_licence {
                     new_licences.0.push(l.number.as_str());
-                    new_licences.1.push(encode(l));
+                    new_licences.1.push(Json(l));
                 }
                 credentials
                     .push(&issuance.credential)
                     .map_err(super::Abort::store)?;
                 apps.0.push(t.0.to_vec());
-                apps.1.push(encode(&issuance.application));
+                apps.1.push(Json(&issuance.application));
                 events.push(notify::issued(
                     &issuance.application,
                     &issuance.credential,
@@ -312,20 +261,24 @@ impl PgStore {
                     continue;
                 }
                 apps.0.push(t.0.to_vec());
-                apps.1.push(encode(&rejection.application));
+                apps.1.push(Json(&rejection.application));
                 events.extend(notify::rejected(
                     &rejection.application,
                     rejection.application.updated_at,
                 ));
             }
             let mut served = Vec::new();
-            let mut deleted = Vec::new();
-            let mut requeued = Vec::new();
+            let mut requeued: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>) =
+                (Vec::new(), Vec::new(), Vec::new());
             for (lane, sequence, t) in &step.served {
+                if !held_tickets.contains(t) {
+                    continue;
+                }
                 if completed.requeued.contains(t) {
-                    requeued.push(t.0.to_vec());
-                } else if held_tickets.contains(t) {
-                    deleted.push(t.0.to_vec());
+                    requeued.0.push(lane.index() as i16);
+                    requeued.1.push(*sequence as i64);
+                    requeued.2.push(t.0.to_vec());
+                } else {
                     served.push((*lane, *sequence));
                 }
             }
@@ -341,8 +294,11 @@ impl PgStore {
                     progress.1.push(sequence as i64);
                 }
             }
-            let (a, b, c, d, e, f, g) = tokio::join!(
+            let (a, b, c, d, e, f) = tokio::join!(
                 async {
+                    if superseded.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                         &tx,
                         "UPDATE credentials c SET superseded = true, record = u.record \
@@ -352,6 +308,9 @@ impl PgStore {
                     .await
                 },
                 async {
+                    if new_licences.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                         &tx,
                         "UPDATE licences l SET record = u.record \
@@ -362,6 +321,9 @@ impl PgStore {
                     .await
                 },
                 async {
+                    if credentials.ids.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                     &tx,
                     "INSERT INTO credentials (id, licence, ticket, list, idx, superseded, record) \
@@ -379,6 +341,9 @@ impl PgStore {
                 ).await
                 },
                 async {
+                    if apps.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                     &tx,
                     "UPDATE applications a SET record = u.record, open = false, reviewing = false \
@@ -388,16 +353,21 @@ impl PgStore {
                 ).await
                 },
                 async {
-                    execute(&tx, "DELETE FROM queue WHERE ticket = ANY($1)", &[&deleted]).await
-                },
-                async {
+                    if requeued.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
-                    &tx,
-                    "UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE ticket = ANY($1)",
-                    &[&requeued],
-                ).await
+                        &tx,
+                        "INSERT INTO queue (lane, sequence, ticket) \
+                         SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+                        &[&requeued.0, &requeued.1, &requeued.2],
+                    )
+                    .await
                 },
                 async {
+                    if progress.0.is_empty() {
+                        return Ok(0);
+                    }
                     execute(
                         &tx,
                         "UPDATE lanes l SET served = greatest(l.served, u.served) \
@@ -408,7 +378,7 @@ impl PgStore {
                     .await
                 },
             );
-            super::all_ok([a, b, c, d, e, f, g])?;
+            super::all_ok([a, b, c, d, e, f])?;
             // The licences are locked (above): their events are numbered in commit order.
             super::outbox::write_events(&tx, &self.node, &events).await?;
             Ok((completed, served, lost))
@@ -519,7 +489,8 @@ fn key(id: &str) -> StoreResult<Vec<u8>> {
     credential_key(id).ok_or_else(|| StoreError::Corrupt("a credential id".into()))
 }
 
-/// New credentials as the columns of one batched insert.
+/// New credentials as the columns of one batched insert. Records are serialized straight
+/// into the statement's parameters (`Json`), without a JSON tree in between.
 #[derive(Default)]
 struct Credentials<'a> {
     ids: Vec<Vec<u8>>,
@@ -527,7 +498,7 @@ struct Credentials<'a> {
     tickets: Vec<Vec<u8>>,
     lists: Vec<i32>,
     indices: Vec<i32>,
-    records: Vec<serde_json::Value>,
+    records: Vec<Json<&'a CredentialRecord>>,
 }
 
 impl<'a> Credentials<'a> {
@@ -537,7 +508,32 @@ impl<'a> Credentials<'a> {
         self.tickets.push(c.ticket.0.to_vec());
         self.lists.push(c.list as i32);
         self.indices.push(c.index as i32);
-        self.records.push(encode(c));
+        self.records.push(Json(c));
         Ok(())
     }
+}
+
+/// One row of [`CLAIM`] as a claimed entry: the application only while it is still queued
+/// under this entry (otherwise the entry is stale and is only served).
+fn claimed(lane: Lane, row: &tokio_postgres::Row) -> StoreResult<Claimed> {
+    let sequence = col::<i64>(row, 0)? as u64;
+    let t = ticket(&col::<Vec<u8>>(row, 1)?)?;
+    let application: Option<Application> = optional_record(row, 2, "application")?;
+    let application =
+        application.filter(|app| app.state == (ApplicationState::Queued { lane, sequence }));
+    let (licence, credentials) = match &application {
+        Some(_) => {
+            let licence = optional_record(row, 3, "licence")?;
+            (licence, records(row, 4, "credential")?)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(Claimed {
+        lane,
+        sequence,
+        ticket: t,
+        application,
+        licence,
+        credentials,
+    })
 }

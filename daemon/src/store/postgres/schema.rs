@@ -26,6 +26,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0006_node_figures.sql"),
     ),
     ("webhooks", include_str!("migrations/0007_webhooks.sql")),
+    ("queue room", include_str!("migrations/0008_queue_room.sql")),
 ];
 
 /// The schema version this edld speaks.

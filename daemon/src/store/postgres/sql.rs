@@ -63,6 +63,15 @@ pub(crate) fn record<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> St
     json_column(row, n, what).map(|Json(value)| value)
 }
 
+/// A JSON record in column `n` that may be NULL (as [`record`] reads one).
+pub(crate) fn optional_record<T: DeserializeOwned>(
+    row: &Row,
+    n: usize,
+    what: &str,
+) -> StoreResult<Option<T>> {
+    json_column(row, n, what).map(|value: Option<Json<T>>| value.map(|Json(v)| v))
+}
+
 /// An array of JSON records in column `n` (as [`record`] reads one).
 pub(crate) fn records<T: DeserializeOwned>(row: &Row, n: usize, what: &str) -> StoreResult<Vec<T>> {
     json_column(row, n, what)

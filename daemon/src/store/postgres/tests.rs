@@ -532,7 +532,8 @@ async fn two_nodes_deliver_the_outbox_once_in_each_licences_order() {
 }
 
 /// A dead primary is noticed in seconds: the connections get a connect timeout, a TCP
-/// user timeout and early keepalives, unless the URL sets its own.
+/// user timeout and early keepalives, unless the URL sets its own. Sessions run without
+/// JIT compilation, unless the URL's options say otherwise.
 #[test]
 fn connections_notice_a_dead_primary_in_seconds() {
     use std::time::Duration;
@@ -554,6 +555,7 @@ fn connections_notice_a_dead_primary_in_seconds() {
         Some(Duration::from_secs(1))
     );
     assert_eq!(config.get_keepalives_retries(), Some(3));
+    assert_eq!(config.get_options(), Some("-c jit=off"));
 
     let own = super::connection_config(&settings(
         "postgresql://edl@h1/edl?connect_timeout=7&keepalives_idle=30",
@@ -561,6 +563,19 @@ fn connections_notice_a_dead_primary_in_seconds() {
     .unwrap();
     assert_eq!(own.get_connect_timeout(), Some(&Duration::from_secs(7)));
     assert_eq!(own.get_keepalives_idle(), Duration::from_secs(30));
+
+    let options = |url: &str| {
+        let config = super::connection_config(&settings(url)).unwrap();
+        config.get_options().map(str::to_owned)
+    };
+    assert_eq!(
+        options("postgresql://edl@h1/edl?options=-c%20work_mem%3D8MB").as_deref(),
+        Some("-c work_mem=8MB -c jit=off")
+    );
+    assert_eq!(
+        options("postgresql://edl@h1/edl?options=-c%20jit%3Don").as_deref(),
+        Some("-c jit=on")
+    );
 }
 
 /// A stored record that is not what edld wrote is reported as corrupt, not as a database

@@ -456,7 +456,44 @@ async fn live_status(args: &Args, d: &TestDaemon, ids: &Arc<Vec<String>>) -> any
         1e3 * value("edld_commit_duration_seconds_sum") / commits.max(1.0),
         value("edld_commit_group_size_sum") / commits.max(1.0),
     );
+    // Where a request's time went inside edld: the lookup in the store, the wait for its
+    // audit record to be durable, and that record's group commit (the lookup log's
+    // fdatasync); each histogram's mean and the bucket holding its 99th percentile.
+    let mut inside = Vec::new();
+    for (label, name) in [
+        ("in-service lookup", "edld_lookup_duration_seconds"),
+        ("audit wait", "edld_lookup_audit_wait_seconds"),
+        ("lookup-log fdatasync", "edld_audit_commit_duration_seconds"),
+    ] {
+        let count = value(&format!("{name}_count"));
+        if count > 0.0 {
+            inside.push(format!(
+                "{label} mean {:.2} ms, p99 <= {:.2} ms",
+                1e3 * value(&format!("{name}_sum")) / count,
+                1e3 * bucket_quantile(&metrics, name, 0.99)
+            ));
+        }
+    }
+    println!("inside edld: {}", inside.join("; "));
     Ok(())
+}
+
+/// The upper bound of the histogram bucket of `name` that holds its `q` quantile.
+fn bucket_quantile(metrics: &str, name: &str, q: f64) -> f64 {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let (le, count) = rest.split_once("\"}")?;
+            Some((le.parse().ok()?, count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |(_, c)| *c);
+    buckets
+        .iter()
+        .find(|(_, c)| *c >= q * total)
+        .map_or(f64::INFINITY, |(le, _)| *le)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
