@@ -294,29 +294,51 @@ impl FromStr for PhotoDigest {
     type Err = PhotoDigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0; 32];
+        // The common case first: 64 bytes, each a lowercase hex digit.
+        if s.len() == 64 {
+            let mut all_hex = true;
+            for (position, b) in s.bytes().enumerate() {
+                let nibble = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => {
+                        all_hex = false;
+                        break;
+                    }
+                };
+                // Always `Some`: there are exactly 64 bytes, two per digest byte.
+                if let Some(byte) = bytes.get_mut(position / 2) {
+                    *byte = (*byte << 4) | nibble;
+                }
+            }
+            if all_hex {
+                return Ok(Self(bytes));
+            }
+        }
+        // Otherwise say what is wrong, in characters.
         let found = s.chars().count();
         if found != 64 {
             return Err(PhotoDigestError::Length { found });
         }
-        let mut bytes = [0; 32];
-        for (position, c) in s.chars().enumerate() {
-            let nibble = match u8::try_from(c) {
-                Ok(b @ b'0'..=b'9') => b - b'0',
-                Ok(b @ b'a'..=b'f') => b - b'a' + 10,
-                _ => return Err(PhotoDigestError::NotHex { position, found: c }),
-            };
-            // Always `Some`: there are exactly 64 characters, two per byte.
-            if let Some(byte) = bytes.get_mut(position / 2) {
-                *byte = (*byte << 4) | nibble;
-            }
+        match s
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
+        {
+            Some((position, found)) => Err(PhotoDigestError::NotHex { position, found }),
+            // Unreachable: 64 characters, all hex digits, are 64 bytes parsed above.
+            None => Err(PhotoDigestError::Length { found }),
         }
-        Ok(Self(bytes))
     }
 }
 
 impl fmt::Display for PhotoDigest {
+    /// 64 lowercase hex digits, written at once (every live-status answer carries one).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut text).map_err(|_| fmt::Error)?;
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -333,10 +355,21 @@ impl Serialize for PhotoDigest {
 }
 
 impl<'de> Deserialize<'de> for PhotoDigest {
+    /// Parses the text where the deserializer holds it, without a `String` of its own.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = PhotoDigest;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<PhotoDigest, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 

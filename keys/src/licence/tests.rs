@@ -765,6 +765,14 @@ fn json_digest() {
     check_json(PhotoDigest::of(b""), &format!("\"{EMPTY_SHA256}\""))
 }
 #[test]
+fn json_digest_with_escapes() {
+    // JSON may escape any character: the text is then not the input's bytes.
+    let escaped = format!("\"\\u0065{}\"", &EMPTY_SHA256[1..]);
+    let digest: PhotoDigest = serde_json::from_str(&escaped).unwrap();
+    assert_eq!(digest, PhotoDigest::of(b""));
+    check_json_rejected::<PhotoDigest>("5", "invalid type: integer `5`, expected a string");
+}
+#[test]
 fn json_digest_uppercase() {
     check_json_rejected::<PhotoDigest>(
         &format!("\"{}\"", EMPTY_SHA256.to_uppercase()),
@@ -815,6 +823,26 @@ proptest! {
         let set = LicenceClasses::new(&classes).unwrap();
         prop_assert_eq!(set.to_string().parse::<LicenceClasses>(), Ok(set));
         prop_assert_eq!(Vec::from(set).len(), classes.len());
+    }
+
+    #[test]
+    fn digest_parsing_matches_a_character_by_character_reading(text in "[0-9a-fA-Fg€]{62,66}") {
+        let reference = || {
+            let found = text.chars().count();
+            if found != 64 {
+                return Err(PhotoDigestError::Length { found });
+            }
+            let mut bytes = [0u8; 32];
+            for (position, c) in text.chars().enumerate() {
+                let nibble = c.to_digit(16).filter(|_| !c.is_ascii_uppercase());
+                let Some(nibble) = nibble else {
+                    return Err(PhotoDigestError::NotHex { position, found: c });
+                };
+                bytes[position / 2] = (bytes[position / 2] << 4) | nibble as u8;
+            }
+            Ok(PhotoDigest::from_bytes(bytes))
+        };
+        prop_assert_eq!(text.parse::<PhotoDigest>(), reference());
     }
 
     #[test]
