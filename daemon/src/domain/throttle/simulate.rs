@@ -41,7 +41,16 @@ pub enum CurveError {
     /// Fewer than two points.
     #[error("an arrival curve needs at least two points")]
     TooShort,
+    /// A time before 0 or after a year.
+    #[error("line {line}: times run from 0 to 31622400 seconds (a year)")]
+    Span {
+        /// 1-based line number.
+        line: usize,
+    },
 }
+
+/// The longest curve simulated: a year (of 366 days), in seconds.
+const LONGEST_CURVE: f64 = 366.0 * 24.0 * 3600.0;
 
 impl ArrivalCurve {
     /// Reads `seconds,per_second` lines; a first line that is not numeric is a header.
@@ -64,6 +73,9 @@ impl ArrivalCurve {
             let increasing = points.last().is_none_or(|&(last, _)| t > last);
             if !(t.is_finite() && r.is_finite() && r >= 0.0 && increasing) {
                 return Err(CurveError::Order { line: i + 1 });
+            }
+            if !(0.0..=LONGEST_CURVE).contains(&t) {
+                return Err(CurveError::Span { line: i + 1 });
             }
             points.push((t, r));
         }
@@ -88,12 +100,12 @@ impl ArrivalCurve {
     }
 
     /// A curve through `points` (seconds, per second); `None` unless there are at least
-    /// two, with increasing times and finite, non-negative rates.
+    /// two, with increasing times from 0 to a year and finite, non-negative rates.
     pub fn from_points(points: Vec<(f64, f64)>) -> Option<ArrivalCurve> {
         let ordered = points.windows(2).all(|w| w[0].0 < w[1].0);
         let finite = points
             .iter()
-            .all(|&(t, r)| t.is_finite() && r.is_finite() && r >= 0.0);
+            .all(|&(t, r)| (0.0..=LONGEST_CURVE).contains(&t) && r.is_finite() && r >= 0.0);
         (points.len() >= 2 && ordered && finite).then_some(ArrivalCurve { points })
     }
 

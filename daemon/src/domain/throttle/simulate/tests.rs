@@ -50,6 +50,20 @@ fn curves_parse_strictly() {
         ArrivalCurve::parse_csv("0,1\nten,2\n"),
         Err(CurveError::Syntax { line: 2 })
     );
+    // Times before 0 or past a year (which once panicked, or would run for ever).
+    assert_eq!(
+        ArrivalCurve::parse_csv("-10,1\n-5,2\n"),
+        Err(CurveError::Span { line: 1 })
+    );
+    assert_eq!(
+        ArrivalCurve::parse_csv("0,1\n1e300,2\n"),
+        Err(CurveError::Span { line: 2 })
+    );
+    assert!(ArrivalCurve::parse_csv("0,1\n31622400,2\n").is_ok());
+    assert_eq!(
+        ArrivalCurve::from_points(vec![(-1.0, 1.0), (5.0, 1.0)]),
+        None
+    );
     assert_eq!(
         ArrivalCurve::parse_csv(
             &ArrivalCurve::launch_day(10.0, 20.0, 3600.0, 1800.0, 7200.0).to_csv()
