@@ -11,3 +11,9 @@ pub(crate) mod lanes;
 pub(crate) mod pacer;
 pub(crate) mod settings;
 pub(crate) mod simulate;
+
+use std::time::Duration;
+
+/// A century: the longest wait quoted and the longest window a limiter keeps. Longer says
+/// the same to a person ("never", "unlimited") and keeps sums of times in range.
+pub(crate) const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);

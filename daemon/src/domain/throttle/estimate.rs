@@ -6,6 +6,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::CENTURY;
+
 /// Seconds the moving average looks back.
 pub(crate) const WINDOW_SECONDS: u64 = 60;
 /// Busy seconds needed before any estimate is given.
@@ -147,19 +149,12 @@ pub(crate) fn lane_estimate(
     }
 }
 
-/// The longest wait quoted: a century. Longer (a queue of millions in a lane weighted next
-/// to nothing) says the same to a person and keeps sums of quotes and times in range.
-const LONGEST_QUOTE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// `x` seconds as a quoted wait, at most [`LONGEST_QUOTE`].
+/// `x` seconds as a quoted wait, at most a [`CENTURY`] (a queue of millions in a lane
+/// weighted next to nothing).
 fn seconds(x: f64) -> Duration {
     Duration::try_from_secs_f64(x)
-        .unwrap_or(if x > 0.0 {
-            LONGEST_QUOTE
-        } else {
-            Duration::ZERO
-        })
-        .min(LONGEST_QUOTE)
+        .unwrap_or(if x > 0.0 { CENTURY } else { Duration::ZERO })
+        .min(CENTURY)
 }
 
 #[cfg(test)]

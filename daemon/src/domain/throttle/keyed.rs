@@ -27,8 +27,7 @@ use governor::nanos::Nanos;
 use governor::state::StateStore;
 use governor::{Quota, RateLimiter};
 
-/// The longest burst window a limiter keeps: a century.
-const LONGEST_WINDOW: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+use super::CENTURY;
 
 /// A quota as operators write it: a sustained rate and a burst.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -42,16 +41,16 @@ pub struct LimitSettings {
 impl LimitSettings {
     /// The GCRA quota, or `None` for a rate that admits nothing. The limiter keeps its
     /// burst window (interval × burst) in u64 nanoseconds, so both are clamped to
-    /// [`LONGEST_WINDOW`]: a slower rate or a longer burst than that is "never" and
+    /// a [`CENTURY`]: a slower rate or a longer burst than that is "never" and
     /// "unlimited" in practice, and must not overflow.
     fn quota(self) -> Option<Quota> {
         if !(self.per_second.is_finite() && self.per_second > 0.0) {
             return None;
         }
         let interval = Duration::try_from_secs_f64(1.0 / self.per_second)
-            .unwrap_or(LONGEST_WINDOW)
-            .clamp(Duration::from_nanos(1), LONGEST_WINDOW);
-        let longest_burst = LONGEST_WINDOW.as_nanos() / interval.as_nanos();
+            .unwrap_or(CENTURY)
+            .clamp(Duration::from_nanos(1), CENTURY);
+        let longest_burst = CENTURY.as_nanos() / interval.as_nanos();
         let burst = u32::try_from(longest_burst).map_or(self.burst, |b| self.burst.min(b));
         let burst = NonZeroU32::new(burst.max(1))?;
         Some(Quota::with_period(interval)?.allow_burst(burst))
