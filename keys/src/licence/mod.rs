@@ -294,27 +294,12 @@ impl FromStr for PhotoDigest {
     type Err = PhotoDigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The common case first: 64 lowercase hex digits (`hex` also reads uppercase,
+        // which a digest must not have).
         let mut bytes = [0; 32];
-        // The common case first: 64 bytes, each a lowercase hex digit.
-        if s.len() == 64 {
-            let mut all_hex = true;
-            for (position, b) in s.bytes().enumerate() {
-                let nibble = match b {
-                    b'0'..=b'9' => b - b'0',
-                    b'a'..=b'f' => b - b'a' + 10,
-                    _ => {
-                        all_hex = false;
-                        break;
-                    }
-                };
-                // Always `Some`: there are exactly 64 bytes, two per digest byte.
-                if let Some(byte) = bytes.get_mut(position / 2) {
-                    *byte = (*byte << 4) | nibble;
-                }
-            }
-            if all_hex {
-                return Ok(Self(bytes));
-            }
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) && hex::decode_to_slice(s, &mut bytes).is_ok()
+        {
+            return Ok(Self(bytes));
         }
         // Otherwise say what is wrong, in characters.
         let found = s.chars().count();
