@@ -236,14 +236,58 @@ impl StatusList {
     /// Reads a compressed list, refusing more than [`MAX_DECOMPRESSED`] bytes.
     pub fn decompress(bits: u8, compressed: &[u8]) -> Result<StatusList, StatusListError> {
         check_bits(u64::from(bits))?;
-        // One call inflating into one growing buffer: flate2's reader zero-fills and probes
-        // a buffer per call and its stream copies through a 32 KiB window, which cost an
-        // offline check more than the inflating itself.
-        let bytes =
-            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(compressed, MAX_DECOMPRESSED)
-                .map_err(|_| StatusListError::BadCompression)?;
+        // An edl list has at least MIN_ENTRIES entries (`verify` refuses a shorter one), so
+        // its bytes are at least this many: most lists inflate in one pass.
+        let expected = MIN_ENTRIES * usize::from(bits) / 8;
+        let bytes = inflate_zlib(compressed, expected).ok_or(StatusListError::BadCompression)?;
         Ok(StatusList { bits, bytes })
     }
+}
+
+/// Inflates a zlib stream (RFC 1950) of at most [`MAX_DECOMPRESSED`] bytes, its Adler-32
+/// checked, into one buffer of `expected` bytes grown as needed (flate2's reader
+/// zero-fills and probes a buffer per call and its stream copies through a 32 KiB window,
+/// which cost an offline check more than the inflating itself).
+///
+/// Written here rather than `miniz_oxide::inflate::decompress_to_vec_zlib_with_limit`
+/// for one reason: flate2 turns on miniz_oxide's SIMD Adler-32 for the whole build, which
+/// picks its code by asking the CPU with nine `cpuid` instructions, each a trap to the
+/// hypervisor on a virtual machine (~7 µs each here), for a checksum over a few
+/// kilobytes. So the inflater is told to skip the checksum, and the scalar `adler2` (what
+/// miniz_oxide itself uses without SIMD) checks it.
+fn inflate_zlib(compressed: &[u8], expected: usize) -> Option<Vec<u8>> {
+    use miniz_oxide::inflate::TINFLStatus;
+    use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+
+    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+        | inflate_flags::TINFL_FLAG_IGNORE_ADLER32
+        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let mut out = vec![0; expected.clamp(64, MAX_DECOMPRESSED)];
+    let mut inflater = Box::<DecompressorOxide>::default();
+    let (mut read, mut written) = (0, 0);
+    loop {
+        let (status, used, produced) = decompress(
+            &mut inflater,
+            compressed.get(read..)?,
+            &mut out,
+            written,
+            flags,
+        );
+        read += used;
+        written += produced;
+        match status {
+            TINFLStatus::Done => break,
+            TINFLStatus::HasMoreOutput if out.len() < MAX_DECOMPRESSED => {
+                let longer = out.len().saturating_mul(2).min(MAX_DECOMPRESSED);
+                out.resize(longer, 0);
+            }
+            _ => return None,
+        }
+    }
+    out.truncate(written);
+    // The stream ends with the Adler-32 of what it inflates to, big-endian.
+    let trailer = compressed.get(read.checked_sub(4)?..read)?;
+    (adler2::adler32_slice(&out).to_be_bytes() == trailer).then_some(out)
 }
 
 fn check_bits(bits: u64) -> Result<(), StatusListError> {

@@ -702,6 +702,34 @@ proptest! {
         let compressed = list.compress();
         prop_assert_eq!(StatusList::decompress(list.bits(), &compressed), Ok(list));
     }
+
+    /// A list's stream with bytes changed or cut short is read exactly as an independent
+    /// zlib reader (flate2's) reads it: the same bytes when both accept, refused when it
+    /// refuses (a damaged checksum included).
+    #[test]
+    fn damaged_status_lists_are_judged_as_zlib_judges_them(
+        list in status_list(),
+        damage in proptest::collection::vec((any::<Index>(), any::<u8>()), 0..4),
+        cut in proptest::option::of(any::<Index>()),
+    ) {
+        use std::io::Read;
+        let mut stream = list.compress();
+        for (at, byte) in damage {
+            let at = at.index(stream.len());
+            stream[at] = byte;
+        }
+        if let Some(cut) = cut {
+            stream.truncate(cut.index(stream.len()));
+        }
+        let mut theirs = Vec::new();
+        let zlib = flate2::read::ZlibDecoder::new(stream.as_slice()).read_to_end(&mut theirs);
+        let ours = StatusList::decompress(list.bits(), &stream);
+        match (zlib, ours) {
+            (Ok(_), Ok(read)) => prop_assert_eq!(read.as_bytes(), theirs.as_slice()),
+            (Err(_), Err(_)) => {}
+            (zlib, ours) => prop_assert!(false, "zlib: {:?}, ours: {:?}", zlib.map(|_| theirs.len()), ours.err()),
+        }
+    }
 }
 
 proptest! {
