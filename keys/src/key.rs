@@ -146,6 +146,11 @@ impl PublicKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, KeyError> {
         let inner =
             ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::WeakKey)?;
+        PublicKey::from_point(inner)
+    }
+
+    /// A decompressed point, refused if of small order.
+    fn from_point(inner: ed25519_dalek::VerifyingKey) -> Result<PublicKey, KeyError> {
         if inner.is_weak() {
             return Err(KeyError::WeakKey);
         }
@@ -157,11 +162,13 @@ impl PublicKey {
         PublicKey { inner, key_id }
     }
 
-    /// Reads an SPKI public key PEM (`-----BEGIN PUBLIC KEY-----`).
+    /// Reads an SPKI public key PEM (`-----BEGIN PUBLIC KEY-----`); refuses invalid and
+    /// small-order points as [`PublicKey::from_bytes`] does. The PEM reader has already
+    /// decompressed the point (a field exponentiation): it is not done a second time.
     pub fn from_spki_pem(pem: &str) -> Result<PublicKey, KeyError> {
         let inner = ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
             .map_err(|_| KeyError::Pem("public"))?;
-        PublicKey::from_bytes(inner.as_bytes())
+        PublicKey::from_point(inner)
     }
 
     /// The SPKI PEM form, as `openssl pkey -pubout` writes it.

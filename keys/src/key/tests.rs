@@ -198,7 +198,19 @@ fn small_order_public_keys_are_refused() {
     let order8 =
         hex::decode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a").unwrap();
     assert_eq!(
-        PublicKey::from_bytes(&order8.try_into().unwrap()).err(),
+        PublicKey::from_bytes(&order8.clone().try_into().unwrap()).err(),
+        Some(KeyError::WeakKey)
+    );
+    // The same point as an SPKI PEM: refused too.
+    use base64::Engine;
+    let mut spki = hex::decode("302a300506032b6570032100").unwrap();
+    spki.extend_from_slice(&order8);
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&spki)
+    );
+    assert_eq!(
+        PublicKey::from_spki_pem(&pem).err(),
         Some(KeyError::WeakKey)
     );
 }
