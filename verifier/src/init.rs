@@ -17,7 +17,6 @@ use keys::{PublicKey, UnixTime};
 
 use crate::cli::InitArgs;
 use crate::config::{self, Config};
-use crate::http::Client;
 use crate::{Failure, Io, World, sync};
 
 /// The file names `init` writes beside the configuration.
@@ -144,8 +143,7 @@ pub fn run(
     // The file as written is the one the terminal will use: check it the same way.
     let config = Config::load(Some(config_path), &io.env)
         .map_err(|e| Failure::Config(format!("the configuration just written: {e}")))?;
-    let client =
-        Client::new(&config, config.sync_timeout).map_err(|e| Failure::Config(e.to_string()))?;
+    let client = world.client(&config, config.sync_timeout)?;
     let request = sync::SyncRequest {
         server: &server,
         roots: &config.roots,

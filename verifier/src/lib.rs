@@ -10,6 +10,10 @@
 //!
 //! **Invariant:** nothing here reads the clock: `now` and the clock `scan` reads between
 //! scans come from `main`.
+//!
+//! Two programs are built on it (see [`Network`]): `edl-verify`, without the network
+//! client, which hands a command that needs the server to `edl-verify-net`, the same
+//! program with it.
 
 pub mod batch;
 pub mod cache;
@@ -28,6 +32,7 @@ pub mod verdict;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use clap::Parser;
 use keys::UnixTime;
@@ -35,7 +40,7 @@ use keys::UnixTime;
 use crate::check::{Live, Trust};
 use crate::cli::{Cli, Colour, Command, ConfigAction, ConfigArgs};
 use crate::config::Config;
-use crate::http::Client;
+use crate::http::{Client, HttpError};
 use crate::report::Style;
 use crate::verdict::Policy;
 
@@ -77,6 +82,49 @@ pub struct World<'a> {
     pub stdin_is_terminal: bool,
     /// The wall clock, read for every scan (`scan` runs for hours).
     pub clock: &'a dyn Fn() -> UnixTime,
+    /// How this program reaches the server.
+    pub network: Network,
+}
+
+/// How a program built on this library reaches the server.
+///
+/// A roadside terminal starts a process per offline check, so what that process loads
+/// counts: the HTTPS client (rustls, ring, ureq, the system's name resolution) is most of
+/// what a statically linked `edl-verify` would carry, and glibc's resolver cannot be
+/// linked statically at all without loading the system's shared NSS modules at run time
+/// anyway. So `edl-verify` is built without it and hands every command that talks to the
+/// server — `init`, `sync`, and `check`, `scan` or `config check` with a server to ask —
+/// to `edl-verify-net`, the same program with the client linked in, as git hands a
+/// remote to `git-remote-https`. The hand-over happens before the command reads its
+/// input or writes anything, so the other program sees exactly what this one was given.
+#[derive(Clone, Copy)]
+pub enum Network {
+    /// The client is linked in: this makes one (`http::Client::new`).
+    Linked(fn(&Config, Duration) -> Result<Client, HttpError>),
+    /// It is not: this hands the whole command over (in `edl-verify`, an `exec` of
+    /// `edl-verify-net`) and returns only why that failed.
+    HandedOver(fn() -> Failure),
+}
+
+impl World<'_> {
+    /// A client for `config`'s server, or the command handed to the program that has one.
+    fn client(&self, config: &Config, timeout: Duration) -> Result<Client, Failure> {
+        match self.network {
+            Network::Linked(connect) => {
+                connect(config, timeout).map_err(|e| Failure::Config(e.to_string()))
+            }
+            Network::HandedOver(hand_over) => Err(hand_over()),
+        }
+    }
+
+    /// For commands that always talk to the server: hands them over at once when the
+    /// client is not linked in.
+    fn needs_network(&self) -> Result<(), Failure> {
+        match self.network {
+            Network::Linked(_) => Ok(()),
+            Network::HandedOver(hand_over) => Err(hand_over()),
+        }
+    }
 }
 
 /// A failure that stops a command before any verdict.
@@ -119,6 +167,7 @@ where
     let world = World {
         stdin_is_terminal: false,
         clock: &clock,
+        network: Network::Linked(Client::new),
     };
     run_with(args, io, &world)
 }
@@ -158,6 +207,7 @@ where
 
 fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Result<u8, Failure> {
     if let Command::Init(args) = &cli.command {
+        world.needs_network()?;
         // There is no configuration yet: init writes it where the others will look.
         let path = cli
             .config
@@ -177,6 +227,17 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
     };
     match &cli.command {
         Command::Check(args) => {
+            // The client first: without one linked in, the command is handed over before
+            // it reads its input.
+            let client = match (&config.server, args.offline) {
+                (Some(server), false) => Some((
+                    world
+                        .client(&config, config.live_timeout)?
+                        .with_purpose(args.purpose.clone().or_else(|| config.purpose.clone())),
+                    server.as_str(),
+                )),
+                _ => None,
+            };
             let text = match (&args.image, args.text.as_deref()) {
                 (Some(path), _) => {
                     qr_image::decode_file(path).map_err(|e| match e {
@@ -190,15 +251,6 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
                 (None, _) => read_stdin_line(io)?,
             };
             let trust = Trust::load(&config.cache_dir, &config.roots)?;
-            let client = match (&config.server, args.offline) {
-                (Some(server), false) => Some((
-                    Client::new(&config, config.live_timeout)
-                        .map_err(|e| Failure::Config(e.to_string()))?
-                        .with_purpose(args.purpose.clone().or_else(|| config.purpose.clone())),
-                    server.as_str(),
-                )),
-                _ => None,
-            };
             let live = client
                 .as_ref()
                 .map(|(client, server)| Live { client, server });
@@ -252,6 +304,7 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
             }
         }
         Command::Sync(args) => {
+            world.needs_network()?;
             let server = match args.server.as_deref() {
                 Some(url) => config::check_url(url).map_err(Failure::Usage)?,
                 None => config.server.clone().ok_or_else(|| {
@@ -260,8 +313,7 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
                     )
                 })?,
             };
-            let client = Client::new(&config, config.sync_timeout)
-                .map_err(|e| Failure::Config(e.to_string()))?;
+            let client = world.client(&config, config.sync_timeout)?;
             let request = sync::SyncRequest {
                 server: &server,
                 roots: &config.roots,
@@ -310,7 +362,7 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
         Command::Init(_) => Ok(exit::VALID),
         Command::Config(ConfigArgs {
             action: ConfigAction::Check,
-        }) => config_check(&config, io, now),
+        }) => config_check(&config, io, world, now),
     }
 }
 
@@ -347,7 +399,12 @@ fn style(cli: &Cli, io: &Io<'_>) -> Style {
     style
 }
 
-fn config_check(config: &Config, io: &mut Io<'_>, now: UnixTime) -> Result<u8, Failure> {
+fn config_check(
+    config: &Config,
+    io: &mut Io<'_>,
+    world: &World<'_>,
+    now: UnixTime,
+) -> Result<u8, Failure> {
     let mut out = String::new();
     let source = config.source.as_ref().map_or_else(
         || "(none: defaults)".to_owned(),
@@ -370,7 +427,7 @@ fn config_check(config: &Config, io: &mut Io<'_>, now: UnixTime) -> Result<u8, F
         config.sync_timeout.as_secs()
     ));
     if config.server.is_some() {
-        Client::new(config, config.live_timeout).map_err(|e| Failure::Config(e.to_string()))?;
+        world.client(config, config.live_timeout)?;
     }
     let code = if config.roots.is_empty() {
         out.push_str("error: no pinned root keys (`roots`): nothing can be verified\n");

@@ -19,16 +19,15 @@
 // and the two libc calls of std's start-up kept in `start_up`.
 #![allow(unsafe_code)]
 
-use std::io::IsTerminal;
 use std::os::raw::{c_char, c_int};
 
-use keys::UnixTime;
+mod process;
 
 /// The C runtime's entry point.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     start_up();
-    c_int::from(run())
+    c_int::from(process::run(verifier::Network::HandedOver(hand_over)))
 }
 
 /// What std's start-up does that the program relies on (see the module comment).
@@ -58,38 +57,29 @@ fn start_up() {
     }
 }
 
-fn run() -> u8 {
-    let stdin_is_terminal = std::io::stdin().is_terminal();
-    let stdin = std::io::stdin();
-    let mut stdin = stdin.lock();
-    let stdout = std::io::stdout();
-    let stdout_is_terminal = stdout.is_terminal();
-    let mut stdout = std::io::BufWriter::new(stdout.lock());
-    let mut stderr = std::io::stderr();
-    let env = |name: &str| std::env::var(name).ok();
-    let code = verifier::run_with(
-        std::env::args_os(),
-        &mut verifier::Io {
-            stdin: &mut stdin,
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            env: &env,
-            stdout_is_terminal,
-        },
-        &verifier::World {
-            stdin_is_terminal,
-            clock: &now,
-        },
-    );
-    let _ = std::io::Write::flush(&mut stdout);
-    code
+/// Hands this process's command line to `edl-verify-net` beside this program, for a
+/// command that talks to the server (`verifier::Network`). `exec` replaces the process
+/// (what the user sees is that program's output and exit code), so this returns only
+/// why it could not.
+fn hand_over() -> verifier::Failure {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(this) => this.with_file_name(NET_PROGRAM),
+        Err(e) => {
+            return verifier::Failure::Unavailable(format!(
+                "this command talks to the server through {NET_PROGRAM}, which is found \
+                 beside edl-verify, but edl-verify's own path cannot be read: {e}"
+            ));
+        }
+    };
+    let error = std::process::Command::new(&program)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    verifier::Failure::Unavailable(format!(
+        "this command talks to the server through {}: {error}",
+        program.display()
+    ))
 }
 
-/// The wall clock: the one place the verifier reads it; everything else takes `now` or
-/// this function.
-fn now() -> UnixTime {
-    #[allow(clippy::disallowed_methods)]
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(UnixTime(0), |d| UnixTime(d.as_secs()))
-}
+/// The program with the network client, installed beside `edl-verify`.
+const NET_PROGRAM: &str = "edl-verify-net";

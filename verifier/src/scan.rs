@@ -26,7 +26,6 @@ use serde::Serialize;
 use crate::check::{self, Live, Trust};
 use crate::cli::ScanArgs;
 use crate::config::Config;
-use crate::http::Client;
 use crate::report::{self, Style};
 use crate::verdict::{Outcome, Policy, Reason, StatusSource, StatusValue, Verdict};
 use crate::{Failure, Io, World, cache, exit};
@@ -59,8 +58,8 @@ pub fn run(
     let mut trust = Trust::load(&config.cache_dir, &config.roots)?;
     let client = match (&config.server, args.offline) {
         (Some(server), false) => Some((
-            Client::new(config, config.live_timeout)
-                .map_err(|e| Failure::Config(e.to_string()))?
+            world
+                .client(config, config.live_timeout)?
                 .with_purpose(args.purpose.clone().or_else(|| config.purpose.clone())),
             server.as_str(),
         )),

@@ -70,6 +70,7 @@ impl Enrolment {
             &verifier::World {
                 stdin_is_terminal: terminal,
                 clock: &clock,
+                network: verifier::Network::Linked(verifier::http::Client::new),
             },
         );
         Run {

@@ -13,6 +13,7 @@
 mod batch;
 mod cli;
 mod corpus;
+mod hand_over;
 mod images;
 mod init;
 mod offline;
