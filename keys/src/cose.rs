@@ -15,6 +15,7 @@ use coset::{
 
 use crate::cbor::FormatError;
 use crate::key::{KeyId, PublicKey, SIGNATURE_LEN, SigningKey};
+use crate::memo::SignatureMemo;
 
 /// The COSE header label of `typ` (RFC 9596).
 const TYP: i64 = 16;
@@ -87,10 +88,24 @@ impl Opened {
     where
         I: IntoIterator<Item = &'k PublicKey>,
     {
+        self.verify_remembered(candidates, None)
+    }
+
+    /// [`Opened::verify`], taking a verification `memo` remembers as done.
+    pub(crate) fn verify_remembered<'k, I>(
+        self,
+        candidates: I,
+        memo: Option<&SignatureMemo>,
+    ) -> Option<(&'k PublicKey, Vec<u8>)>
+    where
+        I: IntoIterator<Item = &'k PublicKey>,
+    {
         let to_be_signed = to_be_signed(&self.message);
-        let key = candidates
-            .into_iter()
-            .find(|key| key.verify_strict(&to_be_signed, &self.message.signature))?;
+        let signature = &self.message.signature;
+        let key = candidates.into_iter().find(|key| match memo {
+            Some(memo) => memo.verify(key, &to_be_signed, signature),
+            None => key.verify_strict(&to_be_signed, signature),
+        })?;
         Some((key, self.message.payload.unwrap_or_default()))
     }
 

@@ -12,6 +12,7 @@ use crate::cbor::{self, FormatError, Map};
 use crate::cose::{self, EnvelopeError, Opened};
 use crate::key::{KeyId, KeyUse, SigningKey};
 use crate::keyring::Keyring;
+use crate::memo::SignatureMemo;
 use crate::token::VerifyPolicy;
 
 /// The `typ` every Status List Token carries.
@@ -349,6 +350,18 @@ pub fn verify(
     policy: &VerifyPolicy,
     expected_uri: Option<&str>,
 ) -> Result<VerifiedStatusList, StatusListError> {
+    verify_remembered(token, keyring, policy, expected_uri, None)
+}
+
+/// As [`verify`], the signature taken as verified if `memo` remembers it (and remembered
+/// there once it verified); every other check runs as in [`verify`].
+pub fn verify_remembered(
+    token: &[u8],
+    keyring: &Keyring,
+    policy: &VerifyPolicy,
+    expected_uri: Option<&str>,
+    memo: Option<&SignatureMemo>,
+) -> Result<VerifiedStatusList, StatusListError> {
     let opened = Opened::parse(token, Some(TYP))?;
     let key_id = opened.key_id();
     let candidates = keyring.candidates(key_id, KeyUse::Status);
@@ -356,7 +369,7 @@ pub fn verify(
         return Err(StatusListError::UnknownKey(key_id));
     }
     let (public, payload) = opened
-        .verify(candidates.clone().map(|k| &k.public))
+        .verify_remembered(candidates.clone().map(|k| &k.public), memo)
         .ok_or(StatusListError::BadSignature)?;
     // The key that verified is among the candidates: find its trust entry by identity.
     let trusted = candidates

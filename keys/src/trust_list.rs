@@ -11,6 +11,7 @@ use crate::cose::{self, EnvelopeError, Opened};
 use crate::jwk::{Jwk, Jwks};
 use crate::key::{KeyId, KeyUse, PublicKey, SigningKey};
 use crate::keyring::{Keyring, TrustedKey};
+use crate::memo::SignatureMemo;
 
 /// The `typ` every trust list carries.
 pub const TYP: &str = "application/edl-trust-list+cbor";
@@ -246,6 +247,17 @@ pub fn verify_with_root(
     roots: &[PublicKey],
     seen_sequence: Option<u64>,
 ) -> Result<(TrustList, KeyId), TrustListError> {
+    verify_remembered(signed, roots, seen_sequence, None)
+}
+
+/// As [`verify_with_root`], the signature taken as verified if `memo` remembers it (and
+/// remembered there once it verified).
+pub fn verify_remembered(
+    signed: &[u8],
+    roots: &[PublicKey],
+    seen_sequence: Option<u64>,
+    memo: Option<&SignatureMemo>,
+) -> Result<(TrustList, KeyId), TrustListError> {
     let opened = Opened::parse(signed, Some(TYP))?;
     let key_id = opened.key_id();
     let candidates: Vec<&PublicKey> = roots.iter().filter(|r| r.key_id() == key_id).collect();
@@ -253,7 +265,7 @@ pub fn verify_with_root(
         return Err(TrustListError::UnknownRoot(key_id));
     }
     let (root, payload) = opened
-        .verify(candidates)
+        .verify_remembered(candidates, memo)
         .ok_or(TrustListError::BadSignature)?;
     let list = TrustList::from_payload(&payload)?;
     if let Some(seen) = seen_sequence

@@ -7,6 +7,7 @@
 
 use std::sync::OnceLock;
 
+use keys::memo::SignatureMemo;
 use keys::presentation::{self, PresentationError, PresentationPolicy};
 use keys::status_list::{self, CredentialStatus, StatusListError, VerifiedStatusList};
 use keys::token::{self, VerifiedCredential, VerifyError, VerifyPolicy};
@@ -29,6 +30,8 @@ pub struct Trust {
     /// Its keys.
     pub keyring: Keyring,
     lists: Vec<OnceLock<Result<VerifiedStatusList, String>>>,
+    /// Signatures verified by earlier processes, and those verified here (`memo`).
+    memo: Option<SignatureMemo>,
 }
 
 /// Where live status comes from, when online.
@@ -42,6 +45,16 @@ pub struct Live<'a> {
 impl Trust {
     /// Opens the cache in `dir` and verifies its trust list against `roots`.
     pub fn load(dir: &std::path::Path, roots: &[PublicKey]) -> Result<Trust, Failure> {
+        Trust::load_remembering(dir, roots, None)
+    }
+
+    /// [`Trust::load`], the cached files' signatures taken as verified where `memo`
+    /// remembers them, and those verified now remembered there ([`Trust::memo`]).
+    pub fn load_remembering(
+        dir: &std::path::Path,
+        roots: &[PublicKey],
+        memo: Option<SignatureMemo>,
+    ) -> Result<Trust, Failure> {
         if roots.is_empty() {
             return Err(Failure::Config(
                 "no pinned root keys: set `roots` in the configuration".into(),
@@ -55,12 +68,17 @@ impl Trust {
                     dir.display()
                 ))
             })?;
-        Trust::from_cache(cache, roots)
+        Trust::from_cache(cache, roots, memo)
     }
 
     /// Verifies an opened cache's trust list.
-    pub fn from_cache(cache: Cache, roots: &[PublicKey]) -> Result<Trust, Failure> {
-        let trust_list = trust_list::verify(&cache.trust_list, roots, None).map_err(|e| {
+    pub fn from_cache(
+        cache: Cache,
+        roots: &[PublicKey],
+        memo: Option<SignatureMemo>,
+    ) -> Result<Trust, Failure> {
+        let verified = trust_list::verify_remembered(&cache.trust_list, roots, None, memo.as_ref());
+        let trust_list = verified.map(|(list, _)| list).map_err(|e| {
             Failure::Unavailable(format!(
                 "the cached trust list does not verify ({e}): run `edl-verify sync`"
             ))
@@ -77,7 +95,13 @@ impl Trust {
             trust_list,
             keyring,
             lists,
+            memo,
         })
+    }
+
+    /// The signatures this process relied on or verified, to keep for the next one.
+    pub fn memo(&self) -> Option<&SignatureMemo> {
+        self.memo.as_ref()
     }
 
     /// The cached status list `uri`, verified against the trust list's status keys. An
@@ -107,8 +131,11 @@ impl Trust {
             Ok(None) => return Err(format!("no cached status list for {uri}")),
             Err(e) => return Err(e.to_string()),
         };
-        let verify =
-            |at| status_list::verify(&bytes, &self.keyring, &VerifyPolicy::at(at), Some(uri));
+        let verify = |at| {
+            let policy = VerifyPolicy::at(at);
+            let memo = self.memo.as_ref();
+            status_list::verify_remembered(&bytes, &self.keyring, &policy, Some(uri), memo)
+        };
         match verify(now) {
             // Past `exp` or signed after "now" (a clock behind): read it at that time,
             // the verdict weighs its age and the clock.

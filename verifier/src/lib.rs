@@ -4,7 +4,7 @@
 //!
 //! Module map: `cli` (arguments), `config` (TOML → [`config::Config`]), `verdict` (the
 //! pure decision), `check` (token + status → verdict), `http` (HTTPS client), `cache` (the
-//! offline files, atomic replacement), `sync`, `batch`, `init` (enrolment), `scan` (the
+//! offline files, atomic replacement), `memo` (signatures remembered between checks), `sync`, `batch`, `init` (enrolment), `scan` (the
 //! hardware scanner loop), `qr_image` (QR in PNG/JPEG), `report` (human text and the JSON
 //! schema).
 //!
@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod init;
+pub mod memo;
 pub mod qr_image;
 pub mod receipt;
 pub mod report;
@@ -250,7 +251,11 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
                 (None, Some(text)) if text != "-" => text.to_owned(),
                 (None, _) => read_stdin_line(io)?,
             };
-            let trust = Trust::load(&config.cache_dir, &config.roots)?;
+            // A process per check: the cached lists' signatures verified by the last one
+            // are not verified again (memo.rs).
+            let memo_file = memo::MemoFile::locate(io.env);
+            let memo = memo_file.as_ref().and_then(memo::MemoFile::read);
+            let trust = Trust::load_remembering(&config.cache_dir, &config.roots, memo)?;
             let live = client
                 .as_ref()
                 .map(|(client, server)| Live { client, server });
@@ -293,6 +298,9 @@ fn dispatch(cli: &Cli, io: &mut Io<'_>, world: &World<'_>, now: UnixTime) -> Res
             written
                 .and_then(|()| io.stdout.flush())
                 .map_err(|e| Failure::Io(format!("writing the verdict: {e}")))?;
+            if let (Some(file), Some(memo)) = (&memo_file, trust.memo()) {
+                file.save(memo);
+            }
             match saved {
                 Some(Err(failure)) => Err(failure),
                 None if args.receipt.is_some() => {

@@ -15,6 +15,8 @@ pub(crate) fn edl_verify(terminal: &Terminal, args: &[&str], stdin: &str) -> (i3
         .arg(&terminal.config)
         .args(args)
         .env_remove("EDL_VERIFY_CONFIG")
+        // The signature memo (src/memo.rs) in the test's directory, not the user's.
+        .env("XDG_CACHE_HOME", terminal.dir.path().join("home"))
         .env("LANG", "C")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -193,6 +195,8 @@ fn without_ca_the_system_store_decides_whether_the_server_is_trusted() {
             .arg(&terminal.config)
             .args(["check", "--json", &qr])
             .env_remove("EDL_VERIFY_CONFIG")
+            // The signature memo (src/memo.rs) in the test's directory, not the user's.
+            .env("XDG_CACHE_HOME", terminal.dir.path().join("home"))
             .env_remove("SSL_CERT_DIR")
             .env_remove("SSL_CERT_FILE")
             .stdin(Stdio::null());
@@ -242,6 +246,8 @@ fn closed_streams_as_std_would_handle_them() {
             .arg(&terminal.config)
             .arg(qr_or_file)
             .env_remove("EDL_VERIFY_CONFIG")
+            // The signature memo (src/memo.rs) in the test's directory, not the user's.
+            .env("XDG_CACHE_HOME", terminal.dir.path().join("home"))
             .status()
             .unwrap()
             .code()

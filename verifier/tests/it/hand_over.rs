@@ -17,6 +17,8 @@ fn run(program: &Path, terminal: &Terminal, args: &[&str], stdin: &str) -> (i32,
         .arg(&terminal.config)
         .args(args)
         .env_remove("EDL_VERIFY_CONFIG")
+        // The signature memo (src/memo.rs) in the test's directory, not the user's.
+        .env("XDG_CACHE_HOME", terminal.dir.path().join("home"))
         .env("LANG", "C")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -16,6 +16,7 @@ mod corpus;
 mod hand_over;
 mod images;
 mod init;
+mod memo;
 mod offline;
 mod online;
 mod presentation;
