@@ -64,3 +64,13 @@ pub fn inspect_presentation(bytes: &[u8]) -> Result<Presentation, InspectError> 
     let envelope = Keyless::parse(bytes, presentation::TYP)?;
     Ok(Presentation::from_payload(envelope.unverified_payload())?)
 }
+
+/// The signature-memo line (`crate::memo`) that makes the signature of `cose`, a
+/// COSE_Sign1 of content type `typ`, count as made by `key`, **without checking it**: for
+/// tests that plant an entry in a memo.
+#[doc(hidden)]
+pub fn memo_entry(cose: &[u8], typ: &'static str, key: &PublicKey) -> Option<String> {
+    let opened = Opened::parse(cose, Some(typ)).ok()?;
+    let (signed, signature) = opened.signed_parts()?;
+    Some(hex::encode(crate::memo::entry(key, &signed, &signature)))
+}

@@ -109,23 +109,13 @@ impl SignatureMemo {
 /// The entry for one verification. The label keeps these digests apart from any other
 /// SHA-256 of the same bytes; the key and the signature have fixed lengths (32 and 64
 /// bytes, checked before), so the message that follows them cannot shift into them.
-fn entry(key: &PublicKey, message: &[u8], signature: &[u8]) -> Entry {
+pub(crate) fn entry(key: &PublicKey, message: &[u8], signature: &[u8]) -> Entry {
     let mut hash = Sha256::new();
     hash.update(b"edl signature memo\0");
     hash.update(key.to_bytes());
     hash.update(signature);
     hash.update(message);
     hash.finalize().into()
-}
-
-/// The entry that makes the signature of `cose` (a COSE_Sign1 of content type `typ`)
-/// count as made by `key`, as [`SignatureMemo::to_bytes`] writes it: for tests that plant
-/// one in a memo.
-#[doc(hidden)]
-pub fn planted_entry(cose: &[u8], typ: &'static str, key: &PublicKey) -> Option<String> {
-    let opened = crate::cose::Opened::parse(cose, Some(typ)).ok()?;
-    let (signed, signature) = opened.signed_parts()?;
-    Some(hex::encode(entry(key, &signed, &signature)))
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ fn an_entry_read_is_trusted_so_the_memo_must_be_private() {
 
     let planted = format!(
         "edl-signature-memo 1\n{}\n",
-        planted_entry(&forged, trust_list::TYP, root.public()).unwrap()
+        crate::danger::memo_entry(&forged, trust_list::TYP, root.public()).unwrap()
     );
     let memo = SignatureMemo::from_bytes(planted.as_bytes());
     let (list, _) = trust_list::verify_remembered(&forged, &roots, None, Some(&memo)).unwrap();

@@ -118,7 +118,7 @@ fn a_planted_entry_counts_only_in_a_private_memo() {
 
     // Planted in a private memo: taken as verified (and the impostor's credential with it).
     let entry =
-        keys::memo::planted_entry(&forged, keys::trust_list::TYP, authority.root.public()).unwrap();
+        keys::danger::memo_entry(&forged, keys::trust_list::TYP, authority.root.public()).unwrap();
     let path = memo_path(&home);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
