@@ -146,7 +146,7 @@ pub(crate) async fn isolation(
         args.isolation_seconds,
         args.isolation_seconds,
         if args.low_priority_flood {
-            "low (nice 10)"
+            "low (nice 19)"
         } else {
             "normal"
         }
