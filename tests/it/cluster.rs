@@ -715,7 +715,7 @@ async fn failover_to_the_synchronous_standby_loses_nothing_acknowledged() {
             scrape.contains("edld_db_standbys{commit=\"sync\"} 1\n")
                 && scrape.contains("edld_db_standbys{commit=\"async\"} 0\n")
                 && scrape.contains("edld_db_replication_lag_seconds ")
-                && scrape.contains("edld_db_pool_connections{pool=\"lookups\",state=\"max\"} 2\n")
+                && scrape.contains("edld_db_pool_connections{pool=\"lookups\",state=\"max\"} 1\n")
                 && scrape.contains("edld_db_pool_connections{pool=\"shared\",state=\"open\"} "),
             "{scrape}"
         );
