@@ -35,8 +35,8 @@ type Entry = [u8; 32];
 pub struct SignatureMemo {
     /// What was read, trusted as verified.
     known: BTreeSet<Entry>,
-    /// The entries this process relied on or added, and whether it added any.
-    this_run: Mutex<(BTreeSet<Entry>, bool)>,
+    /// The entries this process relied on or added.
+    this_run: Mutex<BTreeSet<Entry>>,
 }
 
 impl SignatureMemo {
@@ -74,9 +74,8 @@ impl SignatureMemo {
     /// (so ones no longer used fall away). `None` when nothing new was verified, so there
     /// is nothing to write.
     pub fn to_bytes(&self) -> Option<Vec<u8>> {
-        let this_run = self.this_run.lock().unwrap_or_else(|e| e.into_inner());
-        let (entries, added) = &*this_run;
-        if !added {
+        let entries = self.this_run.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.is_subset(&self.known) {
             return None;
         }
         let mut text = String::from(HEADER);
@@ -99,8 +98,7 @@ impl SignatureMemo {
         let good = self.known.contains(&entry) || key.verify_strict(message, signature);
         if good {
             let mut this_run = self.this_run.lock().unwrap_or_else(|e| e.into_inner());
-            this_run.1 |= !self.known.contains(&entry);
-            this_run.0.insert(entry);
+            this_run.insert(entry);
         }
         good
     }

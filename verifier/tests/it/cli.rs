@@ -1,6 +1,7 @@
 //! The built binary's exit codes (DESIGN section 5), via CARGO_BIN_EXE_edl-verify.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use keys::status_list::CredentialStatus;
@@ -10,7 +11,23 @@ use crate::support::*;
 /// Runs the real binary. Its clock is the real one, so these cases use credentials and
 /// lists dated around the real time: far past and far future edges only.
 pub(crate) fn edl_verify(terminal: &Terminal, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edl-verify"))
+    run_program(
+        Path::new(env!("CARGO_BIN_EXE_edl-verify")),
+        terminal,
+        args,
+        stdin,
+    )
+}
+
+/// Runs `program` with `terminal`'s configuration and `stdin` written to it: its exit code,
+/// standard output and standard error.
+pub(crate) fn run_program(
+    program: &Path,
+    terminal: &Terminal,
+    args: &[&str],
+    stdin: &str,
+) -> (i32, String, String) {
+    let mut child = Command::new(program)
         .arg("--config")
         .arg(&terminal.config)
         .args(args)

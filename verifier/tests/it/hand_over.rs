@@ -2,42 +2,12 @@
 //! the server to `edl-verify-net` beside it (src/lib.rs, `Network`): the built binaries,
 //! as whole processes, on the real clock.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use keys::status_list::CredentialStatus;
 
+use crate::cli::run_program as run;
 use crate::support::*;
-
-/// Runs `program` with `terminal`'s configuration, `stdin` written to it.
-fn run(program: &Path, terminal: &Terminal, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(program)
-        .arg("--config")
-        .arg(&terminal.config)
-        .args(args)
-        .env_remove("EDL_VERIFY_CONFIG")
-        // The signature memo (src/memo.rs) in the test's directory, not the user's.
-        .env("XDG_CACHE_HOME", terminal.dir.path().join("home"))
-        .env("LANG", "C")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code().unwrap(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn real_now() -> u64 {
     #[allow(clippy::disallowed_methods)]
