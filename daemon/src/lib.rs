@@ -193,6 +193,7 @@ pub async fn run(
         handshake_timeout: config.handshake_timeout,
         write_timeout: config.write_timeout,
         issuance: None,
+        threads: 0,
     };
     let public = tokio::spawn(http::server::serve(
         listeners.public,
@@ -200,6 +201,7 @@ pub async fn run(
         http::server::ServeOptions {
             tls,
             issuance: Some(issuance_serving),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             ..serving.clone()
         },
         stop_rx.clone(),

@@ -14,6 +14,7 @@
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -58,6 +59,9 @@ pub(crate) struct ServeOptions {
     /// Where connections that open with an issuance request are served (the public
     /// listener's; none serves every connection here).
     pub issuance: Option<IssuanceServing>,
+    /// Threads of their own that serve the connections, each connection start to finish
+    /// on one of them; none serves them on the runtime that accepts.
+    pub threads: usize,
 }
 
 /// The issuance runtime and the routes whose connections it serves.
@@ -146,6 +150,16 @@ pub(crate) async fn serve(
         .header_read_timeout(options.header_timeout)
         .max_header_size(HEAD_CAP)
         .keep_alive(true);
+    let threads = match options.threads {
+        0 => None,
+        n => match ConnectionThreads::start(n) {
+            Ok(threads) => Some(threads),
+            Err(e) => {
+                tracing::warn!(error = %e, "starting the connection threads failed; connections are served on the async workers");
+                None
+            }
+        },
+    };
     loop {
         // Reap finished connection tasks so the set stays small.
         while connections.try_join_next().is_some() {}
@@ -163,56 +177,33 @@ pub(crate) async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        // Under TLS too: a TLS write is a write to this stream.
-        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(options.write_timeout));
-        let stream = Box::pin(stream);
-        let http = http.clone();
-        let watcher = graceful.watcher();
-        let tls = options.tls.clone();
-        let router = router.clone();
-        let handshake_timeout = options.handshake_timeout;
-        let issuance = options.issuance.clone();
-        let header_timeout = options.header_timeout;
-        connections.spawn(async move {
-            match tls {
-                None => {
-                    dispatch(stream, router, http, watcher, issuance, header_timeout).await;
-                }
-                Some(tls) => {
-                    let stream =
-                        match tokio::time::timeout(handshake_timeout, tls.acceptor.accept(stream))
-                            .await
-                        {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(e)) => {
-                                tracing::debug!(error = %e, "TLS handshake refused");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!("TLS handshake timed out");
-                                return;
-                            }
-                        };
-                    // The certificate rustls verified, read once for the connection.
-                    let identity = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|chain| chain.first())
-                        .map(|cert| tls.client_roles.identify(cert.as_ref()));
-                    let service = router.map_request(move |mut request: Request<Incoming>| {
-                        if let Some(identity) = &identity {
-                            request
-                                .extensions_mut()
-                                .insert::<PeerIdentity>(identity.clone());
-                        }
-                        request
-                    });
-                    dispatch(stream, service, http, watcher, issuance, header_timeout).await;
-                }
+        let serving = Connection {
+            http: http.clone(),
+            watcher: graceful.watcher(),
+            tls: options.tls.clone(),
+            router: router.clone(),
+            handshake_timeout: options.handshake_timeout,
+            write_timeout: options.write_timeout,
+            issuance: options.issuance.clone(),
+            header_timeout: options.header_timeout,
+        };
+        match threads.as_ref().and_then(ConnectionThreads::least_busy) {
+            None => {
+                connections.spawn(serving.run(stream));
             }
-        });
+            Some(thread) => match stream.into_std() {
+                // Moved out of this runtime's reactor, registered with the thread's.
+                Ok(stream) => {
+                    connections.spawn(thread.run(async move {
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => serving.run(stream).await,
+                            Err(e) => tracing::warn!(error = %e, "registering a connection failed"),
+                        }
+                    }));
+                }
+                Err(e) => tracing::warn!(error = %e, "handing a connection over failed"),
+            },
+        }
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
@@ -223,6 +214,181 @@ pub(crate) async fn serve(
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
+    if let Some(threads) = threads {
+        let _ = tokio::task::spawn_blocking(move || threads.stop()).await;
+    }
+}
+
+/// What serving one accepted connection needs.
+struct Connection {
+    http: hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+    tls: Option<Tls>,
+    router: Router,
+    handshake_timeout: Duration,
+    write_timeout: Duration,
+    issuance: Option<IssuanceServing>,
+    header_timeout: Duration,
+}
+
+impl Connection {
+    /// The TLS handshake if configured, then HTTP/1.1 until the client or a stop closes it.
+    async fn run(self, stream: tokio::net::TcpStream) {
+        let Connection {
+            http,
+            watcher,
+            tls,
+            router,
+            handshake_timeout,
+            write_timeout,
+            issuance,
+            header_timeout,
+        } = self;
+        // Under TLS too: a TLS write is a write to this stream.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(write_timeout));
+        let stream = Box::pin(stream);
+        let Some(tls) = tls else {
+            return dispatch(stream, router, http, watcher, issuance, header_timeout).await;
+        };
+        let stream =
+            match tokio::time::timeout(handshake_timeout, tls.acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+        // The certificate rustls verified, read once for the connection.
+        let identity = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|cert| tls.client_roles.identify(cert.as_ref()));
+        let service = router.map_request(move |mut request: Request<Incoming>| {
+            if let Some(identity) = &identity {
+                request
+                    .extensions_mut()
+                    .insert::<PeerIdentity>(identity.clone());
+            }
+            request
+        });
+        dispatch(stream, service, http, watcher, issuance, header_timeout).await;
+    }
+}
+
+/// Single-threaded runtimes, one per thread, that serve connections: each connection's
+/// reads, TLS, HTTP and handler run start to finish on one thread, as nginx's workers do,
+/// instead of moving between the async workers (a wake-up of another core for each
+/// event it steals). A connection goes to the thread serving the fewest.
+struct ConnectionThreads {
+    threads: Vec<ConnectionThread>,
+}
+
+struct ConnectionThread {
+    handle: tokio::runtime::Handle,
+    /// Connections it serves now.
+    serving: Arc<AtomicUsize>,
+    /// Dropped to stop it.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ConnectionThreads {
+    fn start(n: usize) -> std::io::Result<ConnectionThreads> {
+        let threads = (0..n)
+            .map(|i| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let handle = runtime.handle().clone();
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let thread = std::thread::Builder::new()
+                    .name(format!("edld-conn{i}"))
+                    .spawn(move || {
+                        let _ = runtime.block_on(stopped);
+                        // Whatever still runs is cancelled here, where blocking is allowed.
+                        drop(runtime);
+                    })?;
+                Ok(ConnectionThread {
+                    handle,
+                    serving: Arc::new(AtomicUsize::new(0)),
+                    stop: Some(stop),
+                    thread: Some(thread),
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(ConnectionThreads { threads })
+    }
+
+    /// The thread serving the fewest connections.
+    fn least_busy(&self) -> Option<&ConnectionThread> {
+        self.threads
+            .iter()
+            .min_by_key(|t| t.serving.load(Ordering::Relaxed))
+    }
+
+    /// Stops the threads, cancelling what they still serve, and waits for them.
+    fn stop(mut self) {
+        for t in &mut self.threads {
+            t.stop.take();
+        }
+        for t in &mut self.threads {
+            if let Some(thread) = t.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for ConnectionThreads {
+    fn drop(&mut self) {
+        for t in &mut self.threads {
+            t.stop.take();
+        }
+    }
+}
+
+impl ConnectionThread {
+    /// Runs `connection` on this thread; completes when it does, and cancels it when
+    /// dropped.
+    fn run(
+        &self,
+        connection: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        self.serving.fetch_add(1, Ordering::Relaxed);
+        let serving = Serving(self.serving.clone());
+        let mut task = AbortOnDrop(self.handle.spawn(async move {
+            let _serving = serving;
+            connection.await;
+        }));
+        async move {
+            let _ = (&mut task.0).await;
+        }
+    }
+}
+
+/// Counts a connection a thread serves until dropped (also when it is cancelled).
+struct Serving(Arc<AtomicUsize>);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Serves one connection: on the issuance runtime when `issuance` is given and its first
