@@ -25,6 +25,7 @@ pub(crate) mod domain;
 pub(crate) mod http;
 pub(crate) mod keyfiles;
 pub(crate) mod metrics;
+pub(crate) mod priority;
 pub(crate) mod service;
 pub(crate) mod store;
 pub(crate) mod systemd;
@@ -127,7 +128,7 @@ pub async fn run(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("edld-issuance")
-            .on_thread_start(service::signing::yield_cpu_to_verification)
+            .on_thread_start(priority::yield_cpu_to_verification)
             .enable_all()
             .build()
             .context("starting the issuance runtime")?,

@@ -20,7 +20,7 @@ pub use crate::domain::audit::AuditRecord;
 pub use crate::domain::photo;
 pub use crate::domain::registry::{LicenceRecord, RegistryLine};
 pub use crate::service::clients::read_dev_clients;
-pub use crate::service::signing::yield_cpu_to_verification;
+pub use crate::priority::yield_cpu_to_verification;
 use crate::store::sled::SledStore;
 use crate::store::{Actor, Admit, LicenceChange, LicenceEdit, Store};
 

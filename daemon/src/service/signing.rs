@@ -103,39 +103,6 @@ impl Wakeup {
     }
 }
 
-/// Lowers the calling thread's scheduling priority to nice 19, the lowest, under
-/// `SCHED_BATCH` (treated as CPU-bound: it never preempts interactive work). The issuance
-/// threads (the drain, the issuance runtime's workers and blocking threads) run so: under
-/// CPU saturation the kernel gives verification the cores first (a nice-19 thread weighs
-/// about 1/70 of a nice-0 one). Measured with `tests/bench/status-vs-nginx --flood` (two
-/// runs each way): against nice 10, live status under a 10x issuance flood kept 18 600 to
-/// 18 900 officer requests/s instead of 15 400 to 15 600 and its p99 rose 2.1 to 2.3x
-/// instead of 2.7 to 2.9x, while the flood's accepted applications fell 13 % and the drain
-/// still emptied the queue in the same time. Not `SCHED_IDLE`: that starved intake for
-/// seconds at a time, and an idle-class thread preempted while holding a lock the lookups
-/// also take would stall them. Best effort: on failure the thread runs at normal priority
-/// and a warning is logged.
-pub fn yield_cpu_to_verification() {
-    use thread_priority::{
-        NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
-    };
-    // thread-priority maps its 0..=99 onto nice 19..=-20 as
-    // nice = floor(39 × (1 − value/99)) − 20: value 0 is nice 19.
-    let result = match ThreadPriorityValue::try_from(0u8) {
-        Ok(value) => set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Crossplatform(value),
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
-        )
-        .map_err(|e| format!("{e:?}")),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not lower an issuance thread's priority");
-    }
-}
-
 /// A step whose completion runs on the issuance runtime.
 struct InFlight {
     done: tokio::task::JoinHandle<()>,
@@ -144,7 +111,7 @@ struct InFlight {
 /// Runs the drain until the signer is stopped and every step in flight is durable. Store
 /// commands run on `runtime` (the issuance runtime); this thread signs.
 pub(crate) fn run(service: &Arc<Service>, runtime: &tokio::runtime::Handle) {
-    yield_cpu_to_verification();
+    crate::priority::yield_cpu_to_verification();
     let mut flights: VecDeque<InFlight> = VecDeque::new();
     let mut purged = service.clock.monotonic();
     loop {
