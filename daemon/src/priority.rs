@@ -29,7 +29,20 @@ pub fn yield_cpu_to_verification() {
         .map_err(|e| format!("{e:?}")),
         Err(e) => Err(e),
     };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not lower an issuance thread's priority");
+    match result {
+        Ok(()) => YIELDS.set(true),
+        Err(e) => tracing::warn!(error = %e, "could not lower an issuance thread's priority"),
     }
+}
+
+thread_local! {
+    /// Whether this thread runs at the lowered priority.
+    static YIELDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread runs at the lowered priority: a lock that live status also
+/// takes must not be held by it (the kernel may leave it preempted, holding the lock,
+/// while lookups wait: a priority inversion).
+pub(crate) fn yields_cpu() -> bool {
+    YIELDS.get()
 }

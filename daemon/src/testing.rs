@@ -19,8 +19,8 @@ use crate::domain::application::{Channel, Photo, Ticket};
 pub use crate::domain::audit::AuditRecord;
 pub use crate::domain::photo;
 pub use crate::domain::registry::{LicenceRecord, RegistryLine};
-pub use crate::service::clients::read_dev_clients;
 pub use crate::priority::yield_cpu_to_verification;
+pub use crate::service::clients::read_dev_clients;
 use crate::store::sled::SledStore;
 use crate::store::{Actor, Admit, LicenceChange, LicenceEdit, Store};
 

@@ -10,6 +10,7 @@
 //! applications read as still queued and its credentials as absent ([`SledStore::pending`]),
 //! so no client ever sees a credential a crash could take back.
 
+mod apply;
 mod commit;
 mod export;
 mod layout;
@@ -56,6 +57,8 @@ const STRIPES: usize = 1024;
 pub(crate) struct SledStore {
     db: sled::Db,
     committer: Committer,
+    /// Applies the batches of threads at lowered priority (see `apply`).
+    applier: apply::Applier,
     /// The head of the change audit chain, held while a batch with audit records applies.
     chain: Mutex<Head>,
     /// Queue sequences, depths and what has been served, per lane.
@@ -128,9 +131,11 @@ impl SledStore {
         let lanes = queue::restore_lanes(&db)?;
         let (allocator, entries) = registry::restore_indices(&db)?;
         let committer = Committer::start(db.clone(), dir.clone(), timing)?;
+        let applier = apply::Applier::start(db.clone())?;
         Ok(SledStore {
             db,
             committer,
+            applier,
             chain: Mutex::new(head),
             lanes,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -206,7 +211,7 @@ impl SledStore {
     /// apply in, and a batch that fails leaves no gap.
     fn apply(&self, mut batch: sled::Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
         if audit.is_empty() {
-            return self.db.apply_batch(batch).map_err(engine_error);
+            return self.applier.apply(batch);
         }
         let mut head = self.chain.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = *head;
@@ -219,7 +224,7 @@ impl SledStore {
             batch.insert(layout::audit(position), bytes);
             next = after;
         }
-        self.db.apply_batch(batch).map_err(engine_error)?;
+        self.applier.apply(batch)?;
         *head = next;
         Ok(())
     }
@@ -646,6 +651,7 @@ fn rekey_reviews(db: &sled::Db) -> StoreResult<()> {
 
 impl Drop for SledStore {
     fn drop(&mut self) {
+        self.applier.stop();
         self.committer.stop();
     }
 }

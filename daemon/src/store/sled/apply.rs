@@ -1,0 +1,129 @@
+//! Where batches are applied. sled 0.34 applies every batch under one process-wide lock,
+//! held exclusively, that every read takes shared once a batch has ever been applied
+//! (`concurrency_control` in sled): while a batch applies, every live-status lookup waits.
+//! A batch applied on an issuance thread (the drain, the issuance runtime: nice 19) that
+//! the kernel preempts while holding the lock would leave the lookups waiting until that
+//! thread runs again, for as long as verification keeps the cores busy: a priority
+//! inversion, and under an issuance flood the cores are always busy. So batches from those
+//! threads are applied by a thread of normal priority, which competes for the CPU as an
+//! equal of the lookups; batches from other threads apply where they are.
+
+use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use super::engine_error;
+use crate::store::{StoreError, StoreResult};
+
+type Job = (sled::Batch, mpsc::SyncSender<sled::Result<()>>);
+
+/// The thread that applies the lowered-priority threads' batches.
+pub(super) struct Applier {
+    db: sled::Db,
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Applier {
+    /// Starts the thread.
+    pub(super) fn start(db: sled::Db) -> std::io::Result<Applier> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let applying = db.clone();
+        let thread = std::thread::Builder::new()
+            .name("edld-sled-apply".into())
+            .spawn(move || {
+                for (batch, answer) in receiver {
+                    let _ = answer.send(applying.apply_batch(batch));
+                }
+            })?;
+        Ok(Applier {
+            db,
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Applies `batch` atomically (not yet durable): on the applier's thread when the
+    /// calling thread runs at the lowered priority, here otherwise.
+    pub(super) fn apply(&self, batch: sled::Batch) -> StoreResult<()> {
+        if !crate::priority::yields_cpu() {
+            return self.db.apply_batch(batch).map_err(engine_error);
+        }
+        let (answer, answered) = mpsc::sync_channel(1);
+        self.sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .ok_or(StoreError::Stopped)?
+            .send((batch, answer))
+            .map_err(|_| StoreError::Stopped)?;
+        answered
+            .recv()
+            .map_err(|_| StoreError::Stopped)?
+            .map_err(engine_error)
+    }
+
+    /// Stops the thread once the batches handed to it are applied (blocking).
+    pub(super) fn stop(&self) {
+        self.sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(key: &str) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        batch.insert(key.as_bytes(), &b"v"[..]);
+        batch
+    }
+
+    /// Runs `f` on a thread at the issuance threads' lowered priority.
+    fn lowered<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::spawn(move || {
+            crate::priority::yield_cpu_to_verification();
+            assert!(crate::priority::yields_cpu());
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn lowered_threads_batches_go_through_the_applier_others_apply_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let applier = std::sync::Arc::new(Applier::start(db.clone()).unwrap());
+
+        assert!(!crate::priority::yields_cpu());
+        applier.apply(batch("here")).unwrap();
+        let a = applier.clone();
+        lowered(move || a.apply(batch("there"))).unwrap();
+        assert!(db.get("here").unwrap().is_some());
+        assert!(db.get("there").unwrap().is_some());
+
+        // Once the applier is stopped, only the lowered threads' batches are refused:
+        // theirs were the ones handed to it.
+        applier.stop();
+        let a = applier.clone();
+        assert!(matches!(
+            lowered(move || a.apply(batch("refused"))),
+            Err(StoreError::Stopped)
+        ));
+        assert!(db.get("refused").unwrap().is_none());
+        applier.apply(batch("still here")).unwrap();
+        assert!(db.get("still here").unwrap().is_some());
+    }
+}
