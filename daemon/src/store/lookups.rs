@@ -13,7 +13,7 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::thread::JoinHandle;
 
 use keys::UnixTime;
@@ -49,7 +49,10 @@ type Entry = (AuditRecord, LookupWaiter);
 /// its own thread.
 pub struct LookupLog {
     path: PathBuf,
-    sender: Mutex<Option<mpsc::Sender<Entry>>>,
+    /// Shared by the lookups sending at once (a sender is `Sync`); taken to stop. Not a
+    /// mutex: a sender can be preempted in the send (which may wake the writer), and the
+    /// other lookups would queue behind it.
+    sender: RwLock<Option<mpsc::Sender<Entry>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The index by licence, and the segments it points into.
     reader: Reader,
@@ -123,7 +126,7 @@ impl LookupLog {
             .spawn(move || writer.run(receiver))?;
         Ok(LookupLog {
             path,
-            sender: Mutex::new(Some(sender)),
+            sender: RwLock::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
             reader,
             rebuild: Mutex::new(rebuild),
@@ -150,7 +153,7 @@ impl LookupLog {
         record.purpose = purpose.map(|p| p.as_str().to_owned());
         let (tx, rx) = tokio::sync::oneshot::channel();
         {
-            let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+            let sender = self.sender.read().unwrap_or_else(|p| p.into_inner());
             sender
                 .as_ref()
                 .ok_or(StoreError::Stopped)?
@@ -187,7 +190,10 @@ impl LookupLog {
         if let Some(rebuild) = rebuild {
             let _ = rebuild.join();
         }
-        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.sender
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = thread {
             let _ = thread.join();
