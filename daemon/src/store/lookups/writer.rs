@@ -12,6 +12,9 @@
 //! succeed without them): every lookup is then refused until edld is restarted, and the
 //! chain goes on from what is durable.
 //!
+//! Both run under `SCHED_BATCH` (`priority::no_wakeup_preemption`): the lookup that wakes
+//! one is not preempted by it.
+//!
 //! After a group's waiters are answered, its syncer adds its lookups to the index by
 //! licence (`index`), before the next group is answered, so the index grows in order and
 //! the answer never waits for it.
@@ -145,6 +148,7 @@ impl Writer {
     /// have made everything durable. A record that does not fit closes the segment and
     /// goes first into the next.
     pub(super) fn run(mut self, receiver: mpsc::Receiver<Entry>) {
+        crate::priority::no_wakeup_preemption();
         let (to_sync, written) = mpsc::channel::<Written>();
         let written = Arc::new(Mutex::new((written, 0u64)));
         let syncers: Vec<JoinHandle<()>> = (0..SYNCERS)
@@ -152,7 +156,10 @@ impl Writer {
                 let (shared, written) = (self.shared.clone(), written.clone());
                 std::thread::Builder::new()
                     .name(format!("edld-lookup-sync{i}"))
-                    .spawn(move || sync_loop(&shared, &written))
+                    .spawn(move || {
+                        crate::priority::no_wakeup_preemption();
+                        sync_loop(&shared, &written)
+                    })
                     .map_err(|e| tracing::error!(error = %e, "starting a lookup log syncer failed"))
                     .ok()
             })
