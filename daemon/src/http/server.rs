@@ -445,3 +445,97 @@ async fn run_connection<I, S>(
 pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name of the thread a task ran on, and a way to let it finish.
+    fn parked() -> (
+        impl Future<Output = ()> + Send + 'static,
+        tokio::sync::oneshot::Receiver<String>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let (name_tx, name_rx) = tokio::sync::oneshot::channel();
+        let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = async move {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            let _ = name_tx.send(name);
+            let _ = finish_rx.await;
+        };
+        (task, name_rx, finish_tx)
+    }
+
+    fn serving(threads: &ConnectionThreads) -> Vec<usize> {
+        threads
+            .threads
+            .iter()
+            .map(|t| t.serving.load(Ordering::SeqCst))
+            .collect()
+    }
+
+    async fn settled(threads: &ConnectionThreads, expected: &[usize]) {
+        for _ in 0..500 {
+            if serving(threads) == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(serving(threads), expected);
+    }
+
+    #[tokio::test]
+    async fn connections_go_to_the_least_busy_thread_and_run_there_to_the_end() {
+        let threads = ConnectionThreads::start(2).unwrap();
+        let (a, a_thread, a_finish) = parked();
+        let first = tokio::spawn(threads.least_busy().unwrap().run(a));
+        let (b, b_thread, b_finish) = parked();
+        let second = tokio::spawn(threads.least_busy().unwrap().run(b));
+        let (a_thread, b_thread) = (a_thread.await.unwrap(), b_thread.await.unwrap());
+        assert!(a_thread.starts_with("edld-conn"), "{a_thread}");
+        assert!(b_thread.starts_with("edld-conn"), "{b_thread}");
+        assert_ne!(a_thread, b_thread, "one connection on each thread");
+        assert_eq!(serving(&threads), [1, 1]);
+
+        // A finished connection is no longer counted; the next goes where it was.
+        a_finish.send(()).unwrap();
+        first.await.unwrap();
+        settled(&threads, &[0, 1]).await;
+        let (c, c_thread, c_finish) = parked();
+        let third = tokio::spawn(threads.least_busy().unwrap().run(c));
+        assert_eq!(c_thread.await.unwrap(), a_thread);
+
+        b_finish.send(()).unwrap();
+        c_finish.send(()).unwrap();
+        second.await.unwrap();
+        third.await.unwrap();
+        settled(&threads, &[0, 0]).await;
+        tokio::task::spawn_blocking(move || threads.stop())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_is_cancelled_on_its_thread_and_uncounted() {
+        let threads = ConnectionThreads::start(1).unwrap();
+        let (task, thread, _never) = parked();
+        // Dropped with the task: tells that the connection's future was dropped.
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+        let connection = async move {
+            let _dropped = dropped_tx;
+            task.await;
+        };
+        let waiting = tokio::spawn(threads.least_busy().unwrap().run(connection));
+        thread.await.unwrap();
+        assert_eq!(serving(&threads), [1]);
+        waiting.abort();
+        assert!(waiting.await.unwrap_err().is_cancelled());
+        // The sender was dropped, not used: the connection's future is gone.
+        let dropped = tokio::time::timeout(Duration::from_secs(5), dropped_rx).await;
+        assert!(matches!(dropped, Ok(Err(_))), "the connection still runs");
+        settled(&threads, &[0]).await;
+        tokio::task::spawn_blocking(move || threads.stop())
+            .await
+            .unwrap();
+    }
+}
