@@ -135,8 +135,8 @@ pub async fn run(
     ));
     let issuance_handle = issuance.handle();
 
-    // The drain worker: a dedicated thread, so signing never occupies the async workers
-    // that serve live status.
+    // The drain worker: a dedicated thread, so signing never occupies the threads that
+    // serve live status.
     let drain = {
         let service = service.clone();
         let runtime = issuance_handle.clone();

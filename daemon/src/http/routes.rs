@@ -16,8 +16,8 @@ use crate::http::state::AppState;
 /// What a route serves, which decides where it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Live status, status lists, trust list, JWKS: served on the async workers, never
-    /// behind issuance.
+    /// Live status, status lists, trust list, JWKS: served on the public listener's
+    /// connection threads (the admin listener's: the async workers), never behind issuance.
     Verification,
     /// Applications, review, refresh, registry: the issuance runtime, shed first.
     Issuance,

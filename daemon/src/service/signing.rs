@@ -5,7 +5,7 @@
 //! opening time it issues nothing; at it, it first puts the applications accepted before it
 //! in random order. The [`Signer`] owns what is in flight and the thread's wake-up.
 //!
-//! Why a thread and ticks: signing must never occupy the async workers that serve
+//! Why a thread and ticks: signing must never occupy the threads that serve
 //! verification, and a ticked pacer drains at its rate where waiting for one cell at a time
 //! under-drains (see `domain::throttle::pacer`).
 
