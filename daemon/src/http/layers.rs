@@ -109,6 +109,11 @@ pub(crate) async fn read_body(
     request: Request,
     next: Next,
 ) -> Response {
+    // A request without a body (most GETs: no Content-Length, no chunks) has nothing to
+    // wait for: no timer is armed for it.
+    if axum::body::HttpBody::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers
