@@ -14,22 +14,9 @@
 /// also take would stall them. Best effort: on failure the thread runs at normal priority
 /// and a warning is logged.
 pub fn yield_cpu_to_verification() {
-    use thread_priority::{
-        NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
-    };
     // thread-priority maps its 0..=99 onto nice 19..=-20 as
     // nice = floor(39 × (1 − value/99)) − 20: value 0 is nice 19.
-    let result = match ThreadPriorityValue::try_from(0u8) {
-        Ok(value) => set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Crossplatform(value),
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
-        )
-        .map_err(|e| format!("{e:?}")),
-        Err(e) => Err(e),
-    };
-    match result {
+    match batch_at(0) {
         Ok(()) => YIELDS.set(true),
         Err(e) => tracing::warn!(error = %e, "could not lower an issuance thread's priority"),
     }
@@ -56,21 +43,24 @@ pub(crate) fn yields_cpu() -> bool {
 /// against 2.23x, registry 1.54x against 1.93x; officer 34 600 requests/s without the
 /// flood against 29 300. Best effort, like the above.
 pub(crate) fn no_wakeup_preemption() {
+    // Value 48 is nice 0 (see `yield_cpu_to_verification`).
+    if let Err(e) = batch_at(48) {
+        tracing::warn!(error = %e, "could not set a thread's scheduling policy");
+    }
+}
+
+/// Runs the calling thread under `SCHED_BATCH` at thread-priority's cross-platform
+/// `value`.
+fn batch_at(value: u8) -> Result<(), String> {
     use thread_priority::{
         NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
-    // Value 48 is nice 0 (see above).
-    let result = match ThreadPriorityValue::try_from(48u8) {
-        Ok(value) => set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Crossplatform(value),
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
-        )
-        .map_err(|e| format!("{e:?}")),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not set a thread's scheduling policy");
-    }
+    let value = ThreadPriorityValue::try_from(value)?;
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Crossplatform(value),
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
+    )
+    .map_err(|e| format!("{e:?}"))
 }
