@@ -180,12 +180,8 @@ pub(crate) async fn serve(
         let serving = Connection {
             http: http.clone(),
             watcher: graceful.watcher(),
-            tls: options.tls.clone(),
             router: router.clone(),
-            handshake_timeout: options.handshake_timeout,
-            write_timeout: options.write_timeout,
-            issuance: options.issuance.clone(),
-            header_timeout: options.header_timeout,
+            options: options.clone(),
         };
         match threads.as_ref().and_then(ConnectionThreads::least_busy) {
             None => {
@@ -223,12 +219,8 @@ pub(crate) async fn serve(
 struct Connection {
     http: hyper::server::conn::http1::Builder,
     watcher: Watcher,
-    tls: Option<Tls>,
     router: Router,
-    handshake_timeout: Duration,
-    write_timeout: Duration,
-    issuance: Option<IssuanceServing>,
-    header_timeout: Duration,
+    options: ServeOptions,
 }
 
 impl Connection {
@@ -237,32 +229,33 @@ impl Connection {
         let Connection {
             http,
             watcher,
-            tls,
             router,
-            handshake_timeout,
-            write_timeout,
-            issuance,
-            header_timeout,
+            options,
         } = self;
+        let (issuance, header_timeout) = (options.issuance, options.header_timeout);
         // Under TLS too: a TLS write is a write to this stream.
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(write_timeout));
+        stream.set_write_timeout(Some(options.write_timeout));
         let stream = Box::pin(stream);
-        let Some(tls) = tls else {
+        let Some(tls) = options.tls else {
             return dispatch(stream, router, http, watcher, issuance, header_timeout).await;
         };
-        let stream =
-            match tokio::time::timeout(handshake_timeout, tls.acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "TLS handshake refused");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!("TLS handshake timed out");
-                    return;
-                }
-            };
+        let stream = match tokio::time::timeout(
+            options.handshake_timeout,
+            tls.acceptor.accept(stream),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake refused");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out");
+                return;
+            }
+        };
         // The certificate rustls verified, read once for the connection.
         let identity = stream
             .get_ref()
