@@ -4,6 +4,7 @@
 //! counts, signing and commit latency, live-status latency and its audit wait, the lookup
 //! audit log's commits, notifications per subscription. Rendered in the text exposition format at `GET /metrics`.
 
+pub(crate) mod histogram;
 pub(crate) mod intake;
 pub(crate) mod tally;
 pub(crate) mod trust;
@@ -11,11 +12,12 @@ pub(crate) mod webhooks;
 
 use std::sync::atomic::AtomicU64;
 
+use histogram::Histogram;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 
 use crate::domain::queue::Lane;

@@ -5,7 +5,9 @@
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::exponential_buckets;
+
+use crate::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::OutcomeLabels;
