@@ -25,7 +25,7 @@ pub(crate) use self::raw::raw_issue;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
@@ -70,8 +70,9 @@ pub(crate) struct SledStore {
     /// Queue entries claimed by a drain step that has not completed yet.
     claimed: Mutex<HashSet<Ticket>>,
     /// Applications a completed step issued whose commit is not yet durable, as they were
-    /// before (queued): what readers see until it is.
-    pending: Mutex<HashMap<Ticket, Application>>,
+    /// before (queued): what readers see until it is. Read by every live-status lookup,
+    /// written by the drain: shared, so that lookups never wait for each other.
+    pending: RwLock<HashMap<Ticket, Application>>,
     /// Status list indices taken.
     allocator: Mutex<Allocator>,
     /// The entries read at open, for the first [`Store::status_entries`].
@@ -141,7 +142,7 @@ impl SledStore {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             opening_gate: RwLock::new(()),
             claimed: Mutex::new(HashSet::new()),
-            pending: Mutex::new(HashMap::new()),
+            pending: RwLock::new(HashMap::new()),
             allocator: Mutex::new(allocator),
             restored_entries: Mutex::new(Some(entries)),
             meta_lock: Mutex::new(()),
@@ -198,8 +199,12 @@ impl SledStore {
         }
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<Ticket, Application>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    fn pending(&self) -> RwLockReadGuard<'_, HashMap<Ticket, Application>> {
+        self.pending.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pending_mut(&self) -> RwLockWriteGuard<'_, HashMap<Ticket, Application>> {
+        self.pending.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn claimed(&self) -> MutexGuard<'_, HashSet<Ticket>> {
@@ -323,7 +328,7 @@ impl Store for SledStore {
         let result = self.committer.commit().await;
         if result.is_ok() {
             self.outbox_durable(&keys);
-            let mut pending = self.pending();
+            let mut pending = self.pending_mut();
             for ticket in &issued {
                 pending.remove(ticket);
             }

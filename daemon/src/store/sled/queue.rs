@@ -343,13 +343,13 @@ impl SledStore {
                 batch.insert(layout::served(lane), layout::encode(&sequence));
             }
         }
-        self.pending()
+        self.pending_mut()
             .extend(before.into_iter().map(|app| (app.ticket, app)));
         let tickets: Vec<Ticket> = step.served.iter().map(|(_, _, t)| *t).collect();
         let keys = match self.apply_events(batch, Vec::new(), &events) {
             Ok(keys) => keys,
             Err(e) => {
-                let mut pending = self.pending();
+                let mut pending = self.pending_mut();
                 for ticket in &issued {
                     pending.remove(ticket);
                 }
