@@ -22,6 +22,7 @@ mod pages;
 mod photos;
 mod postgres;
 mod receipts;
+mod scheduling;
 mod secrets;
 mod store_copy;
 mod systemd;

@@ -32,6 +32,9 @@ impl Applier {
         let thread = std::thread::Builder::new()
             .name("edld-sled-apply".into())
             .spawn(move || {
+                // sled's I/O threads started from here inherit this (see
+                // `open_without_wakeup_preemption`).
+                crate::priority::no_wakeup_preemption();
                 for (batch, answer) in receiver {
                     let _ = answer.send(applying.apply_batch(batch));
                 }

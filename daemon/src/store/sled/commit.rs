@@ -65,7 +65,12 @@ impl Committer {
         let fail = failing.clone();
         let thread = std::thread::Builder::new()
             .name("edld-commit".into())
-            .spawn(move || run(&db, &dir, timing.as_ref(), &fail, &receiver))?;
+            .spawn(move || {
+                // sled's I/O threads started from here inherit this (see
+                // `open_without_wakeup_preemption`).
+                crate::priority::no_wakeup_preemption();
+                run(&db, &dir, timing.as_ref(), &fail, &receiver)
+            })?;
         Ok(Committer {
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),

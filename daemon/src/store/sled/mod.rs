@@ -86,6 +86,34 @@ pub(crate) struct SledStore {
     expiry_lock: Mutex<()>,
 }
 
+/// Opens sled on a thread that never preempts the thread that wakes it
+/// ([`crate::priority::no_wakeup_preemption`]), so that the threads sled starts inherit
+/// that: its flusher and its pool of I/O threads (`sled-io-*`, which start from whichever
+/// thread first writes, and later from threads that write when few are idle: the flusher,
+/// the committer and the applier, which run so too). Every batch wakes all the idle I/O
+/// threads while it holds sled's process-wide lock (see `apply`); under an issuance flood
+/// the kernel preempted the applier there for each one it woke, and every live-status read
+/// waited until the applier ran again.
+fn open_without_wakeup_preemption(config: sled::Config) -> sled::Result<sled::Db> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("edld-sled-open".into())
+            .spawn_scoped(scope, || {
+                crate::priority::no_wakeup_preemption();
+                let db = config.open()?;
+                // The I/O pool starts on the first write: make it here.
+                let probe = layout::meta(layout::IO_POOL_PROBE);
+                db.insert(&probe, &[][..])?;
+                db.remove(&probe)?;
+                db.flush()?;
+                Ok(db)
+            })
+            .map_err(sled::Error::Io)?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// A sled error as a store error.
 pub(crate) fn engine_error(e: sled::Error) -> StoreError {
     StoreError::Engine(e.to_string())
@@ -97,24 +125,23 @@ impl SledStore {
     pub(crate) fn open(data_dir: &Path, timing: Option<CommitTiming>) -> StoreResult<SledStore> {
         let dir = data_dir.join("db");
         std::fs::create_dir_all(&dir)?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&dir)
             .cache_capacity(256 << 20)
             // sled's own background flush runs every 500 ms by default; our commits are
             // explicit, so a slower background flush only saves work.
-            .flush_every_ms(Some(1_000))
-            .open()
-            .map_err(|e| match e {
-                // sled reports another process's lock on the database as an I/O error
-                // whose kind it does not keep: only its message tells.
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("could not acquire lock") =>
-                {
-                    StoreError::InUse(dir.display().to_string())
-                }
-                other => engine_error(other),
-            })?;
+            .flush_every_ms(Some(1_000));
+        let db = open_without_wakeup_preemption(config).map_err(|e| match e {
+            // sled reports another process's lock on the database as an I/O error
+            // whose kind it does not keep: only its message tells.
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("could not acquire lock") =>
+            {
+                StoreError::InUse(dir.display().to_string())
+            }
+            other => engine_error(other),
+        })?;
         // Make the files sled may just have created durable in their directories.
         sync_dir(&dir)?;
         sync_dir(data_dir)?;

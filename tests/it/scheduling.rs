@@ -1,0 +1,95 @@
+//! The real `edld`'s threads run at the scheduling classes that keep live status first
+//! (read from `/proc/<pid>/task/*/stat`, as `ps -L -o cls,ni,comm` shows them): the
+//! connection threads at normal priority; the issuance threads (the drain, the issuance
+//! runtime) under `SCHED_BATCH` at nice 19; the threads that hold or wake what lookups
+//! wait on (sled's applier, committer, flusher and I/O threads, the lookup log's writer
+//! and syncers) under `SCHED_BATCH` at nice 0, so that waking them preempts nobody.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tests::{RealDaemon, edld_binary};
+
+/// `SCHED_OTHER` and `SCHED_BATCH` in `/proc/<pid>/task/<tid>/stat`.
+const OTHER: u32 = 0;
+const BATCH: u32 = 3;
+
+/// Each thread of `pid` by name: its (policy, nice), in the order they were listed.
+fn threads(pid: u32) -> BTreeMap<String, Vec<(u32, i32)>> {
+    let mut out: BTreeMap<String, Vec<(u32, i32)>> = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue; // the thread ended
+        };
+        // `tid (comm) state …`: the name may hold spaces and parentheses; the fields
+        // after it are numbered from 3 (state).
+        let open = stat.find('(').unwrap();
+        let close = stat.rfind(')').unwrap();
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let nice: i32 = fields[19 - 3].parse().unwrap();
+        let policy: u32 = fields[41 - 3].parse().unwrap();
+        out.entry(name).or_default().push((policy, nice));
+    }
+    out
+}
+
+/// Every thread whose name starts with `prefix`: there is one at least, and each runs
+/// under `policy` at `nice`.
+fn check_class(
+    threads: &BTreeMap<String, Vec<(u32, i32)>>,
+    prefix: &str,
+    policy: u32,
+    nice: i32,
+) -> Result<(), String> {
+    let found: Vec<_> = threads
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .flat_map(|(name, classes)| classes.iter().map(move |c| (name, *c)))
+        .collect();
+    if found.is_empty() {
+        return Err(format!("no thread named {prefix}*"));
+    }
+    match found.iter().find(|(_, class)| *class != (policy, nice)) {
+        Some((name, class)) => Err(format!(
+            "{name}: (policy, nice) {class:?}, not {:?}",
+            (policy, nice)
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
+    check_class(threads, "edld-conn", OTHER, 0)?;
+    check_class(threads, "edld-drain", BATCH, 19)?;
+    check_class(threads, "edld-issuance", BATCH, 19)?;
+    for name in [
+        "sled-io-",
+        "log flusher",
+        "edld-sled-apply",
+        "edld-commit",
+        "edld-lookup-log",
+        "edld-lookup-syn",
+    ] {
+        check_class(threads, name, BATCH, 0)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn threads_run_at_the_classes_that_keep_live_status_first() {
+    let edld = edld_binary().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let running = RealDaemon::on_loopback(&edld, &dir.path().join("data"), &[]).unwrap();
+    // Each thread sets its own class as it starts, which may be just after edld is ready.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let threads = threads(running.child.id());
+        match check(&threads) {
+            Ok(()) => break,
+            Err(e) if Instant::now() > deadline => panic!("{e}\n{threads:?}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    running.stop().unwrap();
+}
