@@ -76,20 +76,26 @@ fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
     Ok(())
 }
 
+/// On a new database, then again on the same one reopened.
 #[test]
 fn threads_run_at_the_classes_that_keep_live_status_first() {
     let edld = edld_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let running = RealDaemon::on_loopback(&edld, &dir.path().join("data"), &[]).unwrap();
-    // Each thread sets its own class as it starts, which may be just after edld is ready.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let threads = threads(running.child.id());
-        match check(&threads) {
-            Ok(()) => break,
-            Err(e) if Instant::now() > deadline => panic!("{e}\n{threads:?}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+    for database in ["new", "reopened"] {
+        let running = RealDaemon::on_loopback(&edld, &dir.path().join("data"), &[]).unwrap();
+        // Each thread sets its own class as it starts, which may be just after edld is
+        // ready.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let threads = threads(running.child.id());
+            match check(&threads) {
+                Ok(()) => break,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("{database} database: {e}\n{threads:?}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
         }
+        running.stop().unwrap();
     }
-    running.stop().unwrap();
 }

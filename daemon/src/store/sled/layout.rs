@@ -171,9 +171,6 @@ pub(super) fn written_prefix() -> Vec<u8> {
     meta("outbox-written/")
 }
 
-/// The `M/` name written and removed at open, to start sled's I/O threads there.
-pub(super) const IO_POOL_PROBE: &str = "io-pool-probe";
-
 /// The `M/` name marking that the `X/` expiry index was built.
 pub(super) const EXPIRY_INDEXED: &str = "expiry_indexed";
 

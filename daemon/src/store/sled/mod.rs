@@ -88,9 +88,10 @@ pub(crate) struct SledStore {
 
 /// Opens sled on a thread that never preempts the thread that wakes it
 /// ([`crate::priority::no_wakeup_preemption`]), so that the threads sled starts inherit
-/// that: its flusher and its pool of I/O threads (`sled-io-*`, which start from whichever
-/// thread first writes, and later from threads that write when few are idle: the flusher,
-/// the committer and the applier, which run so too). Every batch wakes all the idle I/O
+/// that: its flusher and its pool of I/O threads (`sled-io-*`), which its open starts (on
+/// a new database and an existing one alike; `tests/it/scheduling` checks it), and the I/O
+/// threads it adds later from threads that write when few are idle: the flusher, the
+/// committer and the applier, which run so too. Every batch wakes all the idle I/O
 /// threads while it holds sled's process-wide lock (see `apply`); under an issuance flood
 /// the kernel preempted the applier there for each one it woke, and every live-status read
 /// waited until the applier ran again.
@@ -100,13 +101,7 @@ fn open_without_wakeup_preemption(config: sled::Config) -> sled::Result<sled::Db
             .name("edld-sled-open".into())
             .spawn_scoped(scope, || {
                 crate::priority::no_wakeup_preemption();
-                let db = config.open()?;
-                // The I/O pool starts on the first write: make it here.
-                let probe = layout::meta(layout::IO_POOL_PROBE);
-                db.insert(&probe, &[][..])?;
-                db.remove(&probe)?;
-                db.flush()?;
-                Ok(db)
+                config.open()
             })
             .map_err(sled::Error::Io)?
             .join()
