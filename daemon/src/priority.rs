@@ -41,7 +41,9 @@ pub(crate) fn yields_cpu() -> bool {
 /// queued behind every runnable thread. Measured with `tests/bench/status-vs-nginx
 /// --flood` (two rounds each): officer p99 under the flood 1.78x its p99 without,
 /// against 2.23x, registry 1.54x against 1.93x; officer 34 600 requests/s without the
-/// flood against 29 300. Best effort, like the above.
+/// flood against 29 300. And for sled's threads, which a batch wakes while it holds
+/// sled's process-wide lock (see `store::sled::open_without_wakeup_preemption`). Best
+/// effort, like the above.
 pub(crate) fn no_wakeup_preemption() {
     // Value 48 is nice 0 (see `yield_cpu_to_verification`).
     if let Err(e) = batch_at(48) {
