@@ -176,24 +176,31 @@ pub(crate) async fn on_issuance(
 }
 
 /// The live-status route, whose latency the operator console charts.
-const LIVE_STATUS: &str = "/v1/credentials/{id}/status";
+pub(crate) const LIVE_STATUS: &str = "/v1/credentials/{id}/status";
 
 /// Times a verification request.
 pub(crate) async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let clock = &state.service.clock;
-    let started = clock.monotonic();
+    let started = state.service.clock.monotonic();
     let route = route(&request);
     let response = next.run(request).await;
-    let elapsed = clock.monotonic().saturating_sub(started);
+    verified(&state, &route, started);
+    response
+}
+
+/// Counts a verification request of `route` that started at `started` (monotonic), for
+/// the operator console and the metrics.
+pub(crate) fn verified(state: &AppState, route: &str, started: std::time::Duration) {
+    let elapsed = state.service.clock.monotonic().saturating_sub(started);
     let metrics = &state.service.metrics;
     if route == LIVE_STATUS {
         metrics.tally.live_status(elapsed.as_micros() as u64);
     }
     metrics
         .verification_seconds
-        .get_or_create(&RouteLabels { route })
+        .get_or_create(&RouteLabels {
+            route: route.to_owned(),
+        })
         .observe(elapsed.as_secs_f64());
-    response
 }
 
 /// The request's span and its closing event, the head limit, metrics per route, a request
@@ -204,65 +211,98 @@ pub(crate) async fn observe(
     request: Request,
     next: Next,
 ) -> Response {
-    let clock = &state.service.clock;
-    let started = clock.monotonic();
-    let route = route(&request);
-    let method = request.method().as_str().to_owned();
-    let request_id = next_request_id();
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        route = %route,
-        request_id = %request_id,
-        client = tracing::field::Empty,
-        role = tracing::field::Empty,
-        status = tracing::field::Empty,
-        latency_us = tracing::field::Empty,
-    );
-    let mut response = if head_bytes(&request) > limits.header_bytes {
+    let observed = Observed::start(&state, route(&request), request.method().as_str());
+    let response = if head_bytes(&request) > limits.header_bytes {
         Problem::headers_too_large().into_response()
     } else {
-        next.run(request).instrument(span.clone()).await
+        next.run(request).instrument(observed.span.clone()).await
     };
-    let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        let closes = response.headers().get(header::CONNECTION).cloned();
-        response = Problem::status(status).into_response();
-        if let Some(v) = closes {
-            response.headers_mut().insert(header::CONNECTION, v);
+    observed.finish(&state, response)
+}
+
+/// A request being observed: its route pattern, method, id, span and start.
+pub(crate) struct Observed {
+    route: String,
+    method: String,
+    request_id: String,
+    started: std::time::Duration,
+    /// The request's span: what serves the request runs in it.
+    pub span: tracing::Span,
+}
+
+impl Observed {
+    /// Starts observing a request of `route` (its pattern) with `method`.
+    pub(crate) fn start(state: &AppState, route: String, method: &str) -> Observed {
+        let request_id = next_request_id();
+        let span = tracing::info_span!(
+            "request",
+            method = %method,
+            route = %route,
+            request_id = %request_id,
+            client = tracing::field::Empty,
+            role = tracing::field::Empty,
+            status = tracing::field::Empty,
+            latency_us = tracing::field::Empty,
+        );
+        Observed {
+            route,
+            method: method.to_owned(),
+            request_id,
+            started: state.service.clock.monotonic(),
+            span,
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    let elapsed = clock.monotonic().saturating_sub(started);
-    span.record("status", status.as_u16());
-    span.record("latency_us", elapsed.as_micros() as u64);
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::warn!(target: "request", "request");
-        } else {
-            tracing::debug!(target: "request", "request");
-        }
-    });
-    let metrics = &state.service.metrics;
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route: route.clone(),
+
+    /// The answer as sent: problem+json for an error that is not one yet, the request id;
+    /// then the closing event and the metrics.
+    pub(crate) fn finish(self, state: &AppState, mut response: Response) -> Response {
+        let Observed {
+            route,
             method,
-            status: status.as_u16(),
-        })
-        .inc();
-    metrics
-        .request_seconds
-        .get_or_create(&RouteLabels { route })
-        .observe(elapsed.as_secs_f64());
-    response
+            request_id,
+            started,
+            span,
+        } = self;
+        let status = response.status();
+        let is_problem = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        if (status.is_client_error() || status.is_server_error()) && !is_problem {
+            let closes = response.headers().get(header::CONNECTION).cloned();
+            response = Problem::status(status).into_response();
+            if let Some(v) = closes {
+                response.headers_mut().insert(header::CONNECTION, v);
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", v);
+        }
+        let elapsed = state.service.clock.monotonic().saturating_sub(started);
+        span.record("status", status.as_u16());
+        span.record("latency_us", elapsed.as_micros() as u64);
+        span.in_scope(|| {
+            if status.is_server_error() {
+                tracing::warn!(target: "request", "request");
+            } else {
+                tracing::debug!(target: "request", "request");
+            }
+        });
+        let metrics = &state.service.metrics;
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                method,
+                status: status.as_u16(),
+            })
+            .inc();
+        metrics
+            .request_seconds
+            .get_or_create(&RouteLabels { route })
+            .observe(elapsed.as_secs_f64());
+        response
+    }
 }
 
 /// The route pattern a request matched.
@@ -275,7 +315,7 @@ fn route(request: &Request) -> String {
 }
 
 /// The size of a request's line and headers as sent (within a few bytes).
-fn head_bytes(request: &Request) -> usize {
+pub(crate) fn head_bytes<B>(request: &axum::http::Request<B>) -> usize {
     let line = request.method().as_str().len()
         + request
             .uri()

@@ -37,24 +37,29 @@ pub(crate) async fn live_status(
 ) -> Result<Response, Problem> {
     let purpose = lookup_purpose(&headers, query.purpose)?;
     match status_media(&headers) {
-        StatusMedia::Json => {}
+        StatusMedia::Json => json_status(&state, &caller, &id, purpose.as_ref()).await,
         StatusMedia::Receipt => {
             let receipt = state
                 .service
                 .status_receipt(&caller, &id, purpose.as_ref())
                 .await?;
-            return Ok(([(header::CONTENT_TYPE, CWT)], receipt).into_response());
+            Ok(([(header::CONTENT_TYPE, CWT)], receipt).into_response())
         }
-        StatusMedia::Neither => {
-            return Err(Problem::not_acceptable(
-                "live status is application/json or a signed receipt, application/cwt",
-            ));
-        }
+        StatusMedia::Neither => Err(Problem::not_acceptable(
+            "live status is application/json or a signed receipt, application/cwt",
+        )),
     }
-    let view = state
-        .service
-        .live_status(&caller, &id, purpose.as_ref())
-        .await?;
+}
+
+/// Live status as JSON, for a caller allowed to look it up (`http::live` answers most
+/// lookups through this without the router).
+pub(crate) async fn json_status(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    purpose: Option<&Purpose>,
+) -> Result<Response, Problem> {
+    let view = state.service.live_status(caller, id, purpose).await?;
     let answer = StatusAnswer {
         view: &view,
         fields: licence_fields(caller.role),
@@ -92,7 +97,10 @@ impl Serialize for StatusAnswer<'_> {
 /// overrides; so are a header that is not visible ASCII and more than one header. axum's
 /// `Query` decodes percent-escapes that are not UTF-8 into U+FFFD, which `Purpose`
 /// refuses: invalid encodings never reach the audit log.
-fn lookup_purpose(headers: &HeaderMap, query: Option<String>) -> Result<Option<Purpose>, Problem> {
+pub(crate) fn lookup_purpose(
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<Option<Purpose>, Problem> {
     let parse = |text: &str| {
         text.parse::<Purpose>()
             .map_err(|e| Problem::bad_request(e.to_string()))
