@@ -187,7 +187,8 @@ pub async fn run(
     };
     let public_router =
         http::router::router(public_routes, state.clone(), public_limits, Desk::Review);
-    let admin_router = http::router::router(admin_routes, state, admin_limits, Desk::Console);
+    let admin_router =
+        http::router::router(admin_routes, state.clone(), admin_limits, Desk::Console);
     let serving = http::server::ServeOptions {
         tls: None,
         header_timeout: config.header_timeout,
@@ -195,6 +196,7 @@ pub async fn run(
         write_timeout: config.write_timeout,
         issuance: None,
         threads: 0,
+        live: None,
     };
     let public = tokio::spawn(http::server::serve(
         listeners.public,
@@ -203,6 +205,10 @@ pub async fn run(
             tls,
             issuance: Some(issuance_serving),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            live: Some(http::live::LiveStatus {
+                state: state.clone(),
+                limits: public_limits,
+            }),
             ..serving.clone()
         },
         stop_rx.clone(),

@@ -15,6 +15,7 @@ mod holder;
 mod issue;
 mod keys;
 mod limits;
+mod live;
 mod lookups;
 mod monitoring;
 mod node_keys;

@@ -23,6 +23,7 @@ pub(crate) mod first_request;
 pub(crate) mod handlers;
 pub(crate) mod identity;
 pub(crate) mod layers;
+pub(crate) mod live;
 pub(crate) mod openapi;
 pub(crate) mod problem;
 pub(crate) mod render;

@@ -32,11 +32,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use crate::config::TlsFiles;
 use crate::http::first_request::{IssuanceRoutes, classify};
-use crate::http::identity::{CertificateRoles, PeerIdentity};
+use crate::http::identity::CertificateRoles;
+use crate::http::live::{LiveStatus, Serve};
 
 /// How long in-flight requests get after a stop before connections are cut.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,6 +62,8 @@ pub(crate) struct ServeOptions {
     /// Threads of their own that serve the connections, each connection start to finish
     /// on one of them; none serves them on the runtime that accepts.
     pub threads: usize,
+    /// Live status answered without the router (`http::live`), on the public listener.
+    pub live: Option<LiveStatus>,
 }
 
 /// The issuance runtime and the routes whose connections it serves.
@@ -232,13 +234,15 @@ impl Connection {
             router,
             options,
         } = self;
-        let (issuance, header_timeout) = (options.issuance, options.header_timeout);
+        let (issuance, header_timeout, live) =
+            (options.issuance, options.header_timeout, options.live);
         // Under TLS too: a TLS write is a write to this stream.
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
         stream.set_write_timeout(Some(options.write_timeout));
         let stream = Box::pin(stream);
         let Some(tls) = options.tls else {
-            return dispatch(stream, router, http, watcher, issuance, header_timeout).await;
+            let service = Serve::new(router, live, None);
+            return dispatch(stream, service, http, watcher, issuance, header_timeout).await;
         };
         let stream = match tokio::time::timeout(
             options.handshake_timeout,
@@ -263,14 +267,7 @@ impl Connection {
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|cert| tls.client_roles.identify(cert.as_ref()));
-        let service = router.map_request(move |mut request: Request<Incoming>| {
-            if let Some(identity) = &identity {
-                request
-                    .extensions_mut()
-                    .insert::<PeerIdentity>(identity.clone());
-            }
-            request
-        });
+        let service = Serve::new(router, live, identity);
         dispatch(stream, service, http, watcher, issuance, header_timeout).await;
     }
 }
