@@ -581,13 +581,7 @@ fn check(call: &Call, credentials: Credentials, reply: &Reply) {
 }
 
 async fn fixture() -> Fixture {
-    let options = Options {
-        client_certs: true,
-        ..Options::default()
-    };
-    let d = TestDaemon::start_with(options, tempfile::tempdir().unwrap(), None)
-        .await
-        .unwrap();
+    let d = TestDaemon::start_with_client_certs().await.unwrap();
     let mut c = d.client().await.unwrap();
     d.set_throttle(&json!({"client.mode": "off", "licence.mode": "off"}))
         .await

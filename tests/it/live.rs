@@ -9,7 +9,7 @@ use daemon::testing::Role;
 use hyper::Method;
 use serde_json::json;
 use tests::client::{Client, Reply};
-use tests::{Options, TestDaemon, issue_credential, licence_numbers};
+use tests::{TestDaemon, issue_credential, licence_numbers};
 
 /// The route's label in the metrics.
 const ROUTE: &str = "route=\"/v1/credentials/{id}/status\"";
@@ -78,13 +78,7 @@ fn sample(scrape: &str, metric: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_is_answered_alike_beside_the_router_and_through_it() {
-    let options = Options {
-        client_certs: true,
-        ..Options::default()
-    };
-    let d = TestDaemon::start_with(options, tempfile::tempdir().unwrap(), None)
-        .await
-        .unwrap();
+    let d = TestDaemon::start_with_client_certs().await.unwrap();
     let mut c = d.client().await.unwrap();
     let numbers = licence_numbers(1, 120_517);
     let number = &numbers[0];

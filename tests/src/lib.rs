@@ -165,6 +165,16 @@ impl TestDaemon {
         TestDaemon::start_with(Options::default(), tempfile::tempdir()?, None).await
     }
 
+    /// Starts a daemon over TLS that also takes client certificates from
+    /// [`TestDaemon::client_ca`].
+    pub async fn start_with_client_certs() -> anyhow::Result<TestDaemon> {
+        let options = Options {
+            client_certs: true,
+            ..Options::default()
+        };
+        TestDaemon::start_with(options, tempfile::tempdir()?, None).await
+    }
+
     /// Starts a daemon on `dir` (which may hold state from an earlier run).
     pub async fn start_with(
         options: Options,
