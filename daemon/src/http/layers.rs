@@ -183,13 +183,13 @@ pub(crate) async fn timed(State(state): State<AppState>, request: Request, next:
     let started = state.service.clock.monotonic();
     let route = route(&request);
     let response = next.run(request).await;
-    verified(&state, &route, started);
+    verified(&state, route, started);
     response
 }
 
 /// Counts a verification request of `route` that started at `started` (monotonic), for
 /// the operator console and the metrics.
-pub(crate) fn verified(state: &AppState, route: &str, started: std::time::Duration) {
+pub(crate) fn verified(state: &AppState, route: String, started: std::time::Duration) {
     let elapsed = state.service.clock.monotonic().saturating_sub(started);
     let metrics = &state.service.metrics;
     if route == LIVE_STATUS {
@@ -197,9 +197,7 @@ pub(crate) fn verified(state: &AppState, route: &str, started: std::time::Durati
     }
     metrics
         .verification_seconds
-        .get_or_create(&RouteLabels {
-            route: route.to_owned(),
-        })
+        .get_or_create(&RouteLabels { route })
         .observe(elapsed.as_secs_f64());
 }
 

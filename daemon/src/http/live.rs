@@ -146,7 +146,7 @@ async fn answer(
     }
     .instrument(observed.span.clone())
     .await;
-    verified(&state, LIVE_STATUS, started);
+    verified(&state, LIVE_STATUS.to_owned(), started);
     Ok(observed.finish(&state, response))
 }
 
