@@ -68,7 +68,6 @@ fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
         "log flusher",
         "edld-sled-apply",
         "edld-commit",
-        "edld-lookup-log",
         "edld-lookup-syn",
     ] {
         check_class(threads, name, BATCH, 0)?;

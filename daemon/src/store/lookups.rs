@@ -26,7 +26,6 @@ use crate::store::StoreError;
 pub(crate) use files::ACTIVE as LOOKUPS_FILE;
 use files::{Closed, FsSegments, Layout, SegmentDir, SegmentFile};
 use index::{LicenceIndex, Page, Reader};
-use writer::Writer;
 
 /// The size of a segment: created at this size, zero-filled, and closed once the next
 /// record does not fit.
@@ -46,14 +45,15 @@ type LookupWaiter = tokio::sync::oneshot::Sender<Result<RecordHash, StoreError>>
 type Entry = (AuditRecord, LookupWaiter);
 
 /// The append-only, hash-chained log of relying-party lookups, made durable in groups by
-/// its own thread.
+/// its own threads.
 pub struct LookupLog {
     path: PathBuf,
     /// Shared by the lookups sending at once (a sender is `Sync`); taken to stop. Not a
-    /// mutex: a sender can be preempted in the send (which may wake the writer), and the
+    /// mutex: a sender can be preempted in the send (which may wake a syncer), and the
     /// other lookups would queue behind it.
     sender: RwLock<Option<mpsc::Sender<Entry>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Its threads (`writer`).
+    threads: Mutex<Vec<JoinHandle<()>>>,
     /// The index by licence, and the segments it points into.
     reader: Reader,
     /// Rebuilding the index from the records there at start.
@@ -61,7 +61,7 @@ pub struct LookupLog {
 }
 
 impl LookupLog {
-    /// Opens (or creates) the lookup log in `dir` and starts its writer thread. Whatever
+    /// Opens (or creates) the lookup log in `dir` and starts its threads. Whatever
     /// a crash left after the last whole record was never acknowledged: it is zeroed, so
     /// the chain goes on from the last whole record.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<LookupLog, StoreError> {
@@ -113,21 +113,19 @@ impl LookupLog {
             None
         };
         let (sender, receiver) = mpsc::channel();
-        let writer = Writer::new(
+        let threads = writer::start(
             clock,
             segments,
             index,
             (file, head, len),
             segment_bytes,
             observer,
+            receiver,
         )?;
-        let thread = std::thread::Builder::new()
-            .name("edld-lookup-log".into())
-            .spawn(move || writer.run(receiver))?;
         Ok(LookupLog {
             path,
             sender: RwLock::new(Some(sender)),
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(threads),
             reader,
             rebuild: Mutex::new(rebuild),
         })
@@ -179,7 +177,7 @@ impl LookupLog {
             .map_err(|e| StoreError::Io(format!("reading the lookup log: {e}")))?
     }
 
-    /// Stops the writer after what it holds is durable; from then on no thread of the log
+    /// Stops the threads after what they hold is durable; from then on no thread of the log
     /// changes its directory (another log may be opened on it).
     pub fn stop(&self) {
         let rebuild = self
@@ -194,8 +192,8 @@ impl LookupLog {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(thread) = thread {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for thread in threads {
             let _ = thread.join();
         }
         self.reader.segments.settle();
