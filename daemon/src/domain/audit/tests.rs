@@ -182,3 +182,53 @@ fn the_length_counts_characters_as_sent() {
         Err(PurposeError::TooLong),
     );
 }
+
+/// Two lookups sealed onto an empty chain, byte for byte: the stored form that `edld audit
+/// verify` and anyone checking a copy of the log rely on. The expected bytes and hashes
+/// were computed apart from this code (the canonical JSON by hand, SHA-256 by Python's
+/// `hashlib`).
+#[test]
+fn sealed_records_match_the_golden_bytes() {
+    let mut first = AuditRecord::new(
+        &officer(),
+        keys::UnixTime(1_900_000_000),
+        "status.lookup",
+        Some("110101199003070014"),
+        Some("c1"),
+    );
+    first.purpose = Some("roadside check".into());
+    let (bytes, head) = chain::seal(&mut first, Head::EMPTY);
+    assert_eq!(
+        String::from_utf8(bytes).unwrap(),
+        concat!(
+            r#"{"seq":1,"at":1900000000,"client":"officer-1","role":"officer","#,
+            r#""action":"status.lookup","licence":"110101199003070014","#,
+            r#""purpose":"roadside check","detail":"c1","#,
+            r#""prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
+            r#""hash":"00312766ee79241d005a24cc7ed80e35f764c93d99de5c20d6c52b0f5282d02e"}"#,
+        )
+    );
+    let mut second = AuditRecord::new(
+        &officer(),
+        keys::UnixTime(1_900_000_001),
+        "status.lookup",
+        Some("110101199003070014"),
+        Some("c2"),
+    );
+    let (bytes, head) = chain::seal(&mut second, head);
+    assert_eq!(
+        String::from_utf8(bytes).unwrap(),
+        concat!(
+            r#"{"seq":2,"at":1900000001,"client":"officer-1","role":"officer","#,
+            r#""action":"status.lookup","licence":"110101199003070014","#,
+            r#""purpose":null,"detail":"c2","#,
+            r#""prev":"00312766ee79241d005a24cc7ed80e35f764c93d99de5c20d6c52b0f5282d02e","#,
+            r#""hash":"5d4781ff2e0f0cf5e3273cc5487293bbb0e0a1efda541524574746cb46098117"}"#,
+        )
+    );
+    assert_eq!(head.next, 3);
+    assert_eq!(
+        hex::encode(head.hash),
+        "5d4781ff2e0f0cf5e3273cc5487293bbb0e0a1efda541524574746cb46098117"
+    );
+}
