@@ -45,15 +45,14 @@ type LookupWaiter = tokio::sync::oneshot::Sender<Result<RecordHash, StoreError>>
 type Entry = (AuditRecord, LookupWaiter);
 
 /// The append-only, hash-chained log of relying-party lookups, made durable in groups by
-/// its own threads.
+/// its own thread.
 pub struct LookupLog {
     path: PathBuf,
     /// Shared by the lookups sending at once (a sender is `Sync`); taken to stop. Not a
-    /// mutex: a sender can be preempted in the send (which may wake a syncer), and the
+    /// mutex: a sender can be preempted in the send (which may wake the syncer), and the
     /// other lookups would queue behind it.
     sender: RwLock<Option<mpsc::Sender<Entry>>>,
-    /// Its threads (`writer`).
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     /// The index by licence, and the segments it points into.
     reader: Reader,
     /// Rebuilding the index from the records there at start.
@@ -61,7 +60,7 @@ pub struct LookupLog {
 }
 
 impl LookupLog {
-    /// Opens (or creates) the lookup log in `dir` and starts its threads. Whatever
+    /// Opens (or creates) the lookup log in `dir` and starts its thread. Whatever
     /// a crash left after the last whole record was never acknowledged: it is zeroed, so
     /// the chain goes on from the last whole record.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<LookupLog, StoreError> {
@@ -113,7 +112,7 @@ impl LookupLog {
             None
         };
         let (sender, receiver) = mpsc::channel();
-        let threads = writer::start(
+        let thread = writer::start(
             clock,
             segments,
             index,
@@ -125,7 +124,7 @@ impl LookupLog {
         Ok(LookupLog {
             path,
             sender: RwLock::new(Some(sender)),
-            threads: Mutex::new(threads),
+            thread: Mutex::new(Some(thread)),
             reader,
             rebuild: Mutex::new(rebuild),
         })
@@ -177,7 +176,7 @@ impl LookupLog {
             .map_err(|e| StoreError::Io(format!("reading the lookup log: {e}")))?
     }
 
-    /// Stops the threads after what they hold is durable; from then on no thread of the log
+    /// Stops the syncer after what it holds is durable; from then on no thread of the log
     /// changes its directory (another log may be opened on it).
     pub fn stop(&self) {
         let rebuild = self
@@ -192,8 +191,8 @@ impl LookupLog {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for thread in threads {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
         self.reader.segments.settle();

@@ -2,7 +2,7 @@
 //! credentials is stored (record number, segment offset, length), so that a holder's
 //! "who checked me" reads that licence's records and nothing else.
 //!
-//! It lives in memory. The syncers add a group's lookups after the group is durable and
+//! It lives in memory. The syncer adds a group's lookups after the group is durable and
 //! its waiters are answered (never before: the answer waits for no index work), in the
 //! order groups are answered; at start a thread of its own rebuilds it from the segments
 //! for the records already there. A reader waits until every lookup answered before it
@@ -114,7 +114,7 @@ impl LicenceIndex {
     }
 
     /// Reads the records numbered 1 to `through` (those there at start) from `segments`
-    /// into the index, ahead of what the syncers added meanwhile.
+    /// into the index, ahead of what the syncer added meanwhile.
     pub(crate) fn rebuild(&self, segments: &dyn SegmentDir, through: u64) {
         let found = scan_all(segments, through);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
