@@ -20,6 +20,7 @@ pub mod jwk;
 pub mod key;
 pub mod keyring;
 pub mod licence;
+pub mod lower_hex;
 pub mod memo;
 pub mod presentation;
 pub mod qr;

@@ -88,8 +88,7 @@ impl fmt::Display for LicenceState {
 /// `valid_until` left out for a long-term licence.
 ///
 /// **Invariant:** `valid_until`, if any, is not before `valid_from`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "RawValidity", into = "RawValidity")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Validity {
     valid_from: Date,
     valid_until: Option<Date>,
@@ -187,6 +186,9 @@ pub fn parse_date(s: &str) -> Result<Date, DateError> {
 
 /// Writes a date as `YYYY-MM-DD` (the form [`parse_date`] reads, for years 0 to 9999).
 pub fn format_date(date: Date) -> String {
+    if let Some(digits) = date_digits(date) {
+        return digits.as_str().to_owned();
+    }
     format!(
         "{:04}-{:02}-{:02}",
         date.year(),
@@ -294,11 +296,10 @@ impl FromStr for PhotoDigest {
     type Err = PhotoDigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // The common case first: 64 lowercase hex digits (`hex` also reads uppercase,
-        // which a digest must not have).
-        let mut bytes = [0; 32];
-        if !s.bytes().any(|b| b.is_ascii_uppercase()) && hex::decode_to_slice(s, &mut bytes).is_ok()
-        {
+        // The common case first: 64 lowercase hex digits, read in one pass (`hex` also
+        // reads uppercase, which a digest must not have, and every stored licence and
+        // credential has a digest to read on each live-status lookup).
+        if let Some(bytes) = crate::lower_hex::decode(s.as_bytes()) {
             return Ok(Self(bytes));
         }
         // Otherwise say what is wrong, in characters.
@@ -318,11 +319,17 @@ impl FromStr for PhotoDigest {
     }
 }
 
+impl PhotoDigest {
+    /// The 64 lowercase hex digits, on the stack.
+    fn hex_digits(&self) -> [u8; 64] {
+        crate::lower_hex::encode32(&self.0)
+    }
+}
+
 impl fmt::Display for PhotoDigest {
-    /// 64 lowercase hex digits, written at once (every live-status answer carries one).
+    /// 64 lowercase hex digits, written at once.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = [0u8; 64];
-        hex::encode_to_slice(self.0, &mut text).map_err(|_| fmt::Error)?;
+        let text = self.hex_digits();
         f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
@@ -334,8 +341,12 @@ impl fmt::Debug for PhotoDigest {
 }
 
 impl Serialize for PhotoDigest {
+    /// The digits as one string, not through the formatting machinery: every live-status
+    /// answer and every stored licence and credential carries a digest.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        let text = self.hex_digits();
+        let text = std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
     }
 }
 
@@ -360,30 +371,96 @@ impl<'de> Deserialize<'de> for PhotoDigest {
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
-/// The serde form of a [`Validity`]; converting it back checks the invariant.
-#[derive(Serialize, Deserialize)]
-struct RawValidity {
-    valid_from: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    valid_until: Option<String>,
-}
-
-impl TryFrom<RawValidity> for Validity {
-    type Error = ValidityError;
-
-    fn try_from(raw: RawValidity) -> Result<Self, Self::Error> {
-        let valid_until = raw.valid_until.as_deref().map(parse_date).transpose()?;
-        Self::new(parse_date(&raw.valid_from)?, valid_until)
+impl Serialize for Validity {
+    /// Each date written from the stack: every live-status answer and every stored licence
+    /// carries a validity.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields = 1 + usize::from(self.valid_until.is_some());
+        let mut out = serializer.serialize_struct("Validity", fields)?;
+        out.serialize_field("valid_from", &DateForm(self.valid_from))?;
+        if let Some(until) = self.valid_until {
+            out.serialize_field("valid_until", &DateForm(until))?;
+        }
+        out.end()
     }
 }
 
-impl From<Validity> for RawValidity {
-    fn from(validity: Validity) -> Self {
-        Self {
-            valid_from: format_date(validity.valid_from),
-            valid_until: validity.valid_until.map(format_date),
+impl<'de> Deserialize<'de> for Validity {
+    /// Each date parsed where the deserializer holds it; then the invariant is checked.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawValidity::deserialize(deserializer)?;
+        Self::new(raw.valid_from.0, raw.valid_until.map(|d| d.0)).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The serde form of a [`Validity`] as read, before the invariant is checked.
+#[derive(Deserialize)]
+struct RawValidity {
+    valid_from: DateForm,
+    #[serde(default)]
+    valid_until: Option<DateForm>,
+}
+
+/// A date in its serde form, `YYYY-MM-DD`.
+struct DateForm(Date);
+
+impl Serialize for DateForm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match date_digits(self.0) {
+            Some(digits) => serializer.serialize_str(digits.as_str()),
+            None => serializer.serialize_str(&format_date(self.0)),
         }
     }
+}
+
+impl<'de> Deserialize<'de> for DateForm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = DateForm;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date written YYYY-MM-DD")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DateForm, E> {
+                parse_date(text).map(DateForm).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
+/// `YYYY-MM-DD` on the stack, for a year from 0 to 9999.
+struct DateDigits([u8; 10]);
+
+impl DateDigits {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and dashes are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// The date written `YYYY-MM-DD`, if its year has four digits.
+fn date_digits(date: Date) -> Option<DateDigits> {
+    let year = u16::try_from(date.year())
+        .ok()
+        .filter(|&year| year <= 9999)?;
+    let (month, day) = (u16::from(u8::from(date.month())), u16::from(date.day()));
+    let digit = |value: u16, unit: u16| b'0' + ((value / unit) % 10) as u8;
+    Some(DateDigits([
+        digit(year, 1000),
+        digit(year, 100),
+        digit(year, 10),
+        digit(year, 1),
+        b'-',
+        digit(month, 10),
+        digit(month, 1),
+        b'-',
+        digit(day, 10),
+        digit(day, 1),
+    ]))
 }
 
 /// The value of ASCII decimal digits, or `None` if a byte is not an ASCII digit or the

@@ -846,9 +846,38 @@ proptest! {
     }
 
     #[test]
+    fn a_digest_with_one_character_not_a_lowercase_digit_is_refused(
+        bytes in any::<[u8; 32]>(),
+        position in 0..64usize,
+        found in "[^0-9a-f]",
+    ) {
+        let mut text = PhotoDigest::from_bytes(bytes).to_string();
+        text.replace_range(position..=position, &found);
+        let found = found.chars().next().unwrap();
+        prop_assert_eq!(text.parse::<PhotoDigest>(), Err(PhotoDigestError::NotHex { position, found }));
+    }
+
+    #[test]
     fn digest_round_trip(bytes in any::<[u8; 32]>()) {
         let digest = PhotoDigest::from_bytes(bytes);
         prop_assert_eq!(digest.to_string().parse::<PhotoDigest>(), Ok(digest));
+    }
+
+    #[test]
+    fn dates_are_written_as_the_formatting_machinery_writes_them(day in (date!(0000 - 01 - 01).to_julian_day()..=date!(9999 - 12 - 31).to_julian_day())) {
+        let date = Date::from_julian_day(day).unwrap();
+        let reference = format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day());
+        prop_assert_eq!(format_date(date), reference.clone());
+        let validity = Validity::long_term(date);
+        prop_assert_eq!(serde_json::to_string(&validity).unwrap(), format!(r#"{{"valid_from":"{reference}"}}"#));
+    }
+
+    #[test]
+    fn validities_round_trip(from in any_birth_date(), days in proptest::option::of(0..20_000i64)) {
+        let until = days.map(|days| from + time::Duration::days(days));
+        let validity = Validity::new(from, until).unwrap();
+        let json = serde_json::to_string(&validity).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Validity>(&json).unwrap(), validity);
     }
 
     #[test]
