@@ -13,9 +13,19 @@ use crate::domain::queue::Lane;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ticket(pub [u8; 16]);
 
+impl Ticket {
+    /// The 32 digits, on the stack.
+    fn digits(&self) -> [u8; 32] {
+        let mut text = [0u8; 32];
+        keys::lower_hex::encode_into(&self.0, &mut text);
+        text
+    }
+}
+
 impl std::fmt::Display for Ticket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        let digits = self.digits();
+        f.write_str(std::str::from_utf8(&digits).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -29,26 +39,35 @@ impl std::str::FromStr for Ticket {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut bytes = [0u8; 16];
-        if s.len() != 32 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(());
-        }
-        hex::decode_to_slice(s, &mut bytes).map_err(|_| ())?;
-        Ok(Ticket(bytes))
+        keys::lower_hex::decode(s.as_bytes()).map(Ticket).ok_or(())
     }
 }
 
 impl Serialize for Ticket {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let digits = self.digits();
+        s.serialize_str(std::str::from_utf8(&digits).map_err(serde::ser::Error::custom)?)
     }
 }
 
 impl<'de> Deserialize<'de> for Ticket {
+    /// Parses the text where the deserializer holds it (every stored application and
+    /// credential names its ticket).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(|()| serde::de::Error::custom("a ticket is 32 lowercase hex digits"))
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Ticket;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a ticket: 32 lowercase hex digits")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Ticket, E> {
+                text.parse()
+                    .map_err(|()| E::custom("a ticket is 32 lowercase hex digits"))
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 

@@ -61,6 +61,33 @@ fn ticket_round_trip() {
     assert!("AB".repeat(16).parse::<Ticket>().is_err());
 }
 
+#[test]
+fn tickets_in_json_are_their_digits_and_escapes_are_read() {
+    let t = Ticket([0x0f; 16]);
+    let text = "0f".repeat(16);
+    assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{text}\""));
+    assert_eq!(
+        serde_json::from_str::<Ticket>(&format!("\"{text}\"")).unwrap(),
+        t
+    );
+    // JSON may escape any character; what counts is the text it stands for.
+    let escaped = format!("\"\\u0030{}\"", &text[1..]);
+    assert_eq!(serde_json::from_str::<Ticket>(&escaped).unwrap(), t);
+    for bad in [
+        "0F".repeat(16),
+        "0f".repeat(15),
+        "0f".repeat(17),
+        "0g".repeat(16),
+    ] {
+        let error = serde_json::from_str::<Ticket>(&format!("\"{bad}\"")).unwrap_err();
+        assert!(
+            error.to_string().contains("32 lowercase hex digits"),
+            "{bad}: {error}"
+        );
+    }
+    assert!(serde_json::from_str::<Ticket>("16").is_err());
+}
+
 #[track_caller]
 fn check(bytes: &[u8], expected: Result<PhotoFormat, PhotoError>) {
     assert_eq!(check_photo(bytes, 64), expected);

@@ -53,14 +53,14 @@ impl Head {
 /// stored bytes (no newline) and the new head.
 pub(crate) fn seal(record: &mut AuditRecord, head: Head) -> (Vec<u8>, Head) {
     record.seq = head.next;
-    record.prev = String::from_utf8_lossy(&hex64(&head.hash)).into_owned();
+    record.prev = String::from_utf8_lossy(&keys::lower_hex::encode32(&head.hash)).into_owned();
     // A struct of strings, numbers and options: serializing it to JSON cannot fail.
     let mut bytes = serde_json::to_vec(record).unwrap_or_default();
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
     // `bytes` ends with the object's closing brace: put the hash member before it.
     bytes.pop();
     bytes.extend_from_slice(b",\"hash\":\"");
-    bytes.extend_from_slice(&hex64(&hash));
+    bytes.extend_from_slice(&keys::lower_hex::encode32(&hash));
     bytes.extend_from_slice(b"\"}");
     (
         bytes,
@@ -71,27 +71,12 @@ pub(crate) fn seal(record: &mut AuditRecord, head: Head) -> (Vec<u8>, Head) {
     )
 }
 
-/// A hash's 64 lowercase hex digits, without the `String` that `hex::encode` builds a
-/// character at a time (every lookup's record is sealed with two of them).
-fn hex64(hash: &[u8; 32]) -> [u8; 64] {
-    let mut digits = [0; 64];
-    // 64 digits are exactly what 32 bytes need: encoding cannot fail.
-    let _ = hex::encode_to_slice(hash, &mut digits);
-    digits
-}
-
 /// Reads a stored record: its canonical bytes and the hash it claims.
 fn split(bytes: &[u8]) -> Option<(Vec<u8>, [u8; 32])> {
     let cut = bytes.len().checked_sub(HASH_SUFFIX_LEN)?;
     let suffix = bytes.get(cut..)?;
     let hex_digits = suffix.strip_prefix(b",\"hash\":\"")?.strip_suffix(b"\"}")?;
-    if hex_digits
-        .iter()
-        .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return None;
-    }
-    let claimed: [u8; 32] = hex::decode(hex_digits).ok()?.try_into().ok()?;
+    let claimed: [u8; 32] = keys::lower_hex::decode(hex_digits)?;
     let mut canonical = bytes.get(..cut)?.to_vec();
     canonical.push(b'}');
     Some((canonical, claimed))
