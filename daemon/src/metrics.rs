@@ -10,6 +10,7 @@ pub(crate) mod tally;
 pub(crate) mod trust;
 pub(crate) mod webhooks;
 
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 
 use histogram::Histogram;
@@ -128,6 +129,8 @@ pub struct Metrics {
     pub receipts_signed: Counter,
     /// Latency of the verification routes (live status, status lists, trust list, JWKS).
     pub verification_seconds: HistogramFamily<RouteLabels>,
+    /// The live-status route's series, found once.
+    pub live_status: RouteSeries,
     /// Admission decisions by limit, decision and mode.
     pub admission_decisions: Family<DecisionLabels, Counter>,
     /// Refusals by shadow-mode limits (admitted anyway).
@@ -200,7 +203,86 @@ impl Default for Metrics {
     }
 }
 
+/// The series of one route that nearly every request adds to, found on first use and
+/// kept: finding a labelled series takes the family's lock, hashes the labels and copies
+/// their strings, on every request of the route that carries nearly all the traffic (live
+/// status). The handles kept are the family's own series, so the exposition is the same.
+#[derive(Default)]
+pub struct RouteSeries {
+    verification: OnceLock<Histogram>,
+    /// `GET` answered 200: the request count and latency.
+    ok: OnceLock<(Counter, Histogram)>,
+}
+
+impl RouteSeries {
+    /// As [`Metrics::verified`], for this route.
+    pub fn verified(&self, metrics: &Metrics, route: &str, seconds: f64) {
+        self.verification
+            .get_or_init(|| {
+                metrics
+                    .verification_seconds
+                    .get_or_create(&RouteLabels {
+                        route: route.to_owned(),
+                    })
+                    .clone()
+            })
+            .observe(seconds);
+    }
+
+    /// As [`Metrics::answered`], for this route.
+    pub fn answered(
+        &self,
+        metrics: &Metrics,
+        route: &str,
+        method: &str,
+        status: u16,
+        seconds: f64,
+    ) {
+        if status != 200 || method != "GET" {
+            return metrics.answered(route, method, status, seconds);
+        }
+        let (count, latency) = self.ok.get_or_init(|| {
+            let count = metrics.requests.get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            });
+            let latency = metrics.request_seconds.get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            });
+            (count.clone(), latency.clone())
+        });
+        count.inc();
+        latency.observe(seconds);
+    }
+}
+
 impl Metrics {
+    /// Counts a request of `route` answered with `status`, and its latency.
+    pub fn answered(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The latency of a verification request of `route`.
+    pub fn verified(&self, route: &str, seconds: f64) {
+        self.verification_seconds
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
     /// Registers every metric.
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("edld");
@@ -419,6 +501,7 @@ impl Metrics {
             status_lists_signed,
             receipts_signed,
             verification_seconds,
+            live_status: RouteSeries::default(),
             admission_decisions,
             would_reject,
             queue_oldest_age,
@@ -629,5 +712,54 @@ impl LookupObserver for Metrics {
     fn committed(&self, _records: usize, seconds: f64) {
         self.audit_commit_seconds.observe(seconds);
         self.tally.audit_commit((seconds * 1e6) as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The series a route keeps are the families' own: answers counted through them and
+    /// through the families show as one series.
+    #[test]
+    fn kept_series_are_the_families_own() {
+        let metrics = Metrics::new();
+        let route = "/v1/credentials/{id}/status";
+        metrics
+            .live_status
+            .answered(&metrics, route, "GET", 200, 0.001);
+        metrics
+            .live_status
+            .answered(&metrics, route, "GET", 200, 0.001);
+        metrics.answered(route, "GET", 200, 0.001);
+        metrics
+            .live_status
+            .answered(&metrics, route, "GET", 404, 0.001);
+        metrics.live_status.verified(&metrics, route, 0.001);
+        metrics.verified(route, 0.001);
+        let text = metrics.render();
+        let mut counts: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("edld_http_requests_total{"))
+            .collect();
+        counts.sort_unstable();
+        assert_eq!(
+            counts,
+            [
+                format!(
+                    r#"edld_http_requests_total{{route="{route}",method="GET",status="200"}} 3"#
+                ),
+                format!(
+                    r#"edld_http_requests_total{{route="{route}",method="GET",status="404"}} 1"#
+                ),
+            ],
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            r#"edld_http_request_duration_seconds_count{{route="{route}"}} 4"#
+        )));
+        assert!(text.contains(&format!(
+            r#"edld_verification_duration_seconds_count{{route="{route}"}} 2"#
+        )));
     }
 }

@@ -15,12 +15,13 @@
 //! a server error. Paths are logged only as their route pattern, never with the licence
 //! numbers, tickets or ids in them; headers and bodies are never logged.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -31,7 +32,6 @@ use crate::http::identity::PeerIdentity;
 use crate::http::problem::Problem;
 use crate::http::session::{Desk, check_forgery};
 use crate::http::state::{AppState, Limits};
-use crate::metrics::{RequestLabels, RouteLabels};
 use crate::service::intake::{Limit, Refused};
 
 /// Handlers of guarded routes take the `Caller` that [`authorize`] authenticated and
@@ -183,22 +183,23 @@ pub(crate) async fn timed(State(state): State<AppState>, request: Request, next:
     let started = state.service.clock.monotonic();
     let route = route(&request);
     let response = next.run(request).await;
-    verified(&state, route, started);
+    verified(&state, &route, started);
     response
 }
 
 /// Counts a verification request of `route` that started at `started` (monotonic), for
 /// the operator console and the metrics.
-pub(crate) fn verified(state: &AppState, route: String, started: std::time::Duration) {
+pub(crate) fn verified(state: &AppState, route: &str, started: std::time::Duration) {
     let elapsed = state.service.clock.monotonic().saturating_sub(started);
     let metrics = &state.service.metrics;
     if route == LIVE_STATUS {
         metrics.tally.live_status(elapsed.as_micros() as u64);
+        metrics
+            .live_status
+            .verified(metrics, route, elapsed.as_secs_f64());
+    } else {
+        metrics.verified(route, elapsed.as_secs_f64());
     }
-    metrics
-        .verification_seconds
-        .get_or_create(&RouteLabels { route })
-        .observe(elapsed.as_secs_f64());
 }
 
 /// The request's span and its closing event, the head limit, metrics per route, a request
@@ -209,7 +210,7 @@ pub(crate) async fn observe(
     request: Request,
     next: Next,
 ) -> Response {
-    let observed = Observed::start(&state, route(&request), request.method().as_str());
+    let observed = Observed::start(&state, route(&request).into(), request.method().clone());
     let response = if head_bytes(&request) > limits.header_bytes {
         Problem::headers_too_large().into_response()
     } else {
@@ -220,9 +221,9 @@ pub(crate) async fn observe(
 
 /// A request being observed: its route pattern, method, id, span and start.
 pub(crate) struct Observed {
-    route: String,
-    method: String,
-    request_id: String,
+    route: Cow<'static, str>,
+    method: Method,
+    request_id: RequestId,
     started: std::time::Duration,
     /// The request's span: what serves the request runs in it.
     pub span: tracing::Span,
@@ -230,8 +231,8 @@ pub(crate) struct Observed {
 
 impl Observed {
     /// Starts observing a request of `route` (its pattern) with `method`.
-    pub(crate) fn start(state: &AppState, route: String, method: &str) -> Observed {
-        let request_id = next_request_id();
+    pub(crate) fn start(state: &AppState, route: Cow<'static, str>, method: Method) -> Observed {
+        let request_id = RequestId::next();
         let span = tracing::info_span!(
             "request",
             method = %method,
@@ -244,7 +245,7 @@ impl Observed {
         );
         Observed {
             route,
-            method: method.to_owned(),
+            method,
             request_id,
             started: state.service.clock.monotonic(),
             span,
@@ -273,9 +274,9 @@ impl Observed {
                 response.headers_mut().insert(header::CONNECTION, v);
             }
         }
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert("x-request-id", v);
-        }
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID, request_id.header_value());
         let elapsed = state.service.clock.monotonic().saturating_sub(started);
         span.record("status", status.as_u16());
         span.record("latency_us", elapsed.as_micros() as u64);
@@ -287,21 +288,19 @@ impl Observed {
             }
         });
         let metrics = &state.service.metrics;
-        metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                route: route.clone(),
-                method,
-                status: status.as_u16(),
-            })
-            .inc();
-        metrics
-            .request_seconds
-            .get_or_create(&RouteLabels { route })
-            .observe(elapsed.as_secs_f64());
+        let (method, status, seconds) = (method.as_str(), status.as_u16(), elapsed.as_secs_f64());
+        if route == LIVE_STATUS {
+            metrics
+                .live_status
+                .answered(metrics, &route, method, status, seconds);
+        } else {
+            metrics.answered(&route, method, status, seconds);
+        }
         response
     }
 }
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The route pattern a request matched.
 fn route(request: &Request) -> String {
@@ -326,13 +325,78 @@ pub(crate) fn head_bytes<B>(request: &axum::http::Request<B>) -> usize {
 }
 
 /// A request id: unique within the process (a random prefix per start and a counter), so
-/// a client's report can be found in the log.
-fn next_request_id() -> String {
-    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| {
-        use rand_core::RngCore;
-        rand_core::OsRng.next_u32()
-    });
-    format!("{prefix:08x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
+/// a client's report can be found in the log. Written as hex digits: the prefix's eight,
+/// then the counter's, at least eight.
+#[derive(Clone, Copy)]
+struct RequestId {
+    prefix: u32,
+    count: u64,
+}
+
+impl RequestId {
+    fn next() -> RequestId {
+        static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(|| {
+            use rand_core::RngCore;
+            rand_core::OsRng.next_u32()
+        });
+        RequestId {
+            prefix,
+            count: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The id's digits, on the stack (every answer carries its id).
+    fn digits(&self) -> ([u8; 24], usize) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 24];
+        let counted = 8.max(16 - self.count.leading_zeros() as usize / 4);
+        let mut nibbles = (0..8)
+            .rev()
+            .map(|i| (u64::from(self.prefix) >> (4 * i)) & 0xf)
+            .chain((0..counted).rev().map(|i| (self.count >> (4 * i)) & 0xf));
+        for digit in &mut text[..8 + counted] {
+            *digit = HEX[nibbles.next().unwrap_or_default() as usize];
+        }
+        (text, 8 + counted)
+    }
+
+    fn header_value(&self) -> HeaderValue {
+        let (text, length) = self.digits();
+        HeaderValue::from_bytes(&text[..length]).unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (text, length) = self.digits();
+        f.write_str(std::str::from_utf8(&text[..length]).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_written_as_before_beyond_eight_digits_of_count() {
+        for count in [
+            0,
+            1,
+            0xabc,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1234_5678_9abc,
+            u64::MAX,
+        ] {
+            let id = RequestId {
+                prefix: 0x0e5d_9a01,
+                count,
+            };
+            let expected = format!("{:08x}{count:08x}", 0x0e5d_9a01u32);
+            assert_eq!(id.to_string(), expected);
+            assert_eq!(id.header_value(), expected.as_str());
+        }
+    }
 }

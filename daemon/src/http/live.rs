@@ -133,7 +133,7 @@ async fn answer(
     id: String,
     request: Request<Incoming>,
 ) -> Result<Response, Infallible> {
-    let observed = Observed::start(&state, LIVE_STATUS.to_owned(), Method::GET.as_str());
+    let observed = Observed::start(&state, LIVE_STATUS.into(), Method::GET);
     observed.span.record("client", caller.client.as_str());
     observed.span.record("role", caller.role.as_str());
     let started = state.service.clock.monotonic();
@@ -146,7 +146,7 @@ async fn answer(
     }
     .instrument(observed.span.clone())
     .await;
-    verified(&state, LIVE_STATUS.to_owned(), started);
+    verified(&state, LIVE_STATUS, started);
     Ok(observed.finish(&state, response))
 }
 
