@@ -251,8 +251,11 @@ impl Writer {
     /// Writes the sealed group where the next record goes: what a syncer must make
     /// durable, or None after a failure (which stops the log; its waiters are refused).
     fn write_group(&mut self) -> Option<Written> {
-        let waiters = std::mem::take(&mut self.group.waiters);
-        let mut indexed = std::mem::take(&mut self.group.indexed);
+        // The next group starts with room for as many as this one, which it will
+        // likely have: not grown one lookup at a time.
+        let room = self.group.waiters.len();
+        let waiters = std::mem::replace(&mut self.group.waiters, Vec::with_capacity(room));
+        let mut indexed = std::mem::replace(&mut self.group.indexed, Vec::with_capacity(room));
         let written = match self.write() {
             Some(file) => {
                 for (_, position) in &mut indexed {
