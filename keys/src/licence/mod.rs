@@ -353,19 +353,7 @@ impl Serialize for PhotoDigest {
 impl<'de> Deserialize<'de> for PhotoDigest {
     /// Parses the text where the deserializer holds it, without a `String` of its own.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl serde::de::Visitor<'_> for Text {
-            type Value = PhotoDigest;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<PhotoDigest, E> {
-                text.parse().map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Text)
+        from_text(deserializer, "a string", str::parse)
     }
 }
 
@@ -416,20 +404,40 @@ impl Serialize for DateForm {
 
 impl<'de> Deserialize<'de> for DateForm {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl serde::de::Visitor<'_> for Text {
-            type Value = DateForm;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a date written YYYY-MM-DD")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DateForm, E> {
-                parse_date(text).map(DateForm).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Text)
+        from_text(deserializer, "a date written YYYY-MM-DD", |text| {
+            parse_date(text).map(DateForm)
+        })
     }
+}
+
+/// A value read from a string where the deserializer holds it (without a `String` of its
+/// own, as a `String` field then parsed would need), by `parse`, whose error is the
+/// deserializer's.
+fn from_text<'de, D, T, P>(
+    deserializer: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, P>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    P: fmt::Display,
+{
+    struct Text<T, P> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, P>,
+    }
+    impl<T, P: fmt::Display> serde::de::Visitor<'_> for Text<T, P> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+            (self.parse)(text).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(Text { expecting, parse })
 }
 
 /// `YYYY-MM-DD` on the stack, for a year from 0 to 9999.
