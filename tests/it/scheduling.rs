@@ -61,6 +61,7 @@ fn check_class(
 
 fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
     check_class(threads, "edld-conn", OTHER, 0)?;
+    check_class(threads, "edld-main", OTHER, 0)?;
     check_class(threads, "edld-drain", BATCH, 19)?;
     check_class(threads, "edld-issuance", BATCH, 19)?;
     for name in [

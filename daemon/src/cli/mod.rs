@@ -228,9 +228,12 @@ fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Exit> {
     })
 }
 
-/// A multi-threaded runtime for the commands that run the daemon or its store.
+/// A multi-threaded runtime for the commands that run the daemon or its store. Its
+/// threads are named, so that an operator's `top -H` (and the benchmark's cores by thread)
+/// can tell the daemon's own work, such as its PostgreSQL client, from other processes'.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .thread_name("edld-main")
         .enable_all()
         .build()
 }
