@@ -189,13 +189,16 @@ fn the_length_counts_characters_as_sent() {
 /// `hashlib`).
 #[test]
 fn sealed_records_match_the_golden_bytes() {
-    let mut first = AuditRecord::new(
-        &officer(),
-        keys::UnixTime(1_900_000_000),
-        "status.lookup",
-        Some("110101199003070014"),
-        Some("c1"),
-    );
+    let lookup = |at, credential| {
+        AuditRecord::new(
+            &officer(),
+            keys::UnixTime(at),
+            "status.lookup",
+            Some("110101199003070014"),
+            Some(credential),
+        )
+    };
+    let mut first = lookup(1_900_000_000, "c1");
     first.purpose = Some("roadside check".into());
     let (bytes, head) = chain::seal(&mut first, Head::EMPTY);
     assert_eq!(
@@ -208,13 +211,7 @@ fn sealed_records_match_the_golden_bytes() {
             r#""hash":"00312766ee79241d005a24cc7ed80e35f764c93d99de5c20d6c52b0f5282d02e"}"#,
         )
     );
-    let mut second = AuditRecord::new(
-        &officer(),
-        keys::UnixTime(1_900_000_001),
-        "status.lookup",
-        Some("110101199003070014"),
-        Some("c2"),
-    );
+    let mut second = lookup(1_900_000_001, "c2");
     let (bytes, head) = chain::seal(&mut second, head);
     assert_eq!(
         String::from_utf8(bytes).unwrap(),
