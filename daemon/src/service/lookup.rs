@@ -2,6 +2,8 @@
 //! party's lookup is written to the lookup audit log, durably, before it is answered; a
 //! gateway reading a licence's current credential is audited the same way.
 
+use std::sync::Arc;
+
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
 
@@ -37,9 +39,9 @@ pub enum LookupError {
 #[derive(Clone, Debug)]
 pub struct StatusView {
     /// The credential.
-    pub credential: CredentialRecord,
+    pub credential: Arc<CredentialRecord>,
     /// Its licence.
-    pub licence: LicenceRecord,
+    pub licence: Arc<LicenceRecord>,
     /// Its status.
     pub status: LiveStatus,
     /// When it was checked.

@@ -2,6 +2,8 @@
 //! client that applied for it (or its delegate). Signed outside any lock, then stored only
 //! if neither the credential nor its licence changed meanwhile (else read and sign again).
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keys::KeyUse;
@@ -89,7 +91,7 @@ impl Service {
                 }
                 None => keys::token::sign(&claims, &self.trust.keys.credential),
             };
-            let mut refreshed = credential.clone();
+            let mut refreshed = CredentialRecord::clone(&credential);
             refreshed.issued_at = now;
             refreshed.expires_at = claims.expires_at;
             refreshed.token = URL_SAFE_NO_PAD.encode(&token);
@@ -101,7 +103,10 @@ impl Service {
                 Some(&credential.id),
             );
             let refresh = Refresh {
-                expected: (credential, licence),
+                expected: (
+                    Arc::unwrap_or_clone(credential),
+                    Arc::unwrap_or_clone(licence),
+                ),
                 refreshed: refreshed.clone(),
                 audit,
             };

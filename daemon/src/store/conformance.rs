@@ -558,7 +558,7 @@ pub(crate) async fn a_completed_step_issues_exactly_once(engine: &dyn Engine) {
     let c = store.credential(&credential_id).await.unwrap().unwrap();
     assert_eq!((c.list, c.index), (0, 7));
     let (looked_up, licence) = store.lookup(&credential_id).await.unwrap().unwrap();
-    assert_eq!((looked_up, licence.number), (c.clone(), number(1)));
+    assert_eq!((&*looked_up, &licence.number), (&c, &number(1)));
     assert!(matches!(
         store.application(ticket(2)).await.unwrap().unwrap().state,
         ApplicationState::Rejected { .. }
@@ -817,6 +817,10 @@ pub(crate) async fn refresh_is_conditional(engine: &dyn Engine) {
         .unwrap();
     let c = issue_front(store.as_ref(), 1, 40).await.remove(0);
     let (read, licence) = store.lookup(&c.id).await.unwrap().unwrap();
+    let (read, licence) = (
+        CredentialRecord::clone(&read),
+        LicenceRecord::clone(&licence),
+    );
     let mut refreshed = read.clone();
     refreshed.token = "cmVmcmVzaGVk".into();
     refreshed.expires_at = AT.plus(2 * 86_400);

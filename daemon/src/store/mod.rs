@@ -18,6 +18,8 @@ pub(crate) mod sled;
 #[cfg(test)]
 mod conformance;
 
+use std::sync::Arc;
+
 use keys::UnixTime;
 use keys::jwk::HolderJwk;
 use keys::licence::{LicenceNumber, LicenceState};
@@ -35,6 +37,10 @@ pub(crate) use crate::domain::queue::QueueFigures;
 pub(crate) use crate::domain::registry::LicenceEdit;
 use crate::domain::registry::{LicenceRecord, TransitionError};
 use crate::domain::throttle::settings::ThrottleSettings;
+
+/// A credential and its licence as a live-status lookup reads them: shared, so that an
+/// engine may answer from records it has already decoded.
+pub(crate) type LookedUp = (Arc<CredentialRecord>, Arc<LicenceRecord>);
 
 /// Why a store command failed. Internal: clients only ever see "service unavailable".
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -137,7 +143,7 @@ pub trait Store: Send + Sync + 'static {
     async fn credential(&self, id: &str) -> StoreResult<Option<CredentialRecord>>;
 
     /// A credential and its licence, for a live status lookup.
-    async fn lookup(&self, id: &str) -> StoreResult<Option<(CredentialRecord, LicenceRecord)>>;
+    async fn lookup(&self, id: &str) -> StoreResult<Option<LookedUp>>;
 
     /// Replaces a credential's token (a refresh), if the credential and its licence are
     /// still as read (`expected`); with its audit record.

@@ -23,10 +23,10 @@ use tokio_postgres::Row;
 use super::sql::{db_error, pool_error, record};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::LicenceRecord;
-use crate::store::{StoreError, StoreResult};
+use crate::store::{LookedUp, StoreError, StoreResult};
 
 /// A credential and its licence, as a lookup answers.
-pub(super) type Found = Option<(CredentialRecord, LicenceRecord)>;
+pub(super) type Found = Option<LookedUp>;
 
 /// Statements in flight at once. One: the lookups that arrive meanwhile make the next
 /// batch larger, and a larger batch costs PostgreSQL and edld less per lookup than two
@@ -128,7 +128,11 @@ async fn answer(pool: &Pool, reachable: &AtomicBool, batch: Vec<Request>) {
         let found = match by_key.get(request.key.as_slice()) {
             None => Ok(None),
             Some(row) => {
-                record(row, 1, "credential").and_then(|c| Ok(Some((c, record(row, 2, "licence")?))))
+                let credential = record::<CredentialRecord>(row, 1, "credential");
+                credential.and_then(|c| {
+                    let licence = record::<LicenceRecord>(row, 2, "licence")?;
+                    Ok(Some((Arc::new(c), Arc::new(licence))))
+                })
             }
         };
         // A caller that gave up (its request was dropped) needs no answer.

@@ -70,9 +70,9 @@ use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
     CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, LicenceChange,
-    LicenceChanged, NodeReport, OutboxFigures, QueueFigures, Refresh, RefreshConflict, Replay,
-    ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError, StoreResult,
-    StoredClient, Subscription, TrustStamp,
+    LicenceChanged, LookedUp, NodeReport, OutboxFigures, QueueFigures, Refresh, RefreshConflict,
+    Replay, ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError,
+    StoreResult, StoredClient, Subscription, TrustStamp,
 };
 
 /// What the PostgreSQL engine reports as it works (the daemon's metrics).
@@ -523,7 +523,7 @@ impl Store for PgStore {
         self.stored_credential(id).await
     }
 
-    async fn lookup(&self, id: &str) -> StoreResult<Option<(CredentialRecord, LicenceRecord)>> {
+    async fn lookup(&self, id: &str) -> StoreResult<Option<LookedUp>> {
         let Some(key) = credential_key(id) else {
             return Ok(None);
         };

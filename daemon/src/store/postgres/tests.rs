@@ -641,7 +641,7 @@ async fn concurrent_lookups_each_get_their_own_answer_and_see_a_suspension_at_on
             None => assert!(found.is_none(), "{id} is not a credential"),
             Some(c) => {
                 let (credential, licence) = found.expect("an issued credential is found");
-                assert_eq!(&credential, c);
+                assert_eq!(&*credential, c);
                 assert_eq!(licence.number, c.licence);
             }
         }

@@ -25,7 +25,7 @@ pub(crate) use self::raw::raw_issue;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
@@ -46,8 +46,9 @@ use crate::store::files::sync_dir;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
     CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, LicenceChange,
-    LicenceChanged, OutboxFigures, QueueFigures, Refresh, RefreshConflict, Replay, ReviewDecision,
-    StatusEntry, Store, StoreError, StoreResult, StoredClient, Subscription, TrustStamp,
+    LicenceChanged, LookedUp, OutboxFigures, QueueFigures, Refresh, RefreshConflict, Replay,
+    ReviewDecision, StatusEntry, Store, StoreError, StoreResult, StoredClient, Subscription,
+    TrustStamp,
 };
 
 /// Licence stripes: commands on one licence serialize on its stripe.
@@ -370,12 +371,12 @@ impl Store for SledStore {
         Ok(credential.filter(|c| !self.pending().contains_key(&c.ticket)))
     }
 
-    async fn lookup(&self, id: &str) -> StoreResult<Option<(CredentialRecord, LicenceRecord)>> {
+    async fn lookup(&self, id: &str) -> StoreResult<Option<LookedUp>> {
         let Some(credential) = self.credential(id).await? else {
             return Ok(None);
         };
         let licence = self.stored_licence(credential.licence.as_str())?;
-        Ok(licence.map(|l| (credential, l)))
+        Ok(licence.map(|l| (Arc::new(credential), Arc::new(l))))
     }
 
     async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {
