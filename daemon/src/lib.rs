@@ -273,19 +273,19 @@ async fn open_store(
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Arc<dyn Store>> {
     match &config.store {
-        StoreConfig::Sled => {
+        StoreConfig::Sled(sled) => {
             let data_dir = config.data_dir.clone();
             let timing = CommitTiming {
                 clock: clock.clone(),
                 observer: metrics.clone(),
             };
-            let store =
-                tokio::task::spawn_blocking(move || SledStore::open(&data_dir, Some(timing)))
-                    .await
-                    .context("opening the store")?
-                    .with_context(|| {
-                        format!("opening the store in {}", config.data_dir.display())
-                    })?;
+            let record_cache = sled.record_cache_mib << 20;
+            let store = tokio::task::spawn_blocking(move || {
+                SledStore::open(&data_dir, Some(timing)).map(|s| s.keep_records(record_cache))
+            })
+            .await
+            .context("opening the store")?
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
             Ok(Arc::new(store))
         }
         StoreConfig::Postgres(pg) => {

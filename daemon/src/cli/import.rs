@@ -72,7 +72,7 @@ pub fn command(command: RegistryCommand, overrides: &Overrides, clock: Arc<dyn C
     };
     // On PostgreSQL the import runs beside the nodes: the database serializes it with them.
     let store: Arc<dyn Store> = match &config.store {
-        StoreConfig::Sled => match SledStore::open(&config.data_dir, None) {
+        StoreConfig::Sled(_) => match SledStore::open(&config.data_dir, None) {
             Ok(store) => Arc::new(store),
             Err(StoreError::InUse(_)) => return in_use(),
             Err(e) => {

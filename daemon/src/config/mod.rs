@@ -17,7 +17,9 @@ pub use self::raw::{
     DEFAULT_TOML, Overrides, RawCertClient, RawConfig, RawCredentials, RawIssuance, RawKeys,
     RawLimits, RawStatusLists, RawStore, RawTls,
 };
-pub use self::store::{DEFAULT_POOL_SIZE, PostgresConfig, StoreConfig};
+pub use self::store::{
+    DEFAULT_POOL_SIZE, DEFAULT_RECORD_CACHE_MIB, PostgresConfig, SledConfig, StoreConfig,
+};
 pub use self::webhooks::{RawWebhooks, Webhooks};
 use crate::domain::access::Role;
 use crate::domain::photo::{Thresholds, ThresholdsError};

@@ -113,6 +113,9 @@ pub struct RawStore {
     /// Connections in the pool (default 16).
     #[serde(default)]
     pub pool_size: Option<usize>,
+    /// sled: MiB of decoded records kept for live-status lookups (default 128).
+    #[serde(default)]
+    pub record_cache_mib: Option<u64>,
     /// Apply the schema migrations at start.
     #[serde(default)]
     pub migrate: bool,

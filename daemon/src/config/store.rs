@@ -4,13 +4,37 @@ use super::ConfigError;
 use super::raw::RawStore;
 
 /// Where the daemon's state lives.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreConfig {
     /// sled in `<data_dir>/db`: one box, nothing else to run (the default).
-    #[default]
-    Sled,
+    Sled(SledConfig),
     /// PostgreSQL, shared by several nodes.
     Postgres(PostgresConfig),
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig::Sled(SledConfig::default())
+    }
+}
+
+/// The embedded engine's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SledConfig {
+    /// MiB of decoded credentials and licences kept for live-status lookups; 0 keeps none.
+    pub record_cache_mib: u64,
+}
+
+/// MiB of records kept unless `[store] record_cache_mib` says otherwise: about 120 000
+/// credentials with their licences.
+pub const DEFAULT_RECORD_CACHE_MIB: u64 = 128;
+
+impl Default for SledConfig {
+    fn default() -> SledConfig {
+        SledConfig {
+            record_cache_mib: DEFAULT_RECORD_CACHE_MIB,
+        }
+    }
 }
 
 /// How a node reaches its PostgreSQL database.
@@ -34,7 +58,7 @@ impl StoreConfig {
     /// The engine's name, as `[store] engine` writes it.
     pub fn engine(&self) -> &'static str {
         match self {
-            StoreConfig::Sled => "sled",
+            StoreConfig::Sled(_) => "sled",
             StoreConfig::Postgres(_) => "postgres",
         }
     }
@@ -50,7 +74,15 @@ pub(super) fn check(raw: &RawStore) -> Result<StoreConfig, ConfigError> {
                     reason: "is for engine = \"postgres\"",
                 });
             }
-            Ok(StoreConfig::Sled)
+            let record_cache_mib = raw.record_cache_mib.unwrap_or(DEFAULT_RECORD_CACHE_MIB);
+            if record_cache_mib > 1 << 20 {
+                return Err(ConfigError::Range {
+                    setting: "store.record_cache_mib",
+                    value: record_cache_mib,
+                    expected: "0 to 1048576",
+                });
+            }
+            Ok(StoreConfig::Sled(SledConfig { record_cache_mib }))
         }
         "postgres" => {
             let Some(url) = raw.url.clone() else {
@@ -65,6 +97,12 @@ pub(super) fn check(raw: &RawStore) -> Result<StoreConfig, ConfigError> {
                 return Err(ConfigError::Invalid {
                     setting: "store.url",
                     reason: "must be a postgresql:// URL libpq accepts",
+                });
+            }
+            if raw.record_cache_mib.is_some() {
+                return Err(ConfigError::Invalid {
+                    setting: "store.record_cache_mib",
+                    reason: "is for engine = \"sled\" (other nodes change PostgreSQL's rows)",
                 });
             }
             let pool_size = raw.pool_size.unwrap_or(DEFAULT_POOL_SIZE);

@@ -171,3 +171,33 @@ fn zero_body_timeout() {
         Err("limits.body_timeout_secs"),
     )
 }
+
+#[test]
+fn record_cache_is_the_embedded_engines() {
+    let load = |extra: &str| {
+        let text = format!("{}\n{extra}", super::DEFAULT_TOML);
+        RawConfig::parse(&text).and_then(Config::try_from)
+    };
+    let sled = |config: Config| match config.store {
+        crate::config::StoreConfig::Sled(sled) => sled.record_cache_mib,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        sled(load("").unwrap()),
+        crate::config::DEFAULT_RECORD_CACHE_MIB
+    );
+    assert_eq!(sled(load("[store]\nrecord_cache_mib = 0").unwrap()), 0);
+    assert_eq!(
+        sled(load("[store]\nengine = \"sled\"\nrecord_cache_mib = 2048").unwrap()),
+        2048
+    );
+    check(
+        "[store]\nrecord_cache_mib = 1048577",
+        Err("store.record_cache_mib"),
+    );
+    check("[store]\nrecord_cache_mib = -1", Err("record_cache_mib"));
+    check(
+        "[store]\nengine = \"postgres\"\nurl = \"postgresql://edl@127.0.0.1/edl\"\nrecord_cache_mib = 64",
+        Err("store.record_cache_mib: is for engine = \"sled\""),
+    );
+}

@@ -59,6 +59,8 @@ macro_rules! conformance_tests {
             the_holder_key_stays_with_the_application_and_its_reissue,
             state_changes_set_status_values_and_refuse_bad_transitions,
             refresh_is_conditional,
+            a_lookup_sees_every_change_once_it_is_answered,
+            lookups_racing_changes_see_each_change_once_it_is_answered,
             client_names_are_unique,
             the_trust_list_sequence_grows,
             every_change_is_one_record_on_one_chain,
@@ -842,6 +844,140 @@ pub(crate) async fn refresh_is_conditional(engine: &dyn Engine) {
     };
     store.refresh_credential(fresh).await.unwrap();
     assert_eq!(store.credential(&c.id).await.unwrap(), Some(refreshed));
+    store.close().await.unwrap();
+}
+
+/// What a lookup of `id` reads now: (token, superseded, licence state, classes, points).
+async fn looked_up(store: &dyn Store, id: &str) -> (String, bool, LicenceState, String, u8) {
+    let (c, l) = store
+        .lookup(id)
+        .await
+        .unwrap()
+        .expect("the credential is found");
+    (
+        c.token.clone(),
+        c.superseded,
+        l.state,
+        l.classes.to_string(),
+        l.points.get(),
+    )
+}
+
+/// Every command that changes a credential or its licence is seen by the next lookup, even
+/// when the records were just read (an engine may keep what it read): points, state,
+/// refresh, a change that supersedes, the re-issue, revocation.
+pub(crate) async fn a_lookup_sees_every_change_once_it_is_answered(engine: &dyn Engine) {
+    let store = engine.open();
+    let store = store.as_ref();
+    let c = issued_licences(store, 1).await.remove(0);
+    let read = |id: &str| {
+        let id = id.to_owned();
+        async move {
+            // Twice: the second read is the one an engine may answer from what it kept.
+            let first = looked_up(store, &id).await;
+            assert_eq!(looked_up(store, &id).await, first);
+            first
+        }
+    };
+    let token = c.token.clone();
+    assert_eq!(
+        read(&c.id).await,
+        (token.clone(), false, LicenceState::Normal, "C1".into(), 0)
+    );
+    let edit = |edit| LicenceChange {
+        number: number(1),
+        edit,
+        actor: actor(Role::Registry),
+        reissue_ticket: ticket(230),
+    };
+    let points = keys::licence::Points::try_from(4).unwrap();
+    store
+        .change_licence(edit(LicenceEdit::Points(points)))
+        .await
+        .unwrap();
+    assert_eq!(read(&c.id).await.4, 4);
+    set_state(store, 1, StateAction::Suspend).await.unwrap();
+    assert_eq!(read(&c.id).await.2, LicenceState::Suspended);
+    set_state(store, 1, StateAction::Reinstate).await.unwrap();
+    assert_eq!(read(&c.id).await.2, LicenceState::Normal);
+
+    let (credential, licence) = store.lookup(&c.id).await.unwrap().unwrap();
+    let mut refreshed = CredentialRecord::clone(&credential);
+    refreshed.token = "cmVmcmVzaGVkIGFnYWlu".into();
+    store
+        .refresh_credential(Refresh {
+            expected: (
+                CredentialRecord::clone(&credential),
+                LicenceRecord::clone(&licence),
+            ),
+            refreshed,
+            audit: AuditRecord::new(&caller(Role::Gateway), AT, "credential.refresh", None, None),
+        })
+        .await
+        .unwrap();
+    assert_eq!(read(&c.id).await.0, "cmVmcmVzaGVkIGFnYWlu");
+
+    // A change the credential shows supersedes it; the re-issue is a new credential.
+    let mut classes = record(1, "C1 D", true);
+    classes.points = points;
+    put(store, classes).await;
+    let superseded = read(&c.id).await;
+    assert_eq!((superseded.1, superseded.3.as_str()), (true, "C1 D"));
+    let second = issue_front(store, 1, 60).await.remove(0);
+    assert!(!read(&second.id).await.1);
+    assert!(read(&c.id).await.1);
+
+    set_state(store, 1, StateAction::Revoke).await.unwrap();
+    assert_eq!(read(&c.id).await.2, LicenceState::Revoked);
+    assert_eq!(read(&second.id).await.2, LicenceState::Revoked);
+    store.close().await.unwrap();
+}
+
+/// Lookups running on other threads while a licence changes over and over: each time a
+/// change is answered, a lookup made after it reads it, never the record before it.
+pub(crate) async fn lookups_racing_changes_see_each_change_once_it_is_answered(
+    engine: &dyn Engine,
+) {
+    let store = engine.open();
+    let c = issued_licences(store.as_ref(), 1).await.remove(0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, stop, id) = (store.clone(), stop.clone(), c.id.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.lookup(&id).await.unwrap().unwrap();
+                    n += 1;
+                    tokio::task::yield_now().await;
+                }
+                n
+            })
+        })
+        .collect();
+    for round in 0..60u8 {
+        let points = keys::licence::Points::try_from(round % 12).unwrap();
+        store
+            .change_licence(LicenceChange {
+                number: number(1),
+                edit: LicenceEdit::Points(points),
+                actor: actor(Role::Registry),
+                reissue_ticket: ticket(231),
+            })
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                looked_up(store.as_ref(), &c.id).await.4,
+                round % 12,
+                "round {round}"
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        assert!(reader.await.unwrap() > 0);
+    }
     store.close().await.unwrap();
 }
 

@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 
 use keys::UnixTime;
 
+use super::records::Changed;
 use crate::domain::application::Ticket;
 use crate::domain::queue::Lane;
 use crate::store::StoreError;
@@ -100,9 +101,29 @@ pub(super) fn review_ticket(key: &[u8]) -> Result<Ticket, StoreError> {
 
 /// A credential's key from its hex id; `None` for text that is not 32 hex digits.
 pub(super) fn credential(id_hex: &str) -> Option<Vec<u8>> {
+    credential_id(id_hex).map(|id| credential_at(&id))
+}
+
+/// A credential's key from its 16-byte id.
+pub(super) fn credential_at(id: &[u8; 16]) -> Vec<u8> {
+    key(CREDENTIAL, &[id])
+}
+
+/// The 16 bytes of a credential id in hex; `None` for text that is not 32 hex digits.
+pub(super) fn credential_id(id_hex: &str) -> Option<[u8; 16]> {
     let mut bytes = [0u8; 16];
     hex::decode_to_slice(id_hex, &mut bytes).ok()?;
-    Some(key(CREDENTIAL, &[&bytes]))
+    Some(bytes)
+}
+
+/// The record `key` holds, if it is a kind that lookups read and so keep
+/// (`records::Records`): a credential or a licence.
+pub(super) fn cached(key: &[u8]) -> Option<Changed> {
+    if let Some(id) = key.strip_prefix(CREDENTIAL) {
+        return id.try_into().ok().map(Changed::Credential);
+    }
+    key.strip_prefix(LICENCE)
+        .map(|number| Changed::Licence(number.to_vec()))
 }
 
 pub(super) fn subscription(id: &str) -> Vec<u8> {

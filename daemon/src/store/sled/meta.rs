@@ -3,6 +3,7 @@
 
 use keys::UnixTime;
 
+use super::records::Batch;
 use super::{SledStore, engine_error, layout};
 use crate::domain::access::ApiClient;
 use crate::domain::audit::AuditRecord;
@@ -31,7 +32,7 @@ impl SledStore {
     ) -> Result<(), ClientConflict> {
         let _serial = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
         let stored = self.stored_clients()?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (n, new) in clients.iter().enumerate() {
             let name = &new.client.name;
             let taken = stored.iter().any(|c| &c.client.name == name)
@@ -52,7 +53,7 @@ impl SledStore {
         audit: AuditRecord,
     ) -> Result<(), ClientConflict> {
         let _serial = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut found = false;
         for stored in self.stored_clients()? {
             if stored.client.name == client.name {
@@ -74,7 +75,7 @@ impl SledStore {
         audit: AuditRecord,
     ) -> Result<ApiClient, ClientConflict> {
         let _serial = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut revoked = None;
         for stored in self.stored_clients()? {
             if stored.client.name == name {
@@ -99,7 +100,7 @@ impl SledStore {
             .get::<u64>(&sequence_key, "trust list sequence")?
             .unwrap_or(0)
             + 1;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(sequence_key, layout::encode(&sequence));
         let mut first = Vec::with_capacity(keys.len());
         for key_id in keys {

@@ -18,6 +18,7 @@ mod meta;
 mod outbox;
 mod queue;
 mod raw;
+mod records;
 mod registry;
 
 pub(crate) use self::export::SledExport;
@@ -25,7 +26,7 @@ pub(crate) use self::raw::raw_issue;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
@@ -33,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 use self::commit::Committer;
 pub(crate) use self::commit::{CommitObserver, CommitTiming};
+use self::records::{Batch, Records};
 use crate::domain::access::ApiClient;
 use crate::domain::application::{Application, Ticket};
 use crate::domain::audit::chain::{self, Head};
@@ -85,6 +87,8 @@ pub(crate) struct SledStore {
     outbox: Mutex<outbox::Outbox>,
     /// Serializes `note_expiring` (a credential is noted once).
     expiry_lock: Mutex<()>,
+    /// The credentials and licences lookups read, decoded (see `records`).
+    records: Records,
 }
 
 /// Opens sled on a thread that never preempts the thread that wakes it
@@ -171,7 +175,15 @@ impl SledStore {
             meta_lock: Mutex::new(()),
             outbox: Mutex::new(outbox),
             expiry_lock: Mutex::new(()),
+            records: Records::new(records::DEFAULT_BYTES),
         })
+    }
+
+    /// Keeps up to `bytes` of decoded credentials and licences for lookups
+    /// ([`records::DEFAULT_BYTES`] unless told; 0 keeps none).
+    pub(crate) fn keep_records(mut self, bytes: u64) -> SledStore {
+        self.records = Records::new(bytes);
+        self
     }
 
     fn stripe_index(number: &str) -> usize {
@@ -234,12 +246,13 @@ impl SledStore {
         self.claimed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies a batch atomically (not yet durable). Its audit records are sealed onto the
-    /// change chain here, under the chain's lock: the chain's order is the order batches
-    /// apply in, and a batch that fails leaves no gap.
-    fn apply(&self, mut batch: sled::Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
+    /// Applies a batch atomically (not yet durable), and forgets the records lookups keep
+    /// that it changed before anyone is told it applied (see `records`). Its audit records
+    /// are sealed onto the change chain here, under the chain's lock: the chain's order is
+    /// the order batches apply in, and a batch that fails leaves no gap.
+    fn apply(&self, mut batch: Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
         if audit.is_empty() {
-            return self.applier.apply(batch);
+            return self.apply_forgetting(batch);
         }
         let mut head = self.chain.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = *head;
@@ -252,13 +265,22 @@ impl SledStore {
             batch.insert(layout::audit(position), bytes);
             next = after;
         }
-        self.applier.apply(batch)?;
+        self.apply_forgetting(batch)?;
         *head = next;
         Ok(())
     }
 
+    fn apply_forgetting(&self, batch: Batch) -> StoreResult<()> {
+        let (writes, changed) = batch.into_parts();
+        let applied = self.applier.apply(writes);
+        // Forgotten whether or not it applied: a failed batch may have changed nothing,
+        // and a miss costs only a read.
+        self.records.changed(&changed);
+        applied
+    }
+
     /// Applies `batch` and waits until it is durable.
-    async fn apply_durably(&self, batch: sled::Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
+    async fn apply_durably(&self, batch: Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
         self.apply(batch, audit)?;
         self.committer.commit().await
     }
@@ -372,11 +394,22 @@ impl Store for SledStore {
     }
 
     async fn lookup(&self, id: &str) -> StoreResult<Option<LookedUp>> {
-        let Some(credential) = self.credential(id).await? else {
+        let Some(id) = layout::credential_id(id) else {
             return Ok(None);
         };
-        let licence = self.stored_licence(credential.licence.as_str())?;
-        Ok(licence.map(|l| (Arc::new(credential), Arc::new(l))))
+        let read = || self.get(&layout::credential_at(&id), "credential");
+        let Some(credential) = self
+            .records
+            .credential(id, read)?
+            .filter(|c| !self.pending().contains_key(&c.ticket))
+        else {
+            return Ok(None);
+        };
+        let number = credential.licence.as_str();
+        let licence = self
+            .records
+            .licence(number, || self.stored_licence(number))?;
+        Ok(licence.map(|l| (credential, l)))
     }
 
     async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {
@@ -441,7 +474,7 @@ impl Store for SledStore {
         settings: ThrottleSettings,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(layout::meta("throttle"), layout::encode(&settings));
         self.apply_durably(batch, vec![audit]).await
     }
@@ -495,7 +528,7 @@ impl Store for SledStore {
     }
 
     async fn serve_trust_list(&self, sequence: Option<u64>, audit: AuditRecord) -> StoreResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         if let Some(sequence) = sequence {
             batch.insert(layout::meta("trust-sequence"), layout::encode(&sequence));
         }
@@ -503,8 +536,7 @@ impl Store for SledStore {
     }
 
     async fn record(&self, audit: AuditRecord) -> StoreResult<()> {
-        self.apply_durably(sled::Batch::default(), vec![audit])
-            .await
+        self.apply_durably(Batch::default(), vec![audit]).await
     }
 
     async fn audit_records(&self, from: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {

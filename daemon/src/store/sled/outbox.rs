@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use keys::UnixTime;
 use serde::{Deserialize, Serialize};
 
+use super::records::Batch;
 use super::{SledStore, engine_error, layout};
 use crate::domain::audit::AuditRecord;
 use crate::domain::issue::CredentialRecord;
@@ -248,7 +249,7 @@ impl Outbox {
 
     /// The rows of `events` for the subscriptions that want them, staged into `batch`
     /// with the new sequence and counters: sequences are taken in order, one per event.
-    pub(super) fn stage(&self, batch: &mut sled::Batch, events: &[Event]) -> Staged {
+    pub(super) fn stage(&self, batch: &mut Batch, events: &[Event]) -> Staged {
         let mut staged = Staged {
             next: self.next,
             rows: Vec::new(),
@@ -335,7 +336,7 @@ impl SledStore {
     /// commit is durable ([`SledStore::outbox_durable`]).
     pub(super) fn apply_events(
         &self,
-        mut batch: sled::Batch,
+        mut batch: Batch,
         audit: Vec<AuditRecord>,
         events: &[Event],
     ) -> StoreResult<Vec<DeliveryKey>> {
@@ -386,7 +387,7 @@ impl SledStore {
                 subscription.id
             )));
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(
             layout::subscription(&subscription.id),
             layout::encode(&subscription),
@@ -405,7 +406,7 @@ impl SledStore {
         if !outbox.subscriptions.iter().any(|s| s.id == id) {
             return Ok(false);
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.remove(layout::subscription(id));
         batch.remove(layout::written(id));
         let mut owed = Vec::new();
@@ -473,7 +474,7 @@ impl SledStore {
         };
         let db_key = layout::delivery(&key.subscription, key.sequence);
         let mem_key = (key.subscription, key.sequence);
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         match outcome {
             DeliveryOutcome::Delivered => {
                 batch.remove(db_key);
@@ -541,7 +542,7 @@ impl SledStore {
     pub(super) fn replay_applied(&self, replay: Replay, audit: AuditRecord) -> StoreResult<u64> {
         let mut outbox = self.outbox();
         let keys = Self::dead_keys(&outbox, replay.subscription.as_deref(), Some(replay.since));
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut revived = Vec::new();
         for (subscription, sequence) in keys {
             let key = DeliveryKey {
@@ -613,7 +614,7 @@ impl SledStore {
         limit: usize,
     ) -> StoreResult<(u64, Vec<DeliveryKey>)> {
         let _serial = self.expiry_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         // Candidates, read without locks, then checked again under their licences'.
         let mut candidates: Vec<(Vec<u8>, CredentialRecord)> = Vec::new();
         let end = layout::expiry_from(UnixTime(until.0.saturating_add(1)));

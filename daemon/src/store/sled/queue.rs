@@ -4,6 +4,7 @@
 
 use keys::UnixTime;
 
+use super::records::Batch;
 use super::{SledStore, engine_error, layout};
 use crate::domain::application::{Application, ApplicationState, Placement, Ticket};
 use crate::domain::audit::AuditRecord;
@@ -69,7 +70,7 @@ impl SledStore {
         let has_credentials = !self.credentials_from(latest)?.is_empty();
         let mut application = admit.application(latest, has_credentials);
         let ticket = admit.ticket;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         // Held until the batch is applied: the last step of ordering the applications
         // accepted before the opening cannot run in between.
         let _gate = self.opening_gate.read().unwrap_or_else(|p| p.into_inner());
@@ -131,7 +132,7 @@ impl SledStore {
             return Err(DecideError::NotWaiting(app.state.name()));
         }
         let at = decision.actor.at;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.remove(layout::review(app.created_at, ticket));
         let action = match decision.rejection {
             Some(reason) => {
@@ -166,7 +167,7 @@ impl SledStore {
         let last = self.lanes.unordered() <= limit as u64;
         let _gate = last.then(|| self.opening_gate.write().unwrap_or_else(|p| p.into_inner()));
         let take = if last { usize::MAX } else { limit };
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut ordered = [0u64; 3];
         for entry in self.db.scan_prefix(layout::PREOPEN).take(take) {
             let (k, v) = entry.map_err(engine_error)?;
@@ -266,7 +267,7 @@ impl SledStore {
         stripes.dedup();
         let guards: Vec<_> = stripes.iter().map(|&n| self.stripe_at(n)).collect();
         let mut completed = Completed::default();
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut issued = Vec::new();
         let mut before = Vec::new();
         let mut events = Vec::new();

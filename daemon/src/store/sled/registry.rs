@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use keys::licence::{LicenceNumber, LicenceState};
 
+use super::records::Batch;
 use super::{SledStore, engine_error, layout};
 use crate::domain::application::{Application, ApplicationState, Ticket};
 use crate::domain::audit::AuditRecord;
@@ -105,7 +106,7 @@ impl SledStore {
             EditError::Transition(t) => ChangeError::Transition(t),
         })?;
         let at = change.actor.at;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(layout::licence(number.as_str()), layout::encode(&new));
         let audit = AuditRecord::change(
             &change.actor.caller,
@@ -192,7 +193,7 @@ impl SledStore {
         }
         let key = layout::credential(&refresh.refreshed.id)
             .ok_or_else(|| StoreError::Corrupt("a credential id".into()))?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(key, layout::encode(&refresh.refreshed));
         // A new `exp` moves the credential in the expiry index (unless already noted).
         if refresh.refreshed.expires_at != expected.expires_at
