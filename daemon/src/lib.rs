@@ -281,7 +281,7 @@ async fn open_store(
             };
             let record_cache = sled.record_cache_mib << 20;
             let store = tokio::task::spawn_blocking(move || {
-                SledStore::open(&data_dir, Some(timing)).map(|s| s.keep_records(record_cache))
+                SledStore::open_keeping(&data_dir, Some(timing), record_cache)
             })
             .await
             .context("opening the store")?

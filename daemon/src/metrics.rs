@@ -6,6 +6,7 @@
 
 pub(crate) mod histogram;
 pub(crate) mod intake;
+pub(crate) mod records;
 pub(crate) mod tally;
 pub(crate) mod trust;
 pub(crate) mod webhooks;
@@ -161,6 +162,8 @@ pub struct Metrics {
     pub trust: trust::TrustGauges,
     /// Notifications per subscription.
     pub webhooks: webhooks::WebhookMetrics,
+    /// sled: the decoded records kept for lookups.
+    pub records: records::RecordMetrics,
     /// Seconds per group commit of the lookup audit log.
     pub audit_commit_seconds: Histogram,
     /// Seconds a relying-party lookup waited for its audit record to be durable.
@@ -483,6 +486,7 @@ impl Metrics {
         let intake = intake::IntakeMetrics::register(&mut registry);
         let trust = trust::TrustGauges::register(&mut registry);
         let webhooks = webhooks::WebhookMetrics::register(&mut registry);
+        let records = records::RecordMetrics::register(&mut registry);
         Metrics {
             registry,
             audit_commit_seconds,
@@ -522,6 +526,7 @@ impl Metrics {
             tally: tally::Tally::default(),
             trust,
             webhooks,
+            records,
         }
     }
 

@@ -3,7 +3,8 @@
 //! without the router; the same lookup with an empty query (`…/status?`) goes through it.
 //! Both must give the same status, headers and body for every caller and every kind of
 //! bad input, each with its own request id; both must be audited and counted in the
-//! metrics; a revocation must show at once on both.
+//! metrics; a revocation must show at once on both, though the records a lookup reads are
+//! kept between lookups.
 
 use daemon::testing::Role;
 use hyper::Method;
@@ -242,4 +243,37 @@ async fn a_lookup_is_answered_alike_beside_the_router_and_through_it() {
         &[ROUTE, "status=\"401\""],
     );
     assert_eq!(refused, 4.0, "{scrape}");
+
+    // On sled the records were read once and then kept; the revocation made the licence
+    // be read again (and showed, above).
+    let reads = |kind: &str, result: &str| {
+        sample(
+            &scrape,
+            "edld_record_cache_reads_total",
+            &[&format!("kind=\"{kind}\""), &format!("result=\"{result}\"")],
+        )
+    };
+    let credential_reads = reads("credential", "hit") + reads("credential", "miss");
+    assert!(credential_reads >= answered as f64, "{scrape}");
+    assert!(
+        reads("credential", "hit") >= answered as f64 - 3.0,
+        "{scrape}"
+    );
+    assert!(reads("licence", "miss") >= 2.0, "{scrape}");
+    assert!(reads("licence", "hit") > 0.0, "{scrape}");
+    assert_eq!(
+        sample(
+            &scrape,
+            "edld_record_cache_records",
+            &["kind=\"credential\""]
+        ),
+        1.0,
+        "{scrape}"
+    );
+    let capacity = sample(
+        &scrape,
+        "edld_record_cache_capacity_bytes",
+        &["kind=\"credential\""],
+    );
+    assert_eq!(capacity, f64::from(96 << 20), "{scrape}");
 }

@@ -343,8 +343,8 @@ impl Service {
         }
     }
 
-    /// Updates the gauges (before a metrics scrape): depth and oldest age per lane, work
-    /// in flight, measured and target drain rates.
+    /// Updates the gauges (before a metrics scrape): depth and oldest age per lane, the
+    /// engine's kept records, work in flight, measured and target drain rates.
     pub async fn refresh_gauges(&self) {
         let now = self.now();
         let figures = self.store.queue();
@@ -353,6 +353,7 @@ impl Service {
             let age = oldest[lane.index()].map_or(0, |t| now.0.saturating_sub(t.0));
             self.metrics.lane(lane, figures.depth[lane.index()], age);
         }
+        self.metrics.records.set(&self.store.kept_records());
         let mono = self.throttles.now();
         let throttle = self.throttles.lock();
         self.metrics.drain(

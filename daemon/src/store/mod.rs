@@ -42,6 +42,24 @@ use crate::domain::throttle::settings::ThrottleSettings;
 /// engine may answer from records it has already decoded.
 pub(crate) type LookedUp = (Arc<CredentialRecord>, Arc<LicenceRecord>);
 
+/// What an engine keeps of one kind of record for lookups (`credential`, `licence`), as
+/// the metrics show it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeptRecords {
+    /// The kind.
+    pub kind: &'static str,
+    /// Reads answered from what is kept, since the start.
+    pub hits: u64,
+    /// Reads that went to the database.
+    pub misses: u64,
+    /// Records kept.
+    pub records: u64,
+    /// Their weight.
+    pub bytes: u64,
+    /// The weight they may reach.
+    pub capacity: u64,
+}
+
 /// Why a store command failed. Internal: clients only ever see "service unavailable".
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -174,6 +192,9 @@ pub trait Store: Send + Sync + 'static {
         let _ = since;
         Ok(None)
     }
+
+    /// The decoded records the engine keeps for lookups, by kind; none if it keeps none.
+    fn kept_records(&self) -> Vec<KeptRecords>;
 
     // ----- queue figures -----
 

@@ -69,7 +69,7 @@ use crate::domain::status_index::Allocator;
 use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
-    CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, LicenceChange,
+    CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, KeptRecords, LicenceChange,
     LicenceChanged, LookedUp, NodeReport, OutboxFigures, QueueFigures, Refresh, RefreshConflict,
     Replay, ReviewDecision, StatusChanges, StatusCursor, StatusEntry, Store, StoreError,
     StoreResult, StoredClient, Subscription, TrustStamp,
@@ -531,6 +531,11 @@ impl Store for PgStore {
             return Err(StoreError::Stopped);
         }
         self.lookups.lookup(key).await
+    }
+
+    fn kept_records(&self) -> Vec<KeptRecords> {
+        // Other nodes change the rows: nothing is kept.
+        Vec::new()
     }
 
     async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {

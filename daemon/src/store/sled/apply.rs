@@ -6,29 +6,42 @@
 //! thread runs again, for as long as verification keeps the cores busy: a priority
 //! inversion, and under an issuance flood the cores are always busy. So batches from those
 //! threads are applied by a thread of normal priority, which competes for the CPU as an
-//! equal of the lookups; batches from other threads apply where they are.
+//! equal of the lookups; batches from other threads apply where they are. The same goes
+//! for forgetting the records a batch changed (`records`): that takes the cache's shard
+//! locks, which lookups take too.
 
 use std::sync::mpsc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use super::engine_error;
+use super::records::{Batch, Records};
 use crate::store::{StoreError, StoreResult};
 
-type Job = (sled::Batch, mpsc::SyncSender<sled::Result<()>>);
+type Job = (Batch, mpsc::SyncSender<sled::Result<()>>);
 
 /// The thread that applies the lowered-priority threads' batches.
 pub(super) struct Applier {
     db: sled::Db,
+    records: Arc<Records>,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Applies `batch` to `db`, then forgets the records it changed (whether or not it
+/// applied: a failed batch may have changed nothing, and a miss costs only a read).
+fn apply_forgetting(db: &sled::Db, records: &Records, batch: Batch) -> sled::Result<()> {
+    let (writes, changed) = batch.into_parts();
+    let applied = db.apply_batch(writes);
+    records.changed(&changed);
+    applied
+}
+
 impl Applier {
     /// Starts the thread.
-    pub(super) fn start(db: sled::Db) -> std::io::Result<Applier> {
+    pub(super) fn start(db: sled::Db, records: Arc<Records>) -> std::io::Result<Applier> {
         let (sender, receiver) = mpsc::channel::<Job>();
-        let applying = db.clone();
+        let (applying, forgetting) = (db.clone(), records.clone());
         let thread = std::thread::Builder::new()
             .name("edld-sled-apply".into())
             .spawn(move || {
@@ -36,21 +49,23 @@ impl Applier {
                 // `open_without_wakeup_preemption`).
                 crate::priority::no_wakeup_preemption();
                 for (batch, answer) in receiver {
-                    let _ = answer.send(applying.apply_batch(batch));
+                    let _ = answer.send(apply_forgetting(&applying, &forgetting, batch));
                 }
             })?;
         Ok(Applier {
             db,
+            records,
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Applies `batch` atomically (not yet durable): on the applier's thread when the
-    /// calling thread runs at the lowered priority, here otherwise.
-    pub(super) fn apply(&self, batch: sled::Batch) -> StoreResult<()> {
+    /// Applies `batch` atomically (not yet durable) and forgets the records it changed:
+    /// on the applier's thread when the calling thread runs at the lowered priority, here
+    /// otherwise.
+    pub(super) fn apply(&self, batch: Batch) -> StoreResult<()> {
         if !crate::priority::yields_cpu() {
-            return self.db.apply_batch(batch).map_err(engine_error);
+            return apply_forgetting(&self.db, &self.records, batch).map_err(engine_error);
         }
         let (answer, answered) = mpsc::sync_channel(1);
         self.sender
@@ -87,8 +102,8 @@ impl Applier {
 mod tests {
     use super::*;
 
-    fn batch(key: &str) -> sled::Batch {
-        let mut batch = sled::Batch::default();
+    fn batch(key: &str) -> Batch {
+        let mut batch = Batch::default();
         batch.insert(key.as_bytes(), &b"v"[..]);
         batch
     }
@@ -108,7 +123,8 @@ mod tests {
     fn lowered_threads_batches_go_through_the_applier_others_apply_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let applier = std::sync::Arc::new(Applier::start(db.clone()).unwrap());
+        let records = Arc::new(Records::new(1 << 20));
+        let applier = Arc::new(Applier::start(db.clone(), records).unwrap());
 
         assert!(!crate::priority::yields_cpu());
         applier.apply(batch("here")).unwrap();

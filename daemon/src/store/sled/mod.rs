@@ -26,7 +26,7 @@ pub(crate) use self::raw::raw_issue;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use keys::UnixTime;
 use keys::licence::LicenceNumber;
@@ -47,7 +47,7 @@ use crate::domain::throttle::settings::ThrottleSettings;
 use crate::store::files::sync_dir;
 use crate::store::{
     Admit, AdmitError, Admitted, Allocations, ChangeError, Claim, ClientConflict, Completed,
-    CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, LicenceChange,
+    CompletedStep, DecideError, Delivery, DeliveryKey, DeliveryOutcome, KeptRecords, LicenceChange,
     LicenceChanged, LookedUp, OutboxFigures, QueueFigures, Refresh, RefreshConflict, Replay,
     ReviewDecision, StatusEntry, Store, StoreError, StoreResult, StoredClient, Subscription,
     TrustStamp,
@@ -87,8 +87,9 @@ pub(crate) struct SledStore {
     outbox: Mutex<outbox::Outbox>,
     /// Serializes `note_expiring` (a credential is noted once).
     expiry_lock: Mutex<()>,
-    /// The credentials and licences lookups read, decoded (see `records`).
-    records: Records,
+    /// The credentials and licences lookups read, decoded (see `records`); the applier
+    /// forgets what batches change.
+    records: Arc<Records>,
 }
 
 /// Opens sled on a thread that never preempts the thread that wakes it
@@ -123,6 +124,16 @@ impl SledStore {
     /// Opens (or creates) the database in `<data_dir>/db`, restores the queue's counters
     /// and the status list indices, and starts the group committer.
     pub(crate) fn open(data_dir: &Path, timing: Option<CommitTiming>) -> StoreResult<SledStore> {
+        SledStore::open_keeping(data_dir, timing, records::DEFAULT_BYTES)
+    }
+
+    /// As [`SledStore::open`], keeping up to `record_bytes` of decoded credentials and
+    /// licences for lookups (0 keeps none).
+    pub(crate) fn open_keeping(
+        data_dir: &Path,
+        timing: Option<CommitTiming>,
+        record_bytes: u64,
+    ) -> StoreResult<SledStore> {
         let dir = data_dir.join("db");
         std::fs::create_dir_all(&dir)?;
         let config = sled::Config::new()
@@ -159,7 +170,8 @@ impl SledStore {
         let lanes = queue::restore_lanes(&db)?;
         let (allocator, entries) = registry::restore_indices(&db)?;
         let committer = Committer::start(db.clone(), dir.clone(), timing)?;
-        let applier = apply::Applier::start(db.clone())?;
+        let records = Arc::new(Records::new(record_bytes));
+        let applier = apply::Applier::start(db.clone(), records.clone())?;
         Ok(SledStore {
             db,
             committer,
@@ -175,15 +187,8 @@ impl SledStore {
             meta_lock: Mutex::new(()),
             outbox: Mutex::new(outbox),
             expiry_lock: Mutex::new(()),
-            records: Records::new(records::DEFAULT_BYTES),
+            records,
         })
-    }
-
-    /// Keeps up to `bytes` of decoded credentials and licences for lookups
-    /// ([`records::DEFAULT_BYTES`] unless told; 0 keeps none).
-    pub(crate) fn keep_records(mut self, bytes: u64) -> SledStore {
-        self.records = Records::new(bytes);
-        self
     }
 
     fn stripe_index(number: &str) -> usize {
@@ -252,7 +257,7 @@ impl SledStore {
     /// the order batches apply in, and a batch that fails leaves no gap.
     fn apply(&self, mut batch: Batch, audit: Vec<AuditRecord>) -> StoreResult<()> {
         if audit.is_empty() {
-            return self.apply_forgetting(batch);
+            return self.applier.apply(batch);
         }
         let mut head = self.chain.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = *head;
@@ -265,18 +270,9 @@ impl SledStore {
             batch.insert(layout::audit(position), bytes);
             next = after;
         }
-        self.apply_forgetting(batch)?;
+        self.applier.apply(batch)?;
         *head = next;
         Ok(())
-    }
-
-    fn apply_forgetting(&self, batch: Batch) -> StoreResult<()> {
-        let (writes, changed) = batch.into_parts();
-        let applied = self.applier.apply(writes);
-        // Forgotten whether or not it applied: a failed batch may have changed nothing,
-        // and a miss costs only a read.
-        self.records.changed(&changed);
-        applied
     }
 
     /// Applies `batch` and waits until it is durable.
@@ -410,6 +406,10 @@ impl Store for SledStore {
             .records
             .licence(number, || self.stored_licence(number))?;
         Ok(licence.map(|l| (credential, l)))
+    }
+
+    fn kept_records(&self) -> Vec<KeptRecords> {
+        self.records.figures()
     }
 
     async fn refresh_credential(&self, refresh: Refresh) -> Result<(), RefreshConflict> {

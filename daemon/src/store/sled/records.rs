@@ -29,7 +29,7 @@ use quick_cache::sync::Cache;
 use super::layout;
 use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::LicenceRecord;
-use crate::store::StoreResult;
+use crate::store::{KeptRecords, StoreResult};
 
 /// What the two caches may hold together, in bytes of records (approximately: see
 /// [`Weight`]). A credential weighs about 800 bytes, a licence about 400.
@@ -170,6 +170,29 @@ impl Records {
             cache.remove(&key);
         }
         Ok(Some(record))
+    }
+
+    /// What is kept, for the metrics.
+    pub(super) fn figures(&self) -> Vec<KeptRecords> {
+        fn of<K, V>(kind: &'static str, cache: &Cache<K, V, Weight>) -> KeptRecords
+        where
+            K: Eq + std::hash::Hash,
+            V: Clone,
+            Weight: Weighter<K, V>,
+        {
+            KeptRecords {
+                kind,
+                hits: cache.hits(),
+                misses: cache.misses(),
+                records: bytes(cache.len()),
+                bytes: cache.weight(),
+                capacity: cache.capacity(),
+            }
+        }
+        vec![
+            of("credential", &self.credentials),
+            of("licence", &self.licences),
+        ]
     }
 
     /// Forgets the records a batch just applied changed (see the module's doc for the
