@@ -17,21 +17,9 @@ pub fn yield_cpu_to_verification() {
     // thread-priority maps its 0..=99 onto nice 19..=-20 as
     // nice = floor(39 × (1 − value/99)) − 20: value 0 is nice 19.
     match batch_at(0) {
-        Ok(()) => YIELDS.set(true),
+        Ok(()) => {}
         Err(e) => tracing::warn!(error = %e, "could not lower an issuance thread's priority"),
     }
-}
-
-thread_local! {
-    /// Whether this thread runs at the lowered priority.
-    static YIELDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the calling thread runs at the lowered priority: a lock that live status also
-/// takes must not be held by it (the kernel may leave it preempted, holding the lock,
-/// while lookups wait: a priority inversion).
-pub(crate) fn yields_cpu() -> bool {
-    YIELDS.get()
 }
 
 /// Runs the calling thread under `SCHED_BATCH` at normal priority (nice 0): it gets its
@@ -41,9 +29,7 @@ pub(crate) fn yields_cpu() -> bool {
 /// queued behind every runnable thread. Measured with `tests/bench/status-vs-nginx
 /// --flood` (two rounds each): officer p99 under the flood 1.78x its p99 without,
 /// against 2.23x, registry 1.54x against 1.93x; officer 34 600 requests/s without the
-/// flood against 29 300. And for sled's threads, which a batch wakes while it holds
-/// sled's process-wide lock (see `store::sled::open_without_wakeup_preemption`). Best
-/// effort, like the above.
+/// flood against 29 300. Best effort, like the above.
 pub(crate) fn no_wakeup_preemption() {
     // Value 48 is nice 0 (see `yield_cpu_to_verification`).
     if let Err(e) = batch_at(48) {

@@ -1,9 +1,9 @@
 //! The real `edld`'s threads run at the scheduling classes that keep live status first
 //! (read from `/proc/<pid>/task/*/stat`, as `ps -L -o cls,ni,comm` shows them): the
 //! connection threads at normal priority; the issuance threads (the drain, the issuance
-//! runtime) under `SCHED_BATCH` at nice 19; the threads that hold or wake what lookups
-//! wait on (sled's applier, committer, flusher and I/O threads, the lookup log's writer
-//! and syncers) under `SCHED_BATCH` at nice 0, so that waking them preempts nobody.
+//! runtime) and sled's (committer, flusher, I/O threads: lookups read the records kept,
+//! not sled) under `SCHED_BATCH` at nice 19; the lookup log's syncer, which audited lookups
+//! wait on, under `SCHED_BATCH` at nice 0, so that waking it preempts nobody.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -62,17 +62,16 @@ fn check_class(
 fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
     check_class(threads, "edld-conn", OTHER, 0)?;
     check_class(threads, "edld-main", OTHER, 0)?;
-    check_class(threads, "edld-drain", BATCH, 19)?;
-    check_class(threads, "edld-issuance", BATCH, 19)?;
     for name in [
+        "edld-drain",
+        "edld-issuance",
         "sled-io-",
         "log flusher",
-        "edld-sled-apply",
         "edld-commit",
-        "edld-lookup-syn",
     ] {
-        check_class(threads, name, BATCH, 0)?;
+        check_class(threads, name, BATCH, 19)?;
     }
+    check_class(threads, "edld-lookup-syn", BATCH, 0)?;
     Ok(())
 }
 

@@ -66,9 +66,9 @@ impl Committer {
         let thread = std::thread::Builder::new()
             .name("edld-commit".into())
             .spawn(move || {
-                // sled's I/O threads started from here inherit this (see
-                // `open_without_wakeup_preemption`).
-                crate::priority::no_wakeup_preemption();
+                // Nearly all it commits is issuance; lookups never wait for it. sled's I/O
+                // threads started from here inherit this (see `open_at_issuance_priority`).
+                crate::priority::yield_cpu_to_verification();
                 run(&db, &dir, timing.as_ref(), &fail, &receiver)
             })?;
         Ok(Committer {

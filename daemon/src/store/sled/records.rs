@@ -132,10 +132,7 @@ impl Records {
         id: [u8; 16],
         read: impl FnOnce() -> StoreResult<Option<CredentialRecord>>,
     ) -> StoreResult<Option<Arc<CredentialRecord>>> {
-        if let Some(kept) = self.credentials.get(&id) {
-            return Ok(Some(kept));
-        }
-        self.read_through(&self.credentials, id, read)
+        self.read_through(&self.credentials, &id, || id, read)
     }
 
     /// The licence `number`, from the cache or else from `read`.
@@ -144,30 +141,41 @@ impl Records {
         number: &str,
         read: impl FnOnce() -> StoreResult<Option<LicenceRecord>>,
     ) -> StoreResult<Option<Arc<LicenceRecord>>> {
-        if let Some(kept) = self.licences.get(number.as_bytes()) {
-            return Ok(Some(kept));
-        }
-        self.read_through(&self.licences, number.as_bytes().to_vec(), read)
+        let key = number.as_bytes();
+        self.read_through(&self.licences, key, || key.to_vec(), read)
     }
 
-    fn read_through<K, V>(
+    /// A kept record, else `read`'s, kept. A lookup never waits for a shard's lock: the
+    /// batches that write records forget them on the thread that applied them, an
+    /// issuance thread at nice 19 that the kernel may preempt holding that lock. So a
+    /// shard held by a writer is read around (sled, nothing kept).
+    fn read_through<K, Q, V>(
         &self,
         cache: &Cache<K, Arc<V>, Weight>,
-        key: K,
+        key: &Q,
+        owned: impl FnOnce() -> K,
         read: impl FnOnce() -> StoreResult<Option<V>>,
     ) -> StoreResult<Option<Arc<V>>>
     where
-        K: Eq + std::hash::Hash + Clone,
+        K: Eq + std::hash::Hash + Clone + std::borrow::Borrow<Q>,
+        Q: Eq + std::hash::Hash + ?Sized,
         Weight: Weighter<K, Arc<V>>,
     {
+        let keep = match cache.try_get(key) {
+            Ok(Some(kept)) => return Ok(Some(kept)),
+            Ok(None) => true,
+            Err(_) => false,
+        };
         let before = self.changes.load(Ordering::SeqCst);
         let Some(record) = read()?.map(Arc::new) else {
             return Ok(None);
         };
-        cache.insert(key.clone(), record.clone());
-        if self.changes.load(Ordering::SeqCst) != before {
+        if keep
+            && cache.try_insert(owned(), record.clone()).is_ok()
+            && self.changes.load(Ordering::SeqCst) != before
+        {
             // A batch applied while sled was read: what was read may be older than it.
-            cache.remove(&key);
+            cache.remove(key);
         }
         Ok(Some(record))
     }
