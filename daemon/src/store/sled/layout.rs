@@ -25,7 +25,6 @@ use serde::de::DeserializeOwned;
 
 use keys::UnixTime;
 
-use super::records::Changed;
 use crate::domain::application::Ticket;
 use crate::domain::queue::Lane;
 use crate::store::StoreError;
@@ -114,6 +113,15 @@ pub(super) fn credential_id(id_hex: &str) -> Option<[u8; 16]> {
     let mut bytes = [0u8; 16];
     hex::decode_to_slice(id_hex, &mut bytes).ok()?;
     Some(bytes)
+}
+
+/// A record a batch changes, as the records lookups keep (`records::Records`) key it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Changed {
+    /// A credential, by its 16-byte id.
+    Credential([u8; 16]),
+    /// A licence, by its number's bytes.
+    Licence(Vec<u8>),
 }
 
 /// The record `key` holds, if it is a kind that lookups read and so keep

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use super::layout;
+use super::layout::{self, Changed};
 use crate::domain::issue::CredentialRecord;
 use crate::domain::registry::LicenceRecord;
 use crate::store::{KeptRecords, StoreResult};
@@ -34,15 +34,6 @@ use crate::store::{KeptRecords, StoreResult};
 /// What the two caches may hold together, in bytes of records (approximately: see
 /// [`Weight`]). A credential weighs about 800 bytes, a licence about 400.
 pub(crate) const DEFAULT_BYTES: u64 = crate::config::DEFAULT_RECORD_CACHE_MIB << 20;
-
-/// A record a batch changes, as the cache keys it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Changed {
-    /// A credential, by its 16-byte id.
-    Credential([u8; 16]),
-    /// A licence, by its number's bytes.
-    Licence(Vec<u8>),
-}
 
 /// A sled batch that knows which cached records it changes. The store applies nothing
 /// else at run time (`SledStore::apply`).
