@@ -92,8 +92,10 @@ pub(crate) struct SledStore {
 /// ([`crate::priority::yield_cpu_to_verification`]: nice 19 under `SCHED_BATCH`), so that
 /// the threads sled starts inherit it: its flusher and its pool of I/O threads
 /// (`sled-io-*`), which its open starts (on a new database and an existing one alike;
-/// `tests/it/scheduling` checks it), and the I/O threads it adds later from the threads
-/// that write: the issuance threads and the committer, which run so too. Live-status
+/// `tests/it/scheduling` checks it), and the I/O threads it adds later from the thread
+/// whose write finds too few idle: nearly always the issuance threads or the committer,
+/// which run so too (a registry change on a thread of normal priority may add one at
+/// nice 0). Live-status
 /// lookups read the records they keep (`records`), not sled, so sled's work, nearly all of
 /// it an issuance flood's batches and commits, is what the kernel sheds first under CPU
 /// saturation. `tests/bench/status-vs-nginx --flood`: with sled's threads, the applier and
