@@ -16,9 +16,8 @@
 pub fn yield_cpu_to_verification() {
     // thread-priority maps its 0..=99 onto nice 19..=-20 as
     // nice = floor(39 × (1 − value/99)) − 20: value 0 is nice 19.
-    match batch_at(0) {
-        Ok(()) => {}
-        Err(e) => tracing::warn!(error = %e, "could not lower an issuance thread's priority"),
+    if let Err(e) = batch_at(0) {
+        tracing::warn!(error = %e, "could not lower an issuance thread's priority");
     }
 }
 

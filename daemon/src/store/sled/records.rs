@@ -33,7 +33,7 @@ use crate::store::{KeptRecords, StoreResult};
 
 /// What the two caches may hold together, in bytes of records (approximately: see
 /// [`Weight`]). A credential weighs about 800 bytes, a licence about 400.
-pub(crate) const DEFAULT_BYTES: u64 = crate::config::DEFAULT_RECORD_CACHE_MIB << 20;
+pub(super) const DEFAULT_BYTES: u64 = crate::config::DEFAULT_RECORD_CACHE_MIB << 20;
 
 /// A sled batch that knows which cached records it changes. The store applies nothing
 /// else at run time (`SledStore::apply`).
@@ -78,19 +78,19 @@ struct Weight;
 
 const FIXED: u64 = 256;
 
-fn bytes(n: usize) -> u64 {
+fn as_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 impl Weighter<[u8; 16], Arc<CredentialRecord>> for Weight {
     fn weight(&self, _: &[u8; 16], c: &Arc<CredentialRecord>) -> u64 {
-        FIXED + bytes(c.id.len() + c.token.len() + c.licence.as_str().len())
+        FIXED + as_u64(c.id.len() + c.token.len() + c.licence.as_str().len())
     }
 }
 
 impl Weighter<Vec<u8>, Arc<LicenceRecord>> for Weight {
     fn weight(&self, number: &Vec<u8>, l: &Arc<LicenceRecord>) -> u64 {
-        FIXED + bytes(2 * number.len() + l.name.len() + l.authority.len())
+        FIXED + as_u64(2 * number.len() + l.name.len() + l.authority.len())
     }
 }
 
@@ -183,7 +183,7 @@ impl Records {
                 kind,
                 hits: cache.hits(),
                 misses: cache.misses(),
-                records: bytes(cache.len()),
+                records: as_u64(cache.len()),
                 bytes: cache.weight(),
                 capacity: cache.capacity(),
             }
