@@ -1,9 +1,11 @@
 //! The real `edld`'s threads run at the scheduling classes that keep live status first
-//! (read from `/proc/<pid>/task/*/stat`, as `ps -L -o cls,ni,comm` shows them): the
-//! connection threads at normal priority; the issuance threads (the drain, the issuance
-//! runtime) and sled's (committer, flusher, I/O threads: lookups read the records kept,
-//! not sled) under `SCHED_BATCH` at nice 19; the lookup log's syncer, which audited lookups
-//! wait on, under `SCHED_BATCH` at nice 0, so that waking it preempts nobody.
+//! (read from `/proc/<pid>/task/*/stat`, as `ps -L -o cls,ni,comm` shows them, and the
+//! slice from `/proc/<pid>/task/*/sched`): the connection threads at normal priority with
+//! the kernel's default slice; the issuance threads (the drain, the issuance runtime) and
+//! sled's (committer, flusher, I/O threads: lookups read the records kept, not sled) under
+//! `SCHED_BATCH` at nice 19 with the shortest slice, 0.1 ms; the lookup log's syncer,
+//! which audited lookups wait on, under `SCHED_BATCH` at nice 0, so that waking it
+//! preempts nobody.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -14,11 +16,21 @@ use tests::{RealDaemon, edld_binary};
 const OTHER: u32 = 0;
 const BATCH: u32 = 3;
 
-/// Each thread of `pid` by name: its (policy, nice), in the order they were listed.
-fn threads(pid: u32) -> BTreeMap<String, Vec<(u32, i32)>> {
-    let mut out: BTreeMap<String, Vec<(u32, i32)>> = BTreeMap::new();
+/// The slice the issuance threads ask for, in nanoseconds.
+const ISSUANCE_SLICE: u64 = 100_000;
+
+/// A thread's class: (policy, nice, slice in ns).
+type Class = (u32, i32, u64);
+
+/// Each thread of `pid` by name: its class, in the order they were listed.
+fn threads(pid: u32) -> BTreeMap<String, Vec<Class>> {
+    let mut out: BTreeMap<String, Vec<Class>> = BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+        let task = task.unwrap().path();
+        let (Ok(stat), Ok(sched)) = (
+            std::fs::read_to_string(task.join("stat")),
+            std::fs::read_to_string(task.join("sched")),
+        ) else {
             continue; // the thread ended
         };
         // `tid (comm) state …`: the name may hold spaces and parentheses; the fields
@@ -29,18 +41,32 @@ fn threads(pid: u32) -> BTreeMap<String, Vec<(u32, i32)>> {
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         let nice: i32 = fields[19 - 3].parse().unwrap();
         let policy: u32 = fields[41 - 3].parse().unwrap();
-        out.entry(name).or_default().push((policy, nice));
+        // `se.slice   :   1400000`
+        let slice: u64 = sched
+            .lines()
+            .find_map(|line| line.strip_prefix("se.slice"))
+            .and_then(|rest| rest.trim_start_matches([' ', ':']).trim().parse().ok())
+            .unwrap_or_else(|| panic!("no se.slice in {}/sched:\n{sched}", task.display()));
+        out.entry(name).or_default().push((policy, nice, slice));
     }
     out
 }
 
+/// Whether `slice` is the one asked for: `Some(ns)`, exactly that; `None`, the kernel's
+/// default, which is anything but the issuance threads' short one.
+fn slice_is(slice: u64, asked: Option<u64>) -> bool {
+    match asked {
+        Some(ns) => slice == ns,
+        None => slice != ISSUANCE_SLICE,
+    }
+}
+
 /// Every thread whose name starts with `prefix`: there is one at least, and each runs
-/// under `policy` at `nice`.
+/// under `policy` at `nice` with the `slice` asked (see [`slice_is`]).
 fn check_class(
-    threads: &BTreeMap<String, Vec<(u32, i32)>>,
+    threads: &BTreeMap<String, Vec<Class>>,
     prefix: &str,
-    policy: u32,
-    nice: i32,
+    (policy, nice, slice): (u32, i32, Option<u64>),
 ) -> Result<(), String> {
     let found: Vec<_> = threads
         .iter()
@@ -50,18 +76,21 @@ fn check_class(
     if found.is_empty() {
         return Err(format!("no thread named {prefix}*"));
     }
-    match found.iter().find(|(_, class)| *class != (policy, nice)) {
+    let wrong = found
+        .iter()
+        .find(|(_, (p, n, s))| (*p, *n) != (policy, nice) || !slice_is(*s, slice));
+    match wrong {
         Some((name, class)) => Err(format!(
-            "{name}: (policy, nice) {class:?}, not {:?}",
-            (policy, nice)
+            "{name}: (policy, nice, slice) {class:?}, not {:?}",
+            (policy, nice, slice)
         )),
         None => Ok(()),
     }
 }
 
-fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
-    check_class(threads, "edld-conn", OTHER, 0)?;
-    check_class(threads, "edld-main", OTHER, 0)?;
+fn check(threads: &BTreeMap<String, Vec<Class>>) -> Result<(), String> {
+    check_class(threads, "edld-conn", (OTHER, 0, None))?;
+    check_class(threads, "edld-main", (OTHER, 0, None))?;
     for name in [
         "edld-drain",
         "edld-issuance",
@@ -69,9 +98,9 @@ fn check(threads: &BTreeMap<String, Vec<(u32, i32)>>) -> Result<(), String> {
         "log flusher",
         "edld-commit",
     ] {
-        check_class(threads, name, BATCH, 19)?;
+        check_class(threads, name, (BATCH, 19, Some(ISSUANCE_SLICE)))?;
     }
-    check_class(threads, "edld-lookup-syn", BATCH, 0)?;
+    check_class(threads, "edld-lookup-syn", (BATCH, 0, None))?;
     Ok(())
 }
 
