@@ -23,12 +23,13 @@ const ISSUANCE_SLICE_NS: u64 = 100_000;
 ///   kept 18 600 to 18 900 officer requests/s instead of 15 400 to 15 600 and its p99
 ///   rose 2.1 to 2.3x instead of 2.7 to 2.9x, while the flood's accepted applications fell
 ///   13 % and the drain still emptied the queue in the same time;
-/// - the 0.1 ms slice against the default (four runs and three, in alternating pairs):
-///   the registry role's live-status p99 under the flood 4.3 to 6.2 ms instead of 8.5 to
-///   15.3 ms (1.45 to 2.09x its p99 without the flood, instead of 2.21 to 5.45x); the
-///   officer's unchanged (7.4 to 8.5 ms, against 7.2 to 7.9 ms). The flood, which gets
-///   the cores in shorter pieces, had about a quarter fewer applications accepted while
-///   the lookups saturated them (median 34 000 a run against 45 000).
+/// - the 0.1 ms slice against the default (runs interleaved in one session): the registry
+///   role's live-status p99 under the flood 4.3 to 6.3 ms in seven runs, instead of 8.5
+///   to 15.3 ms in three (1.20 to 2.60x its p99 without the flood, instead of 2.21 to
+///   5.45x); the officer's about the same (7.4 to 9.2 ms in five runs, against 7.2 to 7.9
+///   ms). The flood, which gets the cores in shorter pieces, had fewer applications
+///   accepted while the lookups saturated them (median 38 000 a run against 45 000; the
+///   ranges overlap).
 ///
 /// Not `SCHED_IDLE`: that starved intake for seconds at a time, and an idle-class thread
 /// preempted while holding a lock the lookups also take would stall them. Best effort: on
