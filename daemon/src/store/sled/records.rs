@@ -136,10 +136,13 @@ impl Records {
         self.read_through(&self.licences, key, || key.to_vec(), read)
     }
 
-    /// A kept record, else `read`'s, kept. A lookup never waits for a shard's lock: the
-    /// batches that write records forget them on the thread that applied them, an
-    /// issuance thread at nice 19 that the kernel may preempt holding that lock. So a
-    /// shard held by a writer is read around (sled, nothing kept).
+    /// A kept record, else `read`'s, kept. A lookup does not wait for a shard's lock to
+    /// read or keep: the batches that write records forget them on the thread that
+    /// applied them, an issuance thread at nice 19 that the kernel may preempt holding
+    /// that lock. So a shard held by a writer is read around (sled, nothing kept). The one
+    /// wait left is taking back a record that a change may have overlapped: correctness
+    /// needs it out, and it happens only when a batch that changes any credential or
+    /// licence applies while a lookup reads sled after a miss.
     fn read_through<K, Q, V>(
         &self,
         cache: &Cache<K, Arc<V>, Weight>,
