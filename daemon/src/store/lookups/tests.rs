@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::files::{ACTIVE, FsSegments, LEGACY_ACTIVE, Layout, segment_name};
+use super::files::{
+    ACTIVE, Closed, FsSegments, LEGACY_ACTIVE, Layout, SegmentDir, SegmentFile, segment_name,
+};
 use super::{LookupLog, records, segment, segments};
 use crate::clock::{Clock, ManualClock};
 use crate::domain::access::{Caller, Role};
@@ -371,4 +373,117 @@ async fn a_record_a_crash_tore_is_not_indexed_and_the_next_one_is() {
     lookup_of(&log, "L1", 3).await;
     assert_eq!(listed(&log, "L1", 10).await, [vec![3, 2, 1]]);
     log.stop();
+}
+
+/// Every write the log makes to its segment files: where, and what.
+type Writes = Arc<std::sync::Mutex<Vec<(u64, Vec<u8>)>>>;
+
+/// The real file layer, with its segment writes recorded.
+struct RecordingDir {
+    inner: FsSegments,
+    writes: Writes,
+}
+
+struct RecordingFile {
+    inner: Box<dyn SegmentFile>,
+    writes: Writes,
+}
+
+impl RecordingDir {
+    fn wrap(&self, inner: Box<dyn SegmentFile>) -> Box<dyn SegmentFile> {
+        Box::new(RecordingFile {
+            inner,
+            writes: self.writes.clone(),
+        })
+    }
+}
+
+impl SegmentFile for RecordingFile {
+    fn read_all(&self) -> std::io::Result<Vec<u8>> {
+        self.inner.read_all()
+    }
+
+    fn write_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+        self.writes.lock().unwrap().push((offset, bytes.to_vec()));
+        self.inner.write_at(bytes, offset)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.inner.sync_data()
+    }
+
+    fn capacity(&self) -> std::io::Result<u64> {
+        self.inner.capacity()
+    }
+}
+
+impl SegmentDir for RecordingDir {
+    fn active(&self) -> std::io::Result<Option<Box<dyn SegmentFile>>> {
+        Ok(self.inner.active()?.map(|f| self.wrap(f)))
+    }
+
+    fn start_active(&self, bytes: u64) -> std::io::Result<Box<dyn SegmentFile>> {
+        Ok(self.wrap(self.inner.start_active(bytes)?))
+    }
+
+    fn close_active(&self, last: u64, end: u64) -> std::io::Result<()> {
+        self.inner.close_active(last, end)
+    }
+
+    fn closed(&self) -> std::io::Result<Vec<Closed>> {
+        self.inner.closed()
+    }
+
+    fn read_closed(&self, closed: &Closed) -> std::io::Result<Vec<u8>> {
+        self.inner.read_closed(closed)
+    }
+
+    fn read_active(&self) -> std::io::Result<Vec<u8>> {
+        self.inner.read_active()
+    }
+}
+
+#[tokio::test]
+async fn each_group_is_written_out_to_a_page_end_with_zeros_never_past_its_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a whole number of pages: the last write of a segment ends at its end.
+    let segment_bytes = 3 * 4096 + 1000;
+    let writes = Writes::default();
+    let segments = RecordingDir {
+        inner: FsSegments::new(dir.path()),
+        writes: writes.clone(),
+    };
+    let log = LookupLog::open_in(
+        Box::new(segments),
+        dir.path().join(ACTIVE),
+        clock(),
+        segment_bytes,
+        None,
+    )
+    .unwrap();
+    lookups(&log, 1, 151).await;
+    log.stop();
+    let writes = writes.lock().unwrap();
+    assert!(writes.len() >= 150, "{} writes", writes.len());
+    let mut segment_ends = 0;
+    for (offset, bytes) in writes.iter() {
+        let end = offset + bytes.len() as u64;
+        assert!(end <= segment_bytes, "a write to {end}, past the segment");
+        if end == segment_bytes {
+            segment_ends += 1;
+        } else {
+            assert_eq!(
+                end % 4096,
+                0,
+                "a write from {offset} ends inside a page, at {end}"
+            );
+        }
+        // Whole frames, then zeros.
+        let scan = segment::scan(bytes);
+        assert!(!scan.frames.is_empty());
+        assert_eq!(scan.dirty_until, scan.end, "the padding is not all zeros");
+    }
+    assert!(segment_ends > 0, "no write reached a segment's end");
+    // Read back: every lookup, one chain across the segments.
+    check(&all_records(dir.path()), Ok(150));
 }
