@@ -14,10 +14,9 @@ const ISSUANCE_SLICE_NS: u64 = 100_000;
 /// `SCHED_BATCH` (treated as CPU-bound: it never preempts interactive work), with the
 /// shortest slice, 0.1 ms (`ISSUANCE_SLICE_NS`). The issuance threads (the drain, the
 /// issuance runtime's workers and blocking threads, and sled's, which start from them) run
-/// so:
-/// under CPU saturation the kernel gives verification the cores first (a nice-19 thread
-/// weighs about 1/70 of a nice-0 one), and a connection thread woken while one runs can
-/// take the core once it has run 0.1 ms.
+/// so: under CPU saturation the kernel gives verification the cores first (a nice-19
+/// thread weighs about 1/70 of a nice-0 one), and a connection thread woken while one
+/// runs can take the core once it has run 0.1 ms.
 ///
 /// Measured with `tests/bench/status-vs-nginx --flood`:
 /// - nice 19 against nice 10 (two runs each way): live status under a 10x issuance flood

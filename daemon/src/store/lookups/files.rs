@@ -5,10 +5,12 @@
 //! `fallocate`'s unwritten extents, whose first write is a metadata change), synced with
 //! its directory entry, and only then made the one being written. From then on a write
 //! lands inside the file and never changes its size, so `fdatasync` writes data blocks
-//! alone: no inode, no journal. The next segment is prepared ahead on a thread of its own
-//! while the current one fills, and a closed segment's unused zeros are cut off there too.
-//! It is written a chunk at a time, each made durable before the next (see [`SPARE_CHUNK`]),
-//! so that the syncs the lookups wait on never queue behind a flush of the whole segment.
+//! alone: no inode, no journal (ext4 without a journal is the exception: it writes the
+//! inode with the first sync of each clock tick, for its change time). The next segment
+//! is prepared ahead on a thread of its own while the current one fills, a chunk at a time,
+//! each made durable before the next (see [`SPARE_CHUNK`]), so that the syncs the lookups
+//! wait on never queue behind a flush of the whole segment; a closed segment's unused
+//! zeros are cut off on that thread too.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};

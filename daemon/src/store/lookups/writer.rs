@@ -44,10 +44,10 @@ const GROUP_MAX: usize = 4096;
 /// kernel read the page first; one that ends inside a page it no longer caches does, and
 /// the lookups wait for that read. The spare segment's pages were written seconds before
 /// the segment is used, and a kernel that reclaims cold pages may have dropped them by
-/// then. Measured with `tests/bench/status-vs-nginx --profile` on a machine whose kernel
-/// does (DAMON's page-out): unpadded, 8 syncs in 100 came after such a read, and the
-/// syncs took 0.37 ms on average and up to 20 ms; padded, none did, 0.30 ms and up to
-/// 4.3 ms.
+/// then. Measured with `tests/bench/status-vs-nginx --profile` (one run each way) on a
+/// machine whose kernel does (DAMON's page-out): unpadded, the syncer read 8 pages for
+/// every 100 syncs, and the syncs took 0.37 ms on average and up to 20 ms; padded, it read
+/// none, and they took 0.30 ms and up to 4.3 ms.
 const PAGE: u64 = 4096;
 
 /// Who waits for a record, and the record's hash to answer with.
