@@ -41,22 +41,86 @@ pub fn yield_cpu_to_verification() {
     }
 }
 
-/// Runs the calling thread under `SCHED_BATCH` at normal priority (nice 0): it gets its
-/// fair share of the CPU, but waking it never preempts the thread that woke it. For the
-/// lookup log's threads, which every audited lookup wakes: a connection thread that wakes
-/// the writer goes on serving its other connections instead of being preempted and
-/// queued behind every runnable thread. Measured with `tests/bench/status-vs-nginx
-/// --flood` (two rounds each): officer p99 under the flood 1.78x its p99 without,
-/// against 2.23x, registry 1.54x against 1.93x; officer 34 600 requests/s without the
-/// flood against 29 300. Best effort, like the above.
-pub(crate) fn no_wakeup_preemption() {
-    if let Err(e) = batch(0, 0) {
-        tracing::warn!(error = %e, "could not set a thread's scheduling policy");
+/// The scheduling class of a thread at normal priority (nice 0) that is woken by two
+/// kinds of event and should preempt for one of them only: the lookup log's syncer, woken
+/// by the connection threads that hand it lookups and by the disk when its `fdatasync` is
+/// done. The kernel decides whether a woken thread takes the core from the running one by
+/// the woken thread's class at that moment, so the syncer sets its class before each wait:
+///
+/// - **Waiting for lookups: `SCHED_BATCH`.** Waking it never preempts the thread that woke
+///   it: a connection thread that hands it the first lookup of a group goes on serving its
+///   other connections. Measured with `tests/bench/status-vs-nginx --flood` (two rounds
+///   each): officer p99 under the flood 1.78x its p99 without, against 2.23x, registry
+///   1.54x against 1.93x; officer 34 600 requests/s without the flood against 29 300.
+/// - **Waiting for the disk: `SCHED_OTHER`.** Every audited lookup of the group waits for
+///   this wake-up, and a `SCHED_BATCH` thread woken never preempts the running thread, not
+///   even a nice-19 issuance thread: it waited for that thread to sleep or for the
+///   scheduler's next tick (4 ms at 250 Hz), and under an issuance flood the issuance
+///   threads run whenever the connection threads leave a core. As a normal thread it takes
+///   the core from them at once. Measured with `tests/bench/status-vs-nginx --flood`,
+///   runs interleaved: the officer's p99 under the flood 5.07 to 5.58 ms in five runs
+///   (1.96 to 2.21x its p99 without), against 6.47 to 8.29 ms in four under `SCHED_BATCH`
+///   throughout (2.55 to 3.59x), and 31 700 to 36 600 lookups/s under the flood against
+///   26 700 to 32 900; without the flood, the same (plain runs, two each way: 46 800 and
+///   48 100 officer requests/s, against 47 900 and 45 700).
+///
+/// The class changes only when the next wait is of the other kind: under load the syncer
+/// finds lookups waiting after each sync and takes them without a change. Each change is
+/// one `sched_setattr` (about 3 µs, measured on a loaded two-core machine). Best effort:
+/// after a failed change it stays as it is and logs a warning, once.
+pub(crate) struct Waits {
+    /// Whether the thread is under `SCHED_OTHER` now (woken, it preempts); None once a
+    /// change failed, after which none is tried.
+    preempting: Option<bool>,
+}
+
+impl Waits {
+    /// Puts the calling thread under `SCHED_BATCH` at nice 0, as it waits for lookups.
+    pub(crate) fn start() -> Waits {
+        let mut waits = Waits {
+            preempting: Some(true),
+        };
+        waits.for_lookups();
+        waits
+    }
+
+    /// Before the thread waits for a connection thread to wake it: `SCHED_BATCH`.
+    pub(crate) fn for_lookups(&mut self) {
+        self.set(false);
+    }
+
+    /// Before the thread waits for the disk: `SCHED_OTHER`.
+    pub(crate) fn for_the_disk(&mut self) {
+        self.set(true);
+    }
+
+    fn set(&mut self, preempting: bool) {
+        if self.preempting != Some(!preempting) {
+            return;
+        }
+        let policy = if preempting {
+            libc::SCHED_OTHER
+        } else {
+            libc::SCHED_BATCH
+        };
+        match set_class(policy, 0, 0) {
+            Ok(()) => self.preempting = Some(preempting),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not set a thread's scheduling policy; it stays as it is");
+                self.preempting = None;
+            }
+        }
     }
 }
 
 /// Runs the calling thread under `SCHED_BATCH` at `nice`, with a slice of `slice_ns`
 /// (0: the kernel's default).
+fn batch(nice: i32, slice_ns: u64) -> std::io::Result<()> {
+    set_class(libc::SCHED_BATCH, nice, slice_ns)
+}
+
+/// Runs the calling thread under `policy` (a fair one: `SCHED_OTHER` or `SCHED_BATCH`) at
+/// `nice`, with a slice of `slice_ns` (0: the kernel's default).
 ///
 /// `sched_setattr(2)` is the one call that sets a fair-class thread's slice (its
 /// `sched_runtime`, Linux 6.12 and later; earlier kernels ignore it). No crate makes it:
@@ -64,10 +128,10 @@ pub(crate) fn no_wakeup_preemption() {
 /// `SCHED_DEADLINE`. Raising nice needs no privilege; lowering it does, which no thread
 /// here asks.
 #[allow(unsafe_code)]
-fn batch(nice: i32, slice_ns: u64) -> std::io::Result<()> {
+fn set_class(policy: i32, nice: i32, slice_ns: u64) -> std::io::Result<()> {
     let attr = libc::sched_attr {
         size: std::mem::size_of::<libc::sched_attr>() as u32,
-        sched_policy: libc::SCHED_BATCH as u32,
+        sched_policy: policy as u32,
         sched_flags: 0,
         sched_nice: nice,
         sched_priority: 0,

@@ -4,8 +4,9 @@
 //! the kernel's default slice; the issuance threads (the drain, the issuance runtime) and
 //! sled's (committer, flusher, I/O threads: lookups read the records kept, not sled) under
 //! `SCHED_BATCH` at nice 19 with the shortest slice, 0.1 ms; the lookup log's syncer,
-//! which audited lookups wait on, under `SCHED_BATCH` at nice 0, so that waking it
-//! preempts nobody.
+//! which audited lookups wait on, idle under `SCHED_BATCH` at nice 0, so that the lookup
+//! that wakes it is not preempted by it (it waits for its `fdatasync` as a normal thread:
+//! the lookup log's own tests check that).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

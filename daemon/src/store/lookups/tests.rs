@@ -378,24 +378,62 @@ async fn a_record_a_crash_tore_is_not_indexed_and_the_next_one_is() {
 /// Every write the log makes to its segment files: where, and what.
 type Writes = Arc<std::sync::Mutex<Vec<(u64, Vec<u8>)>>>;
 
-/// The real file layer, with its segment writes recorded.
+/// Each `fdatasync` of a segment: the thread that called it and its scheduling policy then
+/// (see [`class_of`]).
+type Syncs = Arc<std::sync::Mutex<Vec<(String, u32)>>>;
+
+/// The real file layer, with its segment writes and syncs recorded.
 struct RecordingDir {
     inner: FsSegments,
     writes: Writes,
+    syncs: Syncs,
 }
 
 struct RecordingFile {
     inner: Box<dyn SegmentFile>,
     writes: Writes,
+    syncs: Syncs,
 }
 
 impl RecordingDir {
+    fn new(dir: &std::path::Path) -> RecordingDir {
+        RecordingDir {
+            inner: FsSegments::new(dir),
+            writes: Writes::default(),
+            syncs: Syncs::default(),
+        }
+    }
+
     fn wrap(&self, inner: Box<dyn SegmentFile>) -> Box<dyn SegmentFile> {
         Box::new(RecordingFile {
             inner,
             writes: self.writes.clone(),
+            syncs: self.syncs.clone(),
         })
     }
+}
+
+/// `SCHED_OTHER` and `SCHED_BATCH` as `/proc` shows them.
+const SCHED_OTHER: u32 = 0;
+const SCHED_BATCH: u32 = 3;
+
+/// The scheduling policy of the thread whose `/proc` directory is `task` (field 41 of its
+/// `stat`, counted after the name, which may hold spaces).
+fn class_of(task: &str) -> u32 {
+    let stat = std::fs::read_to_string(format!("{task}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+    after_name
+        .split_whitespace()
+        .nth(41 - 3)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The calling thread's `/proc` directory, which stays valid for the whole process.
+fn this_task() -> String {
+    let link = std::fs::read_link("/proc/thread-self").unwrap();
+    format!("/proc/{}", link.display())
 }
 
 impl SegmentFile for RecordingFile {
@@ -409,6 +447,9 @@ impl SegmentFile for RecordingFile {
     }
 
     fn sync_data(&self) -> std::io::Result<()> {
+        let task = this_task();
+        let class = class_of(&task);
+        self.syncs.lock().unwrap().push((task, class));
         self.inner.sync_data()
     }
 
@@ -448,11 +489,8 @@ async fn each_group_is_written_out_to_a_page_end_with_zeros_never_past_its_segme
     let dir = tempfile::tempdir().unwrap();
     // Not a whole number of pages: the last write of a segment ends at its end.
     let segment_bytes = 3 * 4096 + 1000;
-    let writes = Writes::default();
-    let segments = RecordingDir {
-        inner: FsSegments::new(dir.path()),
-        writes: writes.clone(),
-    };
+    let segments = RecordingDir::new(dir.path());
+    let writes = segments.writes.clone();
     let log = LookupLog::open_in(
         Box::new(segments),
         dir.path().join(ACTIVE),
@@ -486,4 +524,43 @@ async fn each_group_is_written_out_to_a_page_end_with_zeros_never_past_its_segme
     assert!(segment_ends > 0, "no write reached a segment's end");
     // Read back: every lookup, one chain across the segments.
     check(&all_records(dir.path()), Ok(150));
+}
+
+/// The syncer waits for its `fdatasync` as a normal thread, so that the disk's wake-up takes
+/// the core at once, and for lookups under `SCHED_BATCH`, so that the connection thread
+/// that hands it one is not preempted by it (`priority::Waits`).
+#[tokio::test]
+async fn the_syncer_waits_for_the_disk_as_a_normal_thread_and_for_lookups_as_a_batch_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let segments = RecordingDir::new(dir.path());
+    let syncs = segments.syncs.clone();
+    let log = LookupLog::open_in(
+        Box::new(segments),
+        dir.path().join(ACTIVE),
+        clock(),
+        1 << 16,
+        None,
+    )
+    .unwrap();
+    lookups(&log, 1, 21).await;
+    let syncer = {
+        let syncs = syncs.lock().unwrap();
+        assert!(syncs.len() >= 20, "{} syncs for 20 lookups", syncs.len());
+        for (task, class) in syncs.iter() {
+            assert_eq!(*class, SCHED_OTHER, "{task} synced under policy {class}");
+        }
+        syncs[0].0.clone()
+    };
+    // Nothing more arrives: it goes back to waiting for lookups (within 10 s).
+    let mut polls = 0;
+    while class_of(&syncer) != SCHED_BATCH {
+        polls += 1;
+        assert!(
+            polls < 1000,
+            "the idle syncer is under policy {}",
+            class_of(&syncer)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    log.stop();
 }

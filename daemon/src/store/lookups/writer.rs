@@ -18,8 +18,9 @@
 //! dropped the pages, and a later sync can succeed without them): every lookup is then
 //! refused until edld is restarted, and the chain goes on from what is durable.
 //!
-//! It runs under `SCHED_BATCH` (`priority::no_wakeup_preemption`): the lookup that wakes
-//! it is not preempted by it.
+//! It waits for lookups under `SCHED_BATCH`, so the lookup that wakes it is not preempted
+//! by it, and for its `fdatasync` under `SCHED_OTHER`, so the disk's wake-up takes the core
+//! at once (`priority::Waits`).
 //!
 //! After a group's waiters are answered, the syncer adds its lookups to the index by
 //! licence (`index`), before the next group is taken, so the index grows in order and the
@@ -34,6 +35,7 @@ use super::segment;
 use super::{Entry, LookupObserver, LookupWaiter, RecordHash};
 use crate::clock::Clock;
 use crate::domain::audit::chain::{self, Head};
+use crate::priority::Waits;
 use crate::store::StoreError;
 
 /// The most records in one group.
@@ -165,16 +167,15 @@ pub(super) fn start(
     };
     Ok(std::thread::Builder::new()
         .name("edld-lookup-sync".into())
-        .spawn(move || {
-            crate::priority::no_wakeup_preemption();
-            syncer.run();
-        })?)
+        .spawn(move || syncer.run())?)
 }
 
 impl Syncer {
     /// Takes, writes and syncs groups until the senders are gone and nothing is left.
     fn run(mut self) {
-        while let Some(written) = self.next() {
+        let mut waits = Waits::start();
+        while let Some(written) = self.next(&mut waits) {
+            waits.for_the_disk();
             self.sync(written);
         }
     }
@@ -183,11 +184,18 @@ impl Syncer {
     /// much as fits in the segment): the group written, or None once the senders are gone
     /// and nothing is left. A lookup that does not fit closes the segment and goes first
     /// into the next; one refused is answered here.
-    fn next(&mut self) -> Option<Written> {
+    fn next(&mut self, waits: &mut Waits) -> Option<Written> {
         loop {
             let first = match self.carried.take() {
                 Some(entry) => entry,
-                None => self.receiver.recv().ok()?,
+                None => match self.receiver.try_recv() {
+                    Ok(entry) => entry,
+                    Err(mpsc::TryRecvError::Disconnected) => return None,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        waits.for_lookups();
+                        self.receiver.recv().ok()?
+                    }
+                },
             };
             if self.writer.failed {
                 let _ = first.1.send(Err(refused()));
