@@ -396,12 +396,24 @@ struct RecordingFile {
 }
 
 impl RecordingDir {
-    fn new(dir: &std::path::Path) -> RecordingDir {
-        RecordingDir {
+    /// A log in `dir` on the real file layer, and what it records of the log's writes and
+    /// syncs.
+    fn open(dir: &std::path::Path, segment_bytes: u64) -> (LookupLog, Writes, Syncs) {
+        let (writes, syncs) = (Writes::default(), Syncs::default());
+        let segments = RecordingDir {
             inner: FsSegments::new(dir),
-            writes: Writes::default(),
-            syncs: Syncs::default(),
-        }
+            writes: writes.clone(),
+            syncs: syncs.clone(),
+        };
+        let log = LookupLog::open_in(
+            Box::new(segments),
+            dir.join(ACTIVE),
+            clock(),
+            segment_bytes,
+            None,
+        )
+        .unwrap();
+        (log, writes, syncs)
     }
 
     fn wrap(&self, inner: Box<dyn SegmentFile>) -> Box<dyn SegmentFile> {
@@ -489,16 +501,7 @@ async fn each_group_is_written_out_to_a_page_end_with_zeros_never_past_its_segme
     let dir = tempfile::tempdir().unwrap();
     // Not a whole number of pages: the last write of a segment ends at its end.
     let segment_bytes = 3 * 4096 + 1000;
-    let segments = RecordingDir::new(dir.path());
-    let writes = segments.writes.clone();
-    let log = LookupLog::open_in(
-        Box::new(segments),
-        dir.path().join(ACTIVE),
-        clock(),
-        segment_bytes,
-        None,
-    )
-    .unwrap();
+    let (log, writes, _) = RecordingDir::open(dir.path(), segment_bytes);
     lookups(&log, 1, 151).await;
     log.stop();
     let writes = writes.lock().unwrap();
@@ -532,16 +535,7 @@ async fn each_group_is_written_out_to_a_page_end_with_zeros_never_past_its_segme
 #[tokio::test]
 async fn the_syncer_waits_for_the_disk_as_a_normal_thread_and_for_lookups_as_a_batch_one() {
     let dir = tempfile::tempdir().unwrap();
-    let segments = RecordingDir::new(dir.path());
-    let syncs = segments.syncs.clone();
-    let log = LookupLog::open_in(
-        Box::new(segments),
-        dir.path().join(ACTIVE),
-        clock(),
-        1 << 16,
-        None,
-    )
-    .unwrap();
+    let (log, _, syncs) = RecordingDir::open(dir.path(), 1 << 16);
     lookups(&log, 1, 21).await;
     let syncer = {
         let syncs = syncs.lock().unwrap();
