@@ -58,11 +58,12 @@ pub fn yield_cpu_to_verification() {
 ///   scheduler's next tick (4 ms at 250 Hz), and under an issuance flood the issuance
 ///   threads run whenever the connection threads leave a core. As a normal thread it takes
 ///   the core from them at once. Measured with `tests/bench/status-vs-nginx --flood`,
-///   runs interleaved: the officer's p99 under the flood 5.07 to 5.58 ms in five runs
-///   (1.96 to 2.21x its p99 without), against 6.47 to 8.29 ms in four under `SCHED_BATCH`
-///   throughout (2.55 to 3.59x), and 31 700 to 36 600 lookups/s under the flood against
-///   26 700 to 32 900; without the flood, the same (plain runs, two each way: 46 800 and
-///   48 100 officer requests/s, against 47 900 and 45 700).
+///   runs interleaved (two of this build, three of one that changed class around every
+///   sync): the officer's p99 under the flood 5.07 to 5.58 ms in five runs (1.96 to 2.21x
+///   its p99 without), against 6.47 to 8.29 ms in four under `SCHED_BATCH` throughout
+///   (2.55 to 3.59x), and 31 700 to 36 600 lookups/s under the flood against 26 700 to
+///   32 900; without the flood, the same (plain runs of this build, two each way
+///   interleaved: 43 700 and 44 300 officer requests/s, against 42 600 and 44 900).
 ///
 /// The class changes only when the next wait is of the other kind: under load the syncer
 /// finds lookups waiting after each sync and takes them without a change. Each change is
@@ -77,6 +78,7 @@ pub(crate) struct Waits {
 impl Waits {
     /// Puts the calling thread under `SCHED_BATCH` at nice 0, as it waits for lookups.
     pub(crate) fn start() -> Waits {
+        // A new thread is a normal one: the change to `SCHED_BATCH` is made.
         let mut waits = Waits {
             preempting: Some(true),
         };
